@@ -221,7 +221,11 @@ def neuron_features(model: TwoLayerNet, inputs) -> torch.Tensor:
     (N, m*K) matrix without copying. Memory: N*m*K elements of the model's dtype.
     """
     hidden = hidden_activations(model, inputs)  # (m, N)
-    neuron_major = model.neuron_scale * (hidden.T.unsqueeze(2) * model.second_weight.unsqueeze(1))
+    width, outputs = model.width, model.output_dim
+    neuron_major = torch.empty((width, hidden.shape[0], outputs), dtype=model.dtype, device=model.device)
+    torch.mul(hidden.T.unsqueeze(2), model.second_weight.unsqueeze(1), out=neuron_major)
+    if model.scaling != "mean-field":
+        neuron_major.mul_(model.neuron_scale)
     return neuron_major.permute(1, 0, 2)
 
 
