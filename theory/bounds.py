@@ -150,7 +150,8 @@ def ntk_residual_bound(t, eta, lambda_0, initial_residual):
     rate = _ntk_rate(eta, lambda_0)
     r0 = _nonneg(initial_residual, "initial_residual")
     arr, scalar = _sizes(t, "t", minimum=0)
-    return _out(r0 * (1.0 - rate) ** arr, scalar)
+    # exp(t log1p(-rate)) rather than (1 - rate)**t: 1 - rate loses digits when rate is tiny.
+    return _out(r0 * np.exp(arr * math.log1p(-rate)), scalar)
 
 
 def pruning_margin(n, variance):
