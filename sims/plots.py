@@ -31,3 +31,124 @@ def plot_loss_curve(losses, path: str | Path, title: str = "") -> None:
     axis.set_title(title)
     axis.grid(True, which="both", alpha=0.3)
     save_figure(figure, path)
+
+
+# ---------------------------------------------------------------- tidy-row helpers
+
+METHOD_STYLE = {
+    "gfs": ("C0", "-"), "gfs-norep": ("C9", "-"), "herding": ("C1", "-"), "fw": ("C2", "-"),
+    "fcfw": ("C3", "-"), "greedy-opt": ("C4", "-"), "stochastic-gfs": ("C5", "-"), "random": ("0.5", ":"),
+    "magnitude": ("C6", ":"), "backward": ("C8", "-."), "direct-gd": ("k", "--"),
+}
+
+
+def select_rows(rows, **equal) -> list[dict]:
+    """Rows whose columns equal the given values."""
+    return [row for row in rows if all(row.get(key) == value for key, value in equal.items())]
+
+
+def seed_band(rows, **equal):
+    """(n, mean, low, high) over seeds of the matching rows with n set, sorted by n.
+
+    low/high are the 95% normal interval of the mean when there are >= 2 seeds, else the mean.
+    """
+    by_n: dict[int, list[float]] = {}
+    for row in select_rows(rows, **equal):
+        if row.get("n") is not None and np.isfinite(row["value"]):
+            by_n.setdefault(row["n"], []).append(row["value"])
+    ns = np.array(sorted(by_n), dtype=float)
+    means = np.array([np.mean(by_n[n]) for n in sorted(by_n)])
+    half = np.array([1.96 * np.std(by_n[n], ddof=1) / np.sqrt(len(by_n[n])) if len(by_n[n]) > 1 else 0.0
+                     for n in sorted(by_n)])
+    return ns, means, means - half, means + half
+
+
+def constant(rows, metric, **equal) -> float:
+    """Mean over seeds of a geometry row (n empty), NaN if absent."""
+    values = [row["value"] for row in select_rows(rows, metric=metric, **equal) if row.get("n") is None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _draw_band(axis, ns, means, low, high, label, method):
+    color, style = METHOD_STYLE.get(method, (None, "-"))
+    positive = means > 0
+    axis.plot(ns[positive], means[positive], style, color=color, label=label, lw=1.6)
+    if np.any(high > low):
+        axis.fill_between(ns[positive], np.maximum(low[positive], 1e-300), high[positive], color=color, alpha=0.2, lw=0)
+
+
+def save_both(figure, folder, stem) -> list[Path]:
+    """Save a figure as PNG (README) and PDF (papers); returns both paths."""
+    folder = Path(folder)
+    paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
+    for path in paths:
+        atomic_write(path, lambda temporary, p=path: figure.savefig(temporary, format=p.suffix[1:], dpi=130,
+                                                                      bbox_inches="tight"))
+    plt.close(figure)
+    return paths
+
+
+def plot_rates(rows, config, folder) -> list[Path]:
+    """E1: one figure per problem: log-log training loss against n, every method, direct GD,
+    the P2 and P3 bounds (dashed), the fitted GFS slope, and the crossover with direct GD."""
+    from theory import bounds, rates
+
+    written = []
+    for problem in config.problems:
+        problem_rows = select_rows(rows, dataset=problem)
+        if not problem_rows:
+            continue
+        has_accuracy = bool(select_rows(problem_rows, metric="test_accuracy"))
+        figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6.4, 4.4))
+        axis = axes[0] if has_accuracy else axes
+        for method in (*config.methods, "direct-gd"):
+            ns, means, low, high = seed_band(problem_rows, method=method, metric="train_loss")
+            if ns.size == 0:
+                continue
+            label = method
+            if method in ("gfs", "direct-gd", "fw") and ns.size >= 4:
+                tail = ns >= max(ns[-1] / 10, ns[0])
+                if tail.sum() >= 3 and np.all(means[tail] > 0):
+                    fit = rates.fit_power_law(ns[tail], means[tail])
+                    label += f" (slope {fit.slope:.2f})"
+            _draw_band(axis, ns, means, low, high, label, method)
+        ns, _, _, _ = seed_band(problem_rows, method="gfs", metric="train_loss")
+        if ns.size:
+            variance, dense_loss = constant(problem_rows, "V"), constant(problem_rows, "dense_loss")
+            lg, dg, radius = constant(problem_rows, "L_g"), constant(problem_rows, "D_g"), constant(problem_rows, "r")
+            grid = np.geomspace(ns[0], ns[-1], 60)
+            axis.plot(grid, dense_loss + bounds.gfs_excess_bound(grid, variance), "--", color="C0", lw=1, alpha=0.7,
+                      label="P2 bound (GFS)")
+            if np.isfinite(radius) and radius > 0:
+                axis.plot(grid, lg + bounds.gfs_interior_bound(grid, dg, radius), "--", color="C3", lw=1, alpha=0.7,
+                          label=f"P3 bound (r={radius:.2g})")
+            gfs_n, gfs_mean, _, _ = seed_band(problem_rows, method="gfs", metric="train_loss")
+            direct_n, direct_mean, _, _ = seed_band(problem_rows, method="direct-gd", metric="train_loss")
+            shared = np.intersect1d(gfs_n, direct_n)
+            if shared.size >= 2:
+                cross = rates.crossover(shared, np.interp(shared, gfs_n, gfs_mean), np.interp(shared, direct_n, direct_mean))
+                if cross.n_cross is not None:
+                    axis.axvline(cross.n_cross, color="k", lw=0.8, alpha=0.5)
+                    axis.text(cross.n_cross, axis.get_ylim()[1], f" crossover n≈{cross.n_cross:.0f}", va="top", fontsize=8)
+        dimension = constant(problem_rows, "dimension")
+        low, high = axis.get_ylim()
+        axis.set_ylim(max(low, high * 1e-18), high)  # float-floor plateaus (1e-30) would flatten the rest
+        axis.set(xscale="log", yscale="log", xlabel="subnetwork size n",
+                 ylabel="training loss  0.5 mean ||f - y||²",
+                 title=f"{problem} (m·K = {dimension:.0f})")
+        axis.grid(True, which="both", alpha=0.25)
+        axis.legend(fontsize=7, ncol=2)
+        if has_accuracy:
+            for method in (*config.methods, "direct-gd"):
+                ns, means, low, high = seed_band(problem_rows, method=method, metric="test_accuracy")
+                if ns.size:
+                    color, style = METHOD_STYLE.get(method, (None, "-"))
+                    axes[1].plot(ns, means, style, marker="o", ms=3, color=color, label=method)
+                    axes[1].fill_between(ns, low, high, color=color, alpha=0.2, lw=0)
+            dense_accuracy = constant(problem_rows, "dense_test_accuracy")
+            axes[1].axhline(dense_accuracy, color="k", lw=0.8, label=f"dense network ({dense_accuracy:.3f})")
+            axes[1].set(xscale="log", xlabel="subnetwork size n", ylabel="test accuracy", title=f"{problem}: test accuracy")
+            axes[1].grid(True, which="both", alpha=0.25)
+            axes[1].legend(fontsize=7, ncol=2)
+        written += save_both(figure, folder, f"rates_{problem}")
+    return written

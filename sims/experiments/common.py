@@ -1,0 +1,121 @@
+"""Pieces the experiments share: size grids, the dense network a cell prunes, geometry rows,
+and the metrics of a subnetwork. Plain functions over plain data."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sims.data import Dataset
+from sims.model import TwoLayerNet, forward, init_network, neuron_features
+from sims.train import TrainConfig, train
+
+
+def size_grid(n_max: int, points: int, n_min: int = 1) -> list[int]:
+    """About ``points`` distinct integers, geometrically spaced from n_min to n_max inclusive."""
+    if n_max < n_min:
+        raise ValueError(f"n_max ({n_max}) must be at least n_min ({n_min})")
+    grid = np.unique(np.round(np.geomspace(n_min, n_max, points)).astype(int))
+    return [int(n) for n in grid]
+
+
+def train_dense(
+    dataset: Dataset,
+    width: int,
+    iterations: int,
+    lr: float,
+    seed: int,
+    *,
+    activation: str = "relu",
+    dtype: str = "float64",
+    mode: str = "both",
+    scaling: str = "mean-field",
+    second_layer: str = "gaussian",
+    loss_form: str = "mean",
+    checkpoints: tuple[int, ...] = (),
+):
+    """Initialise (seeded) and train a network of ``width`` on the dataset's training split."""
+    model = init_network(
+        dataset.input_dim,
+        width,
+        dataset.output_dim,
+        activation=activation,
+        scaling=scaling,
+        second_layer=second_layer,
+        seed=seed,
+        dtype=dtype,
+    )
+    config = TrainConfig(lr=lr, iterations=iterations, mode=mode, loss_form=loss_form, checkpoints=checkpoints)
+    return train(model, dataset.train_inputs, dataset.train_targets, config)
+
+
+def half_mean_squared_error(outputs, targets) -> float:
+    """0.5 * mean_j ||outputs_j - targets_j||^2 in float64."""
+    outputs = np.asarray(outputs, dtype=np.float64).reshape(len(targets), -1)
+    targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+    return float(0.5 * np.mean(np.sum((outputs - targets) ** 2, axis=1)))
+
+
+def accuracy(outputs, labels, classes=None) -> float:
+    """Share of correct predictions: argmax for K > 1, sign (classes[0] if < 0) for K = 1."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    outputs = outputs.reshape(outputs.shape[0], -1)
+    if outputs.shape[1] == 1:
+        classes = classes or (0, 1)
+        predicted = np.where(outputs[:, 0] > 0, classes[1], classes[0])
+    else:
+        predicted = outputs.argmax(1)
+    return float(np.mean(predicted == np.asarray(labels)))
+
+
+def model_metrics(model: TwoLayerNet, dataset: Dataset, classes=None) -> dict[str, float]:
+    """train_loss, test_loss (mean form) and, for labelled data, train/test accuracy."""
+    metrics = {}
+    for split in ("train", "test"):
+        inputs = getattr(dataset, f"{split}_inputs")
+        if inputs.shape[0] == 0:
+            continue
+        outputs = forward(model, inputs).detach().cpu().numpy()
+        metrics[f"{split}_loss"] = half_mean_squared_error(outputs, getattr(dataset, f"{split}_targets"))
+        labels = getattr(dataset, f"{split}_labels")
+        if labels is not None:
+            metrics[f"{split}_accuracy"] = accuracy(outputs, labels, classes)
+    return metrics
+
+
+def features_of(model: TwoLayerNet, inputs) -> torch.Tensor:
+    """Neuron features (m, N, K) without autograd bookkeeping."""
+    with torch.no_grad():
+        return neuron_features(model, inputs)
+
+
+def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
+    """Constants of THEORY.md section 3 for these features and this target, in float64.
+
+    V: neuron variance about the dense mean; D: diameter of the hull; g: projection of the
+    target onto the hull's affine span, with L_g = L(g) and D_g = max_i ||phi_i - g||;
+    r: interior radius of g (exact up to dimension 8, a certified LP lower bound up to
+    ``max_radius_dim``, 0 when g lies outside the hull; absent when not computed).
+    """
+    from theory import geometry
+
+    features = np.asarray(features, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64).reshape(features.shape[0], -1)
+    if features.ndim == 2:
+        features = features[:, :, None]
+    projection = geometry.project_onto_affine_hull(features, target).reshape(target.shape)
+    values = {
+        "V": geometry.neuron_variance(features),
+        "D": geometry.diameter(features),
+        "D_g": geometry.max_distance_to(features, projection),
+        "L_g": half_mean_squared_error(projection, target),
+        "dense_loss": half_mean_squared_error(features.mean(1), target),
+        "dimension": float(features.shape[0] * features.shape[2]),
+    }
+    if values["dimension"] <= max_radius_dim:
+        try:
+            values["r"] = geometry.interior_radius(features, projection)
+        except ValueError as error:
+            if "outside" in str(error):
+                values["r"] = 0.0
+    return values

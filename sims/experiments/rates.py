@@ -1,0 +1,206 @@
+"""E1 `rates`: loss against subnetwork size n for every selection method, and for a network of
+width n trained directly by full-batch GD, on three problems:
+
+- ``teacher-interior``: a mean-field teacher with few samples (m = 10 by default), so the
+  function space is low-dimensional, the target lies inside the hull of a trained dense
+  network, and the O(1/n^2) rate of P3 (and the exponential rate of P4) is visible;
+- ``teacher-large-m``: the same teacher with many samples, where O(1/n) holds for every
+  practical n;
+- ``mnist5k``: bundled MNIST 5k (one-hot targets), training loss and test accuracy.
+
+A cell is either ("select", problem, seed): train the dense network, compute its neuron
+features and the geometry constants, run every method; or ("direct", problem, seed, n):
+train a width-n network from a random initialisation for the dense network's GD budget.
+
+Rows (metric names are those theory.claims reads): ``train_loss`` and ``excess_loss``
+(= train_loss - L(g), g the projection of the targets onto the hull's affine span) per
+method and n; on MNIST also ``test_loss`` and ``test_accuracy``; geometry rows ``V``, ``D``,
+``D_g``, ``r``, ``L_g``, ``dense_loss``, ``dimension`` with n empty and method "dense".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sims.data import DatasetConfig, load_dataset
+from sims.experiments.common import (
+    features_of,
+    geometry_rows,
+    model_metrics,
+    size_grid,
+    train_dense,
+)
+from sims.runner import Experiment, register
+
+PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
+
+
+@dataclass(frozen=True)
+class RatesConfig:
+    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
+
+    problems: tuple[str, ...] = PROBLEMS
+    methods: tuple[str, ...] = (
+        "gfs", "gfs-norep", "herding", "fw", "fcfw", "stochastic-gfs", "random", "magnitude", "backward",
+    )
+    seeds: tuple[int, ...] = (0, 1, 2)
+    # synthetic teacher
+    input_dim: int = 5
+    teacher_width: int = 10
+    interior_m: int = 10
+    large_m: int = 200
+    dense_width: int = 2000
+    dense_iterations: int = 2000
+    n_max: int = 1000
+    # MNIST 5k
+    mnist_m: int = 4000
+    mnist_width: int = 1000
+    mnist_iterations: int = 400
+    mnist_n_max: int = 300
+    # shared
+    lr: float = 1.0
+    grid_points: int = 12
+    max_radius_dim: int = 12
+
+    def __post_init__(self):
+        unknown = [p for p in self.problems if p not in PROBLEMS]
+        if unknown:
+            raise ValueError(f"unknown problem(s) {unknown}; valid: {', '.join(PROBLEMS)}")
+        from sims.select import METHODS
+
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; valid: {', '.join(METHODS)}")
+        if not self.seeds:
+            raise ValueError("seeds must not be empty")
+
+
+def quick() -> RatesConfig:
+    return RatesConfig(
+        methods=("gfs", "herding", "fw", "fcfw", "random", "magnitude"),
+        seeds=(0,),
+        interior_m=10,
+        large_m=100,
+        dense_width=500,
+        dense_iterations=500,
+        n_max=300,
+        mnist_m=500,
+        mnist_width=200,
+        mnist_iterations=100,
+        mnist_n_max=60,
+        grid_points=6,
+    )
+
+
+def _problem_setting(config: RatesConfig, problem: str) -> dict:
+    """Dataset config, dense width, GD iterations and largest n of a problem."""
+    if problem == "mnist5k":
+        data = DatasetConfig(name="mnist5k", m=config.mnist_m)
+        return dict(data=data, width=config.mnist_width, iterations=config.mnist_iterations, n_max=config.mnist_n_max,
+                    dtype="float32")
+    m = config.interior_m if problem == "teacher-interior" else config.large_m
+    data = DatasetConfig(name="teacher", m=m, input_dim=config.input_dim, teacher_width=config.teacher_width)
+    return dict(data=data, width=config.dense_width, iterations=config.dense_iterations, n_max=config.n_max,
+                dtype="float64")
+
+
+def cells(config: RatesConfig) -> list[dict]:
+    result = []
+    for problem in config.problems:
+        setting = _problem_setting(config, problem)
+        for seed in config.seeds:
+            result.append({"kind": "select", "problem": problem, "seed": seed})
+            for n in size_grid(setting["n_max"], config.grid_points, n_min=min(10, setting["n_max"])):
+                result.append({"kind": "direct", "problem": problem, "seed": seed, "n": n})
+    return result
+
+
+def _row(problem, method, m, n, seed, metric, value) -> dict:
+    return {"dataset": problem, "method": method, "m": m, "n": n, "seed": seed, "metric": metric, "value": float(value)}
+
+
+def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
+    setting = _problem_setting(config, cell["problem"])
+    seed = cell["seed"]
+    dataset = load_dataset(replace(setting["data"], seed=seed))
+    problem, m = cell["problem"], dataset.m
+    if cell["kind"] == "direct":
+        n = cell["n"]
+        result = train_dense(dataset, n, setting["iterations"], config.lr, seed=10_000 + seed, dtype=setting["dtype"])
+        metrics = model_metrics(result.model, dataset)
+        return [_row(problem, "direct-gd", m, n, seed, metric, value) for metric, value in metrics.items()]
+
+    from sims.select import select
+
+    dense = train_dense(dataset, setting["width"], setting["iterations"], config.lr, seed=seed, dtype=setting["dtype"])
+    features = features_of(dense.model, dataset.train_inputs)
+    targets = dataset.train_targets
+    constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
+    rows = [_row(problem, "dense", m, None, seed, name, value) for name, value in constants.items()]
+    for name, value in model_metrics(dense.model, dataset).items():
+        rows.append(_row(problem, "dense", m, None, seed, f"dense_{name}", value))
+    grid = size_grid(setting["n_max"], 40)
+    labelled = dataset.train_labels is not None
+    test_features = features_of(dense.model, dataset.test_inputs) if labelled else None
+    for method in config.methods:
+        selection = select(features, targets, setting["n_max"], method, seed=seed)
+        for n in grid:
+            loss = selection.losses[n - 1]
+            rows.append(_row(problem, method, m, n, seed, "train_loss", loss))
+            rows.append(_row(problem, method, m, n, seed, "excess_loss", loss - constants["L_g"]))
+        if labelled:
+            rows.extend(_test_rows(features, targets, test_features, dataset, method, seed, config, setting, problem))
+    return rows
+
+
+def _test_rows(features, targets, test_features, dataset, method, seed, config, setting, problem) -> list[dict]:
+    """Test loss and accuracy of the size-n subnetwork on a coarse grid (one selection per n)."""
+    from sims.experiments.common import accuracy, half_mean_squared_error
+    from sims.select import select, subnetwork_output
+
+    rows = []
+    for n in size_grid(setting["n_max"], config.grid_points, n_min=min(10, setting["n_max"])):
+        weights = select(features, targets, n, method, seed=seed).weights
+        outputs = subnetwork_output(test_features, weights)
+        rows.append(_row(problem, method, dataset.m, n, seed, "test_loss",
+                         half_mean_squared_error(outputs, dataset.test_targets)))
+        rows.append(_row(problem, method, dataset.m, n, seed, "test_accuracy", accuracy(outputs, dataset.test_labels)))
+    return rows
+
+
+def figures(rows: list[dict], config: RatesConfig, folder) -> list:
+    from sims.plots import plot_rates
+
+    return plot_rates(rows, config, folder)
+
+
+def claims(rows: list[dict], config: RatesConfig) -> list:
+    from theory import claims as theory_claims
+
+    verdicts = []
+    for problem in config.problems:
+        verdicts.append(theory_claims.pruned_beats_direct_training(rows, dataset=problem, metric="train_loss"))
+    if "teacher-interior" in config.problems:
+        verdicts.append(theory_claims.gfs_inverse_square_rate(rows, dataset="teacher-interior"))
+        for method in ("fw", "fcfw"):
+            if method in config.methods:
+                verdicts.append(theory_claims.reweighted_greedy_exponential(rows, dataset="teacher-interior", method=method))
+    if "teacher-large-m" in config.problems:
+        verdicts.append(theory_claims.gfs_inverse_square_rate(rows, dataset="teacher-large-m"))
+    return verdicts
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="rates",
+        config_class=RatesConfig,
+        quick=quick,
+        cells=cells,
+        run_cell=run_cell,
+        figures=figures,
+        claims=claims,
+        description="E1: loss against subnetwork size for every method and for direct training",
+    )
+)
