@@ -27,7 +27,7 @@ select_module = pytest.importorskip("sims.select")
 select = select_module.select
 
 PROPERTY = settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -363,7 +363,7 @@ p5_instances = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=6, deadline=None, derandomize=True)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(spec=p5_instances)
 def test_p5_linear_rate_wide_small_step(spec):
     x = unit_inputs(spec["seed"], spec["m"], spec["d"])
