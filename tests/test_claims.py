@@ -74,6 +74,13 @@ def test_gfs_inverse_square_holds_and_fails():
     assert claims.gfs_inverse_square_rate(slow).held is False
 
 
+def test_gfs_slow_rate_before_the_regime_is_not_a_refutation():
+    # (D/r)^2 = (2 / 0.01)^2 = 40000 > n_max: the O(1/n) phase is expected there
+    rows = curve_rows("gfs", NS, 1e-3 / NS, metric="excess_loss") + geometry_rows(0.01, 2.0, 1.0)
+    v = claims.gfs_inverse_square_rate(rows)
+    assert v.held is None and "(D/r)^2" in v.summary
+
+
 def test_gfs_inverse_square_rejects_a_bound_violation():
     # slope -2 but far above the P3 bound (D_g^2 + D_g^4/(4 r^2)) / (2 n^2) = 1.5 / n^2
     rows = curve_rows("gfs", NS, 100.0 * NS**-2.0, metric="excess_loss") + geometry_rows(0.5, 2.0, 1.0)
