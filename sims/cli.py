@@ -129,6 +129,131 @@ def command_train(args) -> None:
     print(f"wrote {out}, {out.with_suffix('.json')}, {out.with_suffix('.png')}")
 
 
+def _load_array(path: str, parameter: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"{parameter} file {path!r} does not exist") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{parameter} file {path!r} is not a readable .npy array: {error}") from None
+
+
+def command_select(args) -> None:
+    """Select n neurons from a feature array; write indices, losses and weights as JSON."""
+    from sims.select import select
+
+    features = _load_array(args.features, "--features")
+    target = _load_array(args.target, "--target")
+    selection = select(features, target, args.n, args.method, seed=args.seed)
+    _write_json(Path(args.out), selection.to_dict())
+    print(f"{args.method}: n={args.n}, loss {selection.losses[0]:.4g} -> {selection.losses[-1]:.4g}, "
+          f"{selection.support_size} distinct neurons; wrote {args.out}")
+
+
+def command_prune(args) -> None:
+    """Prune a saved network (or a plain Linear-act-Linear state dict) on a dataset's training split."""
+    import torch
+
+    from sims.model import save_model
+    from sims.prune import prune_model, prune_state_dict
+
+    _, dataset = _dataset_from_args(args)
+    if args.state_dict:
+        try:
+            state_dict = torch.load(args.model, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise ValueError(f"--model file {args.model!r} does not exist") from None
+        except Exception as error:
+            raise ValueError(f"--model file {args.model!r} is not a readable torch state dict: {error.__class__.__name__}") from None
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"--model file {args.model!r} does not hold a state dict")
+        small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, args.n,
+                                            args.method, activation=args.activation, seed=args.seed)
+        from sims.model import atomic_write
+
+        atomic_write(args.out, lambda temporary: torch.save(small, temporary))
+        width = small["0.weight"].shape[0]
+    else:
+        from sims.model import load_model
+
+        model, metadata = load_model(args.model)
+        small, selection = prune_model(model, dataset.train_inputs, dataset.train_targets, args.n, args.method,
+                                       seed=args.seed)
+        save_model(small, args.out, metadata={"pruned_from": str(args.model), "method": args.method, "n": args.n,
+                                              "train_loss": float(selection.losses[-1]), "source": metadata})
+        width = small.width
+    print(f"{args.method}: kept {width} hidden units, training loss {selection.losses[-1]:.4g}; wrote {args.out}")
+
+
+def _experiment_config(experiment, args):
+    from sims.runner import config_from_mapping
+
+    config = experiment.quick() if args.quick else experiment.config_class()
+    if args.config:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python < 3.11
+            import tomli as tomllib
+        try:
+            with open(args.config, "rb") as handle:
+                table = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ValueError(f"--config file {args.config!r} does not exist") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"--config file {args.config!r} does not parse as TOML: {error}") from None
+        table = table.get(experiment.name, table)
+        config = config_from_mapping(experiment.config_class, table, base=config)
+    return config
+
+
+def command_run(args) -> None:
+    """Run (or resume) one experiment or all of them, then write figures and the report."""
+    from sims.runner import EXPERIMENTS, _load_experiments, get_experiment, run_experiment
+
+    _load_experiments()
+    names = list(EXPERIMENTS) if args.experiment == "all" else [get_experiment(args.experiment).name]
+    folders = []
+    for name in names:
+        experiment = get_experiment(name)
+        config = _experiment_config(experiment, args)
+        folders.append(run_experiment(name, config, out=args.out, workers=args.workers, scheduler=args.scheduler))
+    if not args.no_figures:
+        _figures_and_report(folders, Path(args.figures), Path(args.out) / "REPORT.md")
+
+
+def _figures_and_report(folders, figures_folder: Path, report_path: Path) -> None:
+    from sims.report import write_figures, write_report
+
+    for path in write_figures(folders, figures_folder):
+        print(f"wrote {path}")
+    write_report(folders, report_path, figures_folder)
+    print(f"wrote {report_path}")
+
+
+def _result_folders(out: str) -> list[Path]:
+    folders = sorted(p.parent for p in Path(out).glob("*/rows.csv"))
+    if not folders:
+        raise ValueError(f"no finished results under {out!r}; run `gfs run ...` first")
+    return folders
+
+
+def command_figures(args) -> None:
+    """Regenerate figures from finished results."""
+    from sims.report import write_figures
+
+    for path in write_figures(_result_folders(args.out), Path(args.figures)):
+        print(f"wrote {path}")
+
+
+def command_report(args) -> None:
+    """Write the Markdown report of every claim's verdict from finished results."""
+    from sims.report import write_report
+
+    path = Path(args.report or Path(args.out) / "REPORT.md")
+    write_report(_result_folders(args.out), path, Path(args.figures))
+    print(f"wrote {path}")
+
+
 def _accuracy(outputs, labels, data_config) -> float:
     outputs = outputs.detach().cpu().numpy()
     if outputs.shape[1] == 1:
@@ -136,6 +261,20 @@ def _accuracy(outputs, labels, data_config) -> float:
     else:
         predicted = outputs.argmax(1)
     return float((predicted == labels).mean())
+
+
+def command_list(args) -> None:
+    """Print the registries."""
+    from sims.data import DATASETS
+    from sims.model import ACTIVATIONS
+    from sims.runner import EXPERIMENTS, _load_experiments
+    from sims.select import METHODS
+
+    _load_experiments()
+    print("experiments: " + ", ".join(f"{name} ({e.description})" for name, e in EXPERIMENTS.items()))
+    print("methods:     " + ", ".join(METHODS))
+    print("datasets:    " + ", ".join(DATASETS))
+    print("activations: " + ", ".join(ACTIVATIONS))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +305,52 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--device", default="cpu", help="torch device (default cpu)")
     group.add_argument("--out", default="runs/train/model.pt", help="model path; .json and .png beside it")
     train.set_defaults(handler=command_train)
+
+    from sims.select import METHODS
+
+    select_parser = commands.add_parser("select", help="select n neurons from a feature array (.npy)")
+    select_parser.add_argument("--features", required=True, help="(m, N) or (m, N, K) array, the dense net is their mean")
+    select_parser.add_argument("--target", required=True, help="(m,) or (m, K) array")
+    select_parser.add_argument("-n", type=_positive_int, required=True, help="subnetwork size (selection steps)")
+    select_parser.add_argument("--method", default="gfs", help=f"{', '.join(METHODS)} (default gfs)")
+    select_parser.add_argument("--seed", type=int, default=None, help="seed of randomised methods")
+    select_parser.add_argument("--out", default="selection.json", help="JSON with indices, losses, weights")
+    select_parser.set_defaults(handler=command_select)
+
+    prune = commands.add_parser("prune", help="prune a network to a physically smaller one")
+    prune.add_argument("--model", required=True, help="a model written by `gfs train` (or a state dict, see --state-dict)")
+    prune.add_argument("--state-dict", action="store_true",
+                       help="--model is a plain nn.Sequential(Linear, act, Linear) state dict; the output is one too")
+    prune.add_argument("--activation", default="relu", help="activation of a --state-dict model (default relu)")
+    _add_data_arguments(prune)
+    prune.add_argument("-n", type=_positive_int, required=True, help="subnetwork size")
+    prune.add_argument("--method", default="gfs", help=f"{', '.join(METHODS)} (default gfs)")
+    prune.add_argument("--seed", type=int, default=None, help="seed of randomised methods")
+    prune.add_argument("--out", required=True, help="path of the pruned model")
+    prune.set_defaults(handler=command_prune)
+
+    run = commands.add_parser("run", help="run experiments (resumable), then write figures and the report")
+    run.add_argument("experiment", help="an experiment name or 'all' (see `gfs list`)")
+    run.add_argument("--quick", action="store_true", help="the small preset (minutes on a laptop)")
+    run.add_argument("--config", default=None, help="TOML file of config fields (optionally under [experiment])")
+    run.add_argument("--out", default="results", help="results root (default results/)")
+    run.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    run.add_argument("--figures", default="figures", help="figure folder (default figures/)")
+    run.add_argument("--no-figures", action="store_true", help="skip figures and report")
+    run.set_defaults(handler=command_run)
+
+    for name, handler, text in (("figures", command_figures, "regenerate figures from results"),
+                                ("report", command_report, "write the Markdown report of the claims")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--out", default="results", help="results root (default results/)")
+        sub.add_argument("--figures", default="figures", help="figure folder (default figures/)")
+        if name == "report":
+            sub.add_argument("--report", default=None, help="report path (default <out>/REPORT.md)")
+        sub.set_defaults(handler=handler)
+
+    listing = commands.add_parser("list", help="list experiments, methods, datasets and activations")
+    listing.set_defaults(handler=command_list)
     return parser
 
 
