@@ -104,7 +104,8 @@ class _Problem:
 
     def centered_products(self, vector: torch.Tensor, rows=None) -> torch.Tensor:
         """<phi_i - Y, vector> in float64 for i in ``rows`` (default all), in blocks."""
-        rows = torch.arange(self.width) if rows is None else torch.as_tensor(rows, dtype=torch.long)
+        device = self.phi.device
+        rows = torch.arange(self.width, device=device) if rows is None else torch.as_tensor(rows, dtype=torch.long, device=device)
         block = max(1, _BLOCK_ELEMENTS // max(1, self.phi.shape[1]))
         parts = [(self.phi[chunk].to(torch.float64) - self.target) @ vector for chunk in rows.split(block)]
         return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
@@ -113,7 +114,7 @@ class _Problem:
         """||phi_i - Y||^2 in float64 for every i, computed explicitly in blocks."""
         block = max(1, _BLOCK_ELEMENTS // max(1, self.phi.shape[1]))
         parts = []
-        for chunk in torch.arange(self.width).split(block):
+        for chunk in torch.arange(self.width, device=self.phi.device).split(block):
             centered = self.phi[chunk].to(torch.float64) - self.target
             parts.append((centered * centered).sum(1))
         return torch.cat(parts)
@@ -226,7 +227,7 @@ def _averaging_greedy(problem: _Problem, n: int, *, linearised: bool, repeats: b
     total = torch.zeros_like(problem.target)  # sum of the chosen contributions, float64
     indices = np.empty(n, dtype=np.int64)
     losses = np.empty(n)
-    allowed = torch.ones(width, dtype=torch.bool)
+    allowed = torch.ones(width, dtype=torch.bool, device=problem.phi.device)
     for k in range(1, n + 1):
         previous = total / (k - 1) if k > 1 else total
         candidates = None if candidate_sampler is None else candidate_sampler()
@@ -279,7 +280,7 @@ def _stochastic_gfs(problem, n, seed, *, eps=0.01):
     width = problem.width
     size = min(width, max(1, math.ceil(width / n * math.log(1 / eps))))
     rng = np.random.default_rng(0 if seed is None else seed)
-    sampler = lambda: torch.from_numpy(np.sort(rng.choice(width, size=size, replace=False)))  # noqa: E731
+    sampler = lambda: torch.from_numpy(np.sort(rng.choice(width, size=size, replace=False))).to(problem.phi.device)  # noqa: E731
     return _averaging_greedy(problem, n, linearised=False, repeats=True, candidate_sampler=sampler)
 
 
@@ -335,8 +336,8 @@ def _fw(problem, n, seed):
 
 def _output_of(problem: _Problem, support: list[int], support_weights: np.ndarray) -> torch.Tensor:
     """sum_j w_j phi_{S_j} in float64, O(|S| D)."""
-    rows = problem.phi[torch.as_tensor(support, dtype=torch.long)].to(torch.float64)
-    return torch.as_tensor(support_weights) @ rows
+    rows = problem.phi[torch.as_tensor(support, dtype=torch.long, device=problem.phi.device)].to(torch.float64)
+    return torch.as_tensor(support_weights, device=rows.device) @ rows
 
 
 def _extend_gram(gram: np.ndarray, column: np.ndarray, diagonal: float) -> np.ndarray:
@@ -374,7 +375,7 @@ def _fcfw(problem, n, seed, *, tol=1e-12):
         if vertex in support:
             continue  # f is already optimal on S, which contains the best vertex: nothing changes
         centered = problem.row(vertex) - problem.target
-        column = problem.centered_products(centered, rows=support).numpy()
+        column = problem.centered_products(centered, rows=support).cpu().numpy()
         gram = _extend_gram(gram, column, float(centered @ centered))
         support.append(vertex)
         support_weights = np.append(support_weights, 0.0)
@@ -400,11 +401,11 @@ def _greedy_opt(problem, n, seed, *, tol=1e-12):
     width = problem.width
     indices = np.empty(n, dtype=np.int64)
     losses = np.empty(n)
-    centered_sq = problem.centered_sq_norms().numpy()  # ||phi_i - Y||^2, explicit
+    centered_sq = problem.centered_sq_norms().cpu().numpy()  # ||phi_i - Y||^2, explicit
     first = _first_min(torch.from_numpy(centered_sq), float(centered_sq.max()), problem.eps)
     support = [first]
     support_weights = np.ones(1)
-    cross = [problem.centered_products(problem.row(first) - problem.target).numpy()]  # columns <q_i, q_s>
+    cross = [problem.centered_products(problem.row(first) - problem.target).cpu().numpy()]  # columns <q_i, q_s>
     gram = np.array([[centered_sq[first]]])
     output = problem.row(first)
     indices[0], losses[0] = first, problem.loss(output)
@@ -412,7 +413,7 @@ def _greedy_opt(problem, n, seed, *, tol=1e-12):
         residual = output - problem.target
         derivative = problem.dots(residual) - float(residual @ output)  # <f - Y, phi_i - f>
         derivative[support] = 0.0
-        improving = torch.nonzero(derivative < 0).flatten().tolist()
+        improving = torch.nonzero(derivative < 0).flatten().cpu().tolist()
         cross_matrix = np.stack(cross, axis=1)  # (N, |S|)
         start = np.append(support_weights, 0.0)
         values = np.full(width, math.inf)
@@ -436,7 +437,7 @@ def _greedy_opt(problem, n, seed, *, tol=1e-12):
             gram = _extend_gram(gram, cross_matrix[best], centered_sq[best])
             support, support_weights = candidate_support, solutions[best]
             output, losses[k] = solved_output, solved_loss
-            cross.append(problem.centered_products(problem.row(best) - problem.target).numpy())
+            cross.append(problem.centered_products(problem.row(best) - problem.target).cpu().numpy())
     weights = np.zeros(width)
     weights[support] = support_weights
     return indices, losses, weights
@@ -473,11 +474,12 @@ def _backward(problem, n, seed):
     """
     _require_distinct(n, problem.width, "backward")
     width = problem.width
-    alive = torch.ones(width, dtype=torch.bool)
+    device = problem.phi.device
+    alive = torch.ones(width, dtype=torch.bool, device=device)
     total = torch.zeros_like(problem.target)
-    for chunk in torch.arange(width).split(max(1, _BLOCK_ELEMENTS // max(1, problem.phi.shape[1]))):
+    for chunk in torch.arange(width, device=device).split(max(1, _BLOCK_ELEMENTS // max(1, problem.phi.shape[1]))):
         total += problem.phi[chunk].to(torch.float64).sum(0)
-    phi, sq_norms, labels = problem.phi, problem.sq_norms, torch.arange(width)
+    phi, sq_norms, labels = problem.phi, problem.sq_norms, torch.arange(width, device=device)
     indices = np.empty(n, dtype=np.int64)
     losses = np.empty(n)
     survivors = None
@@ -485,9 +487,9 @@ def _backward(problem, n, seed):
         if size <= n:
             losses[size - 1] = problem.loss(total / size)
         if size == n:
-            survivors = labels[alive].numpy().copy()
+            survivors = labels[alive].cpu().numpy()
             phi, sq_norms, labels = phi[alive], sq_norms[alive], labels[alive]  # compact copy of n rows
-            alive = torch.ones(n, dtype=torch.bool)
+            alive = torch.ones(n, dtype=torch.bool, device=device)
         if size == 1:
             indices[0] = int(labels[alive][0])
             break
