@@ -1,0 +1,326 @@
+"""E4 `finetune`: after selecting n neurons by ``gfs`` from a pre-trained dense (mean-field)
+network, train four networks of the same width for the same full-batch GD budget:
+
+- ``finetune``: the selected subnetwork (``sims.model.subnetwork``) from its pre-trained weights;
+- ``reinit``: a network of the same width initialised at random (fresh seed);
+- ``rewind``: lottery-ticket rewinding: the selected neurons, with the same mixing weights,
+  reset to their values in the dense network's initialisation;
+- ``random-finetune``: the same number of distinct neurons chosen uniformly at random from
+  the pre-trained network (equal weights), fine-tuned.
+
+Problems (``dataset`` column): ``teacher`` (synthetic mean-field teacher, inputs on the unit
+sphere, targets scaled to unit RMS, a held-out test sample) and ``mnist5k`` (one-hot targets,
+stratified test split).
+
+A cell is (problem, seed): pre-train the dense network once, then for every n of the grid run
+the four variants. "Same width" is the number of distinct neurons gfs kept (gfs selects with
+replacement, so it can be below n); the rows carry n, the selection size.
+
+Rows: curves ``train_loss`` and ``test_loss`` (mean form) with ``step`` on a geometric grid of
+GD steps (step 0 is the variant's starting point); ``final_train_loss``, ``final_test_loss``
+and on MNIST ``final_test_accuracy`` (step empty); ``width`` (neurons actually trained);
+``diverged_lr`` when a variant's GD diverged; dense-network rows with method ``dense``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sims.data import DatasetConfig, load_dataset
+from sims.experiments.common import (
+    accuracy,
+    geometric_steps,
+    half_mean_squared_error,
+    size_grid,
+    train_dense,
+    unit_rms_targets,
+)
+from sims.runner import Experiment, register
+
+PROBLEMS = ("teacher", "mnist5k")
+VARIANTS = ("finetune", "reinit", "rewind", "random-finetune")
+VARIANT_STYLE = {"finetune": ("C0", "-"), "reinit": ("C3", "--"), "rewind": ("C2", "-."),
+                 "random-finetune": ("0.5", ":"), "dense": ("k", "-")}
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
+
+    problems: tuple[str, ...] = PROBLEMS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n_min: int = 5
+    n_points: int = 6
+    curve_points: int = 20
+    lr: float = 1.0
+    # synthetic teacher
+    teacher_m: int = 1000
+    input_dim: int = 5
+    teacher_width: int = 10
+    teacher_dense_width: int = 500
+    teacher_pretrain_iterations: int = 1000
+    teacher_finetune_iterations: int = 1000
+    teacher_n_max: int = 100
+    # MNIST 5k
+    mnist_m: int = 4000
+    mnist_dense_width: int = 300
+    mnist_pretrain_iterations: int = 300
+    mnist_finetune_iterations: int = 300
+    mnist_n_max: int = 100
+
+    def __post_init__(self):
+        unknown = [p for p in self.problems if p not in PROBLEMS]
+        if unknown:
+            raise ValueError(f"unknown problem(s) {unknown}; valid: {', '.join(PROBLEMS)}")
+        if not self.seeds:
+            raise ValueError("seeds must not be empty")
+        for name in ("teacher_n_max", "mnist_n_max"):
+            width = getattr(self, name.replace("n_max", "dense_width"))
+            if not self.n_min <= getattr(self, name) <= width:
+                raise ValueError(f"{name} must lie in [n_min={self.n_min}, dense width {width}], "
+                                 f"got {getattr(self, name)}")
+
+
+def quick() -> FinetuneConfig:
+    return FinetuneConfig(
+        seeds=(0,),
+        n_min=4,
+        n_points=3,
+        curve_points=8,
+        teacher_m=200,
+        teacher_dense_width=100,
+        teacher_pretrain_iterations=200,
+        teacher_finetune_iterations=200,
+        teacher_n_max=30,
+        mnist_m=500,
+        mnist_dense_width=60,
+        mnist_pretrain_iterations=60,
+        mnist_finetune_iterations=60,
+        mnist_n_max=30,
+    )
+
+
+def _setting(config: FinetuneConfig, problem: str) -> dict:
+    if problem == "teacher":
+        data = DatasetConfig(name="teacher", m=config.teacher_m, input_dim=config.input_dim,
+                             teacher_width=config.teacher_width, input_distribution="sphere", test_fraction=0.2)
+        return dict(data=data, width=config.teacher_dense_width, pretrain=config.teacher_pretrain_iterations,
+                    budget=config.teacher_finetune_iterations, n_max=config.teacher_n_max, dtype="float64")
+    data = DatasetConfig(name="mnist5k", m=config.mnist_m, test_fraction=0.2)
+    return dict(data=data, width=config.mnist_dense_width, pretrain=config.mnist_pretrain_iterations,
+                budget=config.mnist_finetune_iterations, n_max=config.mnist_n_max, dtype="float32")
+
+
+def cells(config: FinetuneConfig) -> list[dict]:
+    return [{"problem": problem, "seed": seed} for problem in config.problems for seed in config.seeds]
+
+
+def _row(problem, method, m, n, seed, metric, value, step=None) -> dict:
+    return {"dataset": problem, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
+            "value": float(value), "step": step}
+
+
+def _loss_and_accuracy(model, inputs, targets, labels) -> tuple[float, float | None]:
+    from sims.model import forward
+
+    import torch
+
+    with torch.no_grad():
+        outputs = forward(model, inputs).double().numpy()
+    return half_mean_squared_error(outputs, targets), (accuracy(outputs, labels) if labels is not None else None)
+
+
+def starting_networks(dense_init, dense_trained, selection, seed: int) -> dict:
+    """The four variants' initial networks for one gfs ``selection`` of ``dense_trained``.
+
+    dense_init: the dense network before pre-training (same neurons, same order).
+    Returns {variant: TwoLayerNet}; all have the width of the gfs support.
+    """
+    from sims.model import init_network, subnetwork
+
+    finetune = subnetwork(dense_trained, selection.indices, np.full(len(selection.indices), 1.0 / len(selection.indices)))
+    width = finetune.width
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(dense_trained.width, width, replace=False))
+    return {
+        "finetune": finetune,
+        "reinit": init_network(dense_trained.input_dim, width, dense_trained.output_dim,
+                               activation=dense_trained.activation, scaling=dense_trained.scaling,
+                               seed=seed, dtype=dense_trained.dtype),
+        "rewind": subnetwork(dense_init, selection.indices, np.full(len(selection.indices), 1.0 / len(selection.indices))),
+        "random-finetune": subnetwork(dense_trained, chosen, np.full(width, 1.0 / width)),
+    }
+
+
+def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
+    from sims.experiments.common import features_of
+    from sims.model import init_network
+    from sims.select import select
+    from sims.train import TrainConfig, TrainingDiverged, train
+
+    problem, seed = cell["problem"], cell["seed"]
+    setting = _setting(config, problem)
+    dataset = load_dataset(replace(setting["data"], seed=seed))
+    if problem == "teacher":
+        dataset = unit_rms_targets(dataset)
+    m = dataset.m
+    dense_init = init_network(dataset.input_dim, setting["width"], dataset.output_dim, seed=seed, dtype=setting["dtype"])
+    try:
+        dense = train_dense(dataset, setting["width"], setting["pretrain"], config.lr, seed=seed,
+                            dtype=setting["dtype"]).model
+    except TrainingDiverged as error:
+        print(f"finetune: {problem} seed={seed}: dense pre-training: {error}", file=sys.stderr)
+        return [_row(problem, "dense", m, None, seed, "diverged_lr", config.lr)]
+
+    splits = {"train": (dataset.train_inputs, dataset.train_targets, dataset.train_labels),
+              "test": (dataset.test_inputs, dataset.test_targets, dataset.test_labels)}
+    rows = []
+    for split, data in splits.items():
+        loss, acc = _loss_and_accuracy(dense, *data)
+        rows.append(_row(problem, "dense", m, None, seed, f"final_{split}_loss", loss))
+        if acc is not None and split == "test":
+            rows.append(_row(problem, "dense", m, None, seed, "final_test_accuracy", acc))
+
+    features = features_of(dense, dataset.train_inputs)
+    steps = geometric_steps(setting["budget"], config.curve_points)
+    budget = TrainConfig(lr=config.lr, iterations=setting["budget"], checkpoints=tuple(steps))
+    for n in size_grid(setting["n_max"], config.n_points, n_min=config.n_min):
+        selection = select(features, dataset.train_targets, n, "gfs")
+        starts = starting_networks(dense_init, dense, selection, seed=100_003 * (seed + 1) + n)
+        for variant, start in starts.items():
+            rows.append(_row(problem, variant, m, n, seed, "width", start.width))
+            try:
+                result = train(start, dataset.train_inputs, dataset.train_targets, budget)
+            except TrainingDiverged as error:
+                print(f"finetune: {problem} seed={seed} n={n} {variant}: {error}", file=sys.stderr)
+                rows.append(_row(problem, variant, m, n, seed, "diverged_lr", config.lr))
+                continue
+            for step in steps:
+                for split, data in splits.items():
+                    loss, acc = _loss_and_accuracy(result.checkpoints[step], *data)
+                    rows.append(_row(problem, variant, m, n, seed, f"{split}_loss", loss, step))
+            for split, data in splits.items():
+                loss, acc = _loss_and_accuracy(result.model, *data)
+                rows.append(_row(problem, variant, m, n, seed, f"final_{split}_loss", loss))
+                if acc is not None and split == "test":
+                    rows.append(_row(problem, variant, m, n, seed, "final_test_accuracy", acc))
+    return rows
+
+
+# ---------------------------------------------------------------- figures and claims
+
+
+def _mean_by(rows, key: str, **equal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, mean, 95% half-width) over seeds of the matching rows, x = the ``key`` column."""
+    groups: dict[float, list[float]] = {}
+    for row in rows:
+        if all(row.get(k) == v for k, v in equal.items()) and row.get(key) is not None and np.isfinite(row["value"]):
+            groups.setdefault(row[key], []).append(row["value"])
+    xs = np.array(sorted(groups), dtype=float)
+    means = np.array([np.mean(groups[x]) for x in sorted(groups)])
+    half = np.array([1.96 * np.std(groups[x], ddof=1) / np.sqrt(len(groups[x])) if len(groups[x]) > 1 else 0.0
+                     for x in sorted(groups)])
+    return xs, means, half
+
+
+def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
+    """Per problem: final train and test loss against n (seed mean and 95% band, dense network
+    as a horizontal line), and train-loss curves against GD step at the largest n."""
+    from sims.plots import plt, save_both
+
+    written = []
+    for problem in config.problems:
+        problem_rows = [r for r in rows if r["dataset"] == problem]
+        if not problem_rows:
+            continue
+        figure, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        for axis, split in zip(axes[:2], ("train", "test")):
+            for variant in VARIANTS:
+                ns, mean, half = _mean_by(problem_rows, "n", method=variant, metric=f"final_{split}_loss")
+                if ns.size:
+                    color, style = VARIANT_STYLE[variant]
+                    axis.plot(ns, mean, style, marker="o", ms=3, color=color, label=variant)
+                    axis.fill_between(ns, np.maximum(mean - half, 1e-300), mean + half, color=color, alpha=0.2, lw=0)
+            dense = [r["value"] for r in problem_rows if r["method"] == "dense" and r["metric"] == f"final_{split}_loss"]
+            if dense:
+                axis.axhline(np.mean(dense), color="k", lw=0.8, label="dense (pre-trained)")
+            axis.set(xscale="log", yscale="log", xlabel="subnetwork size n (gfs)",
+                     ylabel=f"final {split} loss after the same GD budget", title=f"{problem}: {split} loss")
+            axis.grid(True, which="both", alpha=0.25)
+            axis.legend(fontsize=7)
+        ns = sorted({r["n"] for r in problem_rows if r["metric"] == "train_loss"})
+        if ns:
+            n = ns[-1]
+            for variant in VARIANTS:
+                steps, mean, half = _mean_by(problem_rows, "step", method=variant, metric="train_loss", n=n)
+                if steps.size:
+                    color, style = VARIANT_STYLE[variant]
+                    axes[2].plot(np.maximum(steps, 0.5), mean, style, color=color, label=variant)
+                    axes[2].fill_between(np.maximum(steps, 0.5), np.maximum(mean - half, 1e-300), mean + half,
+                                         color=color, alpha=0.2, lw=0)
+            axes[2].set(xscale="log", yscale="log", xlabel="GD step (0 drawn at 0.5)", ylabel="training loss",
+                        title=f"{problem}: training curves at n={n}")
+            axes[2].grid(True, which="both", alpha=0.25)
+            axes[2].legend(fontsize=7)
+        written += save_both(figure, folder, f"finetune_{problem}")
+    return written
+
+
+def figures(rows: list[dict], config: FinetuneConfig, folder) -> list:
+    return plot_finetune(rows, config, folder)
+
+
+def finetune_beats(rows, problem: str, baseline: str, split: str):
+    """Verdict: fine-tuning the gfs subnetwork ends with a lower mean (over seeds) final
+    ``split`` loss than ``baseline`` at every n; numbers give both losses per n."""
+    from theory.claims import Verdict
+
+    claim = f"{problem}: fine-tuning beats {baseline} ({split} loss, same GD budget)"
+    ns_a, mean_a, _ = _mean_by(rows, "n", dataset=problem, method="finetune", metric=f"final_{split}_loss")
+    ns_b, mean_b, _ = _mean_by(rows, "n", dataset=problem, method=baseline, metric=f"final_{split}_loss")
+    shared = sorted(set(ns_a) & set(ns_b))
+    if not shared:
+        return Verdict(claim, None, f"no {split}-loss rows for both finetune and {baseline}", {})
+    numbers, wins, parts = {}, [], []
+    for n in shared:
+        a, b = mean_a[list(ns_a).index(n)], mean_b[list(ns_b).index(n)]
+        numbers[f"finetune_n{int(n)}"], numbers[f"{baseline}_n{int(n)}"] = float(a), float(b)
+        wins.append(a < b)
+        parts.append(f"n={int(n)}: {a:.3g} vs {b:.3g}")
+    lost = [int(n) for n, w in zip(shared, wins) if not w]
+    summary = (f"fine-tuned wins at {sum(wins)} of {len(wins)} sizes"
+               + (f" (not at n={lost})" if lost else "") + "; " + "; ".join(parts))
+    return Verdict(claim, all(wins), summary, numbers)
+
+
+def claims(rows: list[dict], config: FinetuneConfig) -> list:
+    from theory.claims import Verdict
+
+    verdicts = []
+    diverged = [r for r in rows if r["metric"] == "diverged_lr"]
+    if diverged:
+        text = "; ".join(f"{r['dataset']} seed={r['seed']} n={r['n']} {r['method']}: diverged with lr={r['value']:g}"
+                         for r in diverged)
+        verdicts.append(Verdict("every fine-tuning run converged", False, text, {"diverged_runs": float(len(diverged))}))
+    for problem in config.problems:
+        for baseline in ("reinit", "rewind", "random-finetune"):
+            for split in ("train", "test"):
+                verdicts.append(finetune_beats(rows, problem, baseline, split))
+    return verdicts
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="finetune",
+        config_class=FinetuneConfig,
+        quick=quick,
+        cells=cells,
+        run_cell=run_cell,
+        figures=figures,
+        claims=claims,
+        description="E4: fine-tuning the gfs subnetwork vs re-initialisation, rewinding and a random subset",
+    )
+)
