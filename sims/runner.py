@@ -296,7 +296,7 @@ def _run_on_dask(name, config, pending, finish, workers, scheduler, bar) -> None
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
     try:
         futures = {client.submit(_run_cell_isolated, name, config, cell, pure=False): key for key, cell in pending}

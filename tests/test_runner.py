@@ -1,0 +1,175 @@
+"""The sweep runner: hashed folders, refusal of foreign folders, config parsing, resumption
+after a kill, and identical rows whatever the worker count."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from sims.cli import main
+from sims.runner import (
+    Experiment,
+    config_from_mapping,
+    config_hash,
+    non_default_fields,
+    read_rows,
+    register,
+    run_experiment,
+)
+
+TOY_MODULE = textwrap.dedent(
+    '''
+    """A toy experiment whose cells sleep, so a run can be killed mid-sweep."""
+    import time
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from sims.runner import Experiment, register
+
+
+    @dataclass(frozen=True)
+    class ToyConfig:
+        cells: int = 8
+        pause: float = 0.0
+        seed: int = 0
+
+
+    def cells(config):
+        return [{"index": i} for i in range(config.cells)]
+
+
+    def run_cell(config, cell):
+        time.sleep(config.pause)
+        rng = np.random.default_rng([config.seed, cell["index"]])
+        return [{"dataset": "toy", "method": "noise", "m": 3, "n": cell["index"], "seed": config.seed,
+                 "metric": "draw", "value": float(value)} for value in rng.standard_normal(3)]
+
+
+    register(Experiment("toy", ToyConfig, lambda: ToyConfig(cells=3), cells, run_cell,
+                        figures=lambda rows, config, folder: [], claims=lambda rows, config: []))
+    '''
+)
+
+
+@pytest.fixture()
+def toy(tmp_path, monkeypatch):
+    """Write the toy experiment as a module, importable here and in subprocesses."""
+    (tmp_path / "toy_experiment.py").write_text(TOY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    module = importlib.import_module("toy_experiment")
+    importlib.reload(module)
+    return module
+
+
+def test_config_hash_uses_only_non_default_fields(toy):
+    default, changed = toy.ToyConfig(), toy.ToyConfig(cells=5)
+    assert non_default_fields(default) == {} and non_default_fields(changed) == {"cells": 5}
+    assert config_hash(default) != config_hash(changed)
+    assert config_hash(changed) == config_hash(toy.ToyConfig(cells=5))
+
+
+def test_config_from_mapping_rejects_unknown_keys(toy):
+    assert config_from_mapping(toy.ToyConfig, {"cells": 2}).cells == 2
+    with pytest.raises(ValueError, match="unknown config key.*valid: cells, pause, seed"):
+        config_from_mapping(toy.ToyConfig, {"cels": 2})
+
+
+def test_rerun_skips_finished_cells_and_reproduces_rows(toy, tmp_path):
+    folder = run_experiment("toy", toy.ToyConfig(), out=tmp_path / "out", progress=False, log=lambda _: None)
+    first = (folder / "rows.csv").read_text()
+    cell_files = sorted((folder / "cells").iterdir())
+    assert len(cell_files) == 8
+    os.remove(cell_files[3])
+    messages = []
+    run_experiment("toy", toy.ToyConfig(), out=tmp_path / "out", progress=False, log=messages.append)
+    assert "7 already done" in messages[0]
+    assert (folder / "rows.csv").read_text() == first
+    assert len(read_rows(folder / "rows.csv")) == 24
+
+
+def test_folder_of_another_config_is_refused(toy, tmp_path):
+    folder = run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
+    (folder / "config.json").write_text('{"experiment": "toy", "config": {"cells": 99}}\n')
+    with pytest.raises(ValueError, match="written by another config"):
+        run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
+
+
+def test_killed_run_resumes_to_identical_rows(toy, tmp_path):
+    script = (
+        "import sys; sys.path.insert(0, {path!r}); import toy_experiment; "
+        "from sims.runner import run_experiment; "
+        "run_experiment('toy', toy_experiment.ToyConfig(pause={pause}), out={out!r}, progress=False)"
+    )
+    reference = run_experiment("toy", toy.ToyConfig(pause=0.0), out=tmp_path / "reference", progress=False,
+                               log=lambda _: None)
+    out = str(tmp_path / "killed")
+    process = subprocess.Popen([sys.executable, "-c", script.format(path=str(tmp_path), pause=0.4, out=out)])
+    folder = tmp_path / "killed" / reference.name.replace(reference.name.split("-")[1], config_hash(toy.ToyConfig(pause=0.4)))
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        done = list((folder / "cells").glob("*.csv")) if (folder / "cells").exists() else []
+        if len(done) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = list((folder / "cells").glob("*.csv"))
+    assert 3 <= len(done) < 8, "the kill should land mid-sweep"
+    assert not (folder / "rows.csv").exists()
+    resumed = run_experiment("toy", toy.ToyConfig(pause=0.4), out=out, progress=False, log=lambda _: None)
+    assert resumed == folder
+    assert (resumed / "rows.csv").read_text() == (reference / "rows.csv").read_text()
+    leftovers = [p.name for p in (folder / "cells").iterdir() if not p.name.endswith(".csv")]
+    assert leftovers == []  # atomic writes leave no temporary files
+
+
+def test_dask_workers_give_identical_rows(tmp_path):
+    from sims.experiments.exponential import ExponentialConfig
+
+    config = ExponentialConfig(seeds=(0, 1), dense_iterations=50, contraction_width=60, contraction_n_max=20,
+                               methods=("gfs", "fw"), phase_m=(4,), phase_width=80, phase_n_max=40, grid_points=4,
+                               max_radius_dim=8)
+    serial = run_experiment("exponential", config, out=tmp_path / "serial", progress=False, log=lambda _: None)
+    parallel = run_experiment("exponential", config, out=tmp_path / "parallel", workers=2, progress=False,
+                              log=lambda _: None)
+    assert (serial / "rows.csv").read_text() == (parallel / "rows.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [(["run", "nonsense"], "unknown experiment 'nonsense'; valid:"),
+     (["run", "rates", "--config", "{config}"], "does not parse as TOML"),
+     (["run", "rates", "--config", "{keys}"], "unknown config key(s) bogus_key"),
+     (["report", "--out", "{empty}"], "no finished results")],
+)
+def test_cli_run_errors_are_one_line(tmp_path, capsys, arguments, message):
+    (tmp_path / "bad.toml").write_text("this is = = not toml")
+    (tmp_path / "keys.toml").write_text("bogus_key = 3\n")
+    (tmp_path / "empty").mkdir()
+    filled = [a.format(config=tmp_path / "bad.toml", keys=tmp_path / "keys.toml", empty=tmp_path / "empty")
+              for a in arguments]
+    assert main(filled + ["--out", str(tmp_path / "out")] if arguments[0] == "run" else filled) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_folder_is_reported(tmp_path, capsys):
+    if os.geteuid() == 0:
+        blocked = tmp_path / "file"
+        blocked.write_text("a file, not a folder")
+        target = blocked / "sub"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "sub"
+    assert main(["run", "exponential", "--quick", "--out", str(target)]) == 2
+    assert "not writable" in capsys.readouterr().err
