@@ -1,3 +1,3 @@
 """The experiments. Importing this package registers each one in sims.runner.EXPERIMENTS."""
 
-from sims.experiments import rates  # noqa: F401
+from sims.experiments import exponential, rates  # noqa: F401
