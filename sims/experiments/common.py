@@ -119,3 +119,22 @@ def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
             if "outside" in str(error):
                 values["r"] = 0.0
     return values
+
+
+def geometric_steps(iterations: int, points: int) -> list[int]:
+    """0 plus about ``points`` distinct integers geometrically spaced from 1 to ``iterations``."""
+    if iterations < 1:
+        return [0]
+    grid = np.unique(np.round(np.geomspace(1, iterations, max(points, 2))).astype(int))
+    return [0] + [int(t) for t in grid]
+
+
+def unit_rms_targets(dataset: Dataset) -> Dataset:
+    """The dataset with train and test targets divided by the training targets' RMS norm,
+    so that 0.5 * mean ||y||^2 (the loss of the zero predictor) is exactly 0.5."""
+    from dataclasses import replace
+
+    rms = float(np.sqrt(np.mean(np.sum(dataset.train_targets ** 2, axis=1))))
+    if rms == 0:
+        return dataset
+    return replace(dataset, train_targets=dataset.train_targets / rms, test_targets=dataset.test_targets / rms)

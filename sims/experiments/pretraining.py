@@ -83,20 +83,20 @@ class PretrainingConfig:
     ntk_width: int = 200
     ntk_iterations: int = 2000
     ntk_lr: float = 1.0
-    ntk_eps: float = 0.02
+    ntk_eps: float = 0.035
     lambda_max_points: int = 3000
     # mean-field set-ups
     mf_width: int = 400
-    mf_iterations: int = 1000
+    mf_iterations: int = 600
     mf_lr: float = 1.0
-    mf_eps: float = 0.03
+    mf_eps: float = 0.02
     mnist5k_sizes: tuple[int, ...] = (250, 500, 1000, 2000, 5000)
     mnist_sizes: tuple[int, ...] = (1000, 3000, 10000, 30000, 60000)
     mnist_width: int = 300
     mnist_iterations: int = 300
     mnist_lr: float = 1.0
-    mnist_eps: float = 0.3
-    tau: float = 0.75
+    mnist_eps: float = 0.25
+    tau: float = 0.8
 
     def __post_init__(self):
         unknown = [s for s in self.setups if s not in SETUPS]
@@ -129,8 +129,10 @@ def quick() -> PretrainingConfig:
         mnist5k_sizes=(250, 500),
         mnist_width=60,
         mnist_iterations=60,
+        ntk_eps=0.07,
+        mf_eps=0.05,
         mnist_eps=0.4,
-        tau=0.6,
+        tau=0.55,
     )
 
 
