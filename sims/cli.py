@@ -212,6 +212,11 @@ def command_run(args) -> None:
 
     _load_experiments()
     names = list(EXPERIMENTS) if args.experiment == "all" else [get_experiment(args.experiment).name]
+    # quick runs go beside, not over, the full-scale results and the committed figures
+    if args.out is None:
+        args.out = "results/quick" if args.quick else "results"
+    if args.figures is None:
+        args.figures = str(Path(args.out) / "figures") if args.quick else "figures"
     folders = []
     for name in names:
         experiment = get_experiment(name)
@@ -333,10 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", help="an experiment name or 'all' (see `gfs list`)")
     run.add_argument("--quick", action="store_true", help="the small preset (minutes on a laptop)")
     run.add_argument("--config", default=None, help="TOML file of config fields (optionally under [experiment])")
-    run.add_argument("--out", default="results", help="results root (default results/)")
+    run.add_argument("--out", default=None, help="results root (default results/, or results/quick/ with --quick)")
     run.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
     run.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
-    run.add_argument("--figures", default="figures", help="figure folder (default figures/)")
+    run.add_argument("--figures", default=None,
+                     help="figure folder (default figures/, or <out>/figures with --quick)")
     run.add_argument("--no-figures", action="store_true", help="skip figures and report")
     run.set_defaults(handler=command_run)
 

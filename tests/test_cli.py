@@ -48,3 +48,69 @@ def test_out_of_range_numbers_are_rejected_by_the_parser(capsys):
         main(["train", "--width", "0"])
     assert exit_info.value.code == 2
     assert "--width" in capsys.readouterr().err
+
+
+def test_select_writes_indices_losses_weights(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "F.npy", rng.standard_normal((12, 40)))
+    np.save(tmp_path / "Y.npy", rng.standard_normal(12) * 0.1)
+    out = tmp_path / "sel.json"
+    assert main(["select", "--features", str(tmp_path / "F.npy"), "--target", str(tmp_path / "Y.npy"),
+                 "-n", "7", "--method", "fw", "--out", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert len(payload["indices"]) == 7 and len(payload["losses"]) == 7 and len(payload["weights"]) == 40
+    assert abs(sum(payload["weights"]) - 1) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [(["--method", "best"], "valid methods: gfs"), (["-n", "41", "--method", "gfs-norep"], "n = 41"),
+     (["--target", "{missing}"], "does not exist"), (["--target", "{wrong}"], "target must have shape")],
+)
+def test_select_bad_input_leaves_no_output(tmp_path, capsys, arguments, message):
+    import numpy as np
+
+    np.save(tmp_path / "F.npy", np.ones((12, 40)))
+    np.save(tmp_path / "Y.npy", np.zeros(12))
+    np.save(tmp_path / "wrong.npy", np.zeros(13))
+    filled = [a.format(missing=tmp_path / "none.npy", wrong=tmp_path / "wrong.npy") for a in arguments]
+    base = {"--features": str(tmp_path / "F.npy"), "--target": str(tmp_path / "Y.npy"), "-n": "5"}
+    for key, value in zip(filled[::2], filled[1::2]):
+        base[key] = value
+    argv = ["select", "--out", str(tmp_path / "sel.json")] + [x for kv in base.items() for x in kv]
+    assert main(argv) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "sel.json").exists()
+
+
+def test_prune_writes_a_physically_smaller_network(tmp_path, capsys):
+    import numpy as np
+
+    from sims.data import load_dataset
+    from sims.model import forward
+    from sims.model import neuron_features
+    from sims.select import select, subnetwork_output
+
+    dense = tmp_path / "dense.pt"
+    assert main(["train", "--data", "digits", "--m", "300", "--width", "60", "--iterations", "10",
+                 "--out", str(dense)]) == 0
+    small = tmp_path / "small.pt"
+    assert main(["prune", "--model", str(dense), "--data", "digits", "--m", "300", "-n", "8", "--out", str(small)]) == 0
+    model, _ = load_model(dense)
+    pruned, metadata = load_model(small)
+    assert pruned.width <= 8 and metadata["n"] == 8
+    data = load_dataset(name="digits", m=300)
+    selection = select(neuron_features(model, data.train_inputs), data.train_targets, 8, "gfs")
+    expected = subnetwork_output(neuron_features(model, data.test_inputs), selection.weights)
+    np.testing.assert_allclose(forward(pruned, data.test_inputs).numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_prune_rejects_a_foreign_model_file(tmp_path, capsys):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"\x00garbage")
+    assert main(["prune", "--model", str(bogus), "--data", "digits", "-n", "3", "--out", str(tmp_path / "o.pt")]) == 2
+    assert "not a readable torch file" in capsys.readouterr().err
+    assert not (tmp_path / "o.pt").exists()
