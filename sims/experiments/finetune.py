@@ -265,6 +265,7 @@ def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
                         title=f"{problem}: training curves at n={n}")
             axes[2].grid(True, which="both", alpha=0.25)
             axes[2].legend(fontsize=7)
+        figure.tight_layout()
         written += save_both(figure, folder, f"finetune_{problem}")
     return written
 

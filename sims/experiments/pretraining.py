@@ -355,11 +355,12 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
                 mean = [np.mean([r["value"] for r in finite if r["m"] == m]) for m in ms]
                 axis.plot(ms, mean, "s--", color="C3", label="P6 predicted T*")
             else:
-                axis.text(0.02, 0.02, "P6 predicted T*: inf at every m\n(pruning term V(1+ln n)/2n > eps)",
-                          transform=axis.transAxes, fontsize=7, color="C3")
+                axis.text(0.02, 0.98, "P6 predicted T*: inf at every m\n(pruning term V(1+ln n)/2n > eps)",
+                          transform=axis.transAxes, fontsize=7, color="C3", va="top")
         axis.set(xscale="log", xlabel="training samples m", ylabel="pre-training steps T*", title=setup)
         axis.grid(True, which="both", alpha=0.25)
         axis.legend(fontsize=6)
+    figure.tight_layout()
     return save_both(figure, folder, "pretraining_t_star")
 
 
@@ -391,6 +392,7 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
                  ylabel=f"GFS subnetwork loss (n={config.n}), mean form", title=setup)
         axis.grid(True, which="both", alpha=0.25)
         axis.legend(fontsize=6)
+    figure.tight_layout()
     return save_both(figure, folder, "pretraining_subnet_loss")
 
 
