@@ -47,19 +47,24 @@ def select_rows(rows, **equal) -> list[dict]:
     return [row for row in rows if all(row.get(key) == value for key, value in equal.items())]
 
 
-def seed_band(rows, **equal):
-    """(n, mean, low, high) over seeds of the matching rows with n set, sorted by n.
+def seed_band(rows, *, log: bool = False, **equal):
+    """(n, centre, low, high) over seeds of the matching rows with n set, sorted by n.
 
-    low/high are the 95% normal interval of the mean when there are >= 2 seeds, else the mean.
+    Linear scale: the mean and its 95% normal interval. ``log=True`` (for log axes): the
+    geometric mean and the 95% interval of the mean of log values, so the band stays positive;
+    non-positive values are dropped. With one seed the band collapses onto the centre.
     """
     by_n: dict[int, list[float]] = {}
     for row in select_rows(rows, **equal):
-        if row.get("n") is not None and np.isfinite(row["value"]):
-            by_n.setdefault(row["n"], []).append(row["value"])
+        value = row["value"]
+        if row.get("n") is not None and np.isfinite(value) and (value > 0 or not log):
+            by_n.setdefault(row["n"], []).append(np.log(value) if log else value)
     ns = np.array(sorted(by_n), dtype=float)
     means = np.array([np.mean(by_n[n]) for n in sorted(by_n)])
     half = np.array([1.96 * np.std(by_n[n], ddof=1) / np.sqrt(len(by_n[n])) if len(by_n[n]) > 1 else 0.0
                      for n in sorted(by_n)])
+    if log:
+        return ns, np.exp(means), np.exp(means - half), np.exp(means + half)
     return ns, means, means - half, means + half
 
 
@@ -102,15 +107,17 @@ def plot_rates(rows, config, folder) -> list[Path]:
         figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6.4, 4.4))
         axis = axes[0] if has_accuracy else axes
         for method in (*config.methods, "direct-gd"):
-            ns, means, low, high = seed_band(problem_rows, method=method, metric="train_loss")
+            ns, means, low, high = seed_band(problem_rows, log=True, method=method, metric="train_loss")
             if ns.size == 0:
                 continue
             label = method
             if method in ("gfs", "direct-gd", "fw") and ns.size >= 4:
-                tail = ns >= max(ns[-1] / 10, ns[0])
-                if tail.sum() >= 3 and np.all(means[tail] > 0):
-                    fit = rates.fit_power_law(ns[tail], means[tail])
-                    label += f" (slope {fit.slope:.2f})"
+                # the rate of P2/P3 is that of the excess over the dense network's loss
+                excess = means - constant(problem_rows, "dense_loss")
+                tail = (ns >= max(ns[-1] / 10, ns[0])) & (excess > 0)
+                if tail.sum() >= 3:
+                    fit = rates.fit_power_law(ns[tail], excess[tail])
+                    label += f" (excess slope {fit.slope:.2f})"
             _draw_band(axis, ns, means, low, high, label, method)
         ns, _, _, _ = seed_band(problem_rows, method="gfs", metric="train_loss")
         if ns.size:
@@ -122,17 +129,21 @@ def plot_rates(rows, config, folder) -> list[Path]:
             if np.isfinite(radius) and radius > 0:
                 axis.plot(grid, lg + bounds.gfs_interior_bound(grid, dg, radius), "--", color="C3", lw=1, alpha=0.7,
                           label=f"P3 bound (r={radius:.2g})")
-            gfs_n, gfs_mean, _, _ = seed_band(problem_rows, method="gfs", metric="train_loss")
-            direct_n, direct_mean, _, _ = seed_band(problem_rows, method="direct-gd", metric="train_loss")
+            axis.axhline(dense_loss, color="k", lw=0.8, alpha=0.6, label=f"dense network ({dense_loss:.3g})")
+            gfs_n, gfs_mean, _, _ = seed_band(problem_rows, log=True, method="gfs", metric="train_loss")
+            direct_n, direct_mean, _, _ = seed_band(problem_rows, log=True, method="direct-gd", metric="train_loss")
             shared = np.intersect1d(gfs_n, direct_n)
             if shared.size >= 2:
                 cross = rates.crossover(shared, np.interp(shared, gfs_n, gfs_mean), np.interp(shared, direct_n, direct_mean))
                 if cross.n_cross is not None:
                     axis.axvline(cross.n_cross, color="k", lw=0.8, alpha=0.5)
-                    axis.text(cross.n_cross, axis.get_ylim()[1], f" crossover n≈{cross.n_cross:.0f}", va="top", fontsize=8)
+                    axis.text(cross.n_cross, 0.02, f"gfs = direct GD at n≈{cross.n_cross:.0f} ", ha="right", va="bottom",
+                              fontsize=8, transform=axis.get_xaxis_transform())
         dimension = constant(problem_rows, "dimension")
-        low, high = axis.get_ylim()
-        axis.set_ylim(max(low, high * 1e-18), high)  # float-floor plateaus (1e-30) would flatten the rest
+        measured = [row["value"] for row in problem_rows if row["metric"] == "train_loss" and row["value"] > 0]
+        high = axis.get_ylim()[1]
+        # float-floor plateaus (1e-30) would flatten the rest
+        axis.set_ylim(max(0.3 * min(measured), high * 1e-18), high)
         axis.set(xscale="log", yscale="log", xlabel="subnetwork size n",
                  ylabel="training loss  0.5 mean ||f - y||²",
                  title=f"{problem} (m·K = {dimension:.0f})")
@@ -166,7 +177,7 @@ def plot_contraction(rows, config, folder) -> list[Path]:
     figure, axis = plt.subplots(figsize=(6.6, 4.4))
     floor = 1e-26
     for method in config.methods:
-        ns, means, low, high = seed_band(contraction_rows, method=method, metric="excess_loss")
+        ns, means, low, high = seed_band(contraction_rows, log=True, method=method, metric="excess_loss")
         if ns.size == 0:
             continue
         usable = (means > floor * 1e3) & (ns >= 2)
@@ -179,7 +190,7 @@ def plot_contraction(rows, config, folder) -> list[Path]:
         if np.any(high > low):
             axis.fill_between(ns, np.maximum(low, floor), np.maximum(high, floor), color=color, alpha=0.2, lw=0)
     if np.isfinite(radius) and radius > 0:
-        ns, means, _, _ = seed_band(contraction_rows, method="fw", metric="excess_loss")
+        ns, means, _, _ = seed_band(contraction_rows, log=True, method="fw", metric="excess_loss")
         if ns.size:
             bound = bounds.reweighted_greedy_bound(ns, means[0], radius, diam)
             axis.plot(ns, np.maximum(bound, floor), "--", color="C2", lw=1,

@@ -313,6 +313,8 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
     """T*(m) on a log m axis, one panel per set-up: seed mean with 95% interval, the three
     fits of theory.rates.fit_pretraining_growth, unreached m marked at the top, and on the NTK
     panel P6's predicted T* (or a note that it is vacuous)."""
+    import matplotlib.ticker
+
     from sims.plots import plt, save_both
     from theory import rates
 
@@ -358,6 +360,9 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
                 axis.text(0.02, 0.98, "P6 predicted T*: inf at every m\n(pruning term V(1+ln n)/2n > eps)",
                           transform=axis.transAxes, fontsize=7, color="C3", va="top")
         axis.set(xscale="log", xlabel="training samples m", ylabel="pre-training steps T*", title=setup)
+        sizes = sorted({row["m"] for row in rows if row["dataset"] == setup and row["m"] is not None})
+        axis.set_xticks(sizes, [str(m) for m in sizes])  # the grid's own sizes, not crowded minor labels
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.grid(True, which="both", alpha=0.25)
         axis.legend(fontsize=6)
     figure.tight_layout()
