@@ -167,3 +167,19 @@ def test_pretraining_not_testable_with_unreached_sizes():
 def test_rows_without_value_are_rejected():
     with pytest.raises(ValueError, match="value"):
         claims.pruned_beats_direct_training([dict(method="gfs", metric="train_loss", n=1)])
+
+
+def test_pruned_vs_direct_is_indistinguishable_within_seed_noise():
+    """At the largest n the two curves differ by less than their seed-to-seed spread: no verdict."""
+    rows = []
+    for seed, (pruned, direct) in enumerate([(1.0, 1.1), (1.1, 1.0), (1.05, 1.04)]):
+        for n, scale in ((10, 10.0), (100, 1.0)):
+            rows.append(dict(method="gfs", metric="train_loss", n=n, seed=seed, m=5, value=pruned * scale * (3 if n == 10 else 1)))
+            rows.append(dict(method="direct-gd", metric="train_loss", n=n, seed=seed, m=5, value=direct * scale))
+    verdict = claims.pruned_beats_direct_training(rows)
+    assert verdict.held is None and "indistinguishable" in verdict.summary
+    # the same curves with a clear gap at n = 100 in every seed do give a verdict
+    for row in rows:
+        if row["method"] == "gfs" and row["n"] == 100:
+            row["value"] *= 0.5
+    assert claims.pruned_beats_direct_training(rows).held is True

@@ -129,7 +129,9 @@ def pruned_beats_direct_training(
     ``direct_method``, averaged over seeds at each n both methods share (>= 2 sizes).
     Held when the pruned curve is below the direct one at the largest shared n; the
     crossover is the last size where the curves cross (None if the pruned network is
-    better at every measured n). Also reports both log-log slopes when >= 3 sizes.
+    better at every measured n). With >= 2 seeds paired at the largest n, the verdict is
+    None ("indistinguishable") when the mean log-ratio of the two losses lies within its 95%
+    interval over seeds. Also reports both log-log slopes when >= 3 sizes.
     """
     claim = "pruned beats direct training beyond a crossover size"
     base = dict(experiment=experiment, dataset=dataset, m=m, metric=metric)
@@ -154,6 +156,16 @@ def pruned_beats_direct_training(
         numbers["pruned_slope"] = rates.fit_power_law(common, lp).slope
         numbers["direct_slope"] = rates.fit_power_law(common, ld).slope
     held = cross.a_below_at_end
+    gap = _paired_log_gap(filter_rows(rows, n=common[-1], **base), pruned_method, direct_method)
+    if gap is not None:
+        numbers.update(log_gap_at_n_max=gap[0], log_gap_halfwidth=gap[1])
+        if abs(gap[0]) <= gap[1]:
+            return Verdict(
+                claim, None,
+                f"indistinguishable at n={common[-1]:g}: {pruned_method} {lp[-1]:.4g} vs {direct_method} {ld[-1]:.4g} "
+                f"(log-ratio {gap[0]:+.3f} within its 95% seed interval +-{gap[1]:.3f})",
+                numbers,
+            )
     if not held:
         summary = f"{direct_method} is lower than {pruned_method} at n={common[-1]:g}"
     elif cross.n_cross is None:
@@ -161,6 +173,19 @@ def pruned_beats_direct_training(
     else:
         summary = f"{pruned_method} is lower than {direct_method} for n above ~{cross.n_cross:.4g}"
     return Verdict(claim, held, summary, numbers)
+
+
+def _paired_log_gap(rows_at_n: list[dict], pruned_method: str, direct_method: str):
+    """(mean, 95% half-width) over seeds of ln(pruned) - ln(direct) at one n, pairing rows by
+    seed; None with fewer than 2 paired seeds or a non-positive loss."""
+    by_seed: dict = defaultdict(dict)
+    for row in rows_at_n:
+        by_seed[row.get("seed")][str(row.get("method"))] = row["value"]
+    pairs = [(v[pruned_method], v[direct_method]) for v in by_seed.values() if pruned_method in v and direct_method in v]
+    if len(pairs) < 2 or any(a <= 0 or b <= 0 for a, b in pairs):
+        return None
+    diffs = np.log([a for a, _ in pairs]) - np.log([b for _, b in pairs])
+    return float(diffs.mean()), float(1.96 * diffs.std(ddof=1) / math.sqrt(len(diffs)))
 
 
 def _geometry(rows: list[dict], key) -> dict[str, float]:
