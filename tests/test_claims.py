@@ -117,6 +117,14 @@ def test_reweighted_greedy_power_law_fails():
     assert claims.reweighted_greedy_exponential(rows).held is False
 
 
+def test_reweighted_greedy_before_its_regime_is_not_a_refutation():
+    # (D/r)^2 = (1 / 0.01)^2 = 10000 > n_max = 199, bound factor 0.9999: a power law here is no refutation
+    ns = np.arange(1, 200)
+    rows = curve_rows("fw", ns, 0.3 / ns**2, metric="excess_loss") + geometry_rows(0.01, 1.0, 0.8)
+    verdict = claims.reweighted_greedy_exponential(rows)
+    assert verdict.held is None and "regime not reached" in verdict.summary
+
+
 def test_claims_on_real_selection_runs():
     """Rows produced from actual runs of sims.select on an interior instance (2-d square)."""
     select = pytest.importorskip("sims.select").select
