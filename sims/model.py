@@ -64,6 +64,19 @@ def check_choice(parameter: str, value: str, valid) -> str:
     return value
 
 
+def check_choices(parameter: str, values, valid, *, allow_empty: bool = False) -> tuple:
+    """Return ``values`` as a tuple if every entry is one of ``valid`` (and, unless
+    ``allow_empty``, there is at least one); otherwise raise a ValueError naming the
+    parameter, the unknown entries and the valid ones."""
+    values = tuple(values)
+    if not values and not allow_empty:
+        raise ValueError(f"{parameter} must not be empty; valid: {', '.join(valid)}")
+    unknown = [value for value in values if value not in valid]
+    if unknown:
+        raise ValueError(f"unknown {parameter} {unknown}; valid: {', '.join(valid)}")
+    return values
+
+
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
     """Map 'float32'/'float64' (or a torch dtype) to a torch floating dtype."""
     if isinstance(dtype, torch.dtype):

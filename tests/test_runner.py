@@ -148,14 +148,16 @@ def test_dask_workers_give_identical_rows(tmp_path):
     [(["run", "nonsense"], "unknown experiment 'nonsense'; valid:"),
      (["run", "rates", "--config", "{config}"], "does not parse as TOML"),
      (["run", "rates", "--config", "{keys}"], "unknown config key(s) bogus_key"),
+     (["run", "rates", "--config", "{methods}"], "unknown methods ['nope']; valid: gfs"),
      (["report", "--out", "{empty}"], "no finished results")],
 )
 def test_cli_run_errors_are_one_line(tmp_path, capsys, arguments, message):
     (tmp_path / "bad.toml").write_text("this is = = not toml")
     (tmp_path / "keys.toml").write_text("bogus_key = 3\n")
+    (tmp_path / "methods.toml").write_text('[rates]\nmethods = ["gfs", "nope"]\n')
     (tmp_path / "empty").mkdir()
-    filled = [a.format(config=tmp_path / "bad.toml", keys=tmp_path / "keys.toml", empty=tmp_path / "empty")
-              for a in arguments]
+    filled = [a.format(config=tmp_path / "bad.toml", keys=tmp_path / "keys.toml", empty=tmp_path / "empty",
+                       methods=tmp_path / "methods.toml") for a in arguments]
     assert main(filled + ["--out", str(tmp_path / "out")] if arguments[0] == "run" else filled) == 2
     stderr = capsys.readouterr().err
     assert message in stderr and "Traceback" not in stderr

@@ -20,6 +20,7 @@ import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
 from sims.experiments.common import features_of, geometry_rows, size_grid, train_dense
+from sims.model import check_choices
 from sims.runner import Experiment, register
 
 
@@ -45,9 +46,7 @@ class ExponentialConfig:
     def __post_init__(self):
         from sims.select import METHODS
 
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; valid: {', '.join(METHODS)}")
+        check_choices("methods", self.methods, METHODS)
         if not self.seeds or not self.phase_m:
             raise ValueError("seeds and phase_m must not be empty")
 

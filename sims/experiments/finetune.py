@@ -38,6 +38,7 @@ from sims.experiments.common import (
     train_dense,
     unit_rms_targets,
 )
+from sims.model import check_choices
 from sims.runner import Experiment, register
 
 PROBLEMS = ("teacher", "mnist5k")
@@ -72,9 +73,7 @@ class FinetuneConfig:
     mnist_n_max: int = 100
 
     def __post_init__(self):
-        unknown = [p for p in self.problems if p not in PROBLEMS]
-        if unknown:
-            raise ValueError(f"unknown problem(s) {unknown}; valid: {', '.join(PROBLEMS)}")
+        check_choices("problems", self.problems, PROBLEMS)
         if not self.seeds:
             raise ValueError("seeds must not be empty")
         for name in ("teacher_n_max", "mnist_n_max"):

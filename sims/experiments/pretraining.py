@@ -56,6 +56,7 @@ from sims.experiments.common import (
     train_dense,
     unit_rms_targets,
 )
+from sims.model import check_choices
 from sims.runner import Experiment, register
 
 SETUPS = ("ntk-teacher", "mf-teacher", "mf-mnist5k", "mf-mnist")
@@ -99,9 +100,7 @@ class PretrainingConfig:
     tau: float = 0.8
 
     def __post_init__(self):
-        unknown = [s for s in self.setups if s not in SETUPS]
-        if unknown:
-            raise ValueError(f"unknown setup(s) {unknown}; valid: {', '.join(SETUPS)}")
+        check_choices("setups", self.setups, SETUPS)
         if not self.seeds:
             raise ValueError("seeds must not be empty")
         for name in ("n", "ntk_width", "mf_width", "mnist_width", "checkpoint_points"):

@@ -32,6 +32,7 @@ from sims.experiments.common import (
     size_grid,
     train_dense,
 )
+from sims.model import check_choices
 from sims.runner import Experiment, register
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
@@ -65,14 +66,10 @@ class RatesConfig:
     max_radius_dim: int = 12
 
     def __post_init__(self):
-        unknown = [p for p in self.problems if p not in PROBLEMS]
-        if unknown:
-            raise ValueError(f"unknown problem(s) {unknown}; valid: {', '.join(PROBLEMS)}")
         from sims.select import METHODS
 
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; valid: {', '.join(METHODS)}")
+        check_choices("problems", self.problems, PROBLEMS)
+        check_choices("methods", self.methods, METHODS)
         if not self.seeds:
             raise ValueError("seeds must not be empty")
 
