@@ -57,6 +57,8 @@ def write_report(folders, report_path: str | Path, figures_folder: str | Path) -
             summary = verdict.summary.replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {verdict.claim} | **{_verdict_mark(verdict.held)}** | {summary} |")
         lines.append("")
+        if experiment.summary is not None:
+            lines += experiment.summary(rows, config) + [""]
         figures = sorted(Path(figures_folder).glob(f"{experiment.name}_*.png"))
         for figure in figures:
             try:

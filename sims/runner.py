@@ -48,6 +48,8 @@ class Experiment:
         filled in by the runner). Must be deterministic given (config, cell).
     figures: (rows, config, folder) -> list of written figure paths (PNG and PDF).
     claims: (rows, config) -> list of theory.claims.Verdict, the report's entries.
+    summary: optional (rows, config) -> Markdown lines the report shows under the verdicts
+        (for example a table of fitted rates).
     """
 
     name: str
@@ -58,6 +60,7 @@ class Experiment:
     figures: Callable[[list, object, Path], list]
     claims: Callable[[list, object], list]
     description: str = ""
+    summary: Callable[[list, object], list] | None = None
 
 
 EXPERIMENTS: dict[str, Experiment] = {}

@@ -68,3 +68,4 @@ def test_figures_and_report_are_written(quick_results, tmp_path):
     assert all(p.stat().st_size > 1000 for p in paths)
     text = write_report(folders.values(), tmp_path / "REPORT.md", tmp_path / "figures")
     assert "| claim | verdict | evidence |" in text and "**held**" in text
+    assert "| teacher-interior | gfs | -" in text  # the fitted-rates table of E1

@@ -195,6 +195,35 @@ def claims(rows: list[dict], config: RatesConfig) -> list:
     return verdicts
 
 
+def summary(rows: list[dict], config: RatesConfig) -> list[str]:
+    """A Markdown table: per problem and method, the log-log slope (95% interval) of the seed-mean
+    excess loss over the last decade of n, and the law (c/n, c/n², c log n/n, c e^(-an)) that
+    fits that stretch best by BIC."""
+    from theory import rates as rate_fits
+
+    lines = ["Fitted rates of the excess loss L(f_n) - L(g) over the last decade of n (seed means):", "",
+             "| problem | method | slope [95% interval] | best law (BIC margin) |", "|---|---|---|---|"]
+    for problem in config.problems:
+        for method in config.methods:
+            by_n: dict[int, list[float]] = {}
+            for row in rows:
+                if row["dataset"] == problem and row["method"] == method and row["metric"] == "excess_loss":
+                    by_n.setdefault(row["n"], []).append(row["value"])
+            if not by_n:
+                continue
+            ns = np.array(sorted(by_n), dtype=float)
+            excess = np.array([np.mean(by_n[n]) for n in sorted(by_n)])
+            tail = (ns >= ns[-1] / 10) & (excess > 1e-25)
+            if tail.sum() < 4:
+                lines.append(f"| {problem} | {method} | at the float floor | - |")
+                continue
+            fit = rate_fits.fit_power_law(ns[tail], excess[tail])
+            law = rate_fits.compare_laws(ns[tail], excess[tail])
+            lines.append(f"| {problem} | {method} | {fit.slope:.2f} [{fit.slope_ci[0]:.2f}, {fit.slope_ci[1]:.2f}] | "
+                         f"{law.best} ({law.margin:.1f}) |")
+    return lines
+
+
 EXPERIMENT = register(
     Experiment(
         name="rates",
@@ -205,5 +234,6 @@ EXPERIMENT = register(
         figures=figures,
         claims=claims,
         description="E1: loss against subnetwork size for every method and for direct training",
+        summary=summary,
     )
 )
