@@ -69,3 +69,24 @@ def test_figures_and_report_are_written(quick_results, tmp_path):
     text = write_report(folders.values(), tmp_path / "REPORT.md", tmp_path / "figures")
     assert "| claim | verdict | evidence |" in text and "**held**" in text
     assert "| teacher-interior | gfs | -" in text  # the fitted-rates table of E1
+
+
+def test_test_metrics_describe_the_same_subnetworks_as_the_train_loss():
+    """For every method, the size-n weights used for test metrics reproduce the train_loss row."""
+    import numpy as np
+
+    from sims.experiments.rates import UNIFORM_PREFIX_METHODS
+    from sims.select import METHODS, select, subnetwork_output
+
+    rng = np.random.default_rng(1)
+    features, target = rng.standard_normal((8, 30, 2)), rng.standard_normal((8, 2)) * 0.1
+    for method in ("gfs", "gfs-norep", "herding", "stochastic-gfs", "random", "magnitude", "backward", "fw"):
+        assert method in METHODS
+        selection = select(features, target, 12, method, seed=0)
+        for n in (3, 7, 12):
+            if method in UNIFORM_PREFIX_METHODS:
+                weights = np.bincount(selection.indices[:n], minlength=30) / n
+            else:
+                weights = select(features, target, n, method, seed=0).weights
+            loss = 0.5 * np.mean(np.sum((subnetwork_output(features, weights) - target) ** 2, axis=1))
+            assert loss == pytest.approx(selection.losses[n - 1], rel=1e-10), (method, n)

@@ -148,22 +148,34 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
             rows.append(_row(problem, method, m, n, seed, "train_loss", loss))
             rows.append(_row(problem, method, m, n, seed, "excess_loss", loss - constants["L_g"]))
         if labelled:
-            rows.extend(_test_rows(features, targets, test_features, dataset, method, seed, config, setting, problem))
+            rows.extend(_test_rows(features, targets, test_features, dataset, selection, seed, config, setting, problem))
     return rows
 
 
-def _test_rows(features, targets, test_features, dataset, method, seed, config, setting, problem) -> list[dict]:
-    """Test loss and accuracy of the size-n subnetwork on a coarse grid (one selection per n)."""
+# Methods whose step-k subnetwork is the uniform average of indices[:k]: the size-n network's
+# weights are read off the n_max run. The others (re-weighting) are re-run to n, which is
+# deterministic and equal to their step n.
+UNIFORM_PREFIX_METHODS = ("gfs", "gfs-norep", "herding", "stochastic-gfs", "random", "magnitude", "backward")
+
+
+def _test_rows(features, targets, test_features, dataset, selection, seed, config, setting, problem) -> list[dict]:
+    """Test loss and accuracy, on a coarse grid of n, of the same size-n subnetworks whose
+    training loss the train_loss rows report."""
     from sims.experiments.common import accuracy, half_mean_squared_error
     from sims.select import select, subnetwork_output
 
     rows = []
+    width = features.shape[1]
     for n in size_grid(setting["n_max"], config.grid_points, n_min=min(10, setting["n_max"])):
-        weights = select(features, targets, n, method, seed=seed).weights
+        if selection.method in UNIFORM_PREFIX_METHODS:
+            weights = np.bincount(selection.indices[:n], minlength=width) / n
+        else:
+            weights = select(features, targets, n, selection.method, seed=seed).weights
         outputs = subnetwork_output(test_features, weights)
-        rows.append(_row(problem, method, dataset.m, n, seed, "test_loss",
+        rows.append(_row(problem, selection.method, dataset.m, n, seed, "test_loss",
                          half_mean_squared_error(outputs, dataset.test_targets)))
-        rows.append(_row(problem, method, dataset.m, n, seed, "test_accuracy", accuracy(outputs, dataset.test_labels)))
+        rows.append(_row(problem, selection.method, dataset.m, n, seed, "test_accuracy",
+                         accuracy(outputs, dataset.test_labels)))
     return rows
 
 
