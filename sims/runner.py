@@ -13,8 +13,8 @@ small JSON-able dict) and ``run_cell(config, cell) -> list[dict]`` (tidy rows). 
 - concatenates the cells, in the order ``cells`` returns them, into ``rows.csv`` and writes
   ``meta.json`` (config, package versions, seed, git revision).
 
-Each cell runs with one torch thread, whatever the worker count, so the rows do not depend on
-how the work was spread.
+Each cell runs with one torch thread and one numpy/scipy BLAS thread, whatever the worker
+count, so the rows do not depend on how the work was spread.
 """
 
 from __future__ import annotations
@@ -164,13 +164,17 @@ def cell_key(cell: dict) -> str:
 
 
 def _run_cell_isolated(experiment_name: str, config, cell: dict) -> list[dict]:
-    """Run one cell with one torch thread (identical rows whatever the worker count)."""
+    """Run one cell with one torch thread and one BLAS thread for numpy/scipy, so that
+    reductions happen in the same order however the work is spread: identical rows whatever
+    the worker count."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return get_experiment(experiment_name).run_cell(config, cell)
+        with threadpool_limits(limits=1):
+            return get_experiment(experiment_name).run_cell(config, cell)
     finally:
         torch.set_num_threads(threads)
 
