@@ -114,3 +114,35 @@ def test_prune_rejects_a_foreign_model_file(tmp_path, capsys):
     assert main(["prune", "--model", str(bogus), "--data", "digits", "-n", "3", "--out", str(tmp_path / "o.pt")]) == 2
     assert "not a readable torch file" in capsys.readouterr().err
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_prune_a_plain_pytorch_state_dict(tmp_path, capsys):
+    """`gfs prune --state-dict` returns a state dict of the same kind, with fewer hidden units,
+    whose smaller nn.Sequential reproduces the selected subnetwork (output bias kept)."""
+    import numpy as np
+    import torch
+
+    from sims.data import load_dataset
+    from sims.prune import model_from_state_dict
+    from sims.model import neuron_features
+    from sims.select import select, subnetwork_output
+
+    torch.manual_seed(0)
+    dense = torch.nn.Sequential(torch.nn.Linear(64, 40), torch.nn.Tanh(), torch.nn.Linear(40, 10)).double()
+    torch.save(dense.state_dict(), tmp_path / "mlp.pt")
+    out = tmp_path / "small_mlp.pt"
+    assert main(["prune", "--state-dict", "--model", str(tmp_path / "mlp.pt"), "--activation", "tanh",
+                 "--data", "digits", "--m", "200", "-n", "6", "--out", str(out)]) == 0
+    small_state = torch.load(out, weights_only=True)
+    width = small_state["0.weight"].shape[0]
+    assert width <= 6 and set(small_state) == set(dense.state_dict())
+    small = torch.nn.Sequential(torch.nn.Linear(64, width), torch.nn.Tanh(), torch.nn.Linear(width, 10)).double()
+    small.load_state_dict(small_state)
+    data = load_dataset(name="digits", m=200)
+    model, output_bias = model_from_state_dict(dense.state_dict(), activation="tanh")
+    targets = data.train_targets - output_bias.numpy()
+    selection = select(neuron_features(model, data.train_inputs), targets, 6, "gfs")
+    expected = subnetwork_output(neuron_features(model, data.test_inputs), selection.weights) + output_bias.numpy()
+    with torch.no_grad():
+        produced = small(torch.from_numpy(data.test_inputs)).numpy()
+    np.testing.assert_allclose(produced, expected, rtol=1e-10, atol=1e-12)
