@@ -115,11 +115,10 @@ def command_train(args) -> None:
         "final_loss": result.final_loss,
     }
     if dataset.train_labels is not None:
-        from sims.model import forward
+        from sims.experiments.common import model_metrics
 
-        summary["train_accuracy"] = _accuracy(forward(result.model, dataset.train_inputs), dataset.train_labels, data_config)
-        if dataset.test_inputs.shape[0]:
-            summary["test_accuracy"] = _accuracy(forward(result.model, dataset.test_inputs), dataset.test_labels, data_config)
+        metrics = model_metrics(result.model, dataset, classes=data_config.classes)
+        summary.update({key: value for key, value in metrics.items() if key.endswith("accuracy")})
     summary["loss_curve"] = result.losses.tolist()
     save_model(result.model, out, metadata={key: summary[key] for key in ("dataset", "train", "seed", "final_loss")})
     _write_json(out.with_suffix(".json"), summary)
@@ -257,15 +256,6 @@ def command_report(args) -> None:
     path = Path(args.report or Path(args.out) / "REPORT.md")
     write_report(_result_folders(args.out), path, Path(args.figures))
     print(f"wrote {path}")
-
-
-def _accuracy(outputs, labels, data_config) -> float:
-    outputs = outputs.detach().cpu().numpy()
-    if outputs.shape[1] == 1:
-        predicted = np.where(outputs[:, 0] > 0, data_config.classes[1], data_config.classes[0])
-    else:
-        predicted = outputs.argmax(1)
-    return float((predicted == labels).mean())
 
 
 def command_list(args) -> None:
