@@ -15,6 +15,7 @@ Slack: bounds are inequalities; the only slack is for float64 roundoff,
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -26,8 +27,9 @@ from theory import bounds, geometry
 select_module = pytest.importorskip("sims.select")
 select = select_module.select
 
+# GFS_PROPERTY_EXAMPLES raises the example budget (the slow test in test_propositions_slow.py uses it).
 PROPERTY = settings(
-    max_examples=100,
+    max_examples=int(os.environ.get("GFS_PROPERTY_EXAMPLES", "100")),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
