@@ -11,6 +11,12 @@ from sims.model import TwoLayerNet, forward, init_network, neuron_features
 from sims.train import TrainConfig, train
 
 
+def tidy_row(dataset, method, m, n, seed, metric, value, step=None) -> dict:
+    """One tidy result row (the runner's columns; "experiment" is filled in by the runner)."""
+    return {"dataset": dataset, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
+            "value": float(value), "step": step}
+
+
 def size_grid(n_max: int, points: int, n_min: int = 1) -> list[int]:
     """About ``points`` distinct integers, geometrically spaced from n_min to n_max inclusive."""
     if n_max < n_min:

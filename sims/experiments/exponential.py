@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
-from sims.experiments.common import features_of, geometry_rows, size_grid, train_dense
+from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
 from sims.model import check_choices
 from sims.runner import Experiment, register
 
@@ -71,10 +71,6 @@ def cells(config: ExponentialConfig) -> list[dict]:
     return result
 
 
-def _row(dataset, method, m, n, seed, metric, value) -> dict:
-    return {"dataset": dataset, "method": method, "m": m, "n": n, "seed": seed, "metric": metric, "value": float(value)}
-
-
 def _dense_features(config: ExponentialConfig, m: int, width: int, seed: int):
     data = load_dataset(DatasetConfig(name="teacher", m=m, seed=seed, input_dim=config.input_dim,
                                       teacher_width=config.teacher_width))
@@ -92,19 +88,19 @@ def run_cell(config: ExponentialConfig, cell: dict) -> list[dict]:
         dataset, m, width, n_max = "phase", cell["m"], config.phase_width, config.phase_n_max
     features, targets = _dense_features(config, m, width, seed)
     constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
-    rows = [_row(dataset, "dense", m, None, seed, name, value) for name, value in constants.items()]
+    rows = [tidy_row(dataset, "dense", m, None, seed, name, value) for name, value in constants.items()]
     radius = constants.get("r", 0.0)
     if radius > 0:
-        rows.append(_row(dataset, "dense", m, None, seed, "predicted_boundary", (constants["D"] / radius) ** 2))
+        rows.append(tidy_row(dataset, "dense", m, None, seed, "predicted_boundary", (constants["D"] / radius) ** 2))
     methods = config.methods if cell["kind"] == "contraction" else ("gfs",)
     grid = list(range(1, n_max + 1)) if cell["kind"] == "contraction" else size_grid(n_max, 4 * config.grid_points)
     for method in methods:
         losses = select(features, targets, n_max, method, seed=seed).losses
         excess = losses - constants["L_g"]
         for n in grid:
-            rows.append(_row(dataset, method, m, n, seed, "excess_loss", excess[n - 1]))
+            rows.append(tidy_row(dataset, method, m, n, seed, "excess_loss", excess[n - 1]))
         if cell["kind"] == "phase":
-            rows += [_row(dataset, method, m, n, seed, "local_slope", slope)
+            rows += [tidy_row(dataset, method, m, n, seed, "local_slope", slope)
                      for n, slope in local_slopes(excess, config.grid_points)]
     return rows
 

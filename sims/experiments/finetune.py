@@ -35,6 +35,7 @@ from sims.experiments.common import (
     geometric_steps,
     half_mean_squared_error,
     size_grid,
+    tidy_row,
     train_dense,
     unit_rms_targets,
 )
@@ -117,11 +118,6 @@ def cells(config: FinetuneConfig) -> list[dict]:
     return [{"problem": problem, "seed": seed} for problem in config.problems for seed in config.seeds]
 
 
-def _row(problem, method, m, n, seed, metric, value, step=None) -> dict:
-    return {"dataset": problem, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
-            "value": float(value), "step": step}
-
-
 def _loss_and_accuracy(model, inputs, targets, labels) -> tuple[float, float | None]:
     from sims.model import forward
 
@@ -172,16 +168,16 @@ def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
                             dtype=setting["dtype"]).model
     except TrainingDiverged as error:
         print(f"finetune: {problem} seed={seed}: dense pre-training: {error}", file=sys.stderr)
-        return [_row(problem, "dense", m, None, seed, "diverged_lr", config.lr)]
+        return [tidy_row(problem, "dense", m, None, seed, "diverged_lr", config.lr)]
 
     splits = {"train": (dataset.train_inputs, dataset.train_targets, dataset.train_labels),
               "test": (dataset.test_inputs, dataset.test_targets, dataset.test_labels)}
     rows = []
     for split, data in splits.items():
         loss, acc = _loss_and_accuracy(dense, *data)
-        rows.append(_row(problem, "dense", m, None, seed, f"final_{split}_loss", loss))
+        rows.append(tidy_row(problem, "dense", m, None, seed, f"final_{split}_loss", loss))
         if acc is not None and split == "test":
-            rows.append(_row(problem, "dense", m, None, seed, "final_test_accuracy", acc))
+            rows.append(tidy_row(problem, "dense", m, None, seed, "final_test_accuracy", acc))
 
     features = features_of(dense, dataset.train_inputs)
     steps = geometric_steps(setting["budget"], config.curve_points)
@@ -190,22 +186,22 @@ def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
         selection = select(features, dataset.train_targets, n, "gfs")
         starts = starting_networks(dense_init, dense, selection, seed=100_003 * (seed + 1) + n)
         for variant, start in starts.items():
-            rows.append(_row(problem, variant, m, n, seed, "width", start.width))
+            rows.append(tidy_row(problem, variant, m, n, seed, "width", start.width))
             try:
                 result = train(start, dataset.train_inputs, dataset.train_targets, budget)
             except TrainingDiverged as error:
                 print(f"finetune: {problem} seed={seed} n={n} {variant}: {error}", file=sys.stderr)
-                rows.append(_row(problem, variant, m, n, seed, "diverged_lr", config.lr))
+                rows.append(tidy_row(problem, variant, m, n, seed, "diverged_lr", config.lr))
                 continue
             for step in steps:
                 for split, data in splits.items():
                     loss, acc = _loss_and_accuracy(result.checkpoints[step], *data)
-                    rows.append(_row(problem, variant, m, n, seed, f"{split}_loss", loss, step))
+                    rows.append(tidy_row(problem, variant, m, n, seed, f"{split}_loss", loss, step))
             for split, data in splits.items():
                 loss, acc = _loss_and_accuracy(result.model, *data)
-                rows.append(_row(problem, variant, m, n, seed, f"final_{split}_loss", loss))
+                rows.append(tidy_row(problem, variant, m, n, seed, f"final_{split}_loss", loss))
                 if acc is not None and split == "test":
-                    rows.append(_row(problem, variant, m, n, seed, "final_test_accuracy", acc))
+                    rows.append(tidy_row(problem, variant, m, n, seed, "final_test_accuracy", acc))
     return rows
 
 

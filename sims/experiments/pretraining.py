@@ -53,6 +53,7 @@ from sims.experiments.common import (
     features_of,
     geometric_steps,
     half_mean_squared_error,
+    tidy_row,
     train_dense,
     unit_rms_targets,
 )
@@ -163,8 +164,8 @@ def cells(config: PretrainingConfig) -> list[dict]:
 
 
 def _row(setup, method, m, seed, metric, value, step=None) -> dict:
-    return {"dataset": setup, "method": method, "m": m, "n": None, "seed": seed, "metric": metric,
-            "value": float(value), "step": step}
+    """A row of E3: the subnetwork size is fixed by the config, so n stays empty."""
+    return tidy_row(setup, method, m, None, seed, metric, value, step)
 
 
 def _warn(message: str) -> None:

@@ -30,6 +30,7 @@ from sims.experiments.common import (
     geometry_rows,
     model_metrics,
     size_grid,
+    tidy_row,
     train_dense,
 )
 from sims.model import check_choices
@@ -114,10 +115,6 @@ def cells(config: RatesConfig) -> list[dict]:
     return result
 
 
-def _row(problem, method, m, n, seed, metric, value) -> dict:
-    return {"dataset": problem, "method": method, "m": m, "n": n, "seed": seed, "metric": metric, "value": float(value)}
-
-
 def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
     setting = _problem_setting(config, cell["problem"])
     seed = cell["seed"]
@@ -127,7 +124,7 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
         n = cell["n"]
         result = train_dense(dataset, n, setting["iterations"], config.lr, seed=10_000 + seed, dtype=setting["dtype"])
         metrics = model_metrics(result.model, dataset)
-        return [_row(problem, "direct-gd", m, n, seed, metric, value) for metric, value in metrics.items()]
+        return [tidy_row(problem, "direct-gd", m, n, seed, metric, value) for metric, value in metrics.items()]
 
     from sims.select import select
 
@@ -135,9 +132,9 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
     features = features_of(dense.model, dataset.train_inputs)
     targets = dataset.train_targets
     constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
-    rows = [_row(problem, "dense", m, None, seed, name, value) for name, value in constants.items()]
+    rows = [tidy_row(problem, "dense", m, None, seed, name, value) for name, value in constants.items()]
     for name, value in model_metrics(dense.model, dataset).items():
-        rows.append(_row(problem, "dense", m, None, seed, f"dense_{name}", value))
+        rows.append(tidy_row(problem, "dense", m, None, seed, f"dense_{name}", value))
     grid = size_grid(setting["n_max"], 40)
     labelled = dataset.train_labels is not None
     test_features = features_of(dense.model, dataset.test_inputs) if labelled else None
@@ -145,8 +142,8 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
         selection = select(features, targets, setting["n_max"], method, seed=seed)
         for n in grid:
             loss = selection.losses[n - 1]
-            rows.append(_row(problem, method, m, n, seed, "train_loss", loss))
-            rows.append(_row(problem, method, m, n, seed, "excess_loss", loss - constants["L_g"]))
+            rows.append(tidy_row(problem, method, m, n, seed, "train_loss", loss))
+            rows.append(tidy_row(problem, method, m, n, seed, "excess_loss", loss - constants["L_g"]))
         if labelled:
             rows.extend(_test_rows(features, targets, test_features, dataset, selection, seed, config, setting, problem))
     return rows
@@ -172,9 +169,9 @@ def _test_rows(features, targets, test_features, dataset, selection, seed, confi
         else:
             weights = select(features, targets, n, selection.method, seed=seed).weights
         outputs = subnetwork_output(test_features, weights)
-        rows.append(_row(problem, selection.method, dataset.m, n, seed, "test_loss",
+        rows.append(tidy_row(problem, selection.method, dataset.m, n, seed, "test_loss",
                          half_mean_squared_error(outputs, dataset.test_targets)))
-        rows.append(_row(problem, selection.method, dataset.m, n, seed, "test_accuracy",
+        rows.append(tidy_row(problem, selection.method, dataset.m, n, seed, "test_accuracy",
                          accuracy(outputs, dataset.test_labels)))
     return rows
 
