@@ -45,6 +45,18 @@ MNIST_MIRRORS = (
 )
 
 
+class DataFilesMissing(ValueError):
+    """Full MNIST's IDX files are not where they were looked for."""
+
+
+class SubsetTooLarge(ValueError):
+    """The requested m exceeds the training examples available; ``available`` says how many."""
+
+    def __init__(self, message: str, available: int):
+        super().__init__(message)
+        self.available = available
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """What to load and how to prepare it.
@@ -223,7 +235,7 @@ def load_mnist_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarra
     images_path, labels_path = _find_idx(directory, images_stem), _find_idx(directory, labels_stem)
     for stem, found in ((images_stem, images_path), (labels_stem, labels_path)):
         if found is None:
-            raise ValueError(
+            raise DataFilesMissing(
                 f"full MNIST file {stem}[.gz] not found in {str(directory)!r}; put the standard IDX files there "
                 "(or set data_dir / $GFS_MNIST_DIR), or pass download=True on a machine with network access"
             )
@@ -297,9 +309,10 @@ def _image_dataset(config: DatasetConfig, pool: Callable) -> Dataset:
     available = train_y.shape[0]
     if config.m is not None:
         if config.m > available:
-            raise ValueError(
+            raise SubsetTooLarge(
                 f"m={config.m} is larger than the {available} training examples of {config.name}"
-                + (f" (test_fraction={config.test_fraction}, task={task})" if config.name != "mnist" else "")
+                + (f" (test_fraction={config.test_fraction}, task={task})" if config.name != "mnist" else ""),
+                available,
             )
         subset = _stratified_subset(train_y, config.m, rng)
         train_x, train_y = train_x[subset], train_y[subset]

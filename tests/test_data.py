@@ -110,3 +110,13 @@ def test_bad_options_name_the_parameter(fields, match):
 def test_registry_lists_all_datasets():
     assert set(DATASETS) == {"teacher", "mnist5k", "digits", "mnist"}
     assert DatasetConfig().name in DATASETS
+
+
+def test_too_large_subset_and_missing_files_have_their_own_error_types(tmp_path):
+    from sims.data import DataFilesMissing, SubsetTooLarge
+
+    with pytest.raises(SubsetTooLarge) as too_large:
+        load_dataset(name="digits", m=5000)
+    assert too_large.value.available == 1438  # 1797 digits minus the 20% held out
+    with pytest.raises(DataFilesMissing):
+        load_dataset(name="mnist", data_dir=str(tmp_path))

@@ -47,7 +47,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sims.data import DatasetConfig, load_dataset
+from sims.data import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_dataset
 from sims.experiments.common import (
     accuracy,
     features_of,
@@ -176,14 +176,10 @@ def _load(setting: dict, m: int, seed: int):
     """The dataset of a cell, or (None, reason, value) when it cannot be loaded."""
     try:
         dataset = load_dataset(replace(setting["data"], m=m, seed=seed))
-    except ValueError as error:
-        text = str(error)
-        if "larger than" in text:
-            available = int(text.split("than the ")[1].split()[0]) if "than the " in text else math.nan
-            return None, "skipped_m_too_large", available, text
-        if "not found" in text:
-            return None, "skipped_data_missing", math.nan, text
-        raise
+    except SubsetTooLarge as error:
+        return None, "skipped_m_too_large", error.available, str(error)
+    except DataFilesMissing as error:
+        return None, "skipped_data_missing", math.nan, str(error)
     if setting["data"].name == "teacher":
         dataset = unit_rms_targets(dataset)
     return dataset, None, None, None
