@@ -28,7 +28,7 @@ from sims.runner import Experiment, register
 class ExponentialConfig:
     """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
 
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     input_dim: int = 5
     teacher_width: int = 10
     lr: float = 1.0

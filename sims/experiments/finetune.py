@@ -53,7 +53,7 @@ class FinetuneConfig:
     """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
 
     problems: tuple[str, ...] = PROBLEMS
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     n_min: int = 5
     n_points: int = 6
     curve_points: int = 20

@@ -47,7 +47,7 @@ class RatesConfig:
     methods: tuple[str, ...] = (
         "gfs", "gfs-norep", "herding", "fw", "fcfw", "stochastic-gfs", "random", "magnitude", "backward",
     )
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     # synthetic teacher
     input_dim: int = 5
     teacher_width: int = 10
@@ -104,13 +104,18 @@ def _problem_setting(config: RatesConfig, problem: str) -> dict:
                 dtype="float64")
 
 
+def direct_sizes(config: RatesConfig, setting: dict) -> list[int]:
+    """The widths n trained directly by GD (and at which test metrics are measured)."""
+    return size_grid(setting["n_max"], config.grid_points, n_min=min(10, setting["n_max"]))
+
+
 def cells(config: RatesConfig) -> list[dict]:
     result = []
     for problem in config.problems:
         setting = _problem_setting(config, problem)
         for seed in config.seeds:
             result.append({"kind": "select", "problem": problem, "seed": seed})
-            for n in size_grid(setting["n_max"], config.grid_points, n_min=min(10, setting["n_max"])):
+            for n in direct_sizes(config, setting):
                 result.append({"kind": "direct", "problem": problem, "seed": seed, "n": n})
     return result
 
@@ -135,7 +140,9 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
     rows = [tidy_row(problem, "dense", m, None, seed, name, value) for name, value in constants.items()]
     for name, value in model_metrics(dense.model, dataset).items():
         rows.append(tidy_row(problem, "dense", m, None, seed, f"dense_{name}", value))
-    grid = size_grid(setting["n_max"], 40)
+    # Every size that direct training uses is on the selection grid too, so the two curves are
+    # compared (and their crossover bracketed) only at sizes where both were measured.
+    grid = sorted(set(size_grid(setting["n_max"], 40)) | set(direct_sizes(config, setting)))
     labelled = dataset.train_labels is not None
     test_features = features_of(dense.model, dataset.test_inputs) if labelled else None
     for method in config.methods:
@@ -163,7 +170,7 @@ def _test_rows(features, targets, test_features, dataset, selection, seed, confi
 
     rows = []
     width = features.shape[1]
-    for n in size_grid(setting["n_max"], config.grid_points, n_min=min(10, setting["n_max"])):
+    for n in direct_sizes(config, setting):
         if selection.method in UNIFORM_PREFIX_METHODS:
             weights = np.bincount(selection.indices[:n], minlength=width) / n
         else:
