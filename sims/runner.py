@@ -34,7 +34,9 @@ from typing import Callable
 
 from sims.model import atomic_write, check_choice
 
-COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step")
+# ``eps`` is the criterion a row was measured against (E3's T*(eps) rows); empty for the other
+# experiments. Folders written before the column existed still load (eps None).
+COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step", "eps")
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ def rows_to_csv(rows: list[dict]) -> str:
 
 
 def read_rows(path: str | Path) -> list[dict]:
-    """Rows of a tidy CSV with numeric columns parsed (m, n, seed, step as int; value as float)."""
+    """Rows of a tidy CSV with numeric columns parsed (m, n, seed, step as int; value and eps as
+    float; an empty cell, or a file without the ``eps`` column, gives None, value nan)."""
     rows = []
     with open(path, newline="") as handle:
         for raw in csv.DictReader(handle):
@@ -151,6 +154,7 @@ def read_rows(path: str | Path) -> list[dict]:
             for column in ("m", "n", "seed", "step"):
                 row[column] = int(row[column]) if row.get(column) not in (None, "") else None
             row["value"] = float(row["value"]) if row["value"] != "" else math.nan
+            row["eps"] = float(row["eps"]) if row.get("eps") not in (None, "") else None
             rows.append(row)
     return rows
 

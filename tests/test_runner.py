@@ -175,3 +175,21 @@ def test_unwritable_output_folder_is_reported(tmp_path, capsys):
         target = locked / "sub"
     assert main(["run", "exponential", "--quick", "--out", str(target)]) == 2
     assert "not writable" in capsys.readouterr().err
+
+
+def test_eps_column_round_trips_and_old_files_without_it_still_load(tmp_path):
+    from sims.experiments.common import tidy_row
+    from sims.runner import rows_to_csv
+
+    plain = tidy_row("d", "gfs", 10, None, 0, "subnet_loss", 0.5, 3)
+    assert "eps" not in plain  # rows of experiments without a criterion are unchanged
+    rows = [dict(plain, experiment="e"), dict(tidy_row("d", "gfs", 10, None, 0, "pretrain_steps", float("inf"),
+                                                       eps=0.02), experiment="e")]
+    path = tmp_path / "rows.csv"
+    path.write_text(rows_to_csv(rows))
+    back = read_rows(path)
+    assert [r["eps"] for r in back] == [None, 0.02] and back[1]["value"] == float("inf")
+    old = tmp_path / "old.csv"  # a rows.csv written before the eps column existed
+    old.write_text("experiment,dataset,method,m,n,seed,metric,value,step\ne,d,gfs,10,,0,V,1.5,2\n")
+    (row,) = read_rows(old)
+    assert row["eps"] is None and row["value"] == 1.5 and row["step"] == 2 and row["n"] is None

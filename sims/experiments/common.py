@@ -11,10 +11,16 @@ from sims.model import TwoLayerNet, forward, init_network, neuron_features
 from sims.train import TrainConfig, train
 
 
-def tidy_row(dataset, method, m, n, seed, metric, value, step=None) -> dict:
-    """One tidy result row (the runner's columns; "experiment" is filled in by the runner)."""
-    return {"dataset": dataset, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
-            "value": float(value), "step": step}
+def tidy_row(dataset, method, m, n, seed, metric, value, step=None, *, eps=None) -> dict:
+    """One tidy result row (the runner's columns; "experiment" is filled in by the runner).
+
+    ``eps``: the criterion the value was measured against (E3's T*(eps)); the key is only
+    present when given, so rows of experiments without a criterion are unchanged."""
+    row = {"dataset": dataset, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
+           "value": float(value), "step": step}
+    if eps is not None:
+        row["eps"] = float(eps)
+    return row
 
 
 def size_grid(n_max: int, points: int, n_min: int = 1) -> list[int]:
