@@ -8,6 +8,8 @@ small JSON-able dict) and ``run_cell(config, cell) -> list[dict]`` (tidy rows). 
   a folder whose ``config.json`` belongs to another config is refused;
 - writes every finished cell to ``cells/<key>.csv`` atomically and skips it on a rerun, so a
   run killed at any moment resumes and ends with the same rows as an uninterrupted one;
+- records each cell file's row count and SHA-256 in ``checksums.json`` and checks finished
+  cells before resuming (cells without a record, e.g. from older versions, by schema only);
 - runs pending cells in this process (workers = 1), in a local Dask cluster of ``workers``
   processes, or on an existing Dask scheduler (``scheduler`` address);
 - concatenates the cells, in the order ``cells`` returns them, into ``rows.csv`` and writes
@@ -27,6 +29,7 @@ import math
 import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -144,18 +147,95 @@ def rows_to_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def read_rows(path: str | Path) -> list[dict]:
-    """Rows of a tidy CSV with numeric columns parsed (m, n, seed, step as int; value and eps as
-    float; an empty cell, or a file without the ``eps`` column, gives None, value nan)."""
+_INTEGER_COLUMNS = ("m", "n", "seed", "step")
+_REQUIRED_COLUMNS = ("experiment", "method", "metric", "value")
+
+
+def parse_rows(text: str, source: str) -> list[dict]:
+    """Rows of a tidy CSV text with numeric columns parsed (m, n, seed, step as int; value and
+    eps as float; an empty cell, or a file without the ``eps`` column, gives None, value nan). The header must name known columns only (a subset of :data:`COLUMNS`, so files
+    written before a column was added still load) and include experiment, method, metric and
+    value; every row must have one field per header column and parse. Anything else raises a
+    ValueError naming ``source``."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise ValueError(f"{source} is empty or not a CSV file; delete it to recompute it") from None
+    unknown = [column for column in header if column not in COLUMNS]
+    missing = [column for column in _REQUIRED_COLUMNS if column not in header]
+    if unknown or missing or len(set(header)) != len(header):
+        raise ValueError(f"{source} does not have the tidy-row header (columns from {', '.join(COLUMNS)}); "
+                         "delete it to recompute it")
     rows = []
-    with open(path, newline="") as handle:
-        for raw in csv.DictReader(handle):
-            row = dict(raw)
-            for column in ("m", "n", "seed", "step"):
-                row[column] = int(row[column]) if row.get(column) not in (None, "") else None
+    try:
+        for line_number, fields_ in enumerate(reader, start=2):
+            if len(fields_) != len(header):
+                raise ValueError(f"line {line_number} has {len(fields_)} fields, expected {len(header)}")
+            row = dict(zip(header, fields_))
+            for column in _INTEGER_COLUMNS:
+                row[column] = int(row[column]) if row.get(column, "") != "" else None
             row["value"] = float(row["value"]) if row["value"] != "" else math.nan
-            row["eps"] = float(row["eps"]) if row.get("eps") not in (None, "") else None
+            row["eps"] = float(row["eps"]) if row.get("eps", "") != "" else None
             rows.append(row)
+    except (ValueError, csv.Error) as error:
+        raise ValueError(f"{source} is damaged ({error}); delete it to recompute it") from None
+    return rows
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Rows of a tidy CSV file (see :func:`parse_rows`); a malformed file raises a ValueError
+    naming it."""
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError:
+        raise ValueError(f"{str(path)!r} is not a text CSV file; delete it to recompute it") from None
+    return parse_rows(text, repr(str(path)))
+
+
+# ---------------------------------------------------------------- cell files and their checksums
+#
+# ``checksums.json`` in a results folder maps each finished cell's key to the row count and the
+# SHA-256 of its CSV text. It is rewritten (atomically) after each cell file is written, so a cell
+# written by older code, or by a run killed between the two writes, has no entry; such a cell is
+# checked for its schema only.
+
+CHECKSUMS = "checksums.json"
+
+
+def _read_checksums(folder: Path) -> dict:
+    path = folder / CHECKSUMS
+    if not path.exists():
+        return {}
+    try:
+        table = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"{str(path)!r} is damaged (not JSON); delete it to check cell files by schema only") from None
+    if not isinstance(table, dict):
+        raise ValueError(f"{str(path)!r} is damaged (not a JSON object); delete it to check cell files by schema only")
+    return table
+
+
+def read_cell(folder: Path, key: str, checksums: dict) -> list[dict]:
+    """The rows of ``cells/<key>.csv``, checked against its recorded row count and SHA-256
+    when ``checksums`` has an entry for ``key``, and for the tidy-row schema always. A damaged
+    file raises a ValueError naming it."""
+    path = folder / "cells" / f"{key}.csv"
+    try:
+        data = path.read_bytes()
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"cell file {str(path)!r} is not a text CSV file; delete it to recompute that cell") from None
+    record = checksums.get(key)
+    if isinstance(record, dict):
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != record.get("sha256"):
+            raise ValueError(f"cell file {str(path)!r} does not match its checksum in {CHECKSUMS} "
+                             "(changed or truncated); delete it to recompute that cell")
+    rows = parse_rows(text, f"cell file {str(path)!r}")
+    if isinstance(record, dict) and len(rows) != record.get("rows"):
+        raise ValueError(f"cell file {str(path)!r} has {len(rows)} rows, {CHECKSUMS} records {record.get('rows')}; "
+                         "delete it to recompute that cell")
     return rows
 
 
@@ -240,49 +320,70 @@ def run_experiment(
 ) -> Path:
     """Run (or resume) experiment ``name`` with ``config`` (default: the config class's defaults).
 
-    Returns the results folder, which then holds ``rows.csv``, ``meta.json``, ``config.json``
-    and ``cells/``. ``workers`` > 1 starts a local Dask cluster; ``scheduler`` connects to an
-    existing one.
+    Returns the results folder, which then holds ``rows.csv``, ``meta.json``, ``config.json``,
+    ``cells/`` and ``checksums.json``. ``workers`` > 1 starts a local Dask cluster; ``scheduler``
+    connects to an existing one. Finished cell files are checked (schema, and row count and
+    checksum where recorded) before any work starts; a damaged one raises a ValueError naming
+    it. If the run fails before any cell finishes, the folders it created are removed. With
+    ``progress``, a bar on a terminal, otherwise one ``log`` line per finished cell.
     """
     experiment = get_experiment(name)
     config = experiment.config_class() if config is None else config
     if workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    folder = results_folder(out, name, config)
-    _prepare_folder(folder, name, config)
+    # the cells are listed before anything is written: a config they refuse leaves no folder
     cells = experiment.cells(config)
     keys = [cell_key(cell) for cell in cells]
     if len(set(keys)) != len(keys):
         raise RuntimeError(f"experiment {name} produced duplicate cells")
-    pending = [(key, cell) for key, cell in zip(keys, cells) if not (folder / "cells" / f"{key}.csv").exists()]
-    log(f"{name}: {len(cells)} cells, {len(cells) - len(pending)} already done, results in {folder}")
+    folder = results_folder(out, name, config)
+    first_created = next((path for path in reversed((folder, *folder.parents)) if not path.exists()), None)
+    _prepare_folder(folder, name, config)
+    checksums = _read_checksums(folder)
+    finished = [key for key in keys if (folder / "cells" / f"{key}.csv").exists()]
+    for key in finished:  # a damaged cell file stops the run before any work is spent
+        read_cell(folder, key, checksums)
+    done_before = set(finished)
+    pending = [(key, cell) for key, cell in zip(keys, cells) if key not in done_before]
+    log(f"{name}: {len(cells)} cells, {len(finished)} already done, results in {folder}")
     started = time.time()
+    written = []
 
     def finish(key: str, rows: list[dict]) -> None:
         for row in rows:
             row.setdefault("experiment", name)
-        text = rows_to_csv(rows)
-        atomic_write(folder / "cells" / f"{key}.csv", lambda temporary: Path(temporary).write_text(text))
+        data = rows_to_csv(rows).encode()
+        atomic_write(folder / "cells" / f"{key}.csv", lambda temporary: Path(temporary).write_bytes(data))
+        checksums[key] = {"rows": len(rows), "sha256": hashlib.sha256(data).hexdigest()}
+        table = json.dumps(checksums, indent=0, sort_keys=True) + "\n"
+        atomic_write(folder / CHECKSUMS, lambda temporary: Path(temporary).write_text(table))
+        written.append(key)
+        if bar is not None:
+            bar.update(1)
+        elif progress:
+            log(f"{name}: cell {len(written)}/{len(pending)} finished after {time.time() - started:.1f} s ({key})")
 
     bar = None
-    if progress and pending:
+    if progress and pending and sys.stderr.isatty():
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(pending), desc=name, unit="cell")
     try:
         if pending and (workers > 1 or scheduler):
-            _run_on_dask(name, config, pending, finish, workers, scheduler, bar)
+            _run_on_dask(name, config, pending, finish, workers, scheduler)
         else:
             for key, cell in pending:
                 finish(key, _run_cell_isolated(name, config, cell))
-                if bar is not None:
-                    bar.update(1)
+    except BaseException:
+        if first_created is not None and not written:  # nothing finished: no trace of the folders made here
+            _remove_empty_folder(folder, first_created)
+        raise
     finally:
         if bar is not None:
             bar.close()
     all_rows = []
     for key in keys:
-        all_rows.extend(read_rows(folder / "cells" / f"{key}.csv"))
+        all_rows.extend(read_cell(folder, key, checksums))
     atomic_write(folder / "rows.csv", lambda temporary: Path(temporary).write_text(rows_to_csv(all_rows)))
     meta = {
         "experiment": name,
@@ -300,7 +401,23 @@ def run_experiment(
     return folder
 
 
-def _run_on_dask(name, config, pending, finish, workers, scheduler, bar) -> None:
+def _remove_empty_folder(folder: Path, top: Path) -> None:
+    """Remove a results folder that holds only its config.json and an empty cells/, then its
+    parents up to and including ``top`` while they are empty."""
+    cells = folder / "cells"
+    if not cells.is_dir() or any(cells.iterdir()):
+        return
+    cells.rmdir()
+    (folder / "config.json").unlink(missing_ok=True)
+    for path in (folder, *folder.parents):
+        if any(path.iterdir()):
+            break
+        path.rmdir()
+        if path == top:
+            break
+
+
+def _run_on_dask(name, config, pending, finish, workers, scheduler) -> None:
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -313,8 +430,6 @@ def _run_on_dask(name, config, pending, finish, workers, scheduler, bar) -> None
         futures = {client.submit(_run_cell_isolated, name, config, cell, pure=False): key for key, cell in pending}
         for future in as_completed(futures):
             finish(futures[future], future.result())
-            if bar is not None:
-                bar.update(1)
     finally:
         client.close()
         if cluster is not None:

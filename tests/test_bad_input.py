@@ -1,0 +1,131 @@
+"""Bad input never leaves a trace: each case ends in one line on stderr naming the parameter or
+file, exit status 2, no traceback, and no new file or folder. Also the checks of cell files
+(schema, row count, checksum) and their backward compatibility with folders written before
+checksums were recorded."""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sims.cli import main
+from sims.runner import CHECKSUMS, Experiment, read_rows, register, rows_to_csv, run_experiment
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    cells: int = 4
+    seed: int = 0
+
+
+def _tiny_cells(config):
+    if config.cells < 1:
+        raise ValueError(f"cells must be a positive integer, got {config.cells!r}")
+    return [{"index": i} for i in range(config.cells)]
+
+
+def _tiny_run_cell(config, cell):
+    rng = np.random.default_rng([config.seed, cell["index"]])
+    return [{"dataset": "tiny", "method": "noise", "m": 3, "n": cell["index"], "seed": config.seed,
+             "metric": "draw", "value": float(value)} for value in rng.standard_normal(3)]
+
+
+register(Experiment("tiny-bad-input", TinyConfig, lambda: TinyConfig(cells=2), _tiny_cells, _tiny_run_cell,
+                    figures=lambda rows, config, folder: [], claims=lambda rows, config: []))
+
+
+def _run(out, config=TinyConfig()):
+    return run_experiment("tiny-bad-input", config, out=out, progress=False, log=lambda _: None)
+
+
+def _tree(root: Path) -> dict:
+    """Every file under root with its bytes, and every folder."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+# ---------------------------------------------------------------- cell files
+
+
+def test_cells_get_checksums_and_a_clean_rerun_passes(tmp_path):
+    folder = _run(tmp_path)
+    table = json.loads((folder / CHECKSUMS).read_text())
+    assert len(table) == 4 and all(record["rows"] == 3 for record in table.values())
+    assert _run(tmp_path) == folder and len(read_rows(folder / "rows.csv")) == 12
+
+
+def _damage(folder: Path, how: str) -> Path:
+    cell = sorted((folder / "cells").glob("*.csv"))[1]
+    text = cell.read_text()
+    if how == "truncated":
+        cell.write_text(text[: len(text) - 9])
+    elif how == "truncated-at-line":
+        cell.write_text("".join(text.splitlines(keepends=True)[:-1]))
+    elif how == "junk":
+        cell.write_bytes(b"\x00\x93 this is not a csv \xff\n")
+    elif how == "junk-text":
+        cell.write_text("hello,world\n1,2\n")
+    elif how == "changed-value":
+        cell.write_text(text.replace(text.splitlines()[1].split(",")[-3], "0.0", 1))
+    return cell
+
+
+@pytest.mark.parametrize("how", ["truncated", "truncated-at-line", "junk", "junk-text", "changed-value"])
+@pytest.mark.parametrize("legacy", [False, True], ids=["with-checksums", "legacy-without-checksums"])
+def test_damaged_cell_file_is_named_and_nothing_is_written(tmp_path, capsys, how, legacy):
+    folder = _run(tmp_path)
+    if legacy:  # a folder written before checksums were recorded: schema-only checks
+        (folder / CHECKSUMS).unlink()
+    cell = _damage(folder, how)
+    if legacy and how in ("truncated-at-line", "changed-value"):
+        # without a recorded checksum a well-formed but shorter or edited file cannot be told apart
+        assert len(read_rows(cell)) in (2, 3)
+        return
+    before = _tree(tmp_path)
+    with pytest.raises(ValueError, match=f"cell file '{cell}'.*delete it to recompute"):
+        _run(tmp_path)
+    assert _tree(tmp_path) == before
+
+
+def test_folder_written_before_checksums_still_resumes(tmp_path):
+    """A results folder of the previous format (cells without checksums, a rows.csv without the
+    eps column) resumes: missing cells are computed, the old ones are read."""
+    folder = _run(tmp_path)
+    reference = (folder / "rows.csv").read_text()
+    (folder / CHECKSUMS).unlink()
+    cells = sorted((folder / "cells").glob("*.csv"))
+    for cell in cells:  # the old header, without eps
+        lines = cell.read_text().splitlines()
+        cell.write_text("\n".join([",".join(lines[0].split(",")[:9])] + [line[: line.rindex(",")] for line in lines[1:]])
+                        + "\n")
+    cells[0].unlink()
+    assert _run(tmp_path) == folder
+    assert (folder / "rows.csv").read_text() == reference
+    assert len(json.loads((folder / CHECKSUMS).read_text())) == 1  # only the recomputed cell is recorded
+
+
+def test_config_refused_by_cells_leaves_no_folder(tmp_path):
+    with pytest.raises(ValueError, match="cells must be a positive integer"):
+        _run(tmp_path / "out", TinyConfig(cells=0))
+    assert not (tmp_path / "out").exists()
+
+
+def test_failure_before_any_cell_removes_the_folders_it_made(tmp_path, monkeypatch):
+    import sims.runner
+
+    def fail(*args, **kwargs):
+        raise OSError("scheduler unreachable")
+
+    monkeypatch.setattr(sims.runner, "_run_cell_isolated", fail)
+    with pytest.raises(OSError):
+        _run(tmp_path / "deep" / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_without_a_terminal_is_one_line_per_cell(tmp_path):
+    lines = []
+    run_experiment("tiny-bad-input", TinyConfig(cells=3), out=tmp_path, progress=True, log=lines.append)
+    assert len(lines) == 4 and all("finished after" in line for line in lines[1:])
+    assert lines[-1].startswith("tiny-bad-input: cell 3/3 finished")
