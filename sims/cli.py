@@ -11,6 +11,14 @@ from pathlib import Path
 import numpy as np
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``gfs <command>: error: ...``, exit
+    status 2) instead of the usage text followed by the error; ``--help`` still prints the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _write_json(path: Path, payload: dict) -> None:
     from sims.model import atomic_write
 
@@ -77,11 +85,17 @@ def command_train(args) -> None:
     """Train a dense network by full-batch GD; write the model, a JSON summary and the loss curve."""
     from dataclasses import asdict
 
-    from sims.model import init_network, save_model
+    from sims.guards import check_device, check_memory, training_bytes
+    from sims.model import init_network, resolve_dtype, save_model
     from sims.plots import plot_loss_curve
     from sims.train import TrainConfig, train
 
+    check_device(args.device)
+    itemsize = resolve_dtype(args.dtype).itemsize
     data_config, dataset = _dataset_from_args(args)
+    check_memory("--width", training_bytes(dataset.m, dataset.input_dim, args.width, dataset.output_dim, itemsize),
+                 f"training a width-{args.width} network on m={dataset.m} examples of dimension {dataset.input_dim} "
+                 f"in {args.dtype}")
     train_config = TrainConfig(
         lr=args.lr,
         iterations=args.iterations,
@@ -141,8 +155,13 @@ def command_select(args) -> None:
     """Select n neurons from a feature array; write indices, losses and weights as JSON."""
     from sims.select import select
 
+    from sims.guards import check_memory, selection_bytes
+
     features = _load_array(args.features, "--features")
     target = _load_array(args.target, "--target")
+    width = features.shape[1] if features.ndim >= 2 else 1
+    check_memory("-n", selection_bytes(args.n, width, args.method),
+                 f"{args.n} selection steps over {width} neurons and their JSON output")
     selection = select(features, target, args.n, args.method, seed=args.seed)
     _write_json(Path(args.out), selection.to_dict())
     print(f"{args.method}: n={args.n}, loss {selection.losses[0]:.4g} -> {selection.losses[-1]:.4g}, "
@@ -213,49 +232,90 @@ def command_run(args) -> None:
     names = list(EXPERIMENTS) if args.experiment == "all" else [get_experiment(args.experiment).name]
     # quick runs go beside, not over, the full-scale results and the committed figures
     if args.out is None:
-        args.out = "results/quick" if args.quick else "results"
-    if args.figures is None:
-        args.figures = str(Path(args.out) / "figures") if args.quick else "figures"
+        args.out = QUICK_RESULTS if args.quick else FULL_RESULTS
+    args.figures = _figures_folder(args.out, args.figures)
     folders = []
     for name in names:
         experiment = get_experiment(name)
         config = _experiment_config(experiment, args)
         folders.append(run_experiment(name, config, out=args.out, workers=args.workers, scheduler=args.scheduler))
     if not args.no_figures:
-        _figures_and_report(folders, Path(args.figures), Path(args.out) / "REPORT.md")
+        _write_figures(folders, Path(args.figures))
+        _write_report(folders, Path(args.out) / "REPORT.md", Path(args.figures))
 
 
-def _figures_and_report(folders, figures_folder: Path, report_path: Path) -> None:
-    from sims.report import write_figures, write_report
+# Where results and figures live by default: full-scale results in results/ with their figures in
+# the committed figures/; every other results root (results/quick by default for --quick) keeps its
+# figures in <root>/figures, so a quick or custom run never overwrites the committed figures.
+FULL_RESULTS = "results"
+QUICK_RESULTS = "results/quick"
+COMMITTED_FIGURES = "figures"
 
-    for path in write_figures(folders, figures_folder):
-        print(f"wrote {path}")
+
+def _figures_folder(out: str, figures: str | None) -> str:
+    if figures is not None:
+        return figures
+    same_root = Path(out).resolve() == Path(FULL_RESULTS).resolve()
+    return COMMITTED_FIGURES if same_root else str(Path(out) / "figures")
+
+
+def _write_figures(folders, figures_folder: Path) -> None:
+    from sims.report import is_quick_preset, load_config, write_figures
+
+    if figures_folder.resolve() == Path(COMMITTED_FIGURES).resolve():
+        quick = [str(folder) for folder in folders if is_quick_preset(*load_config(folder))]
+        if quick:
+            raise ValueError(f"--figures {str(figures_folder)!r} holds the committed full-scale figures; the quick "
+                             f"results {', '.join(quick)} write theirs to <results>/figures (omit --figures)")
+    for folder in folders:
+        print(f"{Path(folder).name}: writing figures to {figures_folder}/ ...", flush=True)
+        for path in write_figures([folder], figures_folder):
+            print(f"wrote {path}", flush=True)
+
+
+def _write_report(folders, report_path: Path, figures_folder: Path) -> None:
+    from sims.report import write_report
+
+    print(f"writing {report_path} (checking every claim) ...", flush=True)
     write_report(folders, report_path, figures_folder)
     print(f"wrote {report_path}")
 
 
-def _result_folders(out: str) -> list[Path]:
-    folders = sorted(p.parent for p in Path(out).glob("*/rows.csv"))
+def _finished(out: str) -> list[Path]:
+    return sorted(p.parent for p in Path(out).glob("*/rows.csv"))
+
+
+def _result_folders(args) -> list[Path]:
+    """The finished results folders ``gfs figures`` and ``gfs report`` work on: under --out if
+    given (or results/quick with --quick); by default under results/, falling back, with a
+    message, to results/quick when results/ holds no finished run. Sets ``args.out`` and
+    ``args.figures`` to the folders used."""
+    if args.out is None and args.quick:
+        args.out = QUICK_RESULTS
+    if args.out is None:
+        args.out = FULL_RESULTS
+        if not _finished(FULL_RESULTS) and _finished(QUICK_RESULTS):
+            args.out = QUICK_RESULTS
+            print(f"no full-scale results in {FULL_RESULTS}/; using the quick results in {QUICK_RESULTS}/ "
+                  f"(figures in {QUICK_RESULTS}/figures/)")
+    folders = _finished(args.out)
     if not folders:
-        raise ValueError(f"no finished results under {out!r}; run `gfs run ...` first")
+        raise ValueError(f"no finished results under --out {args.out!r}; run `gfs run ...` first "
+                         f"(`gfs run all --quick` writes {QUICK_RESULTS}/)")
+    args.figures = _figures_folder(args.out, args.figures)
     return folders
 
 
 def command_figures(args) -> None:
-    """Regenerate figures from finished results."""
-    from sims.report import write_figures
-
-    for path in write_figures(_result_folders(args.out), Path(args.figures)):
-        print(f"wrote {path}")
+    """Regenerate figures from finished results (see :func:`_result_folders` for which)."""
+    _write_figures(_result_folders(args), Path(args.figures))
 
 
 def command_report(args) -> None:
-    """Write the Markdown report of every claim's verdict from finished results."""
-    from sims.report import write_report
-
-    path = Path(args.report or Path(args.out) / "REPORT.md")
-    write_report(_result_folders(args.out), path, Path(args.figures))
-    print(f"wrote {path}")
+    """Write the Markdown report of every claim's verdict from finished results, linking the
+    figures that belong to those results."""
+    folders = _result_folders(args)
+    _write_report(folders, Path(args.report or Path(args.out) / "REPORT.md"), Path(args.figures))
 
 
 def command_list(args) -> None:
@@ -276,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sims.model import ACTIVATIONS, SCALINGS
     from sims.train import LOSS_FORMS, TRAIN_MODES
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="gfs",
         description="Verify the theory of greedy subnetwork selection in two-layer networks.",
     )
@@ -332,15 +392,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
     run.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     run.add_argument("--figures", default=None,
-                     help="figure folder (default figures/, or <out>/figures with --quick)")
+                     help="figure folder (default figures/ for results/, otherwise <out>/figures)")
     run.add_argument("--no-figures", action="store_true", help="skip figures and report")
     run.set_defaults(handler=command_run)
 
     for name, handler, text in (("figures", command_figures, "regenerate figures from results"),
                                 ("report", command_report, "write the Markdown report of the claims")):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--out", default="results", help="results root (default results/)")
-        sub.add_argument("--figures", default="figures", help="figure folder (default figures/)")
+        sub.add_argument("--quick", action="store_true", help="use the quick results (same as --out results/quick)")
+        sub.add_argument("--out", default=None,
+                         help="results root (default results/, or results/quick/ when results/ has no finished run)")
+        sub.add_argument("--figures", default=None,
+                         help="figure folder (default figures/ for results/, otherwise <out>/figures)")
         if name == "report":
             sub.add_argument("--report", default=None, help="report path (default <out>/REPORT.md)")
         sub.set_defaults(handler=handler)

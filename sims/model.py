@@ -324,8 +324,9 @@ def save_model(model: TwoLayerNet, path: str | os.PathLike, metadata: dict | Non
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[TwoLayerNet, dict]:
     """Read a model written by :func:`save_model`. Returns (model, metadata).
 
-    Raises ValueError with the path when the file is missing, not a torch archive, or not a
-    two-layer network written by this toolkit.
+    Raises ValueError with the path when the file is missing, not a torch archive, not a
+    two-layer network written by this toolkit, or one with missing, mistyped or inconsistent
+    entries.
     """
     path = Path(path)
     if not path.is_file():
@@ -339,11 +340,30 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
             f"model file {str(path)!r} is not a gfs two-layer network (expected format tag {FORMAT_TAG!r}); "
             "a plain PyTorch state dict can be pruned with `gfs prune --state-dict`"
         )
-    model = TwoLayerNet(
-        first_weight=payload["first_weight"],
-        second_weight=payload["second_weight"],
-        first_bias=payload.get("first_bias"),
-        activation=payload["activation"],
-        scaling=payload["scaling"],
-    )
-    return model, json.loads(payload["metadata"])
+    required = {"first_weight": torch.Tensor, "second_weight": torch.Tensor, "activation": str, "scaling": str,
+                "metadata": str}
+    missing = [key for key in required if key not in payload]
+    if missing:
+        raise ValueError(f"model file {str(path)!r} lacks the key(s) {', '.join(missing)} of a gfs two-layer network "
+                         f"(needs {', '.join(required)}, optionally first_bias)")
+    wrong = [key for key, kind in required.items() if not isinstance(payload[key], kind)]
+    if payload.get("first_bias") is not None and not isinstance(payload["first_bias"], torch.Tensor):
+        wrong.append("first_bias")
+    if wrong:
+        raise ValueError(f"model file {str(path)!r} has key(s) {', '.join(wrong)} of the wrong type "
+                         "(weights must be tensors; activation, scaling and metadata strings)")
+    try:
+        model = TwoLayerNet(
+            first_weight=payload["first_weight"],
+            second_weight=payload["second_weight"],
+            first_bias=payload.get("first_bias"),
+            activation=payload["activation"],
+            scaling=payload["scaling"],
+        )
+    except ValueError as error:
+        raise ValueError(f"model file {str(path)!r} does not hold a valid network: {error}") from None
+    try:
+        metadata = json.loads(payload["metadata"])
+    except ValueError:
+        raise ValueError(f"model file {str(path)!r} has metadata that is not JSON") from None
+    return model, metadata

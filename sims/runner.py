@@ -31,6 +31,8 @@ import platform
 import subprocess
 import sys
 import time
+import types
+import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
@@ -105,17 +107,66 @@ def config_hash(config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+_TYPE_NAMES = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings"),
+               bool: ("true or false", "booleans"), type(None): ("none", "nones")}
+
+
+def _type_name(annotation, plural: bool = False) -> str:
+    """How a config field's annotation reads in an error message: "an integer", "a list of strings"."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
+        return f"a list of {_type_name(arguments[0], plural=True)}"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(argument, plural) for argument in arguments)
+    names = _TYPE_NAMES.get(annotation)
+    return names[plural] if names else getattr(annotation, "__name__", str(annotation))
+
+
+def _has_type(value, annotation) -> bool:
+    """Whether a parsed TOML/JSON ``value`` fits a config field's annotation (lists for tuples;
+    an integer is a number, a boolean is not)."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, argument) for argument in arguments)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(arguments) == 2 and arguments[1] is Ellipsis:
+            return all(_has_type(item, arguments[0]) for item in value)
+        return len(value) == len(arguments) and all(_has_type(v, a) for v, a in zip(value, arguments))
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if annotation is type(None):
+        return value is None
+    return True  # annotations this check does not know are left to the config's own validation
+
+
 def config_from_mapping(config_class: type, mapping: dict, base=None):
     """Build ``config_class`` from ``mapping`` (e.g. a parsed TOML table) over ``base``.
 
-    Unknown keys raise ValueError listing the valid ones; lists become tuples.
+    Unknown keys raise ValueError listing the valid ones; a value that does not fit its field's
+    annotation (``n_max = "fifty"``) raises ValueError naming the key and the accepted type.
+    Lists become tuples.
     """
     valid = {field.name for field in fields(config_class)}
     unknown = sorted(set(mapping) - valid)
     if unknown:
         raise ValueError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+    try:
+        annotations = typing.get_type_hints(config_class)
+    except (NameError, TypeError):  # annotations that do not resolve at run time: no type check
+        annotations = {}
     values = asdict(base) if base is not None else {}
     for key, value in mapping.items():
+        annotation = annotations.get(key)
+        if annotation is not None and not _has_type(value, annotation):
+            raise ValueError(f"config key {key} must be {_type_name(annotation)}, got {value!r}")
         values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value) if isinstance(value, list) else value
     return config_class(**values)
 

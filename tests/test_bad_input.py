@@ -129,3 +129,95 @@ def test_progress_without_a_terminal_is_one_line_per_cell(tmp_path):
     run_experiment("tiny-bad-input", TinyConfig(cells=3), out=tmp_path, progress=True, log=lines.append)
     assert len(lines) == 4 and all("finished after" in line for line in lines[1:])
     assert lines[-1].startswith("tiny-bad-input: cell 3/3 finished")
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def _gfs(argv) -> int:
+    """Exit status of ``gfs argv`` (argparse's own errors exit through SystemExit)."""
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
+def _gfs_model(path: Path, drop: str | None = None) -> Path:
+    import torch
+
+    from sims.model import init_network, save_model
+
+    save_model(init_network(64, 8, 10, seed=0), path, metadata={})
+    if drop is not None:
+        payload = torch.load(path, weights_only=True)
+        del payload[drop]
+        torch.save(payload, path)
+    return path
+
+
+def _cell_folder(root: Path, how: str) -> Path:
+    folder = _run(root / "results")
+    _damage(folder, how)
+    return root / "results"
+
+
+# (arguments, a fragment the one error line must contain); "{tmp}" is the test's folder, whose
+# contents before the call are the only files allowed after it.
+CASES = {
+    "config-wrong-type": (["run", "rates", "--quick", "--config", "{tmp}/c.toml", "--out", "{tmp}/out"],
+                          'n_max = "fifty"\n', "config key n_max must be an integer, got 'fifty'"),
+    "config-wrong-type-in-list": (["run", "rates", "--quick", "--config", "{tmp}/c.toml", "--out", "{tmp}/out"],
+                                  '[rates]\nseeds = [0, "one"]\n', "config key seeds must be a list of integers"),
+    "config-float-for-int": (["run", "rates", "--quick", "--config", "{tmp}/c.toml", "--out", "{tmp}/out"],
+                             "dense_width = 12.5\n", "config key dense_width must be an integer, got 12.5"),
+    "config-out-of-range": (["run", "rates", "--quick", "--config", "{tmp}/c.toml", "--out", "{tmp}/out",
+                             "--no-figures"], "n_max = -5\n", "n_max"),
+    "train-width-too-large": (["train", "--data", "digits", "--width", "1000000000", "--out", "{tmp}/m.pt"], None,
+                              "--width needs about"),
+    "train-device-cuda-absent": (["train", "--data", "digits", "--width", "5", "--device", "cuda",
+                                  "--out", "{tmp}/m.pt"], None, "--device 'cuda'"),
+    "train-device-banana": (["train", "--data", "digits", "--width", "5", "--device", "banana",
+                             "--out", "{tmp}/m.pt"], None, "--device 'banana' is not a torch device"),
+    "train-width-zero": (["train", "--width", "0", "--out", "{tmp}/m.pt"], None, "--width"),
+    "select-n-too-large": (["select", "--features", "{tmp}/F.npy", "--target", "{tmp}/Y.npy", "-n", "1000000000",
+                            "--out", "{tmp}/s.json"], None, "-n needs about"),
+    "prune-model-missing-key": (["prune", "--model", "{tmp}/model.pt", "--data", "digits", "--m", "100", "-n", "3",
+                                 "--out", "{tmp}/small.pt"], "scaling", "lacks the key(s) scaling"),
+    "prune-model-missing-weights": (["prune", "--model", "{tmp}/model.pt", "--data", "digits", "--m", "100",
+                                     "-n", "3", "--out", "{tmp}/small.pt"], "first_weight",
+                                    "lacks the key(s) first_weight"),
+    "cell-truncated": (["run", "tiny-bad-input", "--out", "{tmp}/results", "--no-figures"], "truncated",
+                       "cell file"),
+    "cell-junk": (["run", "tiny-bad-input", "--out", "{tmp}/results", "--no-figures"], "junk", "cell file"),
+    "cell-junk-text": (["run", "tiny-bad-input", "--out", "{tmp}/results", "--no-figures"], "junk-text",
+                       "cell file"),
+    "report-damaged-rows": (["report", "--out", "{tmp}/results"], "rows", "rows.csv"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_line_exit_2_and_leaves_no_trace(tmp_path, monkeypatch, capfd, case):
+    arguments, setup, fragment = CASES[case]
+    monkeypatch.chdir(tmp_path)  # default output paths land here too
+    if "--config" in arguments:
+        (tmp_path / "c.toml").write_text(setup)
+    if arguments[0] == "select":
+        np.save(tmp_path / "F.npy", np.ones((4, 6)))
+        np.save(tmp_path / "Y.npy", np.ones(4))
+    if arguments[0] == "prune":
+        _gfs_model(tmp_path / "model.pt", drop=setup)
+    if case.startswith("cell-"):
+        _cell_folder(tmp_path, setup)
+    if case == "report-damaged-rows":
+        folder = _run(tmp_path / "results")
+        rows = folder / "rows.csv"
+        rows.write_text(rows.read_text()[:-20])
+    capfd.readouterr()
+    before = _tree(tmp_path)
+    code = _gfs([a.replace("{tmp}", str(tmp_path)) for a in arguments])
+    stderr = capfd.readouterr().err
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2, stderr
+    assert len(lines) == 1 and fragment in lines[0], stderr
+    assert "Traceback" not in stderr
+    assert _tree(tmp_path) == before
