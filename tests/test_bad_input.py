@@ -33,8 +33,16 @@ def _tiny_run_cell(config, cell):
              "metric": "draw", "value": float(value)} for value in rng.standard_normal(3)]
 
 
+def _tiny_figures(rows, config, folder):
+    """A stand-in figure whose bytes say which results drew it."""
+    path = Path(folder) / "tiny-bad-input_draws.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{len(rows)} rows, {config.cells} cells")
+    return [path]
+
+
 register(Experiment("tiny-bad-input", TinyConfig, lambda: TinyConfig(cells=2), _tiny_cells, _tiny_run_cell,
-                    figures=lambda rows, config, folder: [], claims=lambda rows, config: []))
+                    figures=_tiny_figures, claims=lambda rows, config: []))
 
 
 def _run(out, config=TinyConfig()):
@@ -221,3 +229,65 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_trace(tmp_path, monkeypatch,
     assert len(lines) == 1 and fragment in lines[0], stderr
     assert "Traceback" not in stderr
     assert _tree(tmp_path) == before
+
+
+# ---------------------------------------------------------------- the README's path
+
+
+def _links(report: Path) -> list[Path]:
+    import re
+
+    return [report.parent / link for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report.read_text())]
+
+
+def test_figures_and_report_after_a_quick_run_find_the_quick_results(tmp_path, monkeypatch, capsys):
+    """`gfs run X --quick`, then `gfs figures` and `gfs report` as the README writes them: the
+    quick results are found (with a message), the committed figures/ stay byte for byte, the
+    report links the quick figures relative to itself and says it is a smoke run."""
+    monkeypatch.chdir(tmp_path)
+    committed = tmp_path / "figures" / "tiny-bad-input_draws.png"
+    committed.parent.mkdir()
+    committed.write_text("the committed full-scale figure")
+    assert _gfs(["run", "tiny-bad-input", "--quick"]) == 0
+    assert _gfs(["figures"]) == 0
+    assert "using the quick results in results/quick/" in capsys.readouterr().out
+    assert _gfs(["report"]) == 0
+    assert committed.read_text() == "the committed full-scale figure"
+    report = tmp_path / "results" / "quick" / "REPORT.md"
+    assert "Smoke run" in report.read_text().split("## ")[0]
+    links = _links(report)
+    assert links and all(link.exists() for link in links)
+    assert all(link.resolve().parent == (tmp_path / "results" / "quick" / "figures").resolve() for link in links)
+    assert _gfs(["figures", "--out", "results/quick"]) == 0 and _gfs(["report", "--quick"]) == 0
+    assert committed.read_text() == "the committed full-scale figure"
+    assert _gfs(["figures", "--quick", "--figures", "figures"]) == 2  # quick figures never go into figures/
+    assert committed.read_text() == "the committed full-scale figure"
+
+
+def test_full_scale_report_links_the_committed_figures(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _gfs(["run", "tiny-bad-input"]) == 0
+    report = tmp_path / "results" / "REPORT.md"
+    assert "Smoke run" not in report.read_text()
+    links = _links(report)
+    assert [link.resolve() for link in links] == [(tmp_path / "figures" / "tiny-bad-input_draws.png").resolve()]
+    assert links[0].read_text() == "12 rows, 4 cells"
+
+
+@pytest.mark.slow
+def test_readme_commands_in_order_leave_the_committed_figures_untouched(tmp_path):
+    """The README's quick demo, then `gfs figures` and `gfs report`, in a copy of the repository."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "clone"
+    shutil.copytree(root / "figures", copy / "figures")
+    before = _tree(copy / "figures")
+    for command in (["run", "all", "--quick"], ["figures"], ["report"]):
+        result = subprocess.run([sys.executable, "-m", "sims.cli", *command], cwd=copy, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    assert _tree(copy / "figures") == before
+    report = copy / "results" / "quick" / "REPORT.md"
+    assert "Smoke run" in report.read_text() and all(link.exists() for link in _links(report))
