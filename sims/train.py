@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -52,6 +54,17 @@ class TrainConfig:
         (the copy holds the parameters after t steps).
     blowup_factor: the run is declared divergent when the loss exceeds this multiple of the
         initial loss (or is not finite).
+    batch_size: None for exact full-batch GD. An integer b switches to mini-batch SGD: then
+        ``iterations`` counts epochs; each epoch draws one permutation of the m examples (from
+        ``shuffle_seed`` and the epoch number, so a run is reproducible and can be resumed
+        from any epoch) and takes one step per consecutive block of b examples (the last may
+        be smaller), each on the loss of that block in ``loss_form`` (mean over the block, or
+        its sum). ``losses``, ``checkpoints``, ``target_loss`` and ``observe`` then refer to
+        the full-data loss at epoch boundaries. b >= m is full-batch GD, step for step.
+    shuffle_seed: seed of the SGD permutations (unused by full-batch GD).
+    start_epoch: the number of epochs already run before ``model`` (SGD only): epoch e of this
+        run uses the permutation of epoch start_epoch + e, so training resumed from a
+        checkpoint continues the original trajectory.
     """
 
     lr: float = 0.1
@@ -61,6 +74,9 @@ class TrainConfig:
     target_loss: float | None = None
     checkpoints: tuple[int, ...] = ()
     blowup_factor: float = 1e6
+    batch_size: int | None = None
+    shuffle_seed: int = 0
+    start_epoch: int = 0
 
     def __post_init__(self):
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
@@ -72,6 +88,8 @@ class TrainConfig:
         bad = [t for t in self.checkpoints if not (0 <= t <= self.iterations)]
         if bad:
             raise ValueError(f"checkpoints must lie in [0, iterations={self.iterations}], got {bad}")
+        if self.batch_size is not None and (not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer or None (full-batch GD), got {self.batch_size!r}")
         if self.target_loss is not None and not self.target_loss >= 0:
             raise ValueError(f"target_loss must be >= 0, got {self.target_loss!r}")
 
@@ -108,19 +126,36 @@ def loss_and_gradients(
     (loss, {"first_weight": (N, d), "second_weight": (N, K), "first_bias": (N,) if present}).
     """
     check_choice("loss_form", loss_form, LOSS_FORMS)
+    names = ["first_weight", "second_weight"] + (["first_bias"] if model.first_bias is not None else [])
+    loss, grads, _ = _loss_gradients_hidden(model, inputs, targets, loss_form, names)
+    return loss, grads
+
+
+def _loss_gradients_hidden(model, inputs, targets, loss_form, names, hidden=None):
+    """(loss, gradients of the parameters in ``names``, act(Z) (m, N)).
+
+    ``hidden`` may be passed when the first layer is fixed (mode "second"): act(Z) is then the
+    same at every step and is not recomputed. The arithmetic is the same either way."""
     activation, derivative = ACTIVATIONS[model.activation]
-    z = preactivations(model, inputs)
-    hidden = activation(z)
+    z = None
+    if hidden is None:
+        z = preactivations(model, inputs)
+        hidden = activation(z)
     scale = model.output_scale
     residual = scale * (hidden @ model.second_weight) - targets
     loss = _loss_from_residual(residual, loss_form)
     output_grad = residual / inputs.shape[0] if loss_form == "mean" else residual
-    grads = {"second_weight": scale * (hidden.T @ output_grad)}
-    z_grad = (scale * (output_grad @ model.second_weight.T)) * derivative(z)
-    grads["first_weight"] = z_grad.T @ inputs
-    if model.first_bias is not None:
-        grads["first_bias"] = z_grad.sum(0)
-    return float(loss), grads
+    grads = {}
+    if "second_weight" in names:
+        grads["second_weight"] = scale * (hidden.T @ output_grad)
+    if "first_weight" in names or "first_bias" in names:
+        if z is None:
+            z = preactivations(model, inputs)
+        z_grad = (scale * (output_grad @ model.second_weight.T)) * derivative(z)
+        grads["first_weight"] = z_grad.T @ inputs
+        if model.first_bias is not None:
+            grads["first_bias"] = z_grad.sum(0)
+    return float(loss), grads, hidden
 
 
 def evaluate_loss(model: TwoLayerNet, inputs, targets, loss_form: str = "mean") -> float:
@@ -142,6 +177,13 @@ def _trained_parameters(model: TwoLayerNet, mode: str) -> list[str]:
     return names
 
 
+def epoch_batches(m: int, batch_size: int, shuffle_seed: int, epoch: int) -> list[np.ndarray]:
+    """The example indices of each SGD step of one epoch: a permutation of range(m) drawn from
+    (shuffle_seed, epoch), cut into consecutive blocks of ``batch_size``."""
+    order = np.random.default_rng([int(shuffle_seed), int(epoch)]).permutation(m)
+    return [order[start:start + batch_size] for start in range(0, m, batch_size)]
+
+
 def train(
     model: TwoLayerNet,
     inputs,
@@ -149,14 +191,18 @@ def train(
     config: TrainConfig,
     *,
     progress: bool = False,
+    observe: Callable[[int, TwoLayerNet, torch.Tensor], None] | None = None,
 ) -> TrainResult:
-    """Run full-batch GD from ``model`` (not modified; a copy is trained).
+    """Run full-batch GD (or mini-batch SGD, see ``TrainConfig.batch_size``) from ``model``
+    (not modified; a copy is trained).
 
     inputs (m, d) and targets (m, K) or (m,) (numpy or torch; moved to the model's device and
-    dtype). Stops after ``config.iterations`` steps or once the loss is at most
-    ``config.target_loss``. Raises :class:`TrainingDiverged`, naming the learning rate, if the
-    loss becomes non-finite or exceeds ``config.blowup_factor`` times its initial value.
-    ``progress`` shows a tqdm bar.
+    dtype). Stops after ``config.iterations`` steps (epochs for SGD) or once the loss is at
+    most ``config.target_loss``. Raises :class:`TrainingDiverged`, naming the learning rate, if
+    the loss becomes non-finite or exceeds ``config.blowup_factor`` times its initial value.
+    ``progress`` shows a tqdm bar. ``observe(t, model, hidden)``, if given, is called at every
+    recorded t (the parameters after t steps, and act(Z) (m, N) on all of ``inputs`` for them)
+    before the next update; it must not modify its arguments.
     """
     model = model.clone()
     inputs = torch.as_tensor(inputs, device=model.device, dtype=model.dtype)
@@ -170,9 +216,12 @@ def train(
 
     step_size = config.lr * model.width if model.scaling == "mean-field" else config.lr
     names = _trained_parameters(model, config.mode)
+    fixed_hidden = config.mode == "second"  # random features: act(Z) never changes
+    full_names = names if config.batch_size is None else []  # SGD: the full pass only records the loss
     wanted = set(config.checkpoints)
     checkpoints = {}
     losses = []
+    hidden = None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -180,7 +229,10 @@ def train(
         bar = tqdm(total=config.iterations, desc="gradient descent", unit="step", leave=False)
     try:
         for step in range(config.iterations + 1):
-            loss, grads = loss_and_gradients(model, inputs, targets, config.loss_form)
+            loss, grads, full_hidden = _loss_gradients_hidden(model, inputs, targets, config.loss_form, full_names,
+                                                              hidden if fixed_hidden else None)
+            if fixed_hidden:
+                hidden = full_hidden
             if not math.isfinite(loss) or (losses and loss > config.blowup_factor * max(losses[0], 1e-300)):
                 raise TrainingDiverged(
                     f"gradient descent diverged at step {step} (loss {loss:.3g}, initial {losses[0] if losses else loss:.3g}) "
@@ -189,11 +241,20 @@ def train(
             losses.append(loss)
             if step in wanted:
                 checkpoints[step] = model.clone()
+            if observe is not None:
+                observe(step, model, full_hidden)
             if step == config.iterations or (config.target_loss is not None and loss <= config.target_loss):
                 break
-            with torch.no_grad():
-                for name in names:
-                    getattr(model, name).sub_(step_size * grads[name])
+            if config.batch_size is None:
+                _apply(model, names, grads, step_size)
+            else:
+                for batch in epoch_batches(inputs.shape[0], config.batch_size, config.shuffle_seed,
+                                           config.start_epoch + step):
+                    index = torch.as_tensor(batch, device=model.device)
+                    batch_hidden = full_hidden[index] if fixed_hidden else None
+                    _, batch_grads, _ = _loss_gradients_hidden(model, inputs[index], targets[index], config.loss_form,
+                                                               names, batch_hidden)
+                    _apply(model, names, batch_grads, step_size)
             if bar is not None:
                 bar.update(1)
                 if step % 10 == 0:
@@ -202,3 +263,9 @@ def train(
         if bar is not None:
             bar.close()
     return TrainResult(model=model, losses=np.asarray(losses, dtype=np.float64), checkpoints=checkpoints)
+
+
+def _apply(model: TwoLayerNet, names: list[str], grads: dict, step_size: float) -> None:
+    with torch.no_grad():
+        for name in names:
+            getattr(model, name).sub_(step_size * grads[name])

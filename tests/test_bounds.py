@@ -94,3 +94,61 @@ def test_bound_violations():
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------------------------------- P7 and P8
+
+
+def test_certificate_steps_is_the_first_step_meeting_eps():
+    certificate = np.array([1.0, 0.5, 0.3, 0.35, 0.1])
+    assert bounds.certificate_steps(certificate, 0.3) == 2.0
+    assert bounds.certificate_steps(certificate, 0.32) == 2.0  # not 3: B is not monotone, the first t counts
+    assert bounds.certificate_steps(certificate, 0.2) == 4.0
+    assert bounds.certificate_steps(certificate, 0.05) == math.inf
+    np.testing.assert_array_equal(bounds.certificate_steps(certificate, np.array([2.0, 0.5, 0.01])), [0.0, 1.0, math.inf])
+    b = bounds.pretraining_certificate([0.4, 0.2], [1.0, 2.0], n=10)
+    np.testing.assert_allclose(b, [0.4 + 1.0 * (1 + math.log(10)) / 20, 0.2 + 2.0 * (1 + math.log(10)) / 20])
+
+
+def _random_features_instance(m=150, d=4, width=60, k=2, seed=0):
+    from sims.model import hidden_activations, init_network
+
+    rng = np.random.default_rng(seed)
+    inputs = rng.standard_normal((m, d))
+    inputs /= np.linalg.norm(inputs, axis=1, keepdims=True)
+    targets = rng.standard_normal((m, k))
+    model = init_network(d, width, k, seed=seed + 1)
+    return model, inputs, targets, hidden_activations(model, inputs).numpy()
+
+
+@pytest.mark.parametrize("shape", [dict(m=150, width=60, k=2), dict(m=40, width=90, k=1)])  # N < m and N > m
+def test_p8_random_features_loss_and_variance_are_exact_at_every_step(shape):
+    """The trained random-features network (sims.train, mode 'second') follows P8's closed form
+    to 1e-10 relative at every step, and the neuron variance follows the b_t recursion."""
+    from sims.model import neuron_features
+    from sims.train import TrainConfig, train
+    from theory import geometry
+
+    model, inputs, targets, psi = _random_features_instance(**shape)
+    variances = []
+    result = train(model, inputs, targets, TrainConfig(lr=1.0, iterations=200, mode="second"),
+                   observe=lambda t, current, hidden: variances.append(
+                       geometry.neuron_variance(neuron_features(current, inputs).numpy())))
+    loss, variance = bounds.random_features_trajectory(psi, model.second_weight.numpy(), targets, 1.0, 200)
+    np.testing.assert_allclose(loss, result.losses, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(variance, variances, rtol=1e-10, atol=0)
+    spectrum = bounds.random_features_spectrum(psi, psi @ model.second_weight.numpy() / psi.shape[1] - targets)
+    np.testing.assert_allclose(bounds.random_features_loss(np.arange(201), 1.0, spectrum), result.losses, rtol=1e-10)
+    assert np.all(np.diff(loss) <= 1e-15)  # eta <= 1/mu_max: every term non-increasing
+    # a broken variant (one factor (1 - eta mu) per step instead of two in the loss) is rejected
+    energy = np.sum(spectrum.coefficients ** 2, axis=1)
+    wrong = [(np.sum((1 - spectrum.mu) ** t * energy) + spectrum.rest.sum()) / (2 * psi.shape[0]) for t in range(201)]
+    assert not np.allclose(wrong, result.losses, rtol=1e-6)
+
+
+def test_p8_spectrum_rejects_a_diverging_step():
+    _, _, targets, psi = _random_features_instance()
+    spectrum = bounds.random_features_spectrum(psi, targets)
+    assert spectrum.mu[0] >= spectrum.mu[-1] > 0 and spectrum.coefficients.shape == (spectrum.mu.size, 2)
+    with pytest.raises(ValueError, match="diverges"):
+        bounds.random_features_loss(3, 2.5 / spectrum.mu[0], spectrum)

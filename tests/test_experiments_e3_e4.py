@@ -32,7 +32,7 @@ def _by_metric(rows, metric, **equal):
 def _tiny_pretraining(**changes):
     """The quick preset cut to synthetic set-ups and small sizes (seconds per run)."""
     base = replace(pretraining.quick(), setups=("ntk-teacher", "mf-teacher"), teacher_sizes=(60, 120, 240),
-                   ntk_iterations=100, mf_iterations=100, checkpoint_points=6)
+                   ntk_iterations=60, mf_iterations=60, coarse_points=6)
     return replace(base, **changes)
 
 
@@ -50,40 +50,143 @@ def test_pretraining_quick_rows(quick_pretraining):
     _, rows = quick_pretraining
     config = pretraining.quick()
     for setup in config.setups:
-        sizes = pretraining._setting(config, setup)["sizes"]
-        t_star = _by_metric(rows, "pretrain_steps", dataset=setup)
-        assert sorted(r["m"] for r in t_star) == sorted(sizes)  # one T* per (m, seed), m filled
+        setting = pretraining._setting(config, setup)
+        seeds = pretraining._seeds(config, setup)
+        for eps in setting["eps"]:  # one T* and one T_B per (m, seed, eps), with eps in its column
+            for metric in ("pretrain_steps", "certificate_steps", "pretrain_steps_stable", "dense_steps"):
+                found = _by_metric(rows, metric, dataset=setup, eps=eps)
+                assert sorted((r["m"], r["seed"]) for r in found) == sorted((m, s) for m in setting["sizes"]
+                                                                           for s in seeds), (setup, metric, eps)
+        for eps in setting["sum_eps"]:
+            assert len(_by_metric(rows, "pretrain_steps_sum", dataset=setup, eps=eps)) == len(setting["sizes"])
         curve = _by_metric(rows, "subnet_loss", dataset=setup)
-        assert curve and all(r["step"] is not None for r in curve)
+        assert curve and all(r["step"] is not None and r["eps"] is None for r in curve)
         for r in curve:  # the summed form is m times the mean form
             summed = _by_metric(rows, "subnet_loss_sum", dataset=setup, m=r["m"], seed=r["seed"], step=r["step"])
             assert summed[0]["value"] == pytest.approx(r["m"] * r["value"], rel=1e-12)
-    assert _by_metric(rows, "subnet_accuracy", dataset="mf-mnist5k")
-    assert _by_metric(rows, "pretrain_steps_accuracy", dataset="mf-mnist5k")
+        assert len(_by_metric(rows, "V", dataset=setup)) == len(curve)  # V recorded in every set-up
+    assert _by_metric(rows, "pretrain_steps_accuracy", dataset="mf-mnist5k", eps=config.taus[0])
     assert not _by_metric(rows, "pretrain_steps_accuracy", dataset="mf-teacher")  # unlabelled
-    lambdas = _by_metric(rows, "lambda_0", dataset="ntk-teacher")
+    lambdas = _by_metric(rows, "lambda_0", dataset="ntk-teacher") + _by_metric(rows, "lambda_0_subsample")
     assert len(lambdas) == len(config.teacher_sizes) and all(r["value"] > 0 for r in lambdas)
-    assert len(_by_metric(rows, "p6_steps", dataset="ntk-teacher")) == len(config.teacher_sizes)
+    assert {r["m"] for r in lambdas if r["metric"] == "lambda_0_subsample"} == {
+        m for m in config.teacher_sizes if m > config.lambda_max_points}
+    assert len(_by_metric(rows, "p6_steps", dataset="ntk-teacher")) == len(config.teacher_sizes) * len(config.ntk_eps)
+    # SGD: steps are epochs
+    per_epoch = _by_metric(rows, "steps_per_epoch", dataset="sgd-mnist5k")
+    assert per_epoch and all(r["value"] == math.ceil(r["m"] / config.sgd_batch_size) for r in per_epoch)
+    assert max(r["step"] for r in _by_metric(rows, "subnet_loss", dataset="sgd-mnist5k")) == config.sgd_epochs
 
 
-def test_pretraining_t_star_is_the_first_checkpoint_meeting_the_criterion(quick_pretraining):
+def test_pretraining_p7_holds_and_p8_is_exact_in_the_quick_run(quick_pretraining):
+    _, rows = quick_pretraining
+    pairs = 0
+    for t_star in _by_metric(rows, "pretrain_steps") + _by_metric(rows, "pretrain_steps_sum"):
+        suffix = "_sum" if t_star["metric"].endswith("_sum") else ""
+        bound = _by_metric(rows, f"certificate_steps{suffix}", dataset=t_star["dataset"], m=t_star["m"],
+                           seed=t_star["seed"], eps=t_star["eps"])[0]["value"]
+        assert t_star["value"] <= bound
+        pairs += 1
+    assert pairs > 20
+    errors = _by_metric(rows, "p8_max_relative_error", dataset="rf-teacher")
+    assert len(errors) == len(pretraining.quick().teacher_sizes) and max(r["value"] for r in errors) < 1e-10
+    predicted = _by_metric(rows, "predicted_certificate_steps", dataset="rf-teacher")
+    measured = {(r["m"], r["eps"]): r["value"] for r in _by_metric(rows, "certificate_steps", dataset="rf-teacher")}
+    assert predicted and all(measured[(r["m"], r["eps"])] == r["value"] for r in predicted)
+    spectrum = _by_metric(rows, "rf_mu", dataset="rf-teacher", m=100)
+    assert len(spectrum) == min(100, pretraining.quick().rf_width) and all(r["value"] > 0 for r in spectrum)
+
+
+def test_pretraining_t_star_is_the_first_step_meeting_the_criterion_on_the_coarse_curve(quick_pretraining):
+    """T* is a step at which the criterion holds, no coarse step before it meets it, and the
+    stable step is never before T*."""
     _, rows = quick_pretraining
     for t_star in _by_metric(rows, "pretrain_steps"):
         curve = sorted(_by_metric(rows, "subnet_loss", dataset=t_star["dataset"], m=t_star["m"], seed=t_star["seed"]),
                        key=lambda r: r["step"])
-        eps = _by_metric(rows, "eps", dataset=t_star["dataset"], m=t_star["m"])[0]["value"]
-        meeting = [r["step"] for r in curve if r["value"] <= eps]
-        assert t_star["value"] == (meeting[0] if meeting else math.inf)
+        meeting = [r["step"] for r in curve if r["value"] <= t_star["eps"]]
+        stable = _by_metric(rows, "pretrain_steps_stable", dataset=t_star["dataset"], m=t_star["m"],
+                            seed=t_star["seed"], eps=t_star["eps"])[0]["value"]
+        assert stable >= t_star["value"]
+        if meeting:
+            assert t_star["value"] <= meeting[0]
+            before = [r for r in curve if r["step"] < t_star["value"]]
+            assert all(r["value"] > t_star["eps"] for r in before)
 
 
-def test_pretraining_subnetwork_improves_with_pretraining(quick_pretraining):
-    """Mean-field set-ups: the GFS subnetwork of the trained network beats the one at step 0."""
-    _, rows = quick_pretraining
-    for setup in ("mf-teacher", "mf-mnist5k"):
-        for t_star in _by_metric(rows, "pretrain_steps", dataset=setup):
-            curve = sorted(_by_metric(rows, "subnet_loss", dataset=setup, m=t_star["m"], seed=t_star["seed"]),
-                           key=lambda r: r["step"])
-            assert curve[-1]["value"] <= curve[0]["value"]
+def test_exact_search_equals_a_step_by_step_scan():
+    """On a small mean-field cell: the coarse pass plus bisection gives the same T* and stable
+    step as evaluating the GFS subnetwork at every one of the 60 steps, for every criterion that
+    satisfies the documented assumption; for the others it still returns a genuine crossing."""
+    import torch
+
+    from sims.experiments.common import features_of
+    from sims.experiments.pretraining_search import Trajectory, crossing_steps, scan_crossing_steps
+    from sims.model import init_network
+    from sims.select import select
+    from sims.train import TrainConfig, train
+
+    config = _tiny_pretraining(setups=("mf-teacher",), teacher_sizes=(200,))
+    setting = pretraining._setting(config, "mf-teacher")
+    dataset, *_ = pretraining._load(setting, 200, 0)
+    inputs = torch.as_tensor(dataset.train_inputs)
+    model = init_network(dataset.input_dim, 40, 1, seed=0)
+    train_config = TrainConfig(lr=0.2, iterations=60)
+    every_step = train(model, inputs, dataset.train_targets, replace(train_config, checkpoints=tuple(range(61))))
+    sparse = Trajectory({t: every_step.checkpoints[t] for t in (0, 20, 40, 60)}, inputs, dataset.train_targets,
+                        train_config, 60)
+    losses = {t: float(select(features_of(every_step.checkpoints[t], inputs), dataset.train_targets, 20,
+                              "gfs").losses[-1]) for t in range(61)}
+    for t in (7, 33, 59):  # replaying GD from a stored step reproduces the run bit for bit
+        assert torch.equal(sparse.model_at(t).first_weight, every_step.checkpoints[t].first_weight)
+    coarse = pretraining.geometric_steps(60, 8)
+    exact, between = 0, 0
+    for threshold in np.quantile(list(losses.values()), np.linspace(0.02, 0.98, 25)):
+        meets = lambda t: losses[t] <= threshold  # noqa: E731
+        flags = [meets(t) for t in range(61)]
+        # the documented assumption: at most one change of the criterion between coarse steps
+        assumption = all(sum(flags[t] != flags[t + 1] for t in range(a, b)) <= 1 for a, b in zip(coarse, coarse[1:]))
+        found, reference = crossing_steps(meets, coarse), scan_crossing_steps(meets, 60)
+        if assumption:
+            assert found == reference
+            exact += 1
+            between += found[0] not in coarse  # found strictly between coarse points by bisection
+        else:  # still a genuine crossing: met at T*, not met just before
+            assert found[0] == math.inf or (flags[int(found[0])] and (found[0] == 0 or not flags[int(found[0]) - 1]))
+    assert exact >= 10 and between >= 1
+
+
+def test_crossing_steps_cases():
+    from sims.experiments.pretraining_search import crossing_steps, scan_crossing_steps
+
+    flags = [False] * 13 + [True] * 5 + [False] * 2 + [True] * 21  # leaves once, comes back
+    meets = lambda t: flags[t]  # noqa: E731
+    assert scan_crossing_steps(meets, 40) == (13.0, 20.0)
+    assert crossing_steps(meets, [0, 10, 15, 19, 25, 40]) == (13.0, 20.0)
+    # the excursion below the criterion at 13..17 lies strictly between two failing coarse points:
+    # documented limit, the search returns the later genuine crossing
+    assert crossing_steps(meets, [0, 10, 19, 40]) == (20.0, 20.0)
+    assert crossing_steps(lambda t: False, [0, 5, 9]) == (math.inf, math.inf)
+    assert crossing_steps(lambda t: t != 9, [0, 5, 9]) == (0.0, math.inf)  # fails at the last step
+    assert crossing_steps(lambda t: True, [0, 5, 9]) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("scaling,outputs", [("mean-field", 1), ("ntk", 1), ("mean-field", 3)])
+def test_neuron_variance_from_hidden_matches_geometry(scaling, outputs):
+    from sims.model import hidden_activations, init_network, neuron_features
+    from theory import geometry
+
+    rng = np.random.default_rng(1)
+    inputs = rng.standard_normal((30, 4))
+    model = init_network(4, 25, outputs, scaling=scaling, seed=2)
+    value = pretraining.neuron_variance_from_hidden(model, hidden_activations(model, inputs))
+    assert value == pytest.approx(geometry.neuron_variance(neuron_features(model, inputs).numpy()), rel=1e-10)
+
+
+def test_contraction_rate():
+    losses = 0.5 * 0.9 ** np.arange(50)
+    assert pretraining.contraction_rate(losses, 20) == pytest.approx(-math.log(0.9))
+    assert math.isnan(pretraining.contraction_rate(losses, 1)) and math.isnan(pretraining.contraction_rate(losses, math.inf))
 
 
 def test_pretraining_claims_and_figures(quick_pretraining):
@@ -91,28 +194,50 @@ def test_pretraining_claims_and_figures(quick_pretraining):
     experiment = get_experiment("pretraining")
     verdicts = experiment.claims(rows, pretraining.quick())
     assert verdicts and all(isinstance(v, Verdict) for v in verdicts)
-    assert any("grows logarithmically" in v.claim for v in verdicts)
+    p7 = [v for v in verdicts if "P7 T*" in v.claim]
+    assert len(p7) == len(pretraining.quick().setups) and all(v.kind == "theorem" and v.outcome == "held" for v in p7)
+    assert any("grows like log m" in v.claim for v in verdicts)
+    p8 = [v for v in verdicts if "P8 closed-form" in v.claim]
+    assert p8 and p8[0].outcome == "held"
     p6 = [v for v in verdicts if "P6" in v.claim]
     assert p6 and "pruning margin" in p6[0].summary
     paths = experiment.figures(rows, pretraining.quick(), folder)
     names = {p.name for p in paths}
-    assert {"pretraining_t_star.png", "pretraining_t_star.pdf", "pretraining_subnet_loss.png"} <= names
+    assert {"pretraining_t_star.png", "pretraining_subnet_loss.pdf", "pretraining_certificate.png",
+            "pretraining_spectrum.png"} <= names
     assert all(p.stat().st_size > 1000 for p in paths)
+    assert experiment.summary(rows, pretraining.quick())[0].startswith("###")
 
 
-@pytest.mark.parametrize("changes", [dict(ntk_eps=0.0, mf_eps=0.0), dict(ntk_eps=1e-12, mf_eps=1e-12)])
+def test_pretraining_p7_check_can_fail():
+    """A T* beyond its certificate (as a bug in GFS or in the search would give) is a violation."""
+    rows = [dict(dataset="mf-teacher", method=method, m=100, n=None, seed=seed, metric=metric, value=value, step=None,
+                 eps=0.1)
+            for seed in range(3)
+            for method, metric, value in (("gfs", "pretrain_steps", 12.0 if seed else 30.0),
+                                          ("p7-bound", "certificate_steps", 20.0))]
+    config = replace(pretraining.quick(), setups=("mf-teacher",))
+    (check,) = [v for v in pretraining.claims(rows, config) if "P7 T*" in v.claim]
+    assert check.outcome == "violated" and "seed=0" in check.summary
+    rows[0]["value"] = 20.0
+    (check,) = [v for v in pretraining.claims(rows, config) if "P7 T*" in v.claim]
+    assert check.outcome == "held"
+
+
+@pytest.mark.parametrize("changes", [dict(ntk_eps=(0.0,), mf_eps=(0.0,)), dict(ntk_eps=(1e-12,), mf_eps=(1e-12,))])
 def test_pretraining_impossible_loss_criterion_gives_inf(changes):
-    config = _tiny_pretraining(**changes)
+    config = _tiny_pretraining(**changes, sum_eps=())
     for cell in pretraining.cells(config):
         rows = pretraining.run_cell(config, cell)
         assert _by_metric(rows, "pretrain_steps")[0]["value"] == math.inf
+        assert _by_metric(rows, "certificate_steps")[0]["value"] == math.inf
     verdict = pretraining.claims(rows, config)
     assert all(isinstance(v, Verdict) for v in verdict)
 
 
 def test_pretraining_impossible_accuracy_criterion_gives_inf():
     config = replace(pretraining.quick(), setups=("mf-mnist5k",), mnist5k_sizes=(100,), mnist_iterations=5,
-                     checkpoint_points=3, tau=1.01)
+                     coarse_points=3, taus=(1.01,))
     rows = pretraining.run_cell(config, pretraining.cells(config)[0])
     assert _by_metric(rows, "pretrain_steps_accuracy")[0]["value"] == math.inf
     assert all(0 <= r["value"] <= 1 for r in _by_metric(rows, "subnet_accuracy"))
@@ -128,7 +253,8 @@ def test_pretraining_divergence_is_reported_and_other_cells_survive(tmp_path, ca
     diverged = _by_metric(rows, "diverged_lr", dataset="mf-teacher")
     assert len(diverged) == len(config.teacher_sizes) and all(r["value"] == 1e4 for r in diverged)
     assert not _by_metric(rows, "pretrain_steps", dataset="mf-teacher")  # no fake T*
-    assert len(_by_metric(rows, "pretrain_steps", dataset="ntk-teacher")) == len(config.teacher_sizes)
+    assert len(_by_metric(rows, "pretrain_steps", dataset="ntk-teacher", eps=config.ntk_eps[0])) == len(
+        config.teacher_sizes)
     assert "lr=10000" in capsys.readouterr().err
     verdicts = pretraining.claims(rows, config)
     failed = [v for v in verdicts if v.claim == "mf-teacher: every cell ran"]
@@ -138,7 +264,7 @@ def test_pretraining_divergence_is_reported_and_other_cells_survive(tmp_path, ca
 def test_pretraining_m_larger_than_data_and_missing_mnist_are_skipped(tmp_path, monkeypatch):
     monkeypatch.setenv("GFS_MNIST_DIR", str(tmp_path / "no-mnist-here"))
     config = replace(pretraining.quick(), setups=("mf-mnist5k", "mf-mnist"), mnist5k_sizes=(100, 6000),
-                     mnist_sizes=(100,), mnist_iterations=3, checkpoint_points=2)
+                     mnist_sizes=(100,), mnist_iterations=3, coarse_points=2)
     rows = [row for cell in pretraining.cells(config) for row in pretraining.run_cell(config, cell)]
     too_large = _by_metric(rows, "skipped_m_too_large", dataset="mf-mnist5k")
     assert [r["m"] for r in too_large] == [6000] and too_large[0]["value"] == 5000
@@ -154,8 +280,14 @@ def test_pretraining_config_rejects_bad_input():
         pretraining.PretrainingConfig(setups=("ntk-mnist",))
     with pytest.raises(ValueError, match="seeds"):
         pretraining.PretrainingConfig(seeds=())
-    assert "mf-mnist" not in pretraining.PretrainingConfig().setups
-    assert max(pretraining.PretrainingConfig().teacher_sizes) >= 8000
+    with pytest.raises(ValueError, match="mf_eps"):
+        pretraining.PretrainingConfig(mf_eps=0.1)
+    with pytest.raises(ValueError, match="sgd_batch_size"):
+        pretraining.PretrainingConfig(sgd_batch_size=0)
+    default = pretraining.PretrainingConfig()
+    assert "mf-mnist" not in default.setups and "rf-teacher" in default.setups
+    sizes = default.teacher_sizes
+    assert math.log10(max(sizes) / min(sizes)) >= 2.5 and len(default.seeds) >= 8  # issue 10: range and power
 
 
 def test_first_reaching():

@@ -1,6 +1,8 @@
 """Exact full-batch GD: analytic gradients against autograd and finite differences, modes,
 stopping, checkpoints, divergence, determinism."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -137,3 +139,90 @@ def test_float32_training_runs():
     model, inputs, targets = instance()
     result = train(model.to(dtype=torch.float32), inputs, targets, TrainConfig(lr=0.1, iterations=10))
     assert result.model.dtype == torch.float32 and np.isfinite(result.final_loss)
+
+
+# ---------------------------------------------------------------- SGD, random features, observer
+
+
+def test_sgd_with_one_batch_per_epoch_is_full_batch_gd():
+    model, inputs, targets = instance("tanh", bias=False, width=12)
+    gd = train(model, inputs, targets, TrainConfig(lr=0.3, iterations=15))
+    sgd = train(model, inputs, targets, TrainConfig(lr=0.3, iterations=15, batch_size=inputs.shape[0]))
+    np.testing.assert_allclose(sgd.losses, gd.losses, rtol=1e-11)  # same steps, rows summed in another order
+
+
+def test_sgd_epochs_batches_and_seeds():
+    from sims.train import epoch_batches
+
+    batches = epoch_batches(13, 4, shuffle_seed=2, epoch=5)
+    assert [len(b) for b in batches] == [4, 4, 4, 1] and sorted(np.concatenate(batches)) == list(range(13))
+    model, inputs, targets = instance("tanh", bias=False, width=12)
+    config = TrainConfig(lr=0.3, iterations=6, batch_size=4, checkpoints=(0, 3, 6), shuffle_seed=1)
+    first, again = train(model, inputs, targets, config), train(model, inputs, targets, config)
+    assert first.losses.shape == (7,) and sorted(first.checkpoints) == [0, 3, 6]  # counted in epochs
+    assert np.array_equal(first.losses, again.losses)  # seeded: same bytes
+    other = train(model, inputs, targets, TrainConfig(lr=0.3, iterations=6, batch_size=4, shuffle_seed=2))
+    assert not np.array_equal(first.losses, other.losses)
+    gd = train(model, inputs, targets, TrainConfig(lr=0.3, iterations=6))
+    assert not np.allclose(first.losses[1:], gd.losses[1:])  # 4 steps per epoch: not one GD step
+    # resuming from an epoch checkpoint with the same seed continues the same trajectory
+    resumed = train(first.checkpoints[3], inputs, targets, TrainConfig(lr=0.3, iterations=3, batch_size=4,
+                                                                       shuffle_seed=1, start_epoch=3))
+    assert evaluate_loss(first.checkpoints[6], inputs, targets) == pytest.approx(resumed.final_loss, rel=1e-12)
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+
+
+def test_random_features_mode_reuses_act_z_and_matches_the_plain_loop():
+    model, inputs, targets = instance("relu", bias=False, width=10)
+    result = train(model, inputs, targets, TrainConfig(lr=0.4, iterations=7, mode="second"))
+    reference = model.clone()
+    for _ in range(7):
+        _, grads = loss_and_gradients(reference, inputs, targets)
+        reference.second_weight.sub_(0.4 * reference.width * grads["second_weight"])
+    assert torch.equal(result.model.second_weight, reference.second_weight)
+    assert torch.equal(result.model.first_weight, model.first_weight)
+
+
+def test_observer_sees_every_step_with_its_hidden_activations():
+    from sims.model import hidden_activations
+
+    model, inputs, targets = instance("tanh", bias=True, width=8)
+    seen = []
+
+    def observe(step, current, hidden):
+        torch.testing.assert_close(hidden, hidden_activations(current, inputs), rtol=0, atol=0)
+        seen.append((step, evaluate_loss(current, inputs, targets)))
+
+    result = train(model, inputs, targets, TrainConfig(lr=0.2, iterations=5), observe=observe)
+    assert [s for s, _ in seen] == list(range(6))
+    np.testing.assert_allclose([loss for _, loss in seen], result.losses, rtol=1e-12)
+
+
+def test_ntk_step_convention_of_e3():
+    """E3's NTK set-up: GD on the summed loss with eta = ntk_lr / m, the step applied as given
+    (not multiplied by the width), is mean-form GD with step ntk_lr; the recorded loss is the sum."""
+    from sims.experiments.pretraining import dense_learning_rate
+
+    rng = np.random.default_rng(4)
+    m, d, width, ntk_lr = 24, 3, 16, 0.7
+    inputs = rng.standard_normal((m, d))
+    inputs /= np.linalg.norm(inputs, axis=1, keepdims=True)
+    targets = rng.standard_normal((m, 1))
+    model = init_network(d, width, 1, scaling="ntk", second_layer="sign", seed=1)
+    eta = dense_learning_rate("ntk-teacher", ntk_lr, m)
+    assert eta == pytest.approx(ntk_lr / m)
+    summed = train(model, inputs, targets, TrainConfig(lr=eta, iterations=10, mode="first", loss_form="sum"))
+    mean = train(model, inputs, targets, TrainConfig(lr=ntk_lr, iterations=10, mode="first", loss_form="mean"))
+    np.testing.assert_allclose(summed.losses, m * mean.losses, rtol=1e-10)
+    torch.testing.assert_close(summed.model.first_weight, mean.model.first_weight, rtol=1e-10, atol=1e-12)
+    # one step by hand: W1 = W0 - eta * d/dW [0.5 sum_j (f(x_j) - y_j)^2], f = N^(-1/2) sum_r a_r relu(w_r.x)
+    w = model.first_weight.clone().requires_grad_(True)
+    x, y = torch.from_numpy(inputs), torch.from_numpy(targets)
+    outputs = torch.relu(x @ w.T) @ model.second_weight / math.sqrt(width)
+    loss = 0.5 * ((outputs - y) ** 2).sum()
+    loss.backward()
+    one = train(model, inputs, targets, TrainConfig(lr=eta, iterations=1, mode="first", loss_form="sum"))
+    assert one.losses[0] == pytest.approx(loss.item(), rel=1e-13)
+    torch.testing.assert_close(one.model.first_weight, (w - eta * w.grad).detach(), rtol=1e-12, atol=1e-14)
+    assert dense_learning_rate("mf-teacher", 0.5, m) == 0.5  # mean-field set-ups: lr as given

@@ -1,4 +1,4 @@
-"""The propositions P1-P6 of THEORY.md as functions of numbers.
+"""The propositions P1-P8 of THEORY.md as functions of numbers.
 
 Every bound is a function of the subnetwork size ``n`` (P1-P4), of the number of
 pre-training steps ``T`` (P5), or returns the required ``T`` (P6). ``n`` and ``T`` may be
@@ -18,6 +18,7 @@ re-weighted greedy analysis of Ye, Wu, Liu (NeurIPS 2020, arXiv 2010.15969); P5 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +32,12 @@ __all__ = [
     "pruning_margin",
     "required_pretraining_steps",
     "bound_violations",
+    "pretraining_certificate",
+    "certificate_steps",
+    "RandomFeaturesSpectrum",
+    "random_features_spectrum",
+    "random_features_loss",
+    "random_features_trajectory",
 ]
 
 
@@ -203,3 +210,133 @@ def bound_violations(observed, bound, rtol: float = 1e-12, atol: float = 0.0) ->
     if rtol < 0 or atol < 0:
         raise ValueError("rtol and atol must be non-negative")
     return np.flatnonzero(obs > bnd + rtol * np.abs(bnd) + atol)
+
+
+# ---------------------------------------------------------------- P7: the pre-training certificate
+
+
+def pretraining_certificate(dense_loss, variance, n):
+    """P7: ``B_n(T) = L(u_T) + V_T (1 + ln n) / (2 n)`` for every recorded T.
+
+    ``dense_loss`` (T+1,) the dense network's loss L(u_t) (mean form) and ``variance`` (T+1,)
+    its neuron variance V_t, both at t = 0..T; n the subnetwork size. GFS of size n at step t
+    has loss <= B_n(t) (P2 with g = u_t). Returns an array of shape (T+1,).
+    """
+    loss = np.asarray(dense_loss, dtype=np.float64)
+    v = np.asarray(variance, dtype=np.float64)
+    if loss.shape != v.shape or loss.ndim != 1:
+        raise ValueError(f"dense_loss and variance must be 1-d of one length, got {loss.shape} and {v.shape}")
+    if np.any(v < 0) or np.any(loss < 0):
+        raise ValueError("dense_loss and variance must be non-negative")
+    if np.ndim(n) != 0 or n < 1:
+        raise ValueError(f"n must be a scalar >= 1, got {n!r}")
+    return loss + v * (1.0 + math.log(n)) / (2.0 * n)
+
+
+def certificate_steps(certificate, eps):
+    """P7: ``T_B(eps) = min{t : B_n(t) <= eps}`` over the recorded steps t = 0..len-1, as a float
+    (``math.inf`` when B never reaches eps). ``eps`` scalar or array (then an array)."""
+    b = np.asarray(certificate, dtype=np.float64)
+    e = np.asarray(eps, dtype=np.float64)
+    # running minimum: the first t with B(t) <= eps is the first t whose prefix minimum is <= eps
+    prefix = np.minimum.accumulate(b)
+    index = np.searchsorted(-prefix, -e, side="left")  # -prefix is non-decreasing
+    out = np.where(index < b.size, index.astype(np.float64), math.inf)
+    return float(out) if e.ndim == 0 else out
+
+
+# ---------------------------------------------------------------- P8: random features
+
+
+@dataclass(frozen=True)
+class RandomFeaturesSpectrum:
+    """The spectrum of ``A = Psi Psi^T / (N m)`` restricted to the column space of Psi.
+
+    mu (r,): eigenvalues, decreasing (r = rank of Psi, at most min(m, N)); basis (m, r): the
+    eigenvectors v_j = U_j; right (N, r) and singular (r,): Psi = basis diag(singular) right^T;
+    coefficients (r, K): c_j = v_j . (u_0 - y) per output column; rest (K,): the squared norm
+    of the part of u_0 - y outside span(Psi) (it never moves: mu = 0 there); width N; m.
+    """
+
+    mu: np.ndarray
+    basis: np.ndarray
+    right: np.ndarray
+    singular: np.ndarray
+    coefficients: np.ndarray
+    rest: np.ndarray
+    width: int
+    m: int
+
+
+def random_features_spectrum(hidden, initial_residual, rtol: float = 1e-12) -> RandomFeaturesSpectrum:
+    """P8's spectrum at initialisation from ``hidden`` = Psi (m, N), Psi_ji = act(a_i.x_j + c_i),
+    and ``initial_residual`` = u_0 - y (m, K) or (m,). Singular values below ``rtol`` times the
+    largest count as zero (their directions join ``rest``)."""
+    psi = np.asarray(hidden, dtype=np.float64)
+    residual = np.asarray(initial_residual, dtype=np.float64).reshape(psi.shape[0], -1)
+    m, width = psi.shape
+    u, singular, vt = np.linalg.svd(psi, full_matrices=False)
+    keep = singular > rtol * (singular[0] if singular.size else 0.0)
+    u, singular, right = u[:, keep], singular[keep], vt[keep].T
+    coefficients = u.T @ residual
+    outside = residual - u @ coefficients
+    return RandomFeaturesSpectrum(mu=singular ** 2 / (width * m), basis=u, right=right, singular=singular,
+                                  coefficients=coefficients, rest=np.sum(outside ** 2, axis=0), width=width, m=m)
+
+
+def _contraction(spectrum: RandomFeaturesSpectrum, eta: float) -> np.ndarray:
+    e = _positive(eta, "eta")
+    q = 1.0 - e * spectrum.mu
+    if np.any(np.abs(q) > 1.0):
+        raise ValueError(f"eta * mu_max = {e * spectrum.mu.max():.4g} > 2: gradient descent diverges")
+    return q
+
+
+def random_features_loss(t, eta, spectrum: RandomFeaturesSpectrum):
+    """P8: the dense loss after t steps, ``L(u_t) = (1/(2m)) [sum_j (1 - eta mu_j)^(2t) ||c_j||^2 + rest]``
+    (mean form; summed over the K output columns). t scalar or array of steps >= 0."""
+    q = _contraction(spectrum, eta)
+    steps, scalar = _sizes(t, "t", minimum=0)
+    energy = np.sum(spectrum.coefficients ** 2, axis=1)  # (r,)
+    decay = np.power(q[None, :] ** 2, steps.reshape(-1, 1))  # (T, r)
+    out = (decay @ energy + np.sum(spectrum.rest)) / (2.0 * spectrum.m)
+    return _out(out.reshape(steps.shape), scalar)
+
+
+def random_features_trajectory(hidden, second_weight, targets, eta, iterations: int):
+    """P8 with P7's ingredients: (loss (T+1,), variance (T+1,)) of the random-features network
+    at t = 0..iterations, predicted from the initialisation alone.
+
+    Network u = Psi b / N (mean-field, first layer fixed), hidden = Psi (m, N), second_weight
+    = b_0 (N, K), targets y (m, K); GD on the mean loss with per-neuron step eta N, i.e.
+    ``b_{t+1} = b_t - (eta/m) Psi^T (u_t - y)``. In the eigenbasis of A the residual of
+    direction j after t steps is q_j^t c_j (q_j = 1 - eta mu_j), so
+    ``b_t = b_0 - N W diag((1 - q_j^t) / s_j) c`` (Psi = U S W^T), and the neuron variance is
+    ``V_t = (1/(m N)) sum_i ||Psi_i||^2 ||b_{t,i}||^2 - (1/m) ||u_t||^2``.
+    """
+    psi = np.asarray(hidden, dtype=np.float64)
+    b0 = np.asarray(second_weight, dtype=np.float64).reshape(psi.shape[1], -1)
+    y = np.asarray(targets, dtype=np.float64).reshape(psi.shape[0], -1)
+    m, width = psi.shape
+    residual0 = psi @ b0 / width - y
+    spectrum = random_features_spectrum(psi, residual0)
+    q = _contraction(spectrum, eta)
+    steps = np.arange(int(iterations) + 1, dtype=np.float64)
+    loss = random_features_loss(steps, eta, spectrum)
+    log_q = np.where(q > 0, np.log1p(-float(eta) * spectrum.mu), np.log(np.maximum(np.abs(q), 1e-300)))
+    powers = np.exp(steps[:, None] * log_q[None, :]) * np.where(q < 0, -1.0, 1.0) ** steps[:, None]  # q^t (T+1, r)
+    one_minus = np.where(q > 0, -np.expm1(steps[:, None] * log_q[None, :]), 1.0 - powers)
+    column_norms = np.sum(psi ** 2, axis=0)  # (N,)
+    # u_t = y + r_t with r_t = U (q^t * c) + r_perp, r_perp = residual0 - U c
+    outside = residual0 - spectrum.basis @ spectrum.coefficients
+    y_basis = spectrum.basis.T @ y  # (r, K)
+    y_norm = np.sum(y ** 2)
+    y_outside = np.sum(y * outside)
+    c = spectrum.coefficients
+    variance = np.empty(steps.size)
+    for index in range(steps.size):
+        decayed = powers[index][:, None] * c  # (r, K)
+        b_t = b0 - width * spectrum.right @ (one_minus[index][:, None] / spectrum.singular[:, None] * c)
+        outputs_norm = y_norm + 2 * (np.sum(y_basis * decayed) + y_outside) + np.sum(decayed ** 2) + np.sum(spectrum.rest)
+        variance[index] = (column_norms @ np.sum(b_t ** 2, axis=1)) / (m * width) - outputs_norm / m
+    return loss, variance

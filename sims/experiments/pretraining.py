@@ -1,42 +1,57 @@
-"""E3 `pretraining`: how many full-batch GD pre-training steps T*(m) a dense two-layer network
-needs before greedy forward selection (``gfs``) finds a good subnetwork of fixed size n, as
-the number of training samples m grows (Wolfe et al.; THEORY.md P5 and P6).
+"""E3 `pretraining`: how many pre-training steps T* a dense two-layer network needs before greedy
+forward selection (``gfs``) finds a subnetwork of fixed size n meeting a criterion, as the
+number of training samples m grows (Wolfe et al.; THEORY.md P5-P8 and "Anatomy of T* grows
+like log m").
 
 Set-ups (the ``dataset`` column of the rows):
 
-- ``ntk-teacher``: the NTK set-up of P5. First layer trained, second layer fixed to +-1
-  (``init_network(second_layer='sign', scaling='ntk')``), relu, inputs uniform on the unit
-  sphere, GD on the summed loss with step eta = ntk_lr / m (the top eigenvalue of the
-  summed-loss Gram matrix grows like m, so a fixed eta would diverge at large m; in the mean
-  form this is the width- and m-independent learning rate ntk_lr). Also reports the measured
-  lambda_0 = lambda_min(H) of the closed-form NTK Gram matrix and P6's predicted T*.
+- ``ntk-teacher``: the NTK set-up of P5. First layer trained, second layer fixed to +-1, relu,
+  inputs uniform on the unit sphere, GD on the summed loss with step eta = ntk_lr / m (see
+  :func:`dense_learning_rate`; in the mean form this is GD with step ntk_lr). Also lambda_0 of
+  the closed-form NTK Gram matrix (exact up to ``lambda_max_points`` samples; above that the
+  smallest eigenvalue of a seeded random principal submatrix, an *upper* bound on lambda_0 by
+  interlacing, reported as ``lambda_0_subsample``) and P6's predicted T*.
 - ``mf-teacher``: a mean-field network trained on both layers, same synthetic data.
-- ``mf-mnist5k``: the same on bundled MNIST 5k (one-hot targets, training split only).
-- ``mf-mnist``: full MNIST (IDX files); not in the default list. When the files are absent,
-  each of its cells returns one ``skipped_data_missing`` row instead of failing.
+- ``rf-teacher``: random features (P8): mean-field, first layer fixed (train mode "second").
+  The dense loss and neuron variance are predicted from the spectrum at initialisation
+  before training; the prediction gives T_B (P7) before any step is taken.
+- ``mf-mnist5k``: mean-field, both layers, full-batch GD on bundled MNIST 5k.
+- ``sgd-mnist5k``: the same network trained by mini-batch SGD (Wolfe et al.'s protocol):
+  there every step is an **epoch** (``sgd_batch_size`` examples per update).
+- ``mf-mnist``: full MNIST (IDX files); not in the default list; without the files each cell
+  returns one ``skipped_data_missing`` row.
 
-Synthetic targets are divided by their RMS norm, so the zero predictor's loss is 0.5 in every
-set-up and the criterion ``loss <= eps`` reads as a fraction of it.
+Synthetic targets are divided by their RMS norm, so the zero predictor's loss is 0.5; MNIST's
+one-hot targets give 0.5 as well, so every eps reads as a fraction of that.
 
-A cell is (setup, m, seed): train the dense network once, keeping checkpoints on a geometric
-grid of iterations; at each checkpoint select n neurons by gfs and record (step = iteration)
+A cell is (setup, m, seed). The dense network is trained once; the neuron variance V_t is
+recorded at every step (from the activations GD computes anyway), and the parameters on a
+stored grid (every step for the synthetic set-ups, every ``mnist_store_every`` steps for
+MNIST, replayed exactly in between; every epoch for SGD). The GFS subnetwork (n neurons) is
+evaluated on a coarse geometric grid of ``coarse_points`` steps, then, for every criterion,
+inside the bracket where it is first met (bisection, see ``pretraining_search``). Rows
+(``eps`` column = the criterion, mean form unless the metric says ``_sum``):
 
-- ``subnet_loss`` (mean form 0.5 mean_j ||f_n(x_j) - y_j||^2), ``subnet_loss_sum`` (summed
-  form, m times the former), ``subnet_accuracy`` (labelled data), ``dense_loss`` (mean form)
-  and ``V`` (neuron variance of the dense network, THEORY.md's norm);
-
-then, with step empty:
-
-- ``pretrain_steps``: T* = first checkpoint with subnet_loss <= eps (inf: not reached within
-  the budget); ``pretrain_steps_accuracy``: first checkpoint with subnet_accuracy >= tau;
-  ``eps`` and ``tau``: the criteria used;
-- NTK only: ``lambda_0`` (exact, m <= lambda_max_points) or ``lambda_0_subsample`` (of a
-  random principal submatrix of lambda_max_points rows: an upper bound on lambda_0 by
-  eigenvalue interlacing); ``p6_steps`` (method ``p6-bound``) = P6's predicted T* with V the
-  largest neuron variance over the checkpoints (inf when the pruning term alone exceeds eps:
-  the bound is vacuous, as THEORY.md's caution under P6 expects for n << N);
-- ``diverged_lr`` (value = the learning rate) when pre-training diverged;
-  ``skipped_m_too_large`` (value = the number of examples available) when m exceeds the data.
+- curves (``step`` = t, coarse grid): ``subnet_loss``, ``subnet_loss_sum`` (m times),
+  ``subnet_accuracy`` (labelled data), ``dense_loss``, ``V``, ``certificate`` (P7's B_n(t));
+- per eps: ``pretrain_steps`` (T*, the first step at which the subnetwork's loss <= eps; inf if
+  never within the budget), ``pretrain_steps_stable`` (the first step from which it stays
+  <= eps), ``certificate_steps`` (method ``p7-bound``: T_B = min{t : L(u_t) + V_t (1 + ln n)/(2n)
+  <= eps}, exact from the per-step values), ``dense_steps`` (the dense network's own first
+  step with loss <= eps) and ``contraction_rate`` (method ``dense``: the dense loss's mean
+  log-contraction per step over [T*/2, T*], the rate of the directions that matter at eps);
+- the same with ``_sum`` for each summed-form criterion ``sum_eps`` (subnetwork summed loss
+  m L <= eps, so the mean-form criterion is eps/m), and ``pretrain_steps_accuracy`` (eps =
+  tau, training accuracy >= tau) on labelled data;
+- per cell: ``initial_loss`` (L(u_0), mean form), ``initial_loss_sum``, ``evaluations`` (GFS
+  runs spent), ``replayed_steps``; NTK: ``lambda_0`` or ``lambda_0_subsample``, ``p6_steps``
+  per eps (method ``p6-bound``); random features: ``predicted_certificate_steps`` per eps
+  (method ``p8-prediction``, from the spectrum before training), ``p8_max_relative_error``
+  (largest |L_measured/L_P8 - 1| over all steps), and for the first seed the spectrum:
+  ``rf_mu`` and ``rf_c2`` (step = direction index j: eigenvalue mu_j of A and residual energy
+  ||c_j||^2 of u_0 - y) and ``rf_rest`` (energy outside the span of the features);
+- ``diverged_lr`` (value = the learning rate), ``skipped_m_too_large`` (value = examples
+  available), ``skipped_data_missing``.
 """
 
 from __future__ import annotations
@@ -48,110 +63,147 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.data import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_dataset
-from sims.experiments.common import (
-    accuracy,
-    features_of,
-    geometric_steps,
-    half_mean_squared_error,
-    tidy_row,
-    train_dense,
-    unit_rms_targets,
-)
+from sims.experiments.common import accuracy, features_of, geometric_steps, tidy_row, unit_rms_targets
 from sims.model import check_choices
 from sims.runner import Experiment, register
 
-SETUPS = ("ntk-teacher", "mf-teacher", "mf-mnist5k", "mf-mnist")
-DEFAULT_SETUPS = ("ntk-teacher", "mf-teacher", "mf-mnist5k")
+SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k", "mf-mnist")
+DEFAULT_SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k")
+SYNTHETIC = ("ntk-teacher", "mf-teacher", "rf-teacher")
+NOTE_METRICS = ("diverged_lr", "skipped_m_too_large", "skipped_data_missing")
 
 
 @dataclass(frozen=True)
 class PretrainingConfig:
     """Full-scale defaults; ``quick()`` gives the preset of ``--quick``.
 
-    eps_*: the loss criterion (mean form, fraction of the zero predictor's loss 0.5 on the
-    synthetic data; absolute on MNIST, where the zero predictor's loss is also 0.5);
-    tau: the training-accuracy criterion (labelled data only).
+    *_eps: the loss criteria (mean form; the zero predictor's loss is 0.5 everywhere);
+    sum_eps: summed-form criteria for the synthetic set-ups (m L <= eps);
+    taus: training-accuracy criteria (labelled data); coarse_points: size of the coarse grid
+    of steps on which the subnetwork is evaluated before the exact search.
     """
 
     setups: tuple[str, ...] = DEFAULT_SETUPS
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = tuple(range(8))
     n: int = 50
-    checkpoint_points: int = 24
-    # synthetic teacher (both set-ups)
-    teacher_sizes: tuple[int, ...] = (125, 250, 500, 1000, 2000, 4000, 8000)
+    coarse_points: int = 16
+    # synthetic teacher (three set-ups)
+    teacher_sizes: tuple[int, ...] = (100, 316, 1000, 3162, 10000, 31623)
     input_dim: int = 5
     teacher_width: int = 10
+    sum_eps: tuple[float, ...] = (2.0, 5.0, 20.0)
     # NTK set-up
     ntk_width: int = 200
-    ntk_iterations: int = 2000
+    ntk_iterations: int = 400
     ntk_lr: float = 1.0
-    ntk_eps: float = 0.035
-    lambda_max_points: int = 3000
-    # mean-field set-ups
-    mf_width: int = 400
-    mf_iterations: int = 600
+    ntk_eps: tuple[float, ...] = (0.2, 0.1, 0.07, 0.05)
+    lambda_max_points: int = 2000
+    # mean-field, both layers
+    mf_width: int = 200
+    mf_iterations: int = 300
     mf_lr: float = 1.0
-    mf_eps: float = 0.02
+    mf_eps: tuple[float, ...] = (0.2, 0.1, 0.05, 0.02, 0.01)
+    # random features
+    rf_width: int = 200
+    rf_iterations: int = 1000
+    rf_lr: float = 1.0
+    rf_eps: tuple[float, ...] = (0.2, 0.1, 0.05, 0.03)
+    # MNIST (full-batch GD and SGD)
     mnist5k_sizes: tuple[int, ...] = (250, 500, 1000, 2000, 5000)
     mnist_sizes: tuple[int, ...] = (1000, 3000, 10000, 30000, 60000)
     mnist_width: int = 300
     mnist_iterations: int = 300
     mnist_lr: float = 1.0
-    mnist_eps: float = 0.25
-    tau: float = 0.8
+    mnist_store_every: int = 10
+    mnist_eps: tuple[float, ...] = (0.4, 0.3, 0.25, 0.2)
+    taus: tuple[float, ...] = (0.6, 0.7, 0.8, 0.85)
+    sgd_batch_size: int = 100
+    sgd_epochs: int = 30
+    sgd_lr: float = 0.2
+    sgd_seeds: int = 4
 
     def __post_init__(self):
         check_choices("setups", self.setups, SETUPS)
         if not self.seeds:
             raise ValueError("seeds must not be empty")
-        for name in ("n", "ntk_width", "mf_width", "mnist_width", "checkpoint_points"):
+        for name in ("n", "ntk_width", "mf_width", "rf_width", "mnist_width", "coarse_points", "mnist_store_every",
+                     "sgd_batch_size", "sgd_epochs", "sgd_seeds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("teacher_sizes", "mnist5k_sizes", "mnist_sizes"):
             if any(m < 1 for m in getattr(self, name)):
                 raise ValueError(f"{name} must hold positive integers, got {getattr(self, name)!r}")
-        for name in ("ntk_eps", "mf_eps", "mnist_eps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("ntk_eps", "mf_eps", "rf_eps", "mnist_eps", "sum_eps", "taus"):
+            values = getattr(self, name)
+            if isinstance(values, (int, float)):
+                raise ValueError(f"{name} must be a list of numbers, got {values!r}")
+            if any(not v >= 0 for v in values):
+                raise ValueError(f"{name} must hold numbers >= 0, got {values!r}")
 
 
 def quick() -> PretrainingConfig:
+    """Seconds-scale preset: the main picture (T*(eps, m) curves and the P7 check)."""
     return PretrainingConfig(
         seeds=(0,),
         n=20,
-        checkpoint_points=10,
-        teacher_sizes=(100, 200, 400),
+        coarse_points=10,
+        teacher_sizes=(100, 300, 1000),
         ntk_width=100,
-        ntk_iterations=300,
+        ntk_iterations=200,
         lambda_max_points=400,
         mf_width=100,
-        mf_iterations=200,
+        mf_iterations=120,
+        rf_width=100,
+        rf_iterations=300,
         mnist5k_sizes=(250, 500),
         mnist_width=60,
         mnist_iterations=60,
-        ntk_eps=0.07,
-        mf_eps=0.05,
-        mnist_eps=0.4,
-        tau=0.55,
+        ntk_eps=(0.2, 0.1),
+        mf_eps=(0.2, 0.1, 0.05),
+        rf_eps=(0.2, 0.1, 0.05),
+        mnist_eps=(0.45, 0.4),
+        taus=(0.5, 0.6),
+        sgd_epochs=6,
+        sgd_seeds=1,
     )
 
 
+def dense_learning_rate(setup: str, lr: float, m: int) -> float:
+    """The TrainConfig.lr a set-up trains with: NTK, GD on the summed loss with eta = lr / m
+    (the summed-loss Gram matrix's top eigenvalue grows like m; this is mean-form GD with step
+    lr); the mean-field set-ups use lr as given (width-independent, see sims.train)."""
+    return lr / m if setup == "ntk-teacher" else lr
+
+
 def _setting(config: PretrainingConfig, setup: str) -> dict:
-    """Data, network and criterion of one set-up."""
-    if setup in ("ntk-teacher", "mf-teacher"):
+    """Data, network, training and criteria of one set-up."""
+    if setup in SYNTHETIC:
         data = DatasetConfig(name="teacher", input_dim=config.input_dim, teacher_width=config.teacher_width,
                              input_distribution="sphere", test_fraction=0.0)
+        common = dict(data=data, sizes=config.teacher_sizes, dtype="float64", store_every=1, sum_eps=config.sum_eps,
+                      batch_size=None, unit="step")
         if setup == "ntk-teacher":
-            return dict(data=data, sizes=config.teacher_sizes, width=config.ntk_width, iterations=config.ntk_iterations,
-                        lr=config.ntk_lr, eps=config.ntk_eps, dtype="float64",
-                        train=dict(mode="first", scaling="ntk", second_layer="sign", loss_form="sum"))
-        return dict(data=data, sizes=config.teacher_sizes, width=config.mf_width, iterations=config.mf_iterations,
-                    lr=config.mf_lr, eps=config.mf_eps, dtype="float64", train=dict())
-    name = "mnist5k" if setup == "mf-mnist5k" else "mnist"
-    data = DatasetConfig(name=name, test_fraction=0.0)
-    sizes = config.mnist5k_sizes if name == "mnist5k" else config.mnist_sizes
-    return dict(data=data, sizes=sizes, width=config.mnist_width, iterations=config.mnist_iterations,
-                lr=config.mnist_lr, eps=config.mnist_eps, dtype="float32", train=dict())
+            return dict(common, width=config.ntk_width, iterations=config.ntk_iterations, lr=config.ntk_lr,
+                        eps=config.ntk_eps, train=dict(mode="first", scaling="ntk", second_layer="sign",
+                                                       loss_form="sum"))
+        if setup == "mf-teacher":
+            return dict(common, width=config.mf_width, iterations=config.mf_iterations, lr=config.mf_lr,
+                        eps=config.mf_eps, train=dict(mode="both"))
+        return dict(common, width=config.rf_width, iterations=config.rf_iterations, lr=config.rf_lr,
+                    eps=config.rf_eps, train=dict(mode="second"))
+    name = "mnist" if setup == "mf-mnist" else "mnist5k"
+    sizes = config.mnist_sizes if name == "mnist" else config.mnist5k_sizes
+    common = dict(data=DatasetConfig(name=name, test_fraction=0.0), sizes=sizes, width=config.mnist_width,
+                  dtype="float32", eps=config.mnist_eps, sum_eps=(), train=dict(mode="both"))
+    if setup == "sgd-mnist5k":
+        return dict(common, iterations=config.sgd_epochs, lr=config.sgd_lr, store_every=1,
+                    batch_size=config.sgd_batch_size, unit="epoch")
+    return dict(common, iterations=config.mnist_iterations, lr=config.mnist_lr, store_every=config.mnist_store_every,
+                batch_size=None, unit="step")
+
+
+def _seeds(config: PretrainingConfig, setup: str) -> tuple[int, ...]:
+    return config.seeds[: config.sgd_seeds] if setup == "sgd-mnist5k" else config.seeds
 
 
 def cells(config: PretrainingConfig) -> list[dict]:
@@ -159,13 +211,13 @@ def cells(config: PretrainingConfig) -> list[dict]:
         {"setup": setup, "m": m, "seed": seed}
         for setup in config.setups
         for m in _setting(config, setup)["sizes"]
-        for seed in config.seeds
+        for seed in _seeds(config, setup)
     ]
 
 
-def _row(setup, method, m, seed, metric, value, step=None) -> dict:
+def _row(setup, method, m, seed, metric, value, step=None, eps=None) -> dict:
     """A row of E3: the subnetwork size is fixed by the config, so n stays empty."""
-    return tidy_row(setup, method, m, None, seed, metric, value, step)
+    return tidy_row(setup, method, m, None, seed, metric, value, step, eps=eps)
 
 
 def _warn(message: str) -> None:
@@ -173,7 +225,7 @@ def _warn(message: str) -> None:
 
 
 def _load(setting: dict, m: int, seed: int):
-    """The dataset of a cell, or (None, reason, value) when it cannot be loaded."""
+    """The dataset of a cell, or (None, metric, value, reason) when it cannot be loaded."""
     try:
         dataset = load_dataset(replace(setting["data"], m=m, seed=seed))
     except SubsetTooLarge as error:
@@ -208,10 +260,45 @@ def ntk_lambda_0(inputs: np.ndarray, max_points: int, seed: int) -> tuple[str, f
     return "lambda_0_subsample", geometry.min_eigenvalue(geometry.ntk_gram(inputs[rows]))
 
 
+def neuron_variance_from_hidden(model, hidden) -> float:
+    """V of THEORY.md for the model's neurons, from act(Z) (m, N) in float64:
+    ``V = (c^2 / (N m)) sum_ij act_ij^2 ||b_i||^2 - (1/m) ||u||^2`` with u the dense outputs."""
+    h = hidden.double()
+    b = model.second_weight.double()
+    c = model.neuron_scale
+    m, width = h.shape
+    outputs = (c / width) * (h @ b)
+    second_moment = (c * c / (width * m)) * float((h * h).sum(0) @ (b * b).sum(1))
+    return max(second_moment - float((outputs * outputs).sum()) / m, 0.0)
+
+
+def contraction_rate(dense_loss: np.ndarray, t_star: float) -> float:
+    """Mean log-contraction per step of the dense loss over [floor(T*/2), T*] (nan when T* < 2
+    or not finite): the rate of the directions that still matter when eps is reached."""
+    if not math.isfinite(t_star) or t_star < 2:
+        return math.nan
+    end = int(t_star)
+    start = end // 2
+    if dense_loss[end] <= 0 or dense_loss[start] <= 0:
+        return math.nan
+    return math.log(dense_loss[start] / dense_loss[end]) / (end - start)
+
+
+def _criteria(setting: dict, m: int, labelled: bool) -> list[tuple[str, float, float | None, float | None]]:
+    """(metric suffix, eps as reported, mean-form loss threshold, accuracy threshold)."""
+    out = [("", float(eps), float(eps), None) for eps in setting["eps"]]
+    out += [("_sum", float(eps), float(eps) / m, None) for eps in setting["sum_eps"]]
+    return out
+
+
 def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
+    import torch
+
+    from sims.experiments.pretraining_search import Trajectory, crossing_steps
+    from sims.model import init_network
     from sims.select import select, subnetwork_output
-    from sims.train import TrainingDiverged
-    from theory import geometry
+    from sims.train import TrainConfig, TrainingDiverged, train
+    from theory import bounds
 
     setup, m, seed = cell["setup"], cell["m"], cell["seed"]
     setting = _setting(config, setup)
@@ -220,231 +307,520 @@ def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
         _warn(f"{setup} m={m} seed={seed} skipped: {reason}")
         return [_row(setup, "gfs", m, seed, skip_metric, skip_value)]
 
-    ntk = setup == "ntk-teacher"
-    # NTK: summed loss with eta = ntk_lr / m is mean-form GD with step ntk_lr.
-    lr = setting["lr"] / m if ntk else setting["lr"]
-    steps = geometric_steps(setting["iterations"], config.checkpoint_points)
+    options = dict(setting["train"])
+    loss_form = options.pop("loss_form", "mean")
+    mode = options.pop("mode")
+    lr = dense_learning_rate(setup, setting["lr"], m)
+    iterations, width, every = setting["iterations"], setting["width"], setting["store_every"]
+    model = init_network(dataset.input_dim, width, dataset.output_dim, seed=seed, dtype=setting["dtype"], **options)
+    train_config = TrainConfig(lr=lr, iterations=iterations, mode=mode, loss_form=loss_form,
+                               batch_size=setting["batch_size"], shuffle_seed=seed)
+    inputs = torch.as_tensor(dataset.train_inputs, dtype=model.dtype)
+    targets = torch.as_tensor(dataset.train_targets, dtype=model.dtype)
+    rows: list[dict] = []
+
+    prediction = None
+    if mode == "second":  # P8 before training: the spectrum at initialisation predicts L(u_t) and V_t
+        from sims.model import hidden_activations
+
+        psi = hidden_activations(model, inputs).double().numpy()
+        prediction = bounds.random_features_trajectory(psi, model.second_weight.double().numpy(),
+                                                       dataset.train_targets, lr, iterations)
+        if seed == config.seeds[0]:
+            spectrum = bounds.random_features_spectrum(psi, psi @ model.second_weight.double().numpy() / width
+                                                       - dataset.train_targets)
+            energy = np.sum(spectrum.coefficients ** 2, axis=1)
+            for j, (mu, c2) in enumerate(zip(spectrum.mu, energy)):
+                rows.append(_row(setup, "p8-prediction", m, seed, "rf_mu", mu, j))
+                rows.append(_row(setup, "p8-prediction", m, seed, "rf_c2", c2, j))
+            rows.append(_row(setup, "p8-prediction", m, seed, "rf_rest", float(np.sum(spectrum.rest))))
+
+    variances: list[float] = []
+    stored = {}
+
+    def observe(step, current, hidden):
+        variances.append(neuron_variance_from_hidden(current, hidden))
+        if step % every == 0 or step == iterations:
+            stored[step] = current.clone()
+
     try:
-        result = train_dense(dataset, setting["width"], setting["iterations"], lr, seed=seed, dtype=setting["dtype"],
-                             checkpoints=tuple(steps), **setting["train"])
+        result = train(model, inputs, targets, train_config, observe=observe)
     except TrainingDiverged as error:
         _warn(f"{setup} m={m} seed={seed}: {error}")
         return [_row(setup, "dense", m, seed, "diverged_lr", lr)]
 
-    targets, labels = dataset.train_targets, dataset.train_labels
-    rows = []
-    losses, accuracies, variances = [], [], []
-    n = min(config.n, setting["width"])
-    for step in steps:
-        model = result.checkpoints[step]
-        features = features_of(model, dataset.train_inputs)
-        selection = select(features, targets, n, "gfs")
-        loss = float(selection.losses[-1])
-        variance = geometry.neuron_variance(features.double().numpy()) if ntk else None
-        losses.append(loss)
+    dense = result.losses / (m if loss_form == "sum" else 1.0)  # mean form, per step
+    variance = np.asarray(variances)
+    n = min(config.n, width)
+    certificate = bounds.pretraining_certificate(dense, variance, n)
+    trajectory = Trajectory(stored, inputs, targets, train_config, iterations)
+    labels = dataset.train_labels
+    cache: dict[int, tuple[float, float | None]] = {}
+
+    def subnet(step: int) -> tuple[float, float | None]:
+        if step not in cache:
+            features = features_of(trajectory.model_at(step), inputs)
+            selection = select(features, dataset.train_targets, n, "gfs")
+            acc = None if labels is None else accuracy(subnetwork_output(features, selection.weights), labels)
+            cache[step] = (float(selection.losses[-1]), acc)
+        return cache[step]
+
+    coarse = geometric_steps(iterations, config.coarse_points)
+    for step in coarse:
+        loss, acc = subnet(step)
         rows.append(_row(setup, "gfs", m, seed, "subnet_loss", loss, step))
         rows.append(_row(setup, "gfs", m, seed, "subnet_loss_sum", loss * m, step))
-        rows.append(_row(setup, "dense", m, seed, "dense_loss",
-                         half_mean_squared_error(features.mean(1).double().numpy(), targets), step))
-        if variance is not None:
-            variances.append(variance)
-            rows.append(_row(setup, "dense", m, seed, "V", variance, step))
-        if labels is not None:
-            outputs = subnetwork_output(features, selection.weights)
-            accuracies.append(accuracy(outputs, labels))
-            rows.append(_row(setup, "gfs", m, seed, "subnet_accuracy", accuracies[-1], step))
+        if acc is not None:
+            rows.append(_row(setup, "gfs", m, seed, "subnet_accuracy", acc, step))
+        rows.append(_row(setup, "dense", m, seed, "dense_loss", dense[step], step))
+        rows.append(_row(setup, "dense", m, seed, "V", variance[step], step))
+        rows.append(_row(setup, "p7-bound", m, seed, "certificate", certificate[step], step))
+    rows.append(_row(setup, "dense", m, seed, "initial_loss", dense[0]))
+    rows.append(_row(setup, "dense", m, seed, "initial_loss_sum", dense[0] * m))
 
-    eps = setting["eps"]
-    rows.append(_row(setup, "gfs", m, seed, "eps", eps))
-    rows.append(_row(setup, "gfs", m, seed, "pretrain_steps", first_reaching(steps, losses, eps, below=True)))
+    for suffix, eps, threshold, _ in _criteria(setting, m, labels is not None):
+        t_bound = bounds.certificate_steps(certificate, threshold)
+        # T_B joins the grid: there P2 guarantees the subnetwork meets eps, so the search
+        # must find T* <= T_B unless P7 fails (the check is then a check of P2 at T_B)
+        grid = coarse + ([int(t_bound)] if math.isfinite(t_bound) else [])
+        first, stable = crossing_steps(lambda t: subnet(t)[0] <= threshold, grid)
+        rows.append(_row(setup, "gfs", m, seed, f"pretrain_steps{suffix}", first, eps=eps))
+        rows.append(_row(setup, "gfs", m, seed, f"pretrain_steps{suffix}_stable", stable, eps=eps))
+        rows.append(_row(setup, "p7-bound", m, seed, f"certificate_steps{suffix}", t_bound, eps=eps))
+        rows.append(_row(setup, "dense", m, seed, f"dense_steps{suffix}", bounds.certificate_steps(dense, threshold),
+                         eps=eps))
+        if suffix == "":
+            rows.append(_row(setup, "dense", m, seed, "contraction_rate", contraction_rate(dense, first), eps=eps))
+        if prediction is not None:
+            predicted = bounds.certificate_steps(bounds.pretraining_certificate(*prediction, n), threshold)
+            rows.append(_row(setup, "p8-prediction", m, seed, f"predicted_certificate_steps{suffix}", predicted,
+                             eps=eps))
     if labels is not None:
-        rows.append(_row(setup, "gfs", m, seed, "tau", config.tau))
-        rows.append(_row(setup, "gfs", m, seed, "pretrain_steps_accuracy",
-                         first_reaching(steps, accuracies, config.tau, below=False)))
-    if ntk:
-        rows.extend(_ntk_rows(config, dataset, result, variances, n, lr, eps, setup, m, seed))
+        for tau in config.taus:
+            first, stable = crossing_steps(lambda t: subnet(t)[1] >= tau, coarse)
+            rows.append(_row(setup, "gfs", m, seed, "pretrain_steps_accuracy", first, eps=tau))
+            rows.append(_row(setup, "gfs", m, seed, "pretrain_steps_accuracy_stable", stable, eps=tau))
+    if prediction is not None:
+        error = float(np.max(np.abs(dense / prediction[0] - 1.0)))
+        rows.append(_row(setup, "p8-prediction", m, seed, "p8_max_relative_error", error))
+    if setting["batch_size"] is not None:
+        rows.append(_row(setup, "dense", m, seed, "steps_per_epoch", math.ceil(m / setting["batch_size"])))
+    rows.append(_row(setup, "gfs", m, seed, "evaluations", len(cache)))
+    rows.append(_row(setup, "dense", m, seed, "replayed_steps", trajectory.replayed_steps))
+    if setup == "ntk-teacher":
+        rows.extend(_ntk_rows(config, dataset, dense[0], variance, n, lr, setting["eps"], setup, m, seed))
     return rows
 
 
-def _ntk_rows(config, dataset, result, variances, n, eta, eps, setup, m, seed) -> list[dict]:
-    """lambda_0 and P6's predicted T* (mean-normalised L(u_0), eps and V; the contraction uses
-    the summed-loss step eta)."""
+def _ntk_rows(config, dataset, initial_loss, variance, n, eta, eps_values, setup, m, seed) -> list[dict]:
+    """lambda_0 and P6's predicted T* per eps (mean-form L(u_0), eps and V = the largest V_t;
+    the contraction uses the summed-loss step eta)."""
     from theory import bounds
 
     name, lambda_0 = ntk_lambda_0(dataset.train_inputs, config.lambda_max_points, seed)
     rows = [_row(setup, "dense", m, seed, name, lambda_0)]
-    if lambda_0 <= 0 or eps <= 0:
-        _warn(f"{setup} m={m} seed={seed}: P6 not evaluated (lambda_0={lambda_0:.3g}, eps={eps})")
+    v_max = float(np.max(variance))
+    rows.append(_row(setup, "p6-bound", m, seed, "p6_pruning_margin", bounds.pruning_margin(n, v_max)))
+    if lambda_0 <= 0:
+        _warn(f"{setup} m={m} seed={seed}: P6 not evaluated (lambda_0={lambda_0:.3g})")
         return rows
-    initial_loss = result.losses[0] / m  # the summed loss at step 0, mean-normalised
-    predicted = bounds.required_pretraining_steps(initial_loss, eps, max(variances), n, eta, lambda_0)
-    rows.append(_row(setup, "p6-bound", m, seed, "p6_steps", predicted))
-    rows.append(_row(setup, "p6-bound", m, seed, "p6_pruning_margin", bounds.pruning_margin(n, max(variances))))
+    for eps in eps_values:
+        if eps > 0:
+            predicted = bounds.required_pretraining_steps(initial_loss, eps, v_max, n, eta, lambda_0)
+            rows.append(_row(setup, "p6-bound", m, seed, "p6_steps", predicted, eps=eps))
     return rows
+
+
+# ---------------------------------------------------------------- tables over rows
+
+
+def _select(rows, **equal) -> list[dict]:
+    return [r for r in rows if all(r.get(k) == v for k, v in equal.items())]
+
+
+def _setups_with(rows, config, metric) -> list[str]:
+    present = {r["dataset"] for r in rows if r["metric"] == metric}
+    return [s for s in config.setups if s in present]
+
+
+def _per_m(rows, setup, metric, eps) -> dict[int, list[float]]:
+    """m -> per-seed values of ``metric`` at criterion ``eps``."""
+    out: dict[int, list[float]] = {}
+    for r in _select(rows, dataset=setup, metric=metric, eps=eps):
+        out.setdefault(r["m"], []).append(r["value"])
+    return dict(sorted(out.items()))
+
+
+def _eps_values(rows, setup, metric) -> list[float]:
+    return sorted({r["eps"] for r in _select(rows, dataset=setup, metric=metric)}, reverse=True)
+
+
+def _mean_interval(values) -> tuple[float, float, float] | None:
+    """(mean, low, high) with a Student-t 95% interval, or None when some value is infinite."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        return None
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
+def _paired(rows, setup, measured_metric, bound_metric):
+    """(measured, bound, labels) matched by (m, seed, eps)."""
+    bound = {(r["m"], r["seed"], r["eps"]): r["value"] for r in _select(rows, dataset=setup, metric=bound_metric)}
+    out = []
+    for r in _select(rows, dataset=setup, metric=measured_metric):
+        key = (r["m"], r["seed"], r["eps"])
+        if key in bound:
+            out.append((r["value"], bound[key], f"m={r['m']} seed={r['seed']} eps={r['eps']:g}"))
+    return out
 
 
 # ---------------------------------------------------------------- figures
 
 
-def _t_star_by_m(rows, setup: str, metric: str):
-    """(m, mean, low, high, reached share) of T* over seeds; inf seeds make that m 'not reached'."""
-    per_m: dict[int, list[float]] = {}
-    for row in rows:
-        if row["dataset"] == setup and row["metric"] == metric and row.get("m") is not None:
-            per_m.setdefault(row["m"], []).append(row["value"])
-    ms = sorted(per_m)
-    out = []
-    for m in ms:
-        values = np.asarray(per_m[m], dtype=float)
-        finite = values[np.isfinite(values)]
-        if finite.size == values.size and values.size:
-            half = 1.96 * finite.std(ddof=1) / math.sqrt(finite.size) if finite.size > 1 else 0.0
-            out.append((m, finite.mean(), finite.mean() - half, finite.mean() + half, True))
-        else:
-            out.append((m, math.nan, math.nan, math.nan, False))
-    return out
+def _log_axis(values):
+    """Steps on a log axis: 0 is drawn at 0.5."""
+    return np.maximum(np.asarray(values, dtype=float), 0.5)
 
 
 def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
-    """T*(m) on a log m axis, one panel per set-up: seed mean with 95% interval, the three
-    fits of theory.rates.fit_pretraining_growth, unreached m marked at the top, and on the NTK
-    panel P6's predicted T* (or a note that it is vacuous)."""
-    import matplotlib.ticker
-
+    """T*(m) for several eps on one plot per set-up (seed mean, 95% t-interval), P7's T_B
+    dashed in the same colour; an m where some seed never met eps is marked with a triangle at
+    the top."""
     from sims.plots import plt, save_both
-    from theory import rates
 
-    setups = [s for s in config.setups if any(r["dataset"] == s and r["metric"] == "pretrain_steps" for r in rows)]
+    setups = _setups_with(rows, config, "pretrain_steps")
     if not setups:
         return []
-    figure, axes = plt.subplots(1, len(setups), figsize=(4.8 * len(setups), 4.0), squeeze=False)
+    figure, axes = plt.subplots(1, len(setups), figsize=(4.3 * len(setups), 4.0), squeeze=False)
     for axis, setup in zip(axes[0], setups):
-        for metric, color, label in (("pretrain_steps", "C0", "loss ≤ eps"),
-                                     ("pretrain_steps_accuracy", "C1", "accuracy ≥ tau")):
-            points = _t_star_by_m(rows, setup, metric)
-            if not points:
-                continue
-            reached = [p for p in points if p[4]]
-            missed = [p[0] for p in points if not p[4]]
-            if reached:
-                ms = np.array([p[0] for p in reached], dtype=float)
-                mean = np.array([p[1] for p in reached])
-                axis.errorbar(ms, mean, yerr=[mean - np.array([p[2] for p in reached]),
-                                              np.array([p[3] for p in reached]) - mean],
-                              fmt="o", color=color, capsize=3, label=f"T*: {label}")
-                if ms.size >= 3:
-                    comparison = rates.fit_pretraining_growth(ms, mean)
-                    grid = np.geomspace(ms[0], ms[-1], 80)
-                    for fit, style in zip(comparison.fits, ("-", "--", ":")):
-                        a, b = fit.params
-                        curve = a + b * np.log(grid) if fit.name == "log" else (
-                            a + b * grid if fit.name == "linear" else a * np.power(grid, b))
-                        best = " (best)" if fit.name == comparison.best else ""
-                        axis.plot(grid, curve, style, color=color, lw=1, alpha=0.7,
-                                  label=f"{fit.name} fit, AIC {fit.aic:.1f}{best}")
-            for m in missed:
-                axis.annotate("not reached", (m, 1), xycoords=("data", "axes fraction"), color=color, fontsize=7,
-                              rotation=90, ha="center", va="top")
-        predicted = [r for r in rows if r["dataset"] == setup and r["metric"] == "p6_steps"]
-        if predicted:
-            finite = [r for r in predicted if np.isfinite(r["value"])]
-            if finite:
-                ms = sorted({r["m"] for r in finite})
-                mean = [np.mean([r["value"] for r in finite if r["m"] == m]) for m in ms]
-                axis.plot(ms, mean, "s--", color="C3", label="P6 predicted T*")
-            else:
-                axis.text(0.02, 0.98, "P6 predicted T*: inf at every m\n(pruning term V(1+ln n)/2n > eps)",
-                          transform=axis.transAxes, fontsize=7, color="C3", va="top")
-        axis.set(xscale="log", xlabel="training samples m", ylabel="pre-training steps T*", title=setup)
-        sizes = sorted({row["m"] for row in rows if row["dataset"] == setup and row["m"] is not None})
-        axis.set_xticks(sizes, [str(m) for m in sizes])  # the grid's own sizes, not crowded minor labels
-        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        eps_values = _eps_values(rows, setup, "pretrain_steps")
+        colors = plt.cm.plasma(np.linspace(0, 0.85, max(len(eps_values), 1)))
+        top = 1.0
+        for eps, color in zip(eps_values, colors):
+            for metric, style, label in (("pretrain_steps", "o-", "T*"), ("certificate_steps", "s--", "T_B")):
+                points = [(m, _mean_interval(v)) for m, v in _per_m(rows, setup, metric, eps).items()]
+                done = [(m, s) for m, s in points if s is not None]
+                if done:
+                    ms = np.array([m for m, _ in done], dtype=float)
+                    mean = np.array([s[0] for _, s in done])
+                    low = np.array([s[1] for _, s in done])
+                    high = np.array([s[2] for _, s in done])
+                    top = max(top, float(np.max(high)))
+                    axis.errorbar(ms, _log_axis(mean), yerr=[_log_axis(mean) - _log_axis(low),
+                                                             _log_axis(high) - _log_axis(mean)],
+                                  fmt=style, color=color, ms=3, lw=1, capsize=2,
+                                  alpha=1.0 if metric == "pretrain_steps" else 0.55,
+                                  label=f"{label}, eps={eps:g}")
+                if metric == "pretrain_steps":
+                    missed = [m for m, s in points if s is None]
+                    if missed:
+                        axis.plot(missed, [1.0] * len(missed), "v", color=color, ms=6,
+                                  transform=axis.get_xaxis_transform(), clip_on=False)
+        unit = _setting(config, setup)["unit"]
+        axis.set(xscale="log", yscale="log", xlabel="training samples m",
+                 ylabel=f"pre-training {unit}s (0 drawn at 0.5)", title=setup)
         axis.grid(True, which="both", alpha=0.25)
-        axis.legend(fontsize=6)
+        axis.legend(fontsize=5, ncol=2)
+    figure.suptitle("T*(m) (solid) and P7's certificate T_B (dashed) per eps; ▼ = some seed never met eps",
+                    fontsize=9)
     figure.tight_layout()
     return save_both(figure, folder, "pretraining_t_star")
 
 
 def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
-    """Subnetwork training loss (mean form, seed mean) against the pre-training checkpoint, one
-    line per m and one panel per set-up, with the criterion eps dashed."""
+    """GFS subnetwork loss (mean form, seed mean, coarse grid) against the pre-training step,
+    one line per m and one panel per set-up; the eps grid dotted: T*(eps) is where a line first
+    crosses a dotted level. The dense network's loss is drawn thin."""
     from sims.plots import plt, save_both
 
-    setups = [s for s in config.setups if any(r["dataset"] == s and r["metric"] == "subnet_loss" for r in rows)]
+    setups = _setups_with(rows, config, "subnet_loss")
     if not setups:
         return []
-    figure, axes = plt.subplots(1, len(setups), figsize=(4.8 * len(setups), 4.0), squeeze=False)
+    figure, axes = plt.subplots(1, len(setups), figsize=(4.3 * len(setups), 4.0), squeeze=False)
     for axis, setup in zip(axes[0], setups):
-        curve_rows = [r for r in rows if r["dataset"] == setup and r["metric"] == "subnet_loss"]
-        ms = sorted({r["m"] for r in curve_rows})
+        ms = sorted({r["m"] for r in _select(rows, dataset=setup, metric="subnet_loss")})
         colors = plt.cm.viridis(np.linspace(0, 0.9, len(ms)))
         for m, color in zip(ms, colors):
-            by_step: dict[int, list[float]] = {}
-            for r in curve_rows:
-                if r["m"] == m:
+            for metric, style, width, label in (("subnet_loss", "-", 1.2, f"m={m}"), ("dense_loss", ":", 0.8, None)):
+                by_step: dict[int, list[float]] = {}
+                for r in _select(rows, dataset=setup, metric=metric, m=m):
                     by_step.setdefault(r["step"], []).append(r["value"])
-            steps = np.array(sorted(by_step), dtype=float)
-            axis.plot(np.maximum(steps, 0.5), [np.mean(by_step[s]) for s in sorted(by_step)], "-o", ms=2,
-                      color=color, label=f"m={m}")
-        eps = [r["value"] for r in rows if r["dataset"] == setup and r["metric"] == "eps"]
-        if eps:
-            axis.axhline(eps[0], color="k", ls="--", lw=0.8, label=f"eps={eps[0]:g}")
-        axis.set(xscale="log", yscale="log", xlabel="pre-training step (0 drawn at 0.5)",
-                 ylabel=f"GFS subnetwork loss (n={config.n}), mean form", title=setup)
+                steps = sorted(by_step)
+                axis.plot(_log_axis(steps), [np.mean(by_step[s]) for s in steps], style, lw=width, color=color,
+                          label=label)
+        for eps in _eps_values(rows, setup, "pretrain_steps"):
+            axis.axhline(eps, color="k", ls="--", lw=0.6, alpha=0.6)
+        unit = _setting(config, setup)["unit"]
+        axis.set(xscale="log", yscale="log", xlabel=f"pre-training {unit} (0 drawn at 0.5)",
+                 ylabel=f"loss, mean form (GFS n={config.n} solid, dense dotted)", title=setup)
         axis.grid(True, which="both", alpha=0.25)
         axis.legend(fontsize=6)
+    figure.suptitle("subnetwork loss curves; dashed levels: the eps grid", fontsize=9)
     figure.tight_layout()
     return save_both(figure, folder, "pretraining_subnet_loss")
 
 
+def plot_certificate(rows, config: PretrainingConfig, folder) -> list:
+    """P7 at every point: T* against T_B (all set-ups, eps and seeds, mean and summed form);
+    P7 says every point lies on or above the diagonal T_B = T*."""
+    from sims.plots import plt, save_both
+
+    setups = _setups_with(rows, config, "certificate_steps")
+    if not setups:
+        return []
+    figure, axis = plt.subplots(figsize=(5.0, 4.4))
+    most = 1.0
+    for index, setup in enumerate(setups):
+        pairs = _paired(rows, setup, "pretrain_steps", "certificate_steps") + \
+            _paired(rows, setup, "pretrain_steps_sum", "certificate_steps_sum")
+        finite = [(t, b) for t, b, _ in pairs if math.isfinite(t) and math.isfinite(b)]
+        vacuous = sum(1 for t, b, _ in pairs if not math.isfinite(b))
+        if finite:
+            t, b = np.array(finite).T
+            most = max(most, float(b.max()), float(t.max()))
+            axis.plot(_log_axis(t), _log_axis(b), "o", ms=3, alpha=0.5, color=f"C{index}",
+                      label=f"{setup} ({len(finite)} finite, {vacuous} with T_B = inf)")
+        elif pairs:
+            axis.plot([], [], "o", color=f"C{index}", label=f"{setup}: T_B = inf at all {len(pairs)} points")
+    grid = np.array([0.5, most * 2])
+    axis.plot(grid, grid, "k-", lw=0.8, label="T_B = T*")
+    axis.set(xscale="log", yscale="log", xlabel="measured T* (0 drawn at 0.5)", ylabel="P7 certificate T_B",
+             title="P7: T* <= T_B at every point")
+    axis.grid(True, which="both", alpha=0.25)
+    axis.legend(fontsize=6)
+    figure.tight_layout()
+    return save_both(figure, folder, "pretraining_certificate")
+
+
+def _spectrum_of(rows, setup, m):
+    mus = sorted(_select(rows, dataset=setup, metric="rf_mu", m=m), key=lambda r: r["step"])
+    c2 = sorted(_select(rows, dataset=setup, metric="rf_c2", m=m), key=lambda r: r["step"])
+    rest = [r["value"] for r in _select(rows, dataset=setup, metric="rf_rest", m=m)]
+    return (np.array([r["value"] for r in mus]), np.array([r["value"] for r in c2]), rest[0] if rest else 0.0,
+            mus[0]["seed"] if mus else None)
+
+
+def plot_spectrum(rows, config: PretrainingConfig, folder) -> list:
+    """Random features (P8), per m (first seed): the eigenvalues mu_j of A against their
+    residual energy ||c_j||^2/(2m) at initialisation; a direction "still holds residual" at eps
+    when ||c_j||^2/(2m) > eps, and its contraction needs about ln(||c_j||^2/(2m eps)) /
+    (-2 ln(1 - eta mu_j)) steps (marked per eps: the slowest such direction). Last panel: the
+    measured dense loss (points) against P8's closed form from the spectrum (lines)."""
+    from sims.plots import plt, save_both
+
+    setup = "rf-teacher"
+    ms = sorted({r["m"] for r in _select(rows, dataset=setup, metric="rf_mu")})
+    if not ms:
+        return []
+    eta = config.rf_lr
+    eps_values = _eps_values(rows, setup, "pretrain_steps")
+    figure, axes = plt.subplots(1, len(ms) + 1, figsize=(3.3 * (len(ms) + 1), 3.6), squeeze=False)
+    colors = plt.cm.plasma(np.linspace(0, 0.85, max(len(eps_values), 1)))
+    for axis, m in zip(axes[0], ms):
+        mu, c2, rest, _ = _spectrum_of(rows, setup, m)
+        share = c2 / (2 * m)
+        axis.loglog(mu, np.maximum(share, 1e-12), ".", ms=3, color="0.3", label="directions j")
+        for eps, color in zip(eps_values, colors):
+            matters = share > eps
+            axis.axhline(eps, color=color, lw=0.7, ls="--")
+            if matters.any():
+                slowest = float(mu[matters].min())
+                steps = float(np.max(np.log(share[matters] / eps) / (-2 * np.log1p(-eta * mu[matters]))))
+                axis.axvline(slowest, color=color, lw=0.7, label=f"eps={eps:g}: {int(matters.sum())} dir., ~{steps:.0f} st.")
+        axis.set(xlabel="eigenvalue mu_j of A", ylabel="residual energy ||c_j||²/(2m)" if m == ms[0] else None,
+                 title=f"m={m} (outside span: {rest / (2 * m):.2g})")
+        axis.grid(True, which="both", alpha=0.25)
+        axis.legend(fontsize=5)
+    axis = axes[0][-1]
+    lines = plt.cm.viridis(np.linspace(0, 0.9, len(ms)))
+    for m, color in zip(ms, lines):
+        mu, c2, rest, seed = _spectrum_of(rows, setup, m)
+        measured = sorted(_select(rows, dataset=setup, metric="dense_loss", m=m, seed=seed), key=lambda r: r["step"])
+        steps = np.array([r["step"] for r in measured], dtype=float)
+        grid = np.unique(np.concatenate([[0.0], np.geomspace(1, max(steps.max(), 1), 60)]))
+        predicted = (np.power((1 - eta * mu)[None, :] ** 2, grid[:, None]) @ c2 + rest) / (2 * m)
+        axis.plot(_log_axis(grid), predicted, "-", color=color, lw=1, label=f"m={m}")
+        axis.plot(_log_axis(steps), [r["value"] for r in measured], "o", color=color, ms=2.5)
+    axis.set(xscale="log", yscale="log", xlabel="step (0 drawn at 0.5)", ylabel="dense loss (mean form)",
+             title="measured (dots) vs P8 (lines)")
+    axis.grid(True, which="both", alpha=0.25)
+    axis.legend(fontsize=6)
+    figure.tight_layout()
+    return save_both(figure, folder, "pretraining_spectrum")
+
+
+def _anatomy_points(rows, setup):
+    """Per seed: x = ln(L(u_0)/eps) (log of the residual ratio), y = T* x contraction rate,
+    over the (m, eps) points with a finite T* >= 2."""
+    initial = {(r["m"], r["seed"]): r["value"] for r in _select(rows, dataset=setup, metric="initial_loss")}
+    rate = {(r["m"], r["seed"], r["eps"]): r["value"] for r in _select(rows, dataset=setup, metric="contraction_rate")}
+    by_seed: dict[int, tuple[list, list]] = {}
+    for r in _select(rows, dataset=setup, metric="pretrain_steps"):
+        key = (r["m"], r["seed"], r["eps"])
+        rho = rate.get(key, math.nan)
+        if not (math.isfinite(r["value"]) and math.isfinite(rho) and r["eps"] > 0):
+            continue
+        x, y = by_seed.setdefault(r["seed"], ([], []))
+        x.append(math.log(initial[(r["m"], r["seed"])] / r["eps"]))
+        y.append(r["value"] * rho)
+    return by_seed
+
+
+def plot_anatomy(rows, config: PretrainingConfig, folder) -> list:
+    """The log m claim taken apart: T* x (dense contraction rate at T*) against ln(L(u_0)/eps),
+    one panel per set-up; slope 1 through the origin is "T* = log(residual ratio) / rate"."""
+    from sims.plots import plt, save_both
+
+    setups = [s for s in _setups_with(rows, config, "contraction_rate") if _anatomy_points(rows, s)]
+    if not setups:
+        return []
+    figure, axes = plt.subplots(1, len(setups), figsize=(3.8 * len(setups), 3.6), squeeze=False)
+    for axis, setup in zip(axes[0], setups):
+        points = _anatomy_points(rows, setup)
+        xs = np.concatenate([np.array(x) for x, _ in points.values()])
+        ys = np.concatenate([np.array(y) for _, y in points.values()])
+        axis.plot(xs, ys, "o", ms=3, alpha=0.5, color="C0", label="(m, eps, seed)")
+        line = np.array([0.0, max(xs.max(), ys.max()) * 1.05])
+        axis.plot(line, line, "k--", lw=0.8, label="slope 1")
+        axis.set(xlabel="ln(L(u_0) / eps)", ylabel="T* × contraction rate at T*", title=setup)
+        axis.grid(True, alpha=0.25)
+        axis.legend(fontsize=6)
+    figure.tight_layout()
+    return save_both(figure, folder, "pretraining_anatomy")
+
+
 def figures(rows: list[dict], config: PretrainingConfig, folder) -> list:
-    return plot_t_star(rows, config, folder) + plot_subnet_curves(rows, config, folder)
+    return (plot_t_star(rows, config, folder) + plot_subnet_curves(rows, config, folder)
+            + plot_certificate(rows, config, folder) + plot_spectrum(rows, config, folder)
+            + plot_anatomy(rows, config, folder))
 
 
 # ---------------------------------------------------------------- claims
 
 
-def _t_star_text(rows, setup: str, metric: str) -> str:
+def _notes_verdict(rows, setup):
+    from theory.claims import Verdict
+
+    notes = [r for r in _select(rows, dataset=setup) if r["metric"] in NOTE_METRICS]
+    if not notes:
+        return None
+    text = "; ".join(
+        f"m={r['m']} seed={r['seed']}: "
+        + {"diverged_lr": f"pre-training diverged with lr={r['value']:.3g}",
+           "skipped_m_too_large": f"m exceeds the {r['value']:.0f} available examples",
+           "skipped_data_missing": "full MNIST files not found (set data_dir or $GFS_MNIST_DIR)"}[r["metric"]]
+        for r in notes)
+    return Verdict(f"{setup}: every cell ran", "did not hold", text, {"cells_not_run": float(len(notes))},
+                   seeds=len({r["seed"] for r in notes}))
+
+
+def _tightness(pairs) -> str:
+    ratios = [b / t for t, b, _ in pairs if math.isfinite(b) and math.isfinite(t) and t > 0]
+    vacuous = sum(1 for _, b, _ in pairs if not math.isfinite(b))
+    if not ratios:
+        return f"; T_B = inf at {vacuous} of {len(pairs)} points (vacuous)"
+    q = np.percentile(ratios, [0, 50, 100])
+    return (f"; tightness T_B/T* median {q[1]:.3g} (range {q[0]:.3g}–{q[2]:.3g}) over {len(ratios)} points"
+            f" with finite T_B and T* > 0; T_B = inf at {vacuous}")
+
+
+def t_star_text(rows, setup, metric, eps) -> str:
+    """'m=100: 12 [10, 14]; m=1000: inf (3 of 8 seeds never)' (seed mean, 95% t-interval)."""
     parts = []
-    for m, mean, _, _, reached in _t_star_by_m(rows, setup, metric):
-        parts.append(f"m={m}: {mean:.0f}" if reached else f"m={m}: not reached")
+    for m, values in _per_m(rows, setup, metric, eps).items():
+        stats = _mean_interval(values)
+        if stats is None:
+            never = sum(1 for v in values if not math.isfinite(v))
+            parts.append(f"m={m}: not reached by {never} of {len(values)} seeds")
+        else:
+            parts.append(f"m={m}: {stats[0]:.1f} [{stats[1]:.1f}, {stats[2]:.1f}]")
     return "; ".join(parts)
 
 
 def claims(rows: list[dict], config: PretrainingConfig) -> list:
-    from theory.claims import Verdict, pretraining_grows_logarithmically
+    from theory.claims import Verdict, growth_law_verdict, slope_verdict, theorem_check
 
     verdicts = []
     for setup in config.setups:
-        notes = [r for r in rows if r["dataset"] == setup and r["metric"] in
-                 ("diverged_lr", "skipped_m_too_large", "skipped_data_missing")]
-        if notes:
-            text = "; ".join(
-                f"m={r['m']} seed={r['seed']}: "
-                + {"diverged_lr": f"pre-training diverged with lr={r['value']:.3g}",
-                   "skipped_m_too_large": f"m exceeds the {r['value']:.0f} available examples",
-                   "skipped_data_missing": "full MNIST files not found (set data_dir or $GFS_MNIST_DIR)"}[r["metric"]]
-                for r in notes)
-            verdicts.append(Verdict(f"{setup}: every cell ran", False, text, {"cells_not_run": float(len(notes))}))
-        for metric in ("pretrain_steps", "pretrain_steps_accuracy"):
-            if not any(r["dataset"] == setup and r["metric"] == metric for r in rows):
-                continue
-            verdict = pretraining_grows_logarithmically(rows, metric=metric, dataset=setup)
-            criterion = "loss <= eps" if metric == "pretrain_steps" else "accuracy >= tau"
-            verdicts.append(replace(verdict, claim=f"{setup} ({criterion}): {verdict.claim}",
-                                    summary=f"{verdict.summary}. T*(m): {_t_star_text(rows, setup, metric)}"))
-        predicted = [r for r in rows if r["dataset"] == setup and r["metric"] == "p6_steps"]
-        if predicted:
-            finite = [r["value"] for r in predicted if np.isfinite(r["value"])]
-            margins = [r["value"] for r in rows if r["dataset"] == setup and r["metric"] == "p6_pruning_margin"]
-            eps = next(r["value"] for r in rows if r["dataset"] == setup and r["metric"] == "eps")
-            summary = (f"P6 predicted T* finite for {len(finite)} of {len(predicted)} cells"
+        note = _notes_verdict(rows, setup)
+        if note is not None:
+            verdicts.append(note)
+        if not _select(rows, dataset=setup, metric="pretrain_steps"):
+            continue
+        setting = _setting(config, setup)
+        seeds = len({r["seed"] for r in _select(rows, dataset=setup, metric="pretrain_steps")})
+        # P7, a theorem check at every (m, seed, eps), both forms
+        pairs = _paired(rows, setup, "pretrain_steps", "certificate_steps") + \
+            _paired(rows, setup, "pretrain_steps_sum", "certificate_steps_sum")
+        check = theorem_check(f"{setup}: P7 T* <= T_B at every m, seed and eps", [p[0] for p in pairs],
+                              [p[1] for p in pairs], seeds=seeds, where=[p[2] for p in pairs])
+        verdicts.append(replace(check, summary=check.summary + _tightness(pairs)))
+        # the raw growth law of T*(m), per criterion
+        for metric, form in (("pretrain_steps", "loss ≤ eps"), ("pretrain_steps_sum", "summed loss ≤ eps"),
+                             ("pretrain_steps_accuracy", "accuracy ≥ tau")):
+            for eps in _eps_values(rows, setup, metric):
+                per_m = _per_m(rows, setup, metric, eps)
+                verdict = growth_law_verdict(f"{setup} ({form}, eps={eps:g}): T*(m) grows like log m", list(per_m),
+                                             list(per_m.values()), censor_at=float(setting["iterations"]))
+                verdicts.append(replace(verdict, summary=f"{verdict.summary}. T*(m): "
+                                                         f"{t_star_text(rows, setup, metric, eps)}"))
+        # the anatomy: T* x rate against the log residual ratio, slope 1
+        points = _anatomy_points(rows, setup)
+        if points:
+            keys = sorted(points)
+            verdicts.append(slope_verdict(f"{setup}: T* × contraction rate = ln(L(u_0)/eps) (slope 1)",
+                                          [points[k][0] for k in keys], [points[k][1] for k in keys]))
+        errors = [r["value"] for r in _select(rows, dataset=setup, metric="p8_max_relative_error")]
+        if errors:
+            verdicts.append(theorem_check(f"{setup}: P8 closed-form dense loss equals the trained one (1e-10 rel.)",
+                                          errors, [1e-10] * len(errors), seeds=seeds))
+            predicted = _paired(rows, setup, "predicted_certificate_steps", "certificate_steps")
+            same = sum(1 for p, b, _ in predicted if p == b)
+            verdicts.append(Verdict(f"{setup}: P8 + P7 predict T_B before training",
+                                    "held" if predicted and same == len(predicted) else "did not hold",
+                                    f"predicted T_B equals the measured T_B at {same} of {len(predicted)} points",
+                                    {"points": float(len(predicted)), "equal": float(same)}, seeds=seeds))
+        margins = [r["value"] for r in _select(rows, dataset=setup, metric="p6_pruning_margin")]
+        if margins:
+            p6 = [r["value"] for r in _select(rows, dataset=setup, metric="p6_steps")]
+            finite = [v for v in p6 if math.isfinite(v)]
+            summary = (f"P6 predicted T* finite at {len(finite)} of {len(p6)} (cell, eps) points"
                        + (f" (median {np.median(finite):.3g} steps)" if finite else "")
-                       + f"; pruning margin V(1+ln n)/(2n) = {np.median(margins):.3g} (median) vs eps = {eps:g}")
-            verdicts.append(Verdict(f"{setup}: P6's predicted T* is non-vacuous", bool(finite) or False, summary,
-                                    {"p6_finite_cells": float(len(finite)), "p6_cells": float(len(predicted)),
-                                     "pruning_margin_median": float(np.median(margins)), "eps": float(eps)}))
+                       + f"; pruning margin V(1+ln n)/(2n) = {np.median(margins):.3g} (median) vs eps = "
+                       + ", ".join(f"{e:g}" for e in setting["eps"]))
+            verdicts.append(Verdict(f"{setup}: P6's predicted T* is non-vacuous", "held" if finite else "did not hold",
+                                    summary, {"p6_finite": float(len(finite)), "p6_points": float(len(p6)),
+                                              "pruning_margin_median": float(np.median(margins))}, seeds=seeds))
     return verdicts
+
+
+def summary(rows: list[dict], config: PretrainingConfig) -> list[str]:
+    """Markdown: per set-up and criterion, T*(m) with 95% intervals, T_B, and the ingredients."""
+    lines = ["### T*(m) per set-up and criterion (seed mean, 95% t-interval)", "",
+             "| set-up | criterion | T*(m) | T_B(m) |", "|---|---|---|---|"]
+    for setup in _setups_with(rows, config, "pretrain_steps"):
+        for metric, bound, form in (("pretrain_steps", "certificate_steps", "loss ≤"),
+                                    ("pretrain_steps_sum", "certificate_steps_sum", "summed loss ≤"),
+                                    ("pretrain_steps_accuracy", None, "accuracy ≥")):
+            for eps in _eps_values(rows, setup, metric):
+                lines.append(f"| {setup} | {form} {eps:g} | {t_star_text(rows, setup, metric, eps)} | "
+                             f"{t_star_text(rows, setup, bound, eps) if bound else '–'} |")
+    lines += ["", "### Ingredients: initial residual and contraction rate at T*", "",
+              "| set-up | m | L(u_0) | m L(u_0) | rate at T*, per eps |", "|---|---|---|---|---|"]
+    for setup in _setups_with(rows, config, "initial_loss"):
+        for m, values in _per_m(rows, setup, "initial_loss", None).items():
+            rates = []
+            for eps in _eps_values(rows, setup, "contraction_rate"):
+                finite = [v for v in _per_m(rows, setup, "contraction_rate", eps).get(m, []) if math.isfinite(v)]
+                rates.append(f"{eps:g}: {np.mean(finite):.3g}" if finite else f"{eps:g}: –")
+            lines.append(f"| {setup} | {m} | {np.mean(values):.3g} | {m * np.mean(values):.3g} | {'; '.join(rates)} |")
+    return lines
 
 
 EXPERIMENT = register(
@@ -456,6 +832,7 @@ EXPERIMENT = register(
         run_cell=run_cell,
         figures=figures,
         claims=claims,
-        description="E3: pre-training steps T*(m) before GFS finds a good subnetwork, NTK and mean-field",
+        summary=summary,
+        description="E3: pre-training steps T*(eps, m) before GFS finds a good subnetwork; P7 certificate, P8 spectrum",
     )
 )
