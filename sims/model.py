@@ -4,7 +4,7 @@ A network with N hidden neurons, input dimension d and K outputs is
 
     f(x) = (1/N) * sum_i phi_i(x),      phi_i(x) = c * b_i * act(a_i . x + bias_i)
 
-with c = 1 in mean-field scaling and c = sqrt(N) in NTK scaling (THEORY.md section 1). So in
+with c = 1 in mean-field scaling and c = sqrt(N) in NTK scaling (docs/THEORY.md section 1). So in
 both scalings the network is the plain mean of its neurons' contribution vectors, which is
 what every selection method and every bound works with.
 

@@ -2,7 +2,7 @@
 
 Every method works on the neuron contribution vectors phi_1..phi_N (the dense network is
 their plain mean) and returns a :class:`Selection`. The algorithms are the exact
-definitions of THEORY.md section 2; ties go to the lowest neuron index (scores within a few
+definitions of docs/THEORY.md section 2; ties go to the lowest neuron index (scores within a few
 rounding errors of the minimum count as tied).
 
 Speed. The features are held neuron-major as an (N, D) matrix, D = m*K, and each step of
@@ -12,7 +12,7 @@ candidate loss is a constant plus a linear function of phi_i plus (for gfs) its 
 Reported losses are computed directly from the explicit float64 residual of the chosen
 subnetwork (O(D) per step), never by expanding the square, so tiny losses stay accurate.
 
-Internally inner products are plain sums over the m*K entries; the (1/m) of THEORY.md only
+Internally inner products are plain sums over the m*K entries; the (1/m) of docs/THEORY.md only
 scales every score by the same factor, and losses divide by m at the end.
 
 Adding a method: write ``def _name(problem, n, seed, *, option=default) -> (indices, losses,

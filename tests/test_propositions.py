@@ -1,4 +1,4 @@
-"""Property tests: every proposition of THEORY.md (P1-P6) on random instances.
+"""Property tests: every proposition of docs/THEORY.md (P1-P6) on random instances.
 
 Each proposition has a check function (``_p1_violations`` ...). The property tests run
 that check on the selection engine (``sims.select.select``) over random instances drawn
@@ -175,7 +175,7 @@ def _vectors(features, target):
 
 
 def reference_gfs(features, target, n, pick="best"):
-    """GFS of THEORY.md s.2 with replacement; ``pick="worst"`` is the broken variant
+    """GFS of docs/THEORY.md s.2 with replacement; ``pick="worst"`` is the broken variant
     (argmax instead of argmin); ``pick="random"`` samples neurons uniformly (i.i.d.)."""
     phi, y = _vectors(features, target)
     rng = np.random.default_rng(0)
@@ -191,7 +191,7 @@ def reference_gfs(features, target, n, pick="best"):
 
 
 def reference_fw(features, target, n, step="exact"):
-    """FW of THEORY.md s.2; ``step="overshoot"`` doubles the exact line-search step (broken),
+    """FW of docs/THEORY.md s.2; ``step="overshoot"`` doubles the exact line-search step (broken),
     ``step="open-loop"`` uses the classical 2/(k+1) step instead of line search (O(1/n))."""
     phi, y = _vectors(features, target)
     f = phi[np.argmin(0.5 * np.sum((phi - y) ** 2, axis=1))]
@@ -379,7 +379,7 @@ def test_p5_linear_rate_wide_small_step(spec):
 
 
 def test_p5_check_rejects_mean_field_step_in_ntk_scaling():
-    """Broken variant: the mean-field learning-rate convention (step eta/N, THEORY.md s.3)
+    """Broken variant: the mean-field learning-rate convention (step eta/N, docs/THEORY.md s.3)
     applied to the NTK network makes GD far slower than the linear rate."""
     x = unit_inputs(0, 5, 4)
     y = np.random.default_rng(1).uniform(-1, 1, 5)
@@ -472,7 +472,7 @@ def test_p6_end_to_end_pretrain_then_prune():
 
     V_T in P6 is taken as the largest neuron variance along the trajectory, so the
     assumption "variance after T steps <= V" holds for whichever T the formula returns.
-    Losses are the mean-normalised L of THEORY.md, L = ||u - y||^2 / (2m); P5's contraction
+    Losses are the mean-normalised L of docs/THEORY.md, L = ||u - y||^2 / (2m); P5's contraction
     factor is the same for it. Neuron contributions phi_r = sqrt(N) a_r relu(w_r . x)
     (mean over r = the network)."""
     m, d, width, n, horizon = 6, 4, 200, 4000, 300

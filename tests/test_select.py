@@ -23,7 +23,7 @@ from sims.select import METHODS, Selection, _neuron_major, method_options, selec
 
 
 def first_min(values):
-    """Ties (equal up to rounding, 1e-12 relative) go to the lowest index, as THEORY.md asks."""
+    """Ties (equal up to rounding, 1e-12 relative) go to the lowest index, as docs/THEORY.md asks."""
     values = np.asarray(values, dtype=np.float64)
     return int(np.flatnonzero(values <= values.min() + 1e-12 * np.abs(values).max())[0])
 

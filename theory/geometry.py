@@ -1,4 +1,4 @@
-"""Geometry of the neuron hull M = conv{phi_1, ..., phi_N} (THEORY.md sections 1, 3, 4).
+"""Geometry of the neuron hull M = conv{phi_1, ..., phi_N} (docs/THEORY.md sections 1, 3, 4).
 
 Conventions shared by every function here:
 
@@ -70,7 +70,7 @@ def feature_vectors(features) -> np.ndarray:
     """Neuron contribution vectors as the rows of an ``(N, m*K)`` float64 array.
 
     Row i is ``features[:, i]`` flattened and divided by sqrt(m), so Euclidean distances
-    between rows are distances in the norm of THEORY.md.
+    between rows are distances in the norm of docs/THEORY.md.
     """
     arr = _as_float_array(features, "features")
     if arr.ndim not in (2, 3):
@@ -123,7 +123,7 @@ def squared_norm(u) -> float:
 
 
 def loss(f, target) -> float:
-    """``L(f) = 0.5 * (1/m) sum_j ||f(x_j) - y_j||^2`` (the loss of THEORY.md)."""
+    """``L(f) = 0.5 * (1/m) sum_j ||f(x_j) - y_j||^2`` (the loss of docs/THEORY.md)."""
     f_arr = _as_float_array(f, "f")
     y_arr = _as_float_array(target, "target")
     if f_arr.shape != y_arr.shape:
@@ -331,7 +331,7 @@ def interior_radius(
 
 
 def interior_radius_lower_bound(features, point=None, *, weights=None, rtol: float = 1e-10) -> float:
-    """Certified lower bound on the interior radius by 2*dim linear programs (THEORY.md s.4).
+    """Certified lower bound on the interior radius by 2*dim linear programs (docs/THEORY.md s.4).
 
     For each axis e_j of an orthonormal basis of the affine hull's direction space the
     LP ``max t s.t. g +- t e_j = sum_i p_i phi_i, p in the simplex`` is solved (HiGHS).
