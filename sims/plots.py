@@ -35,6 +35,9 @@ def plot_loss_curve(losses, path: str | Path, title: str = "") -> None:
 
 # ---------------------------------------------------------------- tidy-row helpers
 
+# Methods whose theory (P4) predicts an exponential rate; the others fall like a power of n.
+EXPONENTIAL_METHODS = ("fw", "fcfw", "greedy-opt")
+
 METHOD_STYLE = {
     "gfs": ("C0", "-"), "gfs-norep": ("C9", "-"), "herding": ("C1", "-"), "fw": ("C2", "-"),
     "fcfw": ("C3", "-"), "greedy-opt": ("C4", "-"), "stochastic-gfs": ("C5", "-"), "random": ("0.5", ":"),
@@ -80,6 +83,40 @@ def _draw_band(axis, ns, means, low, high, label, method):
     axis.plot(ns[positive], means[positive], style, color=color, label=label, lw=1.6)
     if np.any(high > low):
         axis.fill_between(ns[positive], np.maximum(low[positive], 1e-300), high[positive], color=color, alpha=0.2, lw=0)
+
+
+def legend_below(figure, axis, ncol: int = 4) -> None:
+    """One legend for the figure, under the axes, so it never covers a curve (the saved image's
+    tight bounding box grows to include it)."""
+    handles, labels = axis.get_legend_handles_labels()
+    figure.tight_layout()
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8,
+                  frameon=False)
+
+
+def plain_log_labels(axis, which: str = "y") -> None:
+    """Label a log axis with plain numbers (0.1, 0.2, 0.4, 20) instead of matplotlib's
+    "4×10⁰"-style labels. Minor ticks get a label only while the axis spans less than about a
+    decade and a half (then at mantissas 2, 3 and 5, or all of them below half a decade), so
+    labels never crowd."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter
+
+    target = axis.yaxis if which == "y" else axis.xaxis
+
+    def minor(value, _):
+        low, high = sorted(target.get_view_interval())
+        if low <= 0 or value <= 0:
+            return ""
+        span = math.log10(high / low)
+        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
+        if span < 0.5 or (span < 1.5 and mantissa in (2, 3, 5)):
+            return f"{value:g}"
+        return ""
+
+    target.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    target.set_minor_formatter(FuncFormatter(minor))
 
 
 def save_both(figure, folder, stem) -> list[Path]:
@@ -148,7 +185,6 @@ def plot_rates(rows, config, folder) -> list[Path]:
                  ylabel="training loss  0.5 mean ||f - y||²",
                  title=f"{problem} (m·K = {dimension:.0f})")
         axis.grid(True, which="both", alpha=0.25)
-        axis.legend(fontsize=7, ncol=2)
         if has_accuracy:
             for method in (*config.methods, "direct-gd"):
                 ns, means, low, high = seed_band(problem_rows, method=method, metric="test_accuracy")
@@ -157,10 +193,12 @@ def plot_rates(rows, config, folder) -> list[Path]:
                     axes[1].plot(ns, means, style, marker="o", ms=3, color=color, label=method)
                     axes[1].fill_between(ns, low, high, color=color, alpha=0.2, lw=0)
             dense_accuracy = constant(problem_rows, "dense_test_accuracy")
-            axes[1].axhline(dense_accuracy, color="k", lw=0.8, label=f"dense network ({dense_accuracy:.3f})")
-            axes[1].set(xscale="log", xlabel="subnetwork size n", ylabel="test accuracy", title=f"{problem}: test accuracy")
+            axes[1].axhline(dense_accuracy, color="k", lw=0.8)
+            axes[1].set(xscale="log", xlabel="subnetwork size n", ylabel="test accuracy",
+                        title=f"{problem}: test accuracy (dense network {dense_accuracy:.3f}, black line)")
             axes[1].grid(True, which="both", alpha=0.25)
-            axes[1].legend(fontsize=7, ncol=2)
+            plain_log_labels(axes[1], "x")
+        legend_below(figure, axis, ncol=4 if has_accuracy else 3)  # same colours in both panels
         written += save_both(figure, folder, f"rates_{problem}")
     return written
 
@@ -182,9 +220,13 @@ def plot_contraction(rows, config, folder) -> list[Path]:
             continue
         usable = (means > floor * 1e3) & (ns >= 2)
         label = method
-        if usable.sum() >= 3:
+        if method in EXPONENTIAL_METHODS and usable.sum() >= 3:
             fit = rates.fit_exponential(ns[usable], means[usable])
             label += f" (factor {fit.contraction:.3f}/step)"
+        elif usable.sum() >= 3:  # averaging methods fall like a power of n: report the log-log slope
+            tail = usable & (ns >= ns[usable][-1] / 10)
+            if tail.sum() >= 3:
+                label += f" (log-log slope {rates.fit_power_law(ns[tail], means[tail]).slope:.2f})"
         color, style = METHOD_STYLE.get(method, (None, "-"))
         axis.plot(ns, np.maximum(means, floor), style, color=color, label=label, lw=1.6)
         if np.any(high > low):
@@ -202,7 +244,7 @@ def plot_contraction(rows, config, folder) -> list[Path]:
     axis.set(xlabel="subnetwork size n", ylabel="excess loss  L(f_n) - L(g)",
              title=f"re-weighted greedy, m = {config.contraction_m} (r = {radius:.3g}, D = {diam:.3g})")
     axis.grid(True, which="both", alpha=0.25)
-    axis.legend(fontsize=7)
+    legend_below(figure, axis, ncol=2)
     return save_both(figure, folder, "exponential_contraction")
 
 
@@ -234,6 +276,6 @@ def plot_phase_diagram(rows, config, folder) -> list[Path]:
     axis.set_xlim(n_edges[0], n_edges[-1])
     axis.set_yticks(np.arange(len(sizes)), [str(m) for m in sizes])
     axis.set(xlabel="subnetwork size n", ylabel="samples m (function-space dimension m·K, K = 1)",
-             title="where GFS is fast: slope -2 (blue) vs -1 (yellow)")
-    axis.legend(fontsize=8, loc="lower left")
+             title="where GFS is fast: slope -2 (blue) vs -1 (orange)")
+    legend_below(figure, axis, ncol=1)
     return save_both(figure, folder, "exponential_phase_diagram")

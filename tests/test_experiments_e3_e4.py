@@ -384,3 +384,11 @@ def test_finetune_config_rejects_bad_input():
         finetune.FinetuneConfig(problems=("cifar",))
     with pytest.raises(ValueError, match="teacher_n_max"):
         finetune.FinetuneConfig(teacher_n_max=10_000)
+
+
+def test_directions_that_matter():
+    share = np.array([0.3, 0.01, 0.02, 0.1])
+    np.testing.assert_array_equal(pretraining.directions_that_matter(share, 0.0, 0.05), [True, False, False, True])
+    np.testing.assert_array_equal(pretraining.directions_that_matter(share, 0.0, 0.2), [True, False, False, False])
+    np.testing.assert_array_equal(pretraining.directions_that_matter(share, 0.03, 0.05), [True, False, True, True])
+    assert not pretraining.directions_that_matter(share, 0.0, 1.0).any()

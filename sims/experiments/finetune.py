@@ -221,10 +221,27 @@ def _mean_by(rows, key: str, **equal) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return xs, means, half
 
 
+def _log_band(rows, key: str, **equal):
+    """(x, geometric mean, low, high) over seeds of positive finite values grouped by ``key``: the
+    95% interval of the mean of log values, so a band on a log axis stays positive and does not
+    stretch the axis to 1e-300 when seeds disagree by more than their mean."""
+    groups: dict = {}
+    for row in rows:
+        if all(row.get(k) == v for k, v in equal.items()) and row.get(key) is not None \
+                and np.isfinite(row["value"]) and row["value"] > 0:
+            groups.setdefault(row[key], []).append(np.log(row["value"]))
+    xs = np.array(sorted(groups), dtype=float)
+    centre = np.array([np.mean(groups[x]) for x in sorted(groups)])
+    half = np.array([1.96 * np.std(groups[x], ddof=1) / np.sqrt(len(groups[x])) if len(groups[x]) > 1 else 0.0
+                     for x in sorted(groups)])
+    return xs, np.exp(centre), np.exp(centre - half), np.exp(centre + half)
+
+
 def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
-    """Per problem: final train and test loss against n (seed mean and 95% band, dense network
-    as a horizontal line), and train-loss curves against GD step at the largest n."""
-    from sims.plots import plt, save_both
+    """Per problem: final train and test loss against n (geometric mean over seeds and the 95%
+    band of the mean log, dense network as a horizontal line), and train-loss curves against GD
+    step at the largest n. One legend under the panels; log axes labelled with plain numbers."""
+    from sims.plots import legend_below, plain_log_labels, plt, save_both
 
     written = []
     for problem in config.problems:
@@ -234,33 +251,33 @@ def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
         figure, axes = plt.subplots(1, 3, figsize=(15, 4.2))
         for axis, split in zip(axes[:2], ("train", "test")):
             for variant in VARIANTS:
-                ns, mean, half = _mean_by(problem_rows, "n", method=variant, metric=f"final_{split}_loss")
+                ns, mean, low, high = _log_band(problem_rows, "n", method=variant, metric=f"final_{split}_loss")
                 if ns.size:
                     color, style = VARIANT_STYLE[variant]
                     axis.plot(ns, mean, style, marker="o", ms=3, color=color, label=variant)
-                    axis.fill_between(ns, np.maximum(mean - half, 1e-300), mean + half, color=color, alpha=0.2, lw=0)
+                    axis.fill_between(ns, low, high, color=color, alpha=0.2, lw=0)
             dense = [r["value"] for r in problem_rows if r["method"] == "dense" and r["metric"] == f"final_{split}_loss"]
             if dense:
                 axis.axhline(np.mean(dense), color="k", lw=0.8, label="dense (pre-trained)")
             axis.set(xscale="log", yscale="log", xlabel="subnetwork size n (gfs)",
                      ylabel=f"final {split} loss after the same GD budget", title=f"{problem}: {split} loss")
             axis.grid(True, which="both", alpha=0.25)
-            axis.legend(fontsize=7)
+            plain_log_labels(axis, "y")
+            plain_log_labels(axis, "x")
         ns = sorted({r["n"] for r in problem_rows if r["metric"] == "train_loss"})
         if ns:
             n = ns[-1]
             for variant in VARIANTS:
-                steps, mean, half = _mean_by(problem_rows, "step", method=variant, metric="train_loss", n=n)
+                steps, mean, low, high = _log_band(problem_rows, "step", method=variant, metric="train_loss", n=n)
                 if steps.size:
                     color, style = VARIANT_STYLE[variant]
-                    axes[2].plot(np.maximum(steps, 0.5), mean, style, color=color, label=variant)
-                    axes[2].fill_between(np.maximum(steps, 0.5), np.maximum(mean - half, 1e-300), mean + half,
-                                         color=color, alpha=0.2, lw=0)
+                    axes[2].plot(np.maximum(steps, 0.5), mean, style, color=color)
+                    axes[2].fill_between(np.maximum(steps, 0.5), low, high, color=color, alpha=0.2, lw=0)
             axes[2].set(xscale="log", yscale="log", xlabel="GD step (0 drawn at 0.5)", ylabel="training loss",
                         title=f"{problem}: training curves at n={n}")
             axes[2].grid(True, which="both", alpha=0.25)
-            axes[2].legend(fontsize=7)
-        figure.tight_layout()
+            plain_log_labels(axes[2], "y")
+        legend_below(figure, axes[0], ncol=5)
         written += save_both(figure, folder, f"finetune_{problem}")
     return written
 
