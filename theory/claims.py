@@ -40,6 +40,8 @@ from theory.inference import (
     growth_fits,
     growth_outcomes,
     side_of,
+    sides,
+    t_bounds,
     t_interval,
 )
 
@@ -68,6 +70,7 @@ COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value
 TRAIN_LOSS = "train_loss"
 EXCESS_LOSS = "excess_loss"  # L(f_n) - L(g), g the projection of Y onto the hull's affine span
 DENSE_LOSS = "dense_loss"  # L(u) of the dense network (the plain mean of its neurons)
+PROJECTION_LOSS = "L_g"  # L(g) of the projection g of Y onto the hull's affine span
 VARIANCE = "V"  # neuron variance about the dense mean
 RADIUS, DIAMETER, DISTANCE_TO_G = "r", "D", "D_g"
 LOCAL_SLOPE = "local_slope"
@@ -97,6 +100,7 @@ class Verdict:
     seeds: int = 0
     false_held_rate: float | None = None
     power: float | None = None
+    calibration_note: str = ""
 
     def __post_init__(self):
         allowed = THEOREM_OUTCOMES if self.kind == "theorem" else EMPIRICAL_OUTCOMES
@@ -111,12 +115,12 @@ class Verdict:
         return {"held": True, "did not hold": False, "violated": False}.get(self.outcome)
 
     def with_calibration(self, calibration: Calibration) -> "Verdict":
+        """This verdict with the false-"held" rate and power of its rule at its design."""
         numbers = dict(self.numbers, calibration_replicates=float(calibration.replicates))
+        note = (f"false held {calibration.false_held_rate:.1%} if {calibration.false_scenario}; "
+                f"power {calibration.power:.0%} if {calibration.true_scenario} ({calibration.replicates} simulations each)")
         return replace(self, false_held_rate=calibration.false_held_rate, power=calibration.power,
-                       numbers=numbers,
-                       summary=f"{self.summary} [calibration: false held {calibration.false_held_rate:.1%} "
-                               f"if {calibration.false_scenario}; power {calibration.power:.0%} "
-                               f"if {calibration.true_scenario}]")
+                       numbers=numbers, calibration_note=note)
 
 
 # ------------------------------------------------------------------ rows
@@ -273,13 +277,16 @@ def gfs_excess_bound_check(rows, *, method: str = "gfs", metric: str = TRAIN_LOS
                            m=None) -> Verdict:
     """P2 at every n: ``L(f_n) - L(u) <= V (1 + ln n) / (2n)`` with u the dense network.
 
-    Reads ``train_loss`` of ``method`` (GFS with replacement) and, per (dataset, m, seed),
-    ``dense_loss`` and ``V`` (about the dense mean)."""
+    Reads ``metric`` of ``method`` (GFS with replacement) and, per (dataset, m, seed),
+    ``dense_loss`` and ``V`` (about the dense mean). ``metric`` is ``train_loss`` (L(f_n)) or
+    ``excess_loss`` (L(f_n) - L(g), then ``L_g`` is read too)."""
 
     def bound_of(constants, ns, values):
-        if DENSE_LOSS not in constants or VARIANCE not in constants:
+        needed = (DENSE_LOSS, VARIANCE) + ((PROJECTION_LOSS,) if metric == EXCESS_LOSS else ())
+        if any(name not in constants for name in needed):
             return None
-        return constants[DENSE_LOSS] + bounds.gfs_excess_bound(ns, constants[VARIANCE])
+        offset = constants[PROJECTION_LOSS] if metric == EXCESS_LOSS else 0.0
+        return constants[DENSE_LOSS] - offset + bounds.gfs_excess_bound(ns, constants[VARIANCE])
 
     return _check_groups(f"P2: {method} within V(1+ln n)/(2n) of the dense loss at every n", rows, method, metric,
                          bound_of, experiment=experiment, dataset=dataset, m=m)
@@ -326,18 +333,21 @@ def reweighted_bound_check(rows, *, method: str = "fw", metric: str = EXCESS_LOS
 def _normal_calibration(decide, sd: float, seeds: int, false_mean: float, true_mean: float,
                         false_text: str, true_text: str) -> Calibration:
     """Calibrate a rule on one per-seed statistic, simulated as ``seeds`` normal draws with the
-    measured between-seed ``sd``."""
+    measured between-seed ``sd`` (``decide`` takes a (replicates, seeds) batch)."""
     sd = sd if math.isfinite(sd) and sd > 0 else 1e-12
     return calibrate(decide,
-                     lambda rng: rng.normal(false_mean, sd, seeds),
-                     lambda rng: rng.normal(true_mean, sd, seeds),
+                     lambda rng, count: rng.normal(false_mean, sd, (count, seeds)),
+                     lambda rng, count: rng.normal(true_mean, sd, (count, seeds)),
                      false_scenario=false_text, true_scenario=true_text)
 
 
 def _decide_below(threshold: float):
-    def decide(values) -> str:
-        iv = t_interval(values)
-        return side_of(iv.low, iv.high, threshold, "below")
+    """The rule "the t-interval of the per-seed values lies below ``threshold``", on one data
+    set (a string) or a batch of rows (an array of outcomes)."""
+    def decide(values):
+        _, low, high = t_bounds(values)
+        outcome = sides(low, high, threshold, "below")
+        return str(outcome) if outcome.ndim == 0 else outcome
 
     return decide
 
@@ -481,10 +491,12 @@ def _combine(claim: str, parts: list[Verdict]) -> Verdict:
         numbers.update({f"{k} (group {i + 1})": x for k, x in v.numbers.items()})
     rates_false = [v.false_held_rate for v in tested if v.false_held_rate is not None]
     powers = [v.power for v in tested if v.power is not None]
+    notes = [v.calibration_note for v in tested if v.calibration_note]
     return Verdict(claim, outcome, " | ".join(v.summary for v in parts), numbers,
                    seeds=min(v.seeds for v in tested),
                    false_held_rate=max(rates_false) if rates_false else None,
-                   power=float(np.prod(powers)) if powers else None)
+                   power=float(np.prod(powers)) if powers else None,
+                   calibration_note=" | ".join(notes))
 
 
 def gfs_inverse_square_rate(
@@ -550,29 +562,30 @@ def gfs_inverse_square_rate(
     return _combine(claim, parts)
 
 
-def _exp_vs_power(ns: np.ndarray, log_values: np.ndarray) -> tuple[float, float, float, float]:
-    """(BIC advantage of the exponential over the power law, residual sd of the better one,
-    exponential slope, power-law slope) for one curve on log values; both laws have 2
-    parameters, so the advantage is k ln(RSS_power / RSS_exp)."""
+def _line_rss(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Residual sum of squares of the least-squares line of y (..., k) on x (k,)."""
+    xc = x - x.mean()
+    yc = y - y.mean(axis=-1, keepdims=True)
+    return np.maximum(np.sum(yc**2, axis=-1) - (yc @ xc) ** 2 / (xc @ xc), 0.0)
+
+
+def _exp_vs_power(ns: np.ndarray, log_values: np.ndarray):
+    """BIC advantage of the exponential (ln h linear in n) over the power law (ln h linear in
+    ln n) for curves ``log_values`` (k,) or (R, k); both laws have 2 parameters, so it is
+    k ln(RSS_power / RSS_exp). Also the residual sd of the better law."""
     k = ns.size
-    exp_fit = np.polyfit(ns, log_values, 1)
-    pow_fit = np.polyfit(np.log(ns), log_values, 1)
-    rss_exp = float(np.sum((log_values - np.polyval(exp_fit, ns)) ** 2))
-    rss_pow = float(np.sum((log_values - np.polyval(pow_fit, np.log(ns))) ** 2))
-    advantage = k * math.log(max(rss_pow, 1e-300) / max(rss_exp, 1e-300))
-    sd = math.sqrt(min(rss_exp, rss_pow) / max(k - 2, 1))
-    return advantage, sd, float(exp_fit[0]), float(pow_fit[0])
+    rss_exp, rss_pow = _line_rss(ns.astype(float), log_values), _line_rss(np.log(ns), log_values)
+    advantage = k * np.log(np.maximum(rss_pow, 1e-300) / np.maximum(rss_exp, 1e-300))
+    return advantage, np.sqrt(np.minimum(rss_exp, rss_pow) / max(k - 2, 1))
 
 
-def _decide_exponential(curves) -> str:
-    """curves: list of (ns, log values). Pooled BIC advantage of exp over power: >= +6 held,
-    <= -6 did not hold."""
+def _decide_exponential(curves):
+    """curves: list of (ns, log values (k,) or (R, k)), one per seed. Summed BIC advantage of
+    the exponential over the power law: >= STRONG_BIC held, <= -STRONG_BIC did not hold."""
     total = sum(_exp_vs_power(ns, lv)[0] for ns, lv in curves)
-    if total >= STRONG_BIC:
-        return "held"
-    if total <= -STRONG_BIC:
-        return "did not hold"
-    return "indistinguishable"
+    outcome = sides(total, total, 0.0, "above")
+    outcome[np.abs(total) < STRONG_BIC] = "indistinguishable"
+    return str(outcome) if outcome.ndim == 0 else outcome
 
 
 def reweighted_greedy_exponential(
@@ -618,8 +631,8 @@ def reweighted_greedy_exponential(
                                               f"floor; need {MIN_SEEDS}", len(curves)))
             continue
         fits = [_exp_vs_power(ns, lv) for ns, lv in curves]
-        total = sum(f[0] for f in fits)
-        contraction = t_interval([math.exp(f[2]) for f in fits])
+        total = float(sum(f[0] for f in fits))
+        contraction = t_interval([math.exp(np.polyfit(ns, lv, 1)[0]) for ns, lv in curves])
         bound_q = float(np.median([q for _, _, q in entries]))
         text = (f"{where}: BIC favours exponential over power law by {total:.1f} (summed over {len(curves)} seeds); "
                 f"contraction per step {_interval_text(contraction)} vs P4's bound 1-r²/D² = {bound_q:.4g}")
@@ -627,16 +640,17 @@ def reweighted_greedy_exponential(
                    "contraction_high": contraction.high, "bound_contraction": bound_q}
         verdict = Verdict(claim, _decide_exponential(curves), text, numbers, seeds=len(curves))
 
-        def simulate(rng, law):
+        def simulate(rng, count, law, curves=curves, fits=fits):
             out = []
-            for (ns, lv), (_, sd, _, _) in zip(curves, fits):
-                x = ns if law == "exp" else np.log(ns)
-                coef = np.polyfit(x, lv, 1)
-                out.append((ns, np.polyval(coef, x) + rng.normal(0.0, max(sd, 1e-12), ns.size)))
+            for (ns, lv), (_, sd) in zip(curves, fits):
+                x = ns.astype(float) if law == "exp" else np.log(ns)
+                mean = np.polyval(np.polyfit(x, lv, 1), x)
+                out.append((ns, mean + rng.normal(0.0, max(float(sd), 1e-12), (count, ns.size))))
             return out
 
         parts.append(verdict.with_calibration(calibrate(
-            _decide_exponential, lambda rng: simulate(rng, "power"), lambda rng: simulate(rng, "exp"),
+            _decide_exponential, lambda rng, count: simulate(rng, count, "power"),
+            lambda rng, count: simulate(rng, count, "exp"),
             false_scenario="each seed follows its best power law with its residual noise",
             true_scenario="each follows its fitted exponential")))
     return _combine(claim, parts)
@@ -818,13 +832,12 @@ def slope_verdict(claim: str, x_by_seed, y_by_seed, *, target_slope: float = 1.0
         return _not_testable(claim, f"{len(slopes)} seed(s) with >= 3 distinct points; need {MIN_SEEDS}", len(slopes))
     lo_edge, hi_edge = target_slope - margin, target_slope + margin
 
-    def decide(values) -> str:
-        iv = t_interval(values)
-        if lo_edge <= iv.low and iv.high <= hi_edge:
-            return "held"
-        if iv.high < lo_edge or iv.low > hi_edge:
-            return "did not hold"
-        return "indistinguishable"
+    def decide(values):
+        _, low, high = t_bounds(values)
+        outcome = np.full(np.shape(low), "indistinguishable", dtype=object)
+        outcome[(lo_edge <= low) & (high <= hi_edge)] = "held"
+        outcome[(high < lo_edge) | (low > hi_edge)] = "did not hold"
+        return str(outcome) if outcome.ndim == 0 else outcome
 
     iv = t_interval(slopes)
     text = (f"slope {_interval_text(iv)} over {iv.count} seeds; claimed {target_slope:g} ± {margin:g}")

@@ -38,6 +38,8 @@ __all__ = [
     "Calibration",
     "t_interval",
     "side_of",
+    "sides",
+    "t_bounds",
     "calibrate",
     "GrowthFits",
     "growth_fits",
@@ -81,19 +83,35 @@ def t_interval(values, level: float = LEVEL) -> MeanInterval:
     return MeanInterval(mean, mean - half, mean + half, sd, int(v.size))
 
 
-def side_of(low: float, high: float, threshold: float, claimed: str) -> str:
-    """Outcome of an interval [low, high] against ``threshold`` when the claim says the true
-    value lies ``claimed`` ("below" or "above") it: "held", "did not hold" or
-    "indistinguishable" (the interval contains the threshold)."""
+def t_bounds(values, level: float = LEVEL):
+    """(mean, low, high) of the Student-t interval along the last axis of ``values``
+    (one data set of per-seed values per row; at least 2 values each)."""
+    v = np.asarray(values, dtype=np.float64)
+    k = v.shape[-1]
+    mean = v.mean(axis=-1)
+    half = float(stats.t.ppf(0.5 + level / 2.0, k - 1)) * v.std(axis=-1, ddof=1) / math.sqrt(k)
+    return mean, mean - half, mean + half
+
+
+def sides(low, high, threshold: float, claimed: str) -> np.ndarray:
+    """Outcomes of intervals [low, high] against ``threshold`` when the claim says the true
+    value lies ``claimed`` ("below" or "above") it: "held" (the interval is on the claimed
+    side), "did not hold" (on the other side) or "indistinguishable" (it contains the
+    threshold). Works elementwise on arrays."""
     if claimed not in ("below", "above"):
         raise ValueError(f"claimed must be 'below' or 'above', got {claimed!r}")
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
     if claimed == "below":
         low, high, threshold = -high, -low, -threshold
-    if low > threshold:
-        return "held"
-    if high < threshold:
-        return "did not hold"
-    return "indistinguishable"
+    out = np.full(low.shape, "indistinguishable", dtype=object)
+    out[low > threshold] = "held"
+    out[high < threshold] = "did not hold"
+    return out
+
+
+def side_of(low: float, high: float, threshold: float, claimed: str) -> str:
+    """:func:`sides` for one interval."""
+    return str(sides(low, high, threshold, claimed))
 
 
 @dataclass(frozen=True)
@@ -112,22 +130,23 @@ class Calibration:
 
 
 def calibrate(
-    decide: Callable[[object], str],
-    simulate_false: Callable[[np.random.Generator], object],
-    simulate_true: Callable[[np.random.Generator], object],
+    decide: Callable[[object], np.ndarray],
+    simulate_false: Callable[[np.random.Generator, int], object],
+    simulate_true: Callable[[np.random.Generator, int], object],
     *,
     false_scenario: str,
     true_scenario: str,
     replicates: int = CALIBRATION_REPLICATES,
     seed: int = 0,
 ) -> Calibration:
-    """Run ``decide`` on ``replicates`` simulated data sets from each scenario (seeded, so the
-    same inputs give the same rates) and count the "held" answers."""
+    """Share of "held" among the outcomes of ``decide`` on a batch of ``replicates`` data sets
+    simulated from each scenario (``simulate(rng, replicates)`` returns the batch that
+    ``decide`` turns into an array of outcomes). Seeded: the same inputs give the same rates."""
     rates = []
     for offset, simulate in enumerate((simulate_false, simulate_true)):
         rng = np.random.default_rng([seed, offset])
-        held = sum(decide(simulate(rng)) == "held" for _ in range(replicates))
-        rates.append(held / replicates)
+        outcomes = np.asarray(decide(simulate(rng, replicates)))
+        rates.append(float(np.mean(outcomes == "held")))
     return Calibration(rates[0], rates[1], replicates, false_scenario, true_scenario)
 
 

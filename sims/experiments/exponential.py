@@ -128,55 +128,38 @@ def figures(rows: list[dict], config: ExponentialConfig, folder) -> list:
 
 
 def claims(rows: list[dict], config: ExponentialConfig) -> list:
-    """P4 (exponential, contraction within the bound) for each re-weighted method, and P3 for GFS."""
+    """Theorem checks at every n (P2 for gfs, P3 for gfs and herding, P4 for the re-weighted
+    methods) on the contraction and phase cells; empirical claims: each re-weighted method is
+    exponential, gfs falls like 1/n², and gfs is fast wherever n exceeds (D/r)²."""
     from dataclasses import replace as with_fields
 
     from theory import claims as theory_claims
 
+    def scoped(verdict, scope: str):
+        return with_fields(verdict, claim=f"{verdict.claim} [{scope}]")
+
+    contraction = f"contraction, m={config.contraction_m}"
     verdicts = []
+    for dataset, scope in (("contraction", contraction), ("phase", "phase diagram, every m")):
+        verdicts.append(scoped(theory_claims.gfs_excess_bound_check(rows, dataset=dataset, metric="excess_loss"),
+                               scope))
+    for method in config.methods:
+        if method in ("gfs", "herding"):
+            verdicts.append(scoped(theory_claims.interior_bound_check(rows, dataset="contraction", method=method),
+                                   contraction))
+        if method in ("fw", "fcfw", "greedy-opt"):
+            verdicts.append(scoped(theory_claims.reweighted_bound_check(rows, dataset="contraction", method=method),
+                                   contraction))
+    verdicts.append(scoped(theory_claims.interior_bound_check(rows, dataset="phase", method="gfs"),
+                           "phase diagram, every m"))
     for method in config.methods:
         if method in ("fw", "fcfw", "greedy-opt"):
-            verdict = theory_claims.reweighted_greedy_exponential(rows, dataset="contraction", method=method)
-            verdicts.append(with_fields(verdict, claim=f"{verdict.claim} [m={config.contraction_m}, {method}]"))
-    verdict = theory_claims.gfs_inverse_square_rate(rows, dataset="contraction", method="gfs")
-    verdicts.append(with_fields(verdict, claim=f"{verdict.claim} [m={config.contraction_m}]"))
-    verdicts.append(_phase_boundary_verdict(rows))
+            verdicts.append(scoped(theory_claims.reweighted_greedy_exponential(rows, dataset="contraction",
+                                                                               method=method), contraction))
+    verdicts.append(scoped(theory_claims.gfs_inverse_square_rate(rows, dataset="contraction", method="gfs"),
+                           contraction))
+    verdicts.append(scoped(theory_claims.fast_beyond_boundary(rows, dataset="phase"), "phase diagram"))
     return verdicts
-
-
-def _phase_boundary_verdict(rows):
-    """The phase diagram as a claim. P3 makes (D/r)^2 a sufficient size for the fast regime,
-    not a necessary one: the verdict holds when every m whose largest n exceeds (D/r)^2 shows a
-    GFS local slope below -1.5 there; it also counts the m that are fast earlier than predicted
-    (the bound is worst-case). Not testable when no m reaches its predicted boundary."""
-    from theory.claims import Verdict
-
-    claim = "GFS is in the fast regime wherever n exceeds (D/r)^2"
-    phase = [row for row in rows if row["dataset"] == "phase"]
-    summary, numbers = [], {}
-    beyond, beyond_fast, early_fast = 0, 0, 0
-    for m in sorted({row["m"] for row in phase}):
-        slopes = [(row["n"], row["value"]) for row in phase if row["m"] == m and row["metric"] == "local_slope"]
-        boundary = [row["value"] for row in phase if row["m"] == m and row["metric"] == "predicted_boundary"]
-        if not slopes:
-            continue
-        last_n = max(n for n, _ in slopes)
-        last_slope = float(np.mean([s for n, s in slopes if n == last_n]))
-        predicted = float(np.mean(boundary)) if boundary else float("inf")
-        fast = last_slope < -1.5
-        if last_n > predicted:
-            beyond += 1
-            beyond_fast += fast
-        elif fast:
-            early_fast += 1
-        numbers[f"slope_m{m}"], numbers[f"boundary_m{m}"] = last_slope, predicted
-        summary.append(f"m={m}: slope {last_slope:.2f} at n≈{last_n}, (D/r)²={predicted:.3g}")
-    numbers.update(beyond=float(beyond), beyond_fast=float(beyond_fast), fast_before_boundary=float(early_fast))
-    detail = f"{early_fast} size(s) fast before the predicted boundary; " + "; ".join(summary)
-    if not beyond:
-        return Verdict(claim, None, "no m reached its predicted boundary within n_max; " + detail, numbers)
-    return Verdict(claim, beyond_fast == beyond, f"{beyond_fast}/{beyond} sizes past the boundary are fast; " + detail,
-                   numbers)
 
 
 EXPERIMENT = register(

@@ -286,42 +286,25 @@ def figures(rows: list[dict], config: FinetuneConfig, folder) -> list:
     return plot_finetune(rows, config, folder)
 
 
-def finetune_beats(rows, problem: str, baseline: str, split: str):
-    """Verdict: fine-tuning the gfs subnetwork ends with a lower mean (over seeds) final
-    ``split`` loss than ``baseline`` at every n; numbers give both losses per n."""
-    from theory.claims import Verdict
-
-    claim = f"{problem}: fine-tuning beats {baseline} ({split} loss, same GD budget)"
-    ns_a, mean_a, _ = _mean_by(rows, "n", dataset=problem, method="finetune", metric=f"final_{split}_loss")
-    ns_b, mean_b, _ = _mean_by(rows, "n", dataset=problem, method=baseline, metric=f"final_{split}_loss")
-    shared = sorted(set(ns_a) & set(ns_b))
-    if not shared:
-        return Verdict(claim, None, f"no {split}-loss rows for both finetune and {baseline}", {})
-    numbers, wins, parts = {}, [], []
-    for n in shared:
-        a, b = mean_a[list(ns_a).index(n)], mean_b[list(ns_b).index(n)]
-        numbers[f"finetune_n{int(n)}"], numbers[f"{baseline}_n{int(n)}"] = float(a), float(b)
-        wins.append(a < b)
-        parts.append(f"n={int(n)}: {a:.3g} vs {b:.3g}")
-    lost = [int(n) for n, w in zip(shared, wins) if not w]
-    summary = (f"fine-tuned wins at {sum(wins)} of {len(wins)} sizes"
-               + (f" (not at n={lost})" if lost else "") + "; " + "; ".join(parts))
-    return Verdict(claim, all(wins), summary, numbers)
-
-
 def claims(rows: list[dict], config: FinetuneConfig) -> list:
-    from theory.claims import Verdict
+    """Per problem, baseline and split: fine-tuning the gfs subnetwork ends with a lower final
+    loss than the baseline under the same GD budget (paired by seed, averaged over sizes; see
+    theory.claims.paired_improvement). Diverged runs are listed first."""
+    from theory.claims import Verdict, paired_improvement
 
     verdicts = []
     diverged = [r for r in rows if r["metric"] == "diverged_lr"]
     if diverged:
         text = "; ".join(f"{r['dataset']} seed={r['seed']} n={r['n']} {r['method']}: diverged with lr={r['value']:g}"
                          for r in diverged)
-        verdicts.append(Verdict("every fine-tuning run converged", False, text, {"diverged_runs": float(len(diverged))}))
+        verdicts.append(Verdict("every fine-tuning run converged", "did not hold", text,
+                                {"diverged_runs": float(len(diverged))}))
     for problem in config.problems:
         for baseline in ("reinit", "rewind", "random-finetune"):
             for split in ("train", "test"):
-                verdicts.append(finetune_beats(rows, problem, baseline, split))
+                verdicts.append(paired_improvement(
+                    rows, method="finetune", baseline=baseline, metric=f"final_{split}_loss", dataset=problem,
+                    claim=f"fine-tuning the gfs subnetwork beats {baseline} ({split} loss, same GD budget) [{problem}]"))
     return verdicts
 
 

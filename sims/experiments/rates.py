@@ -190,7 +190,10 @@ def figures(rows: list[dict], config: RatesConfig, folder) -> list:
 
 
 def claims(rows: list[dict], config: RatesConfig) -> list:
-    """Verdicts of theory.claims, each scoped to its problem (and method) in the claim text."""
+    """Per problem: the theorem checks (P2 for gfs; on the teacher problems P3 for gfs and
+    herding and P4 for fw and fcfw, at every n) and the empirical claims (pruned vs direct
+    training; the 1/n² rate of gfs and the exponential rate of fw and fcfw where the target is
+    interior), each scoped to its problem in the claim text."""
     from dataclasses import replace as with_fields
 
     from theory import claims as theory_claims
@@ -200,14 +203,24 @@ def claims(rows: list[dict], config: RatesConfig) -> list:
 
     verdicts = []
     for problem in config.problems:
-        verdicts.append(scoped(theory_claims.pruned_beats_direct_training(rows, dataset=problem), f"{problem}, gfs"))
+        verdicts.append(scoped(theory_claims.gfs_excess_bound_check(rows, dataset=problem), problem))
+        if problem != "mnist5k":
+            for method in ("gfs", "herding"):
+                if method in config.methods:
+                    verdicts.append(scoped(theory_claims.interior_bound_check(rows, dataset=problem, method=method),
+                                           problem))
+            for method in ("fw", "fcfw"):
+                if method in config.methods:
+                    verdicts.append(scoped(theory_claims.reweighted_bound_check(rows, dataset=problem, method=method),
+                                           problem))
+        verdicts.append(scoped(theory_claims.pruned_beats_direct_training(rows, dataset=problem), problem))
         if problem == "mnist5k":
             continue
         verdicts.append(scoped(theory_claims.gfs_inverse_square_rate(rows, dataset=problem), problem))
         for method in ("fw", "fcfw"):
             if method in config.methods:
                 verdict = theory_claims.reweighted_greedy_exponential(rows, dataset=problem, method=method)
-                verdicts.append(scoped(verdict, f"{problem}, {method}"))
+                verdicts.append(scoped(verdict, problem))
     return verdicts
 
 
