@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from theory import bounds, geometry
 
-select_module = pytest.importorskip("sims.select")
-select = select_module.select
+from sims.select import select  # a plain import: a broken sims.select fails these tests, never skips them
 
 # GFS_PROPERTY_EXAMPLES raises the example budget (the slow test in test_propositions_slow.py uses it).
 PROPERTY = settings(
