@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -57,11 +69,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input-scaling", default="auto", help=f"{', '.join(INPUT_SCALINGS)} (default auto)")
     group.add_argument("--data-dir", default=None, help="directory of full MNIST's IDX files")
     group.add_argument("--download", action="store_true", help="download full MNIST if missing (needs network)")
-    group.add_argument("--data-seed", type=int, default=0, help="seed of split and subset (default 0)")
+    group.add_argument("--data-seed", type=_nonnegative_int, default=0, help="seed of split and subset (default 0)")
 
 
 def _dataset_from_args(args):
-    from sims.data import DatasetConfig, load_dataset
+    from sims.data import DataFilesMissing, DatasetConfig, load_dataset
 
     try:
         classes = tuple(int(c) for c in args.classes.split(","))
@@ -78,7 +90,11 @@ def _dataset_from_args(args):
         data_dir=args.data_dir,
         download=args.download,
     )
-    return config, load_dataset(config)
+    try:
+        return config, load_dataset(config)
+    except DataFilesMissing as error:  # the library's hint names its arguments; here they are flags
+        message = str(error).replace("set data_dir", "pass --data-dir DIR").replace("download=True", "--download")
+        raise ValueError(message) from None
 
 
 def command_train(args) -> None:
@@ -96,6 +112,9 @@ def command_train(args) -> None:
     check_memory("--width", training_bytes(dataset.m, dataset.input_dim, args.width, dataset.output_dim, itemsize),
                  f"training a width-{args.width} network on m={dataset.m} examples of dimension {dataset.input_dim} "
                  f"in {args.dtype}")
+    check_memory("--iterations", 40.0 * (args.iterations + 1), f"the loss curve of {args.iterations} steps and its JSON")
+    out = Path(args.out)
+    _check_writable("--out", out)
     train_config = TrainConfig(
         lr=args.lr,
         iterations=args.iterations,
@@ -117,7 +136,6 @@ def command_train(args) -> None:
     )
     print(f"training width {args.width} {args.scaling} {args.activation} network on {args.data} (m={dataset.m}) ...")
     result = train(model, dataset.train_inputs, dataset.train_targets, train_config, progress=True)
-    out = Path(args.out)
     summary = {
         "dataset": asdict(data_config),
         "train": asdict(train_config),
@@ -134,12 +152,38 @@ def command_train(args) -> None:
         metrics = model_metrics(result.model, dataset, classes=data_config.classes)
         summary.update({key: value for key, value in metrics.items() if key.endswith("accuracy")})
     summary["loss_curve"] = result.losses.tolist()
-    save_model(result.model, out, metadata={key: summary[key] for key in ("dataset", "train", "seed", "final_loss")})
-    _write_json(out.with_suffix(".json"), summary)
-    plot_loss_curve(result.losses, out.with_suffix(".png"), title=f"{args.data}, width {args.width}")
+    written = []
+    try:  # all three files or none
+        save_model(result.model, out, metadata={key: summary[key] for key in ("dataset", "train", "seed", "final_loss")})
+        written.append(out)
+        _write_json(out.with_suffix(".json"), summary)
+        written.append(out.with_suffix(".json"))
+        plot_loss_curve(result.losses, out.with_suffix(".png"), title=f"{args.data}, width {args.width}")
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     accuracy = "".join(f", {k} {summary[k]:.3f}" for k in ("train_accuracy", "test_accuracy") if k in summary)
     print(f"loss {result.losses[0]:.4g} -> {result.final_loss:.4g} after {result.steps} steps{accuracy}")
     print(f"wrote {out}, {out.with_suffix('.json')}, {out.with_suffix('.png')}")
+
+
+def _check_writable(parameter: str, path: Path) -> None:
+    """Refuse, before any work, an output path that cannot be written: a folder in its place, or
+    no write permission on the nearest existing parent folder."""
+    if path.is_dir():
+        raise ValueError(f"{parameter} {str(path)!r} is a folder; give a file path")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    try:  # a probe file, removed at once: permission bits alone say nothing when running as root
+        if parent is None or not parent.is_dir():
+            raise OSError
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError:
+        raise ValueError(f"{parameter} {str(path)!r} cannot be written (the folder {str(parent)!r} is not writable)") from None
+    for sibling in (path.with_suffix(".json"), path.with_suffix(".png")):
+        if sibling.is_dir():
+            raise ValueError(f"{parameter} {str(path)!r}: {str(sibling)!r} is a folder, so the summary cannot be written")
 
 
 def _load_array(path: str, parameter: str) -> np.ndarray:
@@ -166,6 +210,9 @@ def command_select(args) -> None:
     _write_json(Path(args.out), selection.to_dict())
     print(f"{args.method}: n={args.n}, loss {selection.losses[0]:.4g} -> {selection.losses[-1]:.4g}, "
           f"{selection.support_size} distinct neurons; wrote {args.out}")
+    if args.n > width:
+        print(f"note: -n {args.n} exceeds the {width} neurons; {args.method} may pick a neuron again, so the "
+              f"subnetwork has {selection.support_size} distinct neurons, weighted by how often each was picked")
 
 
 def command_prune(args) -> None:
@@ -185,6 +232,10 @@ def command_prune(args) -> None:
             raise ValueError(f"--model file {args.model!r} is not a readable torch state dict: {error.__class__.__name__}") from None
         if not isinstance(state_dict, dict):
             raise ValueError(f"--model file {args.model!r} does not hold a state dict")
+        first = state_dict.get("0.weight")
+        if isinstance(first, torch.Tensor) and first.ndim == 2 and first.shape[1] != dataset.input_dim:
+            raise ValueError(f"--model {args.model!r} takes {first.shape[1]} inputs, but --data {args.data} has "
+                             f"{dataset.input_dim}")
         small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, args.n,
                                             args.method, activation=args.activation, seed=args.seed)
         from sims.model import atomic_write
@@ -195,6 +246,9 @@ def command_prune(args) -> None:
         from sims.model import load_model
 
         model, metadata = load_model(args.model)
+        if model.input_dim != dataset.input_dim or model.output_dim != dataset.output_dim:
+            raise ValueError(f"--model {args.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
+                             f"--data {args.data} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
         small, selection = prune_model(model, dataset.train_inputs, dataset.train_targets, args.n, args.method,
                                        seed=args.seed)
         save_model(small, args.out, metadata={"pruned_from": str(args.model), "method": args.method, "n": args.n,
@@ -355,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--iterations", type=_positive_int, default=300, help="GD steps (default 300)")
     group.add_argument("--target-loss", type=float, default=None, help="stop once the loss is at most this")
     group.add_argument("--loss-form", default="mean", help=f"{', '.join(LOSS_FORMS)} (default mean)")
-    group.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    group.add_argument("--seed", type=_nonnegative_int, default=0, help="initialisation seed (default 0)")
     group.add_argument("--dtype", default="float64", help="float32 or float64 (default float64)")
     group.add_argument("--device", default="cpu", help="torch device (default cpu)")
     group.add_argument("--out", default="runs/train/model.pt", help="model path; .json and .png beside it")
@@ -368,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     select_parser.add_argument("--target", required=True, help="(m,) or (m, K) array")
     select_parser.add_argument("-n", type=_positive_int, required=True, help="subnetwork size (selection steps)")
     select_parser.add_argument("--method", default="gfs", help=f"{', '.join(METHODS)} (default gfs)")
-    select_parser.add_argument("--seed", type=int, default=None, help="seed of randomised methods")
+    select_parser.add_argument("--seed", type=_nonnegative_int, default=None, help="seed of randomised methods")
     select_parser.add_argument("--out", default="selection.json", help="JSON with indices, losses, weights")
     select_parser.set_defaults(handler=command_select)
 
@@ -380,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(prune)
     prune.add_argument("-n", type=_positive_int, required=True, help="subnetwork size")
     prune.add_argument("--method", default="gfs", help=f"{', '.join(METHODS)} (default gfs)")
-    prune.add_argument("--seed", type=int, default=None, help="seed of randomised methods")
+    prune.add_argument("--seed", type=_nonnegative_int, default=None, help="seed of randomised methods")
     prune.add_argument("--out", required=True, help="path of the pruned model")
     prune.set_defaults(handler=command_prune)
 

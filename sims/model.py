@@ -362,6 +362,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         )
     except ValueError as error:
         raise ValueError(f"model file {str(path)!r} does not hold a valid network: {error}") from None
+    tensors = [model.first_weight, model.second_weight] + ([model.first_bias] if model.first_bias is not None else [])
+    if not all(bool(torch.isfinite(tensor).all()) for tensor in tensors):
+        raise ValueError(f"model file {str(path)!r} has NaN or infinite weights")
     try:
         metadata = json.loads(payload["metadata"])
     except ValueError:

@@ -291,3 +291,150 @@ def test_readme_commands_in_order_leave_the_committed_figures_untouched(tmp_path
     assert _tree(copy / "figures") == before
     report = copy / "results" / "quick" / "REPORT.md"
     assert "Smoke run" in report.read_text() and all(link.exists() for link in _links(report))
+
+
+# ---------------------------------------------------------------- the table of bad inputs
+
+
+def _fixture_files(root: Path) -> None:
+    """Small input files, good and bad, that the table below refers to by name."""
+    import torch
+
+    from sims.model import init_network, save_model
+
+    np.save(root / "F.npy", np.ones((4, 6)))
+    np.save(root / "Y.npy", np.ones(4))
+    np.save(root / "Y5.npy", np.ones(5))
+    np.save(root / "Fnan.npy", np.full((4, 6), np.nan))
+    np.save(root / "Fobj.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
+    (root / "text.npy").write_text("hello")
+    save_model(init_network(64, 8, 10, seed=0), root / "digits.pt", metadata={})
+    save_model(init_network(5, 8, 1, seed=0), root / "teacher.pt", metadata={})
+    payload = torch.load(root / "digits.pt", weights_only=True)
+    for name, key, value in (("badmeta", "metadata", "not json"), ("nan", "first_weight", torch.full((8, 64), np.nan)),
+                             ("badact", "activation", "swish"), ("badshape", "second_weight", torch.ones(7, 10)),
+                             ("badformat", "format", "other"), ("badtype", "first_weight", "a string")):
+        torch.save({**payload, key: value}, root / f"{name}.pt")
+    torch.save({"0.weight": torch.ones(8, 64), "0.bias": torch.ones(8), "2.weight": torch.ones(10, 8),
+                "2.bias": torch.ones(10)}, root / "sd.pt")
+    torch.save({"0.weight": torch.ones(8, 64)}, root / "sd_partial.pt")
+    torch.save([1, 2, 3], root / "list.pt")
+    (root / "junk.pt").write_text("junk")
+    (root / "bad.toml").write_text("this = = not toml")
+    (root / "keys.toml").write_text("bogus_key = 3\n")
+    (root / "methods.toml").write_text('[rates]\nmethods = ["gfs", "nope"]\n')
+    (root / "seeds.toml").write_text("seeds = 3\n")
+    (root / "lr.toml").write_text('lr = "fast"\n')
+    (root / "neg.toml").write_text("n_max = -5\n")
+    (root / "empty").mkdir()
+    (root / "taken.png").mkdir()  # blocks the loss-curve figure of --out taken.pt
+
+
+D = ["--data", "digits"]
+SEL = ["select", "--features", "F.npy", "--target", "Y.npy"]
+PR = ["prune", "--data", "digits", "-n", "2", "--out", "s.pt", "--model"]
+RUN = ["run", "rates", "--quick", "--out", "out", "--no-figures"]
+
+# (arguments, a fragment of the one error line). All run in a folder holding only _fixture_files.
+TABLE = [
+    (["train", "--data", "nope"], "unknown dataset 'nope'; valid:"),
+    (["train", "--m", "0"], "--m"), (["train", "--m", "abc"], "--m"),
+    (["train", *D, "--m", "100000"], "larger than the 1438 training examples"),
+    (["train", *D, "--test-fraction", "1.5"], "test_fraction must lie in [0, 1)"),
+    (["train", *D, "--test-fraction", "-0.1"], "test_fraction must lie in [0, 1)"),
+    (["train", *D, "--test-fraction", "abc"], "--test-fraction"),
+    (["train", *D, "--task", "nope"], "unknown task 'nope'"),
+    (["train", *D, "--task", "binary", "--classes", "0"], "classes must be two different labels"),
+    (["train", *D, "--task", "binary", "--classes", "a,b"], "--classes must be two comma-separated integers"),
+    (["train", *D, "--task", "binary", "--classes", "0,0"], "classes must be two different labels"),
+    (["train", *D, "--task", "binary", "--classes", "0,12"], "classes [12] do not occur"),
+    (["train", *D, "--input-scaling", "nope"], "unknown input_scaling 'nope'"),
+    (["train", "--data", "mnist", "--data-dir", "{tmp}/empty"], "--data-dir DIR"),
+    (["train", "--data", "mnist", "--data-dir", "{tmp}/empty"], "--download"),
+    (["train", *D, "--data-seed", "-1"], "--data-seed"), (["train", *D, "--data-seed", "x"], "--data-seed"),
+    (["train", *D, "--width", "0"], "--width"), (["train", *D, "--width", "-3"], "--width"),
+    (["train", *D, "--width", "2.5"], "--width"), (["train", *D, "--width", "1000000000"], "--width needs about"),
+    (["train", *D, "--activation", "nope"], "unknown activation 'nope'"),
+    (["train", *D, "--scaling", "nope"], "unknown scaling 'nope'"),
+    (["train", *D, "--mode", "nope"], "unknown mode 'nope'"),
+    (["train", *D, "--lr", "0"], "--lr"), (["train", *D, "--lr", "-1"], "--lr"), (["train", *D, "--lr", "nan"], "--lr"),
+    (["train", *D, "--lr", "inf"], "--lr"), (["train", *D, "--lr", "abc"], "--lr"),
+    (["train", *D, "--iterations", "0"], "--iterations"), (["train", *D, "--iterations", "1e20"], "--iterations"),
+    (["train", *D, "--iterations", str(10 ** 20)], "--iterations needs about"),
+    (["train", *D, "--target-loss", "abc"], "--target-loss"),
+    (["train", *D, "--loss-form", "nope"], "unknown loss_form 'nope'"),
+    (["train", *D, "--seed", "-1"], "--seed"), (["train", *D, "--seed", "x"], "--seed"),
+    (["train", *D, "--dtype", "float16"], "unknown dtype 'float16'"),
+    (["train", *D, "--device", "cuda:7"], "--device 'cuda:7'"), (["train", *D, "--device", "tpu"], "--device 'tpu'"),
+    (["train", *D, "--width", "5", "--iterations", "2", "--out", "/proc/no/m.pt"], "--out '/proc/no/m.pt' cannot be"),
+    (["train", *D, "--width", "5", "--iterations", "2", "--out", "taken.pt"], "'taken.png' is a folder"),
+    (["train", *D, "--width", "5", "--iterations", "2", "--out", "empty"], "--out 'empty' is a folder"),
+    (["train", *D, "--bogus-flag"], "unrecognized arguments: --bogus-flag"),
+    (["select", "--features", "missing.npy", "--target", "Y.npy", "-n", "2"], "--features file 'missing.npy' does not"),
+    (["select", "--features", "text.npy", "--target", "Y.npy", "-n", "2"], "--features file 'text.npy' is not a readable"),
+    (["select", "--features", "Fobj.npy", "--target", "Y.npy", "-n", "2"], "--features file 'Fobj.npy' is not a readable"),
+    (["select", "--features", "F.npy", "--target", "missing.npy", "-n", "2"], "--target file 'missing.npy' does not"),
+    (["select", "--features", "F.npy", "--target", "Y5.npy", "-n", "2"], "target must have shape"),
+    (["select", "--features", "Fnan.npy", "--target", "Y.npy", "-n", "2"], "features contain NaN"),
+    ([*SEL, "-n", "0"], "-n"), ([*SEL, "-n", "x"], "-n"), ([*SEL, "-n", "1000000000"], "-n needs about"),
+    ([*SEL, "-n", "7", "--method", "gfs-norep"], "n = 7 exceeds the number of neurons N = 6"),
+    ([*SEL, "-n", "7", "--method", "random"], "n = 7 exceeds the number of neurons N = 6"),
+    ([*SEL, "-n", "7", "--method", "magnitude"], "n = 7 exceeds the number of neurons N = 6"),
+    ([*SEL, "-n", "2", "--method", "nope"], "unknown method 'nope'"),
+    ([*SEL, "-n", "2", "--seed", "-1"], "--seed"), ([*SEL], "required: -n"),
+    (["select", "--target", "Y.npy", "-n", "2"], "required: --features"),
+    ([*PR, "missing.pt"], "model file 'missing.pt' does not exist"),
+    ([*PR, "junk.pt"], "model file 'junk.pt' is not a readable torch file"),
+    ([*PR, "list.pt"], "is not a gfs two-layer network"), ([*PR, "badformat.pt"], "is not a gfs two-layer network"),
+    ([*PR, "badmeta.pt"], "metadata that is not JSON"), ([*PR, "nan.pt"], "NaN or infinite weights"),
+    ([*PR, "badact.pt"], "unknown activation 'swish'"), ([*PR, "badshape.pt"], "first_weight has 8 neurons"),
+    ([*PR, "badtype.pt"], "key(s) first_weight of the wrong type"),
+    ([*PR, "teacher.pt"], "--model 'teacher.pt' maps 5 inputs to 1 outputs"),
+    (["prune", *D, "-n", "0", "--out", "s.pt", "--model", "digits.pt"], "-n"),
+    (["prune", *D, "-n", "9", "--method", "gfs-norep", "--out", "s.pt", "--model", "digits.pt"], "n = 9 exceeds"),
+    ([*PR, "digits.pt", "--method", "nope"], "unknown method 'nope'"),
+    ([*PR, "digits.pt", "--seed", "-1"], "--seed"),
+    (["prune", "--data", "nope", "-n", "2", "--out", "s.pt", "--model", "digits.pt"], "unknown dataset 'nope'"),
+    (["prune", *D, "-n", "2", "--model", "digits.pt"], "required: --out"),
+    ([*PR, "digits.pt", "--state-dict"], "state dict lacks 0.weight, 2.weight"),
+    ([*PR, "sd_partial.pt", "--state-dict"], "state dict lacks 2.weight"),
+    ([*PR, "list.pt", "--state-dict"], "does not hold a state dict"),
+    ([*PR, "junk.pt", "--state-dict"], "is not a readable torch state dict"),
+    ([*PR, "sd.pt", "--state-dict", "--activation", "nope"], "unknown activation 'nope'"),
+    (["prune", "--data", "mnist5k", "-n", "2", "--out", "s.pt", "--model", "sd.pt", "--state-dict"],
+     "--model 'sd.pt' takes 64 inputs, but --data mnist5k has 784"),
+    (["run", "nonsense"], "unknown experiment 'nonsense'"),
+    ([*RUN, "--config", "missing.toml"], "--config file 'missing.toml' does not exist"),
+    ([*RUN, "--config", "bad.toml"], "does not parse as TOML"),
+    ([*RUN, "--config", "keys.toml"], "unknown config key(s) bogus_key"),
+    ([*RUN, "--config", "methods.toml"], "unknown methods ['nope']"),
+    ([*RUN, "--config", "seeds.toml"], "config key seeds must be a list of integers, got 3"),
+    ([*RUN, "--config", "lr.toml"], "config key lr must be a number, got 'fast'"),
+    ([*RUN, "--config", "neg.toml"], "n_max"),
+    ([*RUN, "--workers", "0"], "--workers"), ([*RUN, "--workers", "x"], "--workers"),
+    (["run"], "required: experiment"),
+    (["figures", "--out", "empty"], "no finished results under --out 'empty'"),
+    (["report", "--out", "empty"], "no finished results under --out 'empty'"),
+    (["figures", "--out", "missing"], "no finished results under --out 'missing'"),
+    (["report", "--quick"], "no finished results under --out 'results/quick'"),
+    (["nonsense"], "invalid choice: 'nonsense'"),
+]
+
+
+def test_the_table_is_large():
+    assert len(TABLE) + len(CASES) >= 90
+
+
+@pytest.mark.parametrize("arguments,fragment", TABLE, ids=[" ".join(a)[:60] for a, _ in TABLE])
+def test_table_of_bad_inputs(tmp_path, monkeypatch, capfd, arguments, fragment):
+    monkeypatch.chdir(tmp_path)
+    _fixture_files(tmp_path)
+    capfd.readouterr()
+    before = _tree(tmp_path)
+    code = _gfs([a.replace("{tmp}", str(tmp_path)) for a in arguments])
+    stderr = capfd.readouterr().err
+    lines = [line for line in stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert code == 2, stderr
+    assert len(lines) == 1 and fragment in lines[0], stderr
+    assert "Traceback" not in stderr
+    assert _tree(tmp_path) == before
