@@ -101,7 +101,8 @@ def test_figures_and_report_are_written(quick_results, tmp_path):
     assert {"experiment", "claim", "kind", "verdict", "evidence", "seeds", "false_held_rate", "power"} <= set(records[0])
     assert {r["kind"] for r in records} == {"theorem", "empirical"}
     assert all("(" not in r["evidence"][:1] and "('" not in r["evidence"] for r in records)  # no Python tuples
-    assert "| teacher-interior | gfs | -" in text  # the fitted-rates table of E1
+    assert "| problem | method | slope [95% interval] | seeds | best law (BIC margin) |" in text  # E1's rate table
+    assert "| teacher-interior | gfs | no interval (fewer than 2 seeds" in text  # the quick run has one seed
 
 
 def test_test_metrics_describe_the_same_subnetworks_as_the_train_loss():
