@@ -13,10 +13,16 @@ from sims.runner import config_from_mapping, get_experiment, load_results
 
 
 def load_config(folder: str | Path):
-    """(experiment, config) of a results folder written by the runner."""
-    stored = json.loads((Path(folder) / "config.json").read_text())
-    experiment = get_experiment(stored["experiment"])
-    return experiment, config_from_mapping(experiment.config_class, stored["config"])
+    """(experiment, config) of a results folder written by the runner. A config.json that this
+    version cannot read (damaged, or written by a version with other config fields) raises a
+    ValueError naming the folder."""
+    try:
+        stored = json.loads((Path(folder) / "config.json").read_text())
+        experiment = get_experiment(stored["experiment"])
+        return experiment, config_from_mapping(experiment.config_class, stored["config"])
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise ValueError(f"results folder {str(folder)!r} cannot be read by this version of gfs-toolkit "
+                         f"({error}); rerun its experiment into another --out, or delete it") from None
 
 
 def load_folder(folder: str | Path):

@@ -250,7 +250,8 @@ def test_figures_and_report_after_a_quick_run_find_the_quick_results(tmp_path, m
     committed.write_text("the committed full-scale figure")
     assert _gfs(["run", "tiny-bad-input", "--quick"]) == 0
     assert _gfs(["figures"]) == 0
-    assert "using the quick results in results/quick/" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "using the quick results in results/quick/" in out and "writing figures to results/quick/figures" in out
     assert _gfs(["report"]) == 0
     assert committed.read_text() == "the committed full-scale figure"
     report = tmp_path / "results" / "quick" / "REPORT.md"
@@ -262,6 +263,18 @@ def test_figures_and_report_after_a_quick_run_find_the_quick_results(tmp_path, m
     assert committed.read_text() == "the committed full-scale figure"
     assert _gfs(["figures", "--quick", "--figures", "figures"]) == 2  # quick figures never go into figures/
     assert committed.read_text() == "the committed full-scale figure"
+
+
+def test_folder_written_by_another_version_is_named(tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(tmp_path)
+    folder = _run(tmp_path / "results")
+    config = json.loads((folder / "config.json").read_text())
+    config["config"]["renamed_field"] = 1
+    (folder / "config.json").write_text(json.dumps(config))
+    assert _gfs(["report"]) == 2
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert f"results folder '{folder}' cannot be read by this version" in line and "renamed_field" in line
+    assert not (tmp_path / "results" / "REPORT.md").exists()
 
 
 def test_full_scale_report_links_the_committed_figures(tmp_path, monkeypatch):
