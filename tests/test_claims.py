@@ -484,3 +484,27 @@ def test_slope_verdict_every_outcome_and_margin():
     assert claims.slope_verdict("c", x[:2], ys([1.0, 1.0])).outcome == "not testable"
     verdict = claims.slope_verdict("c", x, ys([1.0, 1.02, 0.98]))
     assert verdict.false_held_rate <= 0.05 and verdict.power > 0.9
+
+
+def test_exponential_float_floor_is_1e_minus_12_of_the_first_excess():
+    """A geometric curve that flattens at 1.5e-14 (1e-13 of the first excess): the default floor
+    (1e-12 of the first excess) drops the flat part and recovers the factor 0.5 exactly; a floor
+    below the plateau would keep it and bias the factor."""
+    ns = np.arange(1, 60)
+    plateau = exp_rows(lambda n, s: np.maximum(0.3 * 0.5**n, 0.3 * 0.5 * 1e-13), ns=ns)
+    assert claims.reweighted_greedy_exponential(plateau).numbers["contraction (group 1)"] == pytest.approx(0.5)
+    biased = claims.reweighted_greedy_exponential(plateau, floor=1e-14).numbers["contraction (group 1)"]
+    assert biased > 0.55
+
+
+def test_groups_combine_with_any_failure_deciding():
+    """Two (dataset, m) groups: one fast, one slow gives "did not hold"; one fast and one
+    indistinguishable gives "indistinguishable"; the calibration keeps the worst false-held rate."""
+    fast = rate_rows([-2.0, -2.1, -1.95], dataset="a")
+    slow = rate_rows([-1.0, -1.05, -0.98], dataset="b")
+    unclear = rate_rows([-2.5, -1.0, -1.4], dataset="c")
+    assert claims.gfs_inverse_square_rate(fast + slow).outcome == "did not hold"
+    mixed = claims.gfs_inverse_square_rate(fast + unclear)
+    assert mixed.outcome == "indistinguishable"
+    assert mixed.false_held_rate == max(claims.gfs_inverse_square_rate(fast).false_held_rate,
+                                        claims.gfs_inverse_square_rate(unclear).false_held_rate)
