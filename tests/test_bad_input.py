@@ -273,7 +273,7 @@ def test_folder_written_by_another_version_is_named(tmp_path, monkeypatch, capfd
     (folder / "config.json").write_text(json.dumps(config))
     assert _gfs(["report"]) == 2
     (line,) = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
-    assert f"results folder '{folder}' cannot be read by this version" in line and "renamed_field" in line
+    assert f"results folder 'results/{folder.name}' cannot be read by this version" in line and "renamed_field" in line
     assert not (tmp_path / "results" / "REPORT.md").exists()
 
 
