@@ -135,7 +135,8 @@ def command_train(args) -> None:
         device=args.device,
     )
     print(f"training width {args.width} {args.scaling} {args.activation} network on {args.data} (m={dataset.m}) ...")
-    result = train(model, dataset.train_inputs, dataset.train_targets, train_config, progress=True)
+    # a progress bar only on a terminal; in a log the lines before and after say enough
+    result = train(model, dataset.train_inputs, dataset.train_targets, train_config, progress=sys.stderr.isatty())
     summary = {
         "dataset": asdict(data_config),
         "train": asdict(train_config),
@@ -474,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.handler(args)
+    except BrokenPipeError:  # output piped into a reader that stopped early (`gfs figures | head`)
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except (ValueError, TrainingDiverged, OSError) as error:
         print(f"gfs {args.command}: error: {error}", file=sys.stderr)
         return 2
