@@ -352,11 +352,27 @@ def _prepare_folder(folder: Path, experiment: str, config) -> None:
     existing = folder / "config.json"
     if existing.exists():
         if existing.read_text() != config_text + "\n":
-            raise ValueError(
-                f"results folder {str(folder)!r} was written by another config; choose another --out or delete it"
-            )
+            if not _same_config(json.loads(existing.read_text()), experiment, config):
+                raise ValueError(
+                    f"results folder {str(folder)!r} was written by another config; choose another --out or delete it"
+                )
+            atomic_write(existing, lambda temporary: Path(temporary).write_text(config_text + "\n"))
     else:
         atomic_write(existing, lambda temporary: Path(temporary).write_text(config_text + "\n"))
+
+
+def _same_config(stored: dict, experiment: str, config) -> bool:
+    """True when a stored config.json describes ``config``: same experiment, every stored field
+    equal, and every field the stored file lacks (added to the config class since) at its
+    default. So a new defaulted field does not orphan existing results; a changed value does."""
+    current = json.loads(json.dumps(asdict(config), default=list))
+    if stored.get("experiment") != experiment or not isinstance(stored.get("config"), dict):
+        return False
+    old = stored["config"]
+    if any(key not in current or current[key] != value for key, value in old.items()):
+        return False
+    defaults = json.loads(json.dumps({f.name: f.default for f in fields(config)}, default=list))
+    return all(current[key] == defaults.get(key) for key in current.keys() - old.keys())
 
 
 def run_experiment(

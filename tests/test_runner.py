@@ -193,3 +193,21 @@ def test_eps_column_round_trips_and_old_files_without_it_still_load(tmp_path):
     old.write_text("experiment,dataset,method,m,n,seed,metric,value,step\ne,d,gfs,10,,0,V,1.5,2\n")
     (row,) = read_rows(old)
     assert row["eps"] is None and row["value"] == 1.5 and row["step"] == 2 and row["n"] is None
+
+
+def test_folder_written_before_a_defaulted_field_existed_still_resumes(toy, tmp_path):
+    """A config.json that lacks a field the config class gained since (at its default) is the
+    same config: the run resumes. A stored value that differs is still refused."""
+    import json
+
+    folder = run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
+    stored = json.loads((folder / "config.json").read_text())
+    del stored["config"]["pause"]  # as if written before `pause` existed
+    (folder / "config.json").write_text(json.dumps(stored))
+    messages = []
+    run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=messages.append)
+    assert "2 already done" in messages[0]
+    stored["config"]["seed"] = 12345
+    (folder / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="written by another config"):
+        run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)

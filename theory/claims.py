@@ -766,7 +766,8 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
         "bootstrap_agreement": float(agreement[0])}
     c_text = (f"exponent c = {fits.c[0]:.2f} [{fits.c_low[0]:.2f}, {fits.c_high[0]:.2f}] in a + b(m^c-1)/c "
               f"(c = 0 is log m)")
-    text = (f"T* ≈ {fits.a['log'][0]:.3g} + {fits.b['log'][0]:.3g} ln m (b in [{fits.b_log_low[0]:.3g}, "
+    a_log, b_log = float(fits.a["log"][0]), float(fits.b["log"][0])
+    text = (f"T* ≈ {a_log:.3g} {'-' if b_log < 0 else '+'} {abs(b_log):.3g} ln m (b in [{fits.b_log_low[0]:.3g}, "
             f"{fits.b_log_high[0]:.3g}]); {c_text}; BIC of sqrt m and of m minus BIC of log m: "
             f"{numbers['bic_sqrt_minus_log']:.1f}, {numbers['bic_linear_minus_log']:.1f}; "
             f"{agreement[0]:.0%} of {resamples} seed resamples agree; {len(sizes)} sizes × ≥{seeds} seeds")
