@@ -484,6 +484,14 @@ def _paired(rows, setup, measured_metric, bound_metric):
 # ---------------------------------------------------------------- figures
 
 
+def _tidy_log_axis(axis) -> None:
+    """No crowded minor tick labels on a log axis (the major ones are enough)."""
+    import matplotlib.ticker
+
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def _log_axis(values):
     """Steps on a log axis: 0 is drawn at 0.5."""
     return np.maximum(np.asarray(values, dtype=float), 0.5)
@@ -526,6 +534,7 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
         unit = _setting(config, setup)["unit"]
         axis.set(xscale="log", yscale="log", xlabel="training samples m",
                  ylabel=f"pre-training {unit}s (0 drawn at 0.5)", title=setup)
+        _tidy_log_axis(axis)
         axis.grid(True, which="both", alpha=0.25)
         axis.legend(fontsize=5, ncol=2)
     figure.suptitle("T*(m) (solid) and P7's certificate T_B (dashed) per eps; ▼ = some seed never met eps",
@@ -560,6 +569,7 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
         unit = _setting(config, setup)["unit"]
         axis.set(xscale="log", yscale="log", xlabel=f"pre-training {unit} (0 drawn at 0.5)",
                  ylabel=f"loss, mean form (GFS n={config.n} solid, dense dotted)", title=setup)
+        _tidy_log_axis(axis)
         axis.grid(True, which="both", alpha=0.25)
         axis.legend(fontsize=6)
     figure.suptitle("subnetwork loss curves; dashed levels: the eps grid", fontsize=9)
