@@ -508,3 +508,17 @@ def test_groups_combine_with_any_failure_deciding():
     assert mixed.outcome == "indistinguishable"
     assert mixed.false_held_rate == max(claims.gfs_inverse_square_rate(fast).false_held_rate,
                                         claims.gfs_inverse_square_rate(unclear).false_held_rate)
+
+
+def test_growth_law_no_growth_is_a_verdict():
+    """Flat T* (changes of a few % across 2.5 decades, tight seeds): "did not hold", pinned at the
+    10% flatness margin from both sides; constant T* (all seeds equal) too."""
+    flat = claims.growth_law_verdict("c", MS, growth(lambda m: 20 + 0.1 * np.log(m), noise=0.2))
+    assert flat.outcome == "did not hold", flat.summary
+    span = math.log(MS.max() / MS.min())
+    # b ln(range) about 15% of the mean: growth is small but measurably above the flatness margin
+    small = claims.growth_law_verdict("c", MS, growth(lambda m: 20 + 0.15 * 25 / span * np.log(m), noise=0.05))
+    assert small.outcome != "did not hold" or small.numbers["exponent_low"] > 0.25, small.summary
+    constant = claims.growth_law_verdict("c", MS, [[7.0] * 8 for _ in MS])
+    assert constant.outcome == "did not hold"
+    assert inference.FLAT_FRACTION == 0.1

@@ -225,7 +225,7 @@ def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolu
     finite = np.isfinite(bound)
     slack = ROUNDING * np.abs(np.where(finite, bound, 0.0)) + absolute_slack
     bad = finite & ~(measured <= bound + slack)
-    gap = np.where(finite, measured - bound, -np.inf)
+    gap = np.subtract(measured, bound, out=np.full(measured.shape, -np.inf), where=finite)
     positive = finite & (bound > 0)
     ratio = np.where(positive, measured / np.where(positive, bound, 1.0), -np.inf)
     worst = int(np.argmax(ratio)) if positive.any() else int(np.argmax(gap))
@@ -729,8 +729,9 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
     a + b (m^c - 1)/c (c fitted, with a profile interval). "held": b > 0, c's interval inside
     (-0.25, 0.25), log better than sqrt and linear by ΔBIC >= 6, and the same outcome in
     >= 90% of seed-bootstrap resamples; "did not hold": growth decisively faster (c above
-    0.25 or a power law better by ΔBIC >= 6), slower (c below -0.25) or absent (b < 0),
-    also bootstrap-stable; "indistinguishable" otherwise. Needs >= 4 sizes with >= MIN_SEEDS
+    0.25 or a power law better by ΔBIC >= 6), slower (c below -0.25), falling (b < 0) or
+    flat (with 95% confidence the log law changes T* by at most 10% of its mean over the whole
+    range of m), also bootstrap-stable; "indistinguishable" otherwise. Needs >= 4 sizes with >= MIN_SEEDS
     seeds each. Calibrated at the same sizes, seeds and per-size noise: false "held" under
     the least favourable false law (c = ±0.25 fitted to the data), power under the fitted
     log law.

@@ -52,6 +52,7 @@ LEVEL = 0.95  # two-sided level of every interval (so a one-sided false "held" h
 STRONG_BIC = 6.0  # a BIC difference of at least this counts as strong evidence between laws
 BOOTSTRAP_AGREEMENT = 0.9  # a decisive growth-law verdict must recur in this share of seed resamples
 LOG_LIKE_EXPONENT = 0.25  # |c| below this in a + b (m^c - 1)/c counts as logarithmic growth
+FLAT_FRACTION = 0.1  # T changing by less than this share of its mean over the whole m range: no growth
 CALIBRATION_REPLICATES = 400
 
 
@@ -192,6 +193,8 @@ class GrowthFits:
     c_low: np.ndarray
     c_high: np.ndarray
     bic_power: np.ndarray
+    mean: np.ndarray
+    log_range: float
 
 
 def _bic(rss: np.ndarray, k: int, p: int) -> np.ndarray:
@@ -231,26 +234,31 @@ def growth_fits(m, values, level: float = LEVEL) -> GrowthFits:
     grid = EXPONENT_GRID[:, None]
     c_low = np.where(inside, grid, np.inf).min(axis=0)
     c_high = np.where(inside, grid, -np.inf).max(axis=0)
-    return GrowthFits(k, rss, a, b, bic, b_low, b_high, EXPONENT_GRID[best], c_low, c_high, _bic(rss_min, k, 3))
+    return GrowthFits(k, rss, a, b, bic, b_low, b_high, EXPONENT_GRID[best], c_low, c_high, _bic(rss_min, k, 3),
+                      y.mean(axis=0), float(np.log(m.max() / m.min())))
 
 
 def growth_outcomes(fits: GrowthFits, *, censored: bool = False) -> np.ndarray:
     """The log-growth decision for every column of ``fits`` (before the bootstrap gate).
 
-    held: b of the log law > 0 (interval above 0), the exponent interval inside
+    held: not flat (below), b of the log law > 0 (interval above 0), the exponent interval inside
     (-LOG_LIKE_EXPONENT, LOG_LIKE_EXPONENT), and log better than sqrt and linear by at least
     STRONG_BIC. did not hold: growth faster than log (exponent interval above
     LOG_LIKE_EXPONENT, or sqrt/linear better than log by STRONG_BIC), saturating (interval
-    below -LOG_LIKE_EXPONENT) or no growth (b's interval below 0). indistinguishable
-    otherwise. With ``censored`` data (some T* beyond the budget, entered at the budget),
+    below -LOG_LIKE_EXPONENT), falling (b's interval below 0) or flat (the whole interval of
+    b ln(m_max/m_min), the log law's change over the measured range, within
+    FLAT_FRACTION of the mean T). indistinguishable otherwise. With ``censored`` data (some T* beyond the budget, entered at the budget),
     only "faster than log" can be concluded, since censoring hides growth.
     """
     faster = (fits.c_low > LOG_LIKE_EXPONENT) | (
         np.minimum(fits.bic["sqrt"], fits.bic["linear"]) <= fits.bic["log"] - STRONG_BIC
     )
-    slower = (fits.c_high < -LOG_LIKE_EXPONENT) | (fits.b_log_high < 0)
+    flat = np.maximum(np.abs(fits.b_log_low), np.abs(fits.b_log_high)) * fits.log_range <= FLAT_FRACTION * np.abs(
+        fits.mean)
+    slower = (fits.c_high < -LOG_LIKE_EXPONENT) | (fits.b_log_high < 0) | flat
     held = (
-        (fits.b_log_low > 0)
+        ~flat
+        & (fits.b_log_low > 0)
         & (fits.c_low > -LOG_LIKE_EXPONENT)
         & (fits.c_high < LOG_LIKE_EXPONENT)
         & (fits.bic["sqrt"] >= fits.bic["log"] + STRONG_BIC)
