@@ -2,7 +2,7 @@
 
 Loss forms (E = f(X) - Y, shape (m, K)):
 
-- ``"mean"``: L = 0.5 * mean_j ||E_j||^2   (THEORY.md section 1; what selection reports)
+- ``"mean"``: L = 0.5 * mean_j ||E_j||^2   (docs/THEORY.md section 1; what selection reports)
 - ``"sum"``:  L = 0.5 * sum_j ||E_j||^2    (the summed loss of P5, Du et al.)
 
 Gradients, with Z = X A^T + bias, H = act(Z), f = s H B, s = output_scale = c / N, and

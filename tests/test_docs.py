@@ -10,7 +10,7 @@ THEORY = ROOT / "docs" / "THEORY.md"
 
 # Files whose docstrings still cite a bare "THEORY.md" because another issue's work is editing
 # them; each must be updated to docs/THEORY.md, then removed from here (the test below insists).
-AWAITING_OWNERS = {"theory/bounds.py", "sims/experiments/common.py", "sims/experiments/pretraining.py", "sims/train.py"}
+AWAITING_OWNERS: set[str] = set()
 
 
 def _sources():

@@ -1,10 +1,10 @@
-"""The propositions P1-P8 of THEORY.md as functions of numbers.
+"""The propositions P1-P8 of docs/THEORY.md as functions of numbers.
 
 Every bound is a function of the subnetwork size ``n`` (P1-P4), of the number of
 pre-training steps ``T`` (P5), or returns the required ``T`` (P6). ``n`` and ``T`` may be
 scalars or arrays; a scalar input gives a float, an array input an array of floats.
 
-Losses follow THEORY.md: ``L(f) = 0.5 * (1/m) sum_j ||f(x_j) - y_j||^2`` and V, D, D_g, r
+Losses follow docs/THEORY.md: ``L(f) = 0.5 * (1/m) sum_j ||f(x_j) - y_j||^2`` and V, D, D_g, r
 use the matching norm (see ``theory.geometry``). The bounds are upper bounds on the
 *excess* loss ``L(f_n) - L(g)`` unless stated otherwise.
 
@@ -12,7 +12,7 @@ Sources: P1-P3 follow the averaging argument of Ye et al. (ICML 2020, arXiv 2003
 and the herding analysis of Chen, Welling, Smola (2010) / Bach et al. (2012); P4 the
 re-weighted greedy analysis of Ye, Wu, Liu (NeurIPS 2020, arXiv 2010.15969); P5 Du et al.
 (ICLR 2019, arXiv 1810.02054); P6 composes P5 and P2 in the spirit of Wolfe et al.
-(TMLR 2024, arXiv 2108.00259). Proofs are in THEORY.md.
+(TMLR 2024, arXiv 2108.00259). Proofs are in docs/THEORY.md.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def required_pretraining_steps(initial_loss, eps, variance, n, eta, lambda_0) ->
     Assumptions: the dense loss contracts as in P5, ``L(u_T) <= (1 - eta lambda_0/2)^T L(u_0)``,
     and the neuron variance after T steps is at most ``variance`` (V_T). ``initial_loss``,
     ``eps`` and ``variance`` must use one loss convention (all mean-normalised as in
-    THEORY.md, or all summed over the m samples, in which case V is m times the
+    docs/THEORY.md, or all summed over the m samples, in which case V is m times the
     mean-normalised V); with the summed convention L(u_0) = Theta(m), hence T ~ log m.
     """
     l0 = _nonneg(initial_loss, "initial_loss")

@@ -102,7 +102,7 @@ def features_of(model: TwoLayerNet, inputs) -> torch.Tensor:
 
 
 def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
-    """Constants of THEORY.md section 3 for these features and this target, in float64.
+    """Constants of docs/THEORY.md section 3 for these features and this target, in float64.
 
     V: neuron variance about the dense mean; D: diameter of the hull; g: projection of the
     target onto the hull's affine span, with L_g = L(g) and D_g = max_i ||phi_i - g||;

@@ -1,6 +1,6 @@
 """E3 `pretraining`: how many pre-training steps T* a dense two-layer network needs before greedy
 forward selection (``gfs``) finds a subnetwork of fixed size n meeting a criterion, as the
-number of training samples m grows (Wolfe et al.; THEORY.md P5-P8 and "Anatomy of T* grows
+number of training samples m grows (Wolfe et al.; docs/THEORY.md P5-P8 and "Anatomy of T* grows
 like log m").
 
 Set-ups (the ``dataset`` column of the rows):
@@ -262,7 +262,7 @@ def ntk_lambda_0(inputs: np.ndarray, max_points: int, seed: int) -> tuple[str, f
 
 
 def neuron_variance_from_hidden(model, hidden) -> float:
-    """V of THEORY.md for the model's neurons, from act(Z) (m, N) in float64:
+    """V of docs/THEORY.md for the model's neurons, from act(Z) (m, N) in float64:
     ``V = (c^2 / (N m)) sum_ij act_ij^2 ||b_i||^2 - (1/m) ||u||^2`` with u the dense outputs."""
     h = hidden.double()
     b = model.second_weight.double()
