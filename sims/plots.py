@@ -132,8 +132,9 @@ def save_both(figure, folder, stem) -> list[Path]:
 
 def plot_rates(rows, config, folder) -> list[Path]:
     """E1: one figure per problem: log-log training loss against n, every method, direct GD,
-    the P2 and P3 bounds (dashed), the fitted GFS slope, and the crossover with direct GD."""
-    from theory import bounds, rates
+    the P2 and P3 bounds (dashed), the rate-window slopes of gfs, fw and direct GD (as in the
+    report), and the bracket of measured sizes where gfs and direct GD cross."""
+    from theory import bounds, claims
 
     written = []
     for problem in config.problems:
@@ -148,13 +149,15 @@ def plot_rates(rows, config, folder) -> list[Path]:
             if ns.size == 0:
                 continue
             label = method
-            if method in ("gfs", "direct-gd", "fw") and ns.size >= 4:
-                # the rate of P2/P3 is that of the excess over the dense network's loss
-                excess = means - constant(problem_rows, "dense_loss")
-                tail = (ns >= max(ns[-1] / 10, ns[0])) & (excess > 0)
-                if tail.sum() >= 3:
-                    fit = rates.fit_power_law(ns[tail], excess[tail])
-                    label += f" (excess slope {fit.slope:.2f})"
+            if method in ("gfs", "direct-gd", "fw"):
+                # the slope the claims and the report's table use: per-seed fits on n >= n_max/4 of
+                # the excess loss (of the training loss itself for direct GD), averaged over seeds
+                metric = "train_loss" if method == "direct-gd" else "excess_loss"
+                fitted = claims.tail_slopes(problem_rows, method=method, metric=metric, floor=1e-25)
+                if fitted:
+                    n_low = min(window for _, window, _ in fitted.values())
+                    label += (f" (slope {np.mean([slope for slope, _, _ in fitted.values()]):.2f}"
+                              f" on n ≥ {n_low:.0f})")
             _draw_band(axis, ns, means, low, high, label, method)
         ns, _, _, _ = seed_band(problem_rows, method="gfs", metric="train_loss")
         if ns.size:
@@ -167,15 +170,12 @@ def plot_rates(rows, config, folder) -> list[Path]:
                 axis.plot(grid, lg + bounds.gfs_interior_bound(grid, dg, radius), "--", color="C3", lw=1, alpha=0.7,
                           label=f"P3 bound (r={radius:.2g})")
             axis.axhline(dense_loss, color="k", lw=0.8, alpha=0.6, label=f"dense network ({dense_loss:.3g})")
-            gfs_n, gfs_mean, _, _ = seed_band(problem_rows, log=True, method="gfs", metric="train_loss")
-            direct_n, direct_mean, _, _ = seed_band(problem_rows, log=True, method="direct-gd", metric="train_loss")
-            shared = np.intersect1d(gfs_n, direct_n)
-            if shared.size >= 2:
-                cross = rates.crossover(shared, np.interp(shared, gfs_n, gfs_mean), np.interp(shared, direct_n, direct_mean))
-                if cross.n_cross is not None:
-                    axis.axvline(cross.n_cross, color="k", lw=0.8, alpha=0.5)
-                    axis.text(cross.n_cross, 0.02, f"gfs = direct GD at n≈{cross.n_cross:.0f} ", ha="right", va="bottom",
-                              fontsize=8, transform=axis.get_xaxis_transform())
+            verdict = claims.pruned_beats_direct_training(problem_rows)
+            if "crossover_low" in verdict.numbers:  # bracketed between two sizes both methods measured
+                low_n, high_n = verdict.numbers["crossover_low"], verdict.numbers["crossover_high"]
+                axis.axvspan(low_n, high_n, color="k", alpha=0.08, lw=0)
+                axis.text(high_n, 0.02, f"gfs and direct GD cross in [{low_n:.0f}, {high_n:.0f}] ", ha="right",
+                          va="bottom", fontsize=8, transform=axis.get_xaxis_transform())
         dimension = constant(problem_rows, "dimension")
         measured = [row["value"] for row in problem_rows if row["metric"] == "train_loss" and row["value"] > 0]
         high = axis.get_ylim()[1]
@@ -205,8 +205,9 @@ def plot_rates(rows, config, folder) -> list[Path]:
 
 def plot_contraction(rows, config, folder) -> list[Path]:
     """E2: semi-log excess loss against n for re-weighted greedy and GFS, with P4's bound
-    (1 - r^2/D^2)^(n-1) and P3's bound dashed, and the fitted contraction per step in the legend."""
-    from theory import bounds, rates
+    (1 - r^2/D^2)^(n-1) and P3's bound dashed, and in the legend the contraction per step (or the
+    log-log slope) that the report's claims measure."""
+    from theory import bounds, claims
 
     contraction_rows = select_rows(rows, dataset="contraction")
     if not contraction_rows:
@@ -218,15 +219,17 @@ def plot_contraction(rows, config, folder) -> list[Path]:
         ns, means, low, high = seed_band(contraction_rows, log=True, method=method, metric="excess_loss")
         if ns.size == 0:
             continue
-        usable = (means > floor * 1e3) & (ns >= 2)
         label = method
-        if method in EXPONENTIAL_METHODS and usable.sum() >= 3:
-            fit = rates.fit_exponential(ns[usable], means[usable])
-            label += f" (factor {fit.contraction:.3f}/step)"
-        elif usable.sum() >= 3:  # averaging methods fall like a power of n: report the log-log slope
-            tail = usable & (ns >= ns[usable][-1] / 10)
-            if tail.sum() >= 3:
-                label += f" (log-log slope {rates.fit_power_law(ns[tail], means[tail]).slope:.2f})"
+        # the numbers of the report: the exponential claim's per-seed factor (geometric mean), or
+        # the mean per-seed log-log slope on the rate window for the averaging methods
+        if method in EXPONENTIAL_METHODS:
+            verdict = claims.reweighted_greedy_exponential(contraction_rows, method=method)
+            if "contraction (group 1)" in verdict.numbers:
+                label += f" (factor {verdict.numbers['contraction (group 1)']:.3f}/step)"
+        else:
+            fitted = claims.tail_slopes(contraction_rows, method=method, floor=1e-25)
+            if fitted:
+                label += f" (log-log slope {np.mean([slope for slope, _, _ in fitted.values()]):.2f})"
         color, style = METHOD_STYLE.get(method, (None, "-"))
         axis.plot(ns, np.maximum(means, floor), style, color=color, label=label, lw=1.6)
         if np.any(high > low):

@@ -460,16 +460,18 @@ def paired_improvement(rows, *, method: str, baseline: str, metric: str, claim: 
 # ------------------------------------------------------------------ empirical: rates
 
 
-def _slopes_by_group(data, method, metric, window_of):
-    """{(dataset, m): [(seed key, slope, n_low, n_high)]} of per-seed log-log fits over the
-    window ``window_of(ns)`` (a boolean mask) of positive values."""
-    out = defaultdict(list)
-    for key, (ns, values) in _seed_curves(data, method, metric).items():
-        sel = window_of(ns) & (values > 0)
-        if sel.sum() < 3:
-            continue
-        fit = rates.fit_power_law(ns[sel], values[sel])
-        out[key[:2]].append((key, fit.slope, ns[sel][0], ns[sel][-1]))
+RATE_WINDOW = 4.0  # rate fits use n >= n_max / RATE_WINDOW (the last quarter of the sizes, log scale)
+
+
+def tail_slopes(rows, *, method: str, metric: str = EXCESS_LOSS, floor: float = 0.0, **equal) -> dict:
+    """Per-seed log-log slopes of ``metric`` over the rate window n >= n_max / RATE_WINDOW
+    (values above ``floor`` only, at least 3 of them): {(dataset, m, seed): (slope, n_low,
+    n_high)}. The one definition of "the rate" that claims, tables and figures share."""
+    out = {}
+    for key, (ns, values) in _seed_curves(filter_rows(rows, **equal), method, metric).items():
+        sel = (ns >= ns.max() / RATE_WINDOW) & (values > floor)
+        if sel.sum() >= 3:
+            out[key] = (rates.fit_power_law(ns[sel], values[sel]).slope, float(ns[sel][0]), float(ns[sel][-1]))
     return out
 
 
@@ -512,7 +514,7 @@ def gfs_inverse_square_rate(
     """ICML'20 / P3: in the interior regime GFS's excess loss falls like 1/n^2, not 1/n.
 
     Per (dataset, m) group and per seed with r > 0: the log-log slope of ``excess_loss`` over
-    the fit window n >= n_max/4. "held" when the t-interval of the per-seed slopes lies below
+    the fit window n >= n_max/4 (:func:`tail_slopes`). "held" when the t-interval of the per-seed slopes lies below
     ``threshold`` (-1.5, between the slow and the fast law), "did not hold" when above,
     "indistinguishable" otherwise. The evidence says whether n_max reached the theorem's
     sufficient size (D/r)^2: a slow slope before it is a fast rate not observed, not a
@@ -523,19 +525,17 @@ def gfs_inverse_square_rate(
     constants = _constants(data)
     interior = {k for k, c in constants.items() if c.get(RADIUS, 0.0) > 0}
     curves = {k: v for k, v in _seed_curves(data, method, metric).items() if k in interior}
+    fitted = tail_slopes(data, method=method, metric=metric)
     if not curves:
         return _not_testable(claim, "no seed with an interior target (r > 0) and an excess-loss curve")
     parts = []
     for group in sorted({k[:2] for k in curves}, key=str):
         slopes, windows, boundaries = [], [], []
-        for key, (ns, values) in sorted(curves.items(), key=str):
-            if key[:2] != group:
+        for key, (slope, n_low, n_high) in sorted(fitted.items(), key=str):
+            if key[:2] != group or key not in interior:
                 continue
-            sel = (ns >= ns.max() / 4.0) & (values > 0)
-            if sel.sum() < 3:
-                continue
-            slopes.append(rates.fit_power_law(ns[sel], values[sel]).slope)
-            windows.append((ns[sel][0], ns[sel][-1]))
+            slopes.append(slope)
+            windows.append((n_low, n_high))
             c = constants[key]
             if DIAMETER in c:
                 boundaries.append((c[DIAMETER] / c[RADIUS]) ** 2)

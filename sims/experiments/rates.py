@@ -229,6 +229,7 @@ def summary(rows: list[dict], config: RatesConfig) -> list[str]:
     same window as the rate claims (n >= n_max/4), as the mean of the per-seed slopes with its
     Student-t 95% interval over seeds, and the law (c/n, c/n², c log n/n, c e^(-an)) that fits
     the seed-mean curve on that window best by BIC."""
+    from theory import claims as theory_claims
     from theory import rates as rate_fits
     from theory.inference import t_interval
 
@@ -238,29 +239,22 @@ def summary(rows: list[dict], config: RatesConfig) -> list[str]:
              "| problem | method | slope [95% interval] | seeds | best law (BIC margin) |", "|---|---|---|---|---|"]
     for problem in config.problems:
         for method in config.methods:
-            curves: dict = {}
+            fitted = theory_claims.tail_slopes(rows, method=method, dataset=problem, floor=1e-25)
+            slopes = [slope for slope, _, _ in fitted.values()]
+            by_n: dict = {}
             for row in rows:
                 if row["dataset"] == problem and row["method"] == method and row["metric"] == "excess_loss":
-                    curves.setdefault(row["seed"], {})[row["n"]] = row["value"]
-            if not curves:
+                    by_n.setdefault(row["n"], []).append(row["value"])
+            if not by_n:
                 continue
-            slopes, by_n = [], {}
-            for curve in curves.values():
-                ns = np.array(sorted(curve), dtype=float)
-                excess = np.array([curve[n] for n in sorted(curve)])
-                tail = (ns >= ns[-1] / 4) & (excess > 1e-25)
-                if tail.sum() >= 4:
-                    slopes.append(rate_fits.fit_power_law(ns[tail], excess[tail]).slope)
-                for n, value in curve.items():
-                    by_n.setdefault(n, []).append(value)
             if len(slopes) < 2:
-                lines.append(f"| {problem} | {method} | no interval (fewer than 2 seeds with 4 points above "
+                lines.append(f"| {problem} | {method} | no interval (fewer than 2 seeds with 3 points above "
                              f"the float floor) | {len(slopes)} | - |")
                 continue
             interval = t_interval(slopes)
             ns = np.array(sorted(by_n), dtype=float)
             mean_curve = np.array([np.mean(by_n[n]) for n in sorted(by_n)])
-            tail = (ns >= ns[-1] / 4) & (mean_curve > 1e-25)
+            tail = (ns >= ns[-1] / theory_claims.RATE_WINDOW) & (mean_curve > 1e-25)
             law = rate_fits.compare_laws(ns[tail], mean_curve[tail]) if tail.sum() >= 3 else None
             best = f"{law.best} ({law.margin:.1f})" if law else "-"
             lines.append(f"| {problem} | {method} | {interval.mean:.2f} [{interval.low:.2f}, {interval.high:.2f}] | "
