@@ -123,9 +123,12 @@ def save_both(figure, folder, stem) -> list[Path]:
     """Save a figure as PNG (README) and PDF (papers); returns both paths."""
     folder = Path(folder)
     paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
+    # No creation date in the PDF: the same rows give the same bytes (no churn in committed figures).
+    metadata = {"png": {}, "pdf": {"CreationDate": None}}
     for path in paths:
         atomic_write(path, lambda temporary, p=path: figure.savefig(temporary, format=p.suffix[1:], dpi=130,
-                                                                      bbox_inches="tight"))
+                                                                      bbox_inches="tight",
+                                                                      metadata=metadata[p.suffix[1:]]))
     plt.close(figure)
     return paths
 
