@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sims.errors import InputError
+
 
 class _OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (``gfs <command>: error: ...``, exit
@@ -78,7 +80,7 @@ def _dataset_from_args(args):
     try:
         classes = tuple(int(c) for c in args.classes.split(","))
     except ValueError:
-        raise ValueError(f"--classes must be two comma-separated integers, got {args.classes!r}") from None
+        raise InputError(f"--classes must be two comma-separated integers, got {args.classes!r}") from None
     config = DatasetConfig(
         name=args.data,
         m=args.m,
@@ -93,8 +95,7 @@ def _dataset_from_args(args):
     try:
         return config, load_dataset(config)
     except DataFilesMissing as error:  # the library's hint names its arguments; here they are flags
-        message = str(error).replace("set data_dir", "pass --data-dir DIR").replace("download=True", "--download")
-        raise ValueError(message) from None
+        raise InputError(error.hint(set_directory="pass --data-dir DIR / $GFS_MNIST_DIR", download="pass --download")) from None
 
 
 def command_train(args) -> None:
@@ -173,7 +174,7 @@ def _check_writable(parameter: str, path: Path) -> None:
     """Refuse, before any work, an output path that cannot be written: a folder in its place, or
     no write permission on the nearest existing parent folder."""
     if path.is_dir():
-        raise ValueError(f"{parameter} {str(path)!r} is a folder; give a file path")
+        raise InputError(f"{parameter} {str(path)!r} is a folder; give a file path")
     parent = next((p for p in path.absolute().parents if p.exists()), None)
     try:  # a probe file, removed at once: permission bits alone say nothing when running as root
         if parent is None or not parent.is_dir():
@@ -181,19 +182,19 @@ def _check_writable(parameter: str, path: Path) -> None:
         with tempfile.TemporaryFile(dir=parent):
             pass
     except OSError:
-        raise ValueError(f"{parameter} {str(path)!r} cannot be written (the folder {str(parent)!r} is not writable)") from None
+        raise InputError(f"{parameter} {str(path)!r} cannot be written (the folder {str(parent)!r} is not writable)") from None
     for sibling in (path.with_suffix(".json"), path.with_suffix(".png")):
         if sibling.is_dir():
-            raise ValueError(f"{parameter} {str(path)!r}: {str(sibling)!r} is a folder, so the summary cannot be written")
+            raise InputError(f"{parameter} {str(path)!r}: {str(sibling)!r} is a folder, so the summary cannot be written")
 
 
 def _load_array(path: str, parameter: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise ValueError(f"{parameter} file {path!r} does not exist") from None
+        raise InputError(f"{parameter} file {path!r} does not exist") from None
     except (OSError, ValueError) as error:
-        raise ValueError(f"{parameter} file {path!r} is not a readable .npy array: {error}") from None
+        raise InputError(f"{parameter} file {path!r} is not a readable .npy array: {error}") from None
 
 
 def command_select(args) -> None:
@@ -228,14 +229,14 @@ def command_prune(args) -> None:
         try:
             state_dict = torch.load(args.model, map_location="cpu", weights_only=True)
         except FileNotFoundError:
-            raise ValueError(f"--model file {args.model!r} does not exist") from None
+            raise InputError(f"--model file {args.model!r} does not exist") from None
         except Exception as error:
-            raise ValueError(f"--model file {args.model!r} is not a readable torch state dict: {error.__class__.__name__}") from None
+            raise InputError(f"--model file {args.model!r} is not a readable torch state dict: {error.__class__.__name__}") from None
         if not isinstance(state_dict, dict):
-            raise ValueError(f"--model file {args.model!r} does not hold a state dict")
+            raise InputError(f"--model file {args.model!r} does not hold a state dict")
         first = state_dict.get("0.weight")
         if isinstance(first, torch.Tensor) and first.ndim == 2 and first.shape[1] != dataset.input_dim:
-            raise ValueError(f"--model {args.model!r} takes {first.shape[1]} inputs, but --data {args.data} has "
+            raise InputError(f"--model {args.model!r} takes {first.shape[1]} inputs, but --data {args.data} has "
                              f"{dataset.input_dim}")
         small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, args.n,
                                             args.method, activation=args.activation, seed=args.seed)
@@ -248,7 +249,7 @@ def command_prune(args) -> None:
 
         model, metadata = load_model(args.model)
         if model.input_dim != dataset.input_dim or model.output_dim != dataset.output_dim:
-            raise ValueError(f"--model {args.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
+            raise InputError(f"--model {args.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
                              f"--data {args.data} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
         small, selection = prune_model(model, dataset.train_inputs, dataset.train_targets, args.n, args.method,
                                        seed=args.seed)
@@ -271,9 +272,9 @@ def _experiment_config(experiment, args):
             with open(args.config, "rb") as handle:
                 table = tomllib.load(handle)
         except FileNotFoundError:
-            raise ValueError(f"--config file {args.config!r} does not exist") from None
+            raise InputError(f"--config file {args.config!r} does not exist") from None
         except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"--config file {args.config!r} does not parse as TOML: {error}") from None
+            raise InputError(f"--config file {args.config!r} does not parse as TOML: {error}") from None
         table = table.get(experiment.name, table)
         config = config_from_mapping(experiment.config_class, table, base=config)
     return config
@@ -320,7 +321,7 @@ def _write_figures(folders, figures_folder: Path) -> None:
     if figures_folder.resolve() == Path(COMMITTED_FIGURES).resolve():
         quick = [str(folder) for folder in folders if is_quick_preset(*load_config(folder))]
         if quick:
-            raise ValueError(f"--figures {str(figures_folder)!r} holds the committed full-scale figures; the quick "
+            raise InputError(f"--figures {str(figures_folder)!r} holds the committed full-scale figures; the quick "
                              f"results {', '.join(quick)} write theirs to <results>/figures (omit --figures)")
     for folder in folders:
         print(f"{Path(folder).name}: writing figures to {figures_folder}/ ...", flush=True)
@@ -355,7 +356,7 @@ def _result_folders(args) -> list[Path]:
                   f"(figures in {QUICK_RESULTS}/figures/)")
     folders = _finished(args.out)
     if not folders:
-        raise ValueError(f"no finished results under --out {args.out!r}; run `gfs run ...` first "
+        raise InputError(f"no finished results under --out {args.out!r}; run `gfs run ...` first "
                          f"(`gfs run all --quick` writes {QUICK_RESULTS}/)")
     args.figures = _figures_folder(args.out, args.figures)
     return folders
@@ -478,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into a reader that stopped early (`gfs figures | head`)
         sys.stdout = open(os.devnull, "w")
         return 0
-    except (ValueError, TrainingDiverged, OSError) as error:
+    except (InputError, TrainingDiverged, OSError) as error:  # refused input, diverged GD, the file system
         print(f"gfs {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from sims.errors import InputError
 from sims.model import ACTIVATIONS, atomic_write, check_choice
 
 INPUT_SCALINGS = ("auto", "unit-norm", "standardize", "none")
@@ -45,11 +46,22 @@ MNIST_MIRRORS = (
 )
 
 
-class DataFilesMissing(ValueError):
-    """Full MNIST's IDX files are not where they were looked for."""
+class DataFilesMissing(InputError):
+    """Full MNIST's IDX file ``stem``[.gz] is not in ``directory``. The message says how to
+    supply it in the words of the library (``data_dir``, ``download=True``); :meth:`hint`
+    words it for another interface, such as the command line's flags."""
+
+    def __init__(self, stem: str, directory: Path):
+        self.stem, self.directory = stem, directory
+        super().__init__(self.hint(set_directory="set data_dir / $GFS_MNIST_DIR", download="pass download=True"))
+
+    def hint(self, *, set_directory: str, download: str) -> str:
+        """The message with ``set_directory`` and ``download`` as the two ways to get the files."""
+        return (f"full MNIST file {self.stem}[.gz] not found in {str(self.directory)!r}; put the standard IDX files "
+                f"there (or {set_directory}), or {download} on a machine with network access")
 
 
-class SubsetTooLarge(ValueError):
+class SubsetTooLarge(InputError):
     """The requested m exceeds the training examples available; ``available`` says how many."""
 
     def __init__(self, message: str, available: int):
@@ -104,16 +116,16 @@ class DatasetConfig:
         check_choice("input_distribution", self.input_distribution, INPUT_DISTRIBUTIONS)
         check_choice("teacher_activation", self.teacher_activation, ACTIVATIONS)
         if self.m is not None and (not isinstance(self.m, (int, np.integer)) or self.m < 1):
-            raise ValueError(f"m (number of training examples) must be a positive integer, got {self.m!r}")
+            raise InputError(f"m (number of training examples) must be a positive integer, got {self.m!r}")
         if not 0 <= self.test_fraction < 1:
-            raise ValueError(f"test_fraction must lie in [0, 1), got {self.test_fraction!r}")
+            raise InputError(f"test_fraction must lie in [0, 1), got {self.test_fraction!r}")
         for name in ("input_dim", "teacher_width", "output_dim"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.label_noise < 0:
-            raise ValueError(f"label_noise must be >= 0, got {self.label_noise!r}")
+            raise InputError(f"label_noise must be >= 0, got {self.label_noise!r}")
         if len(self.classes) != 2 or self.classes[0] == self.classes[1]:
-            raise ValueError(f"classes must be two different labels, got {self.classes!r}")
+            raise InputError(f"classes must be two different labels, got {self.classes!r}")
 
 
 @dataclass(frozen=True)
@@ -167,23 +179,23 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"IDX file {str(path)!r} does not exist")
+        raise InputError(f"IDX file {str(path)!r} does not exist")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
             raw = handle.read()
     except (OSError, EOFError) as error:
-        raise ValueError(f"IDX file {str(path)!r} cannot be read: {error}") from None
+        raise InputError(f"IDX file {str(path)!r} cannot be read: {error}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] == 0:
-        raise ValueError(f"IDX file {str(path)!r} is malformed: bad magic number (expected 0x0000 08 nd)")
+        raise InputError(f"IDX file {str(path)!r} is malformed: bad magic number (expected 0x0000 08 nd)")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"IDX file {str(path)!r} is malformed: truncated header")
+        raise InputError(f"IDX file {str(path)!r} is malformed: truncated header")
     shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
     expected = int(np.prod(shape))
     if len(raw) - header != expected:
-        raise ValueError(
+        raise InputError(
             f"IDX file {str(path)!r} is malformed: header promises {expected} values of shape {shape}, "
             f"file holds {len(raw) - header}"
         )
@@ -226,7 +238,7 @@ def download_mnist(directory: Path) -> None:
             atomic_write(target, lambda temporary: Path(temporary).write_bytes(payload))
             break
         else:
-            raise ValueError(f"could not download {filename}: " + "; ".join(errors))
+            raise InputError(f"could not download {filename}: " + "; ".join(errors))
 
 
 def load_mnist_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -235,13 +247,10 @@ def load_mnist_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarra
     images_path, labels_path = _find_idx(directory, images_stem), _find_idx(directory, labels_stem)
     for stem, found in ((images_stem, images_path), (labels_stem, labels_path)):
         if found is None:
-            raise DataFilesMissing(
-                f"full MNIST file {stem}[.gz] not found in {str(directory)!r}; put the standard IDX files there "
-                "(or set data_dir / $GFS_MNIST_DIR), or pass download=True on a machine with network access"
-            )
+            raise DataFilesMissing(stem, directory)
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"MNIST files in {str(directory)!r} disagree: images {images.shape}, labels {labels.shape} "
             "(expected (n, rows, cols) and (n,))"
         )
@@ -283,7 +292,7 @@ def _targets(labels: np.ndarray, task: str, classes: tuple[int, int], num_classe
 def _image_dataset(config: DatasetConfig, pool: Callable) -> Dataset:
     task = "onehot" if config.task == "auto" else config.task
     if task == "regression":
-        raise ValueError(f"task 'regression' needs the teacher dataset; {config.name} accepts onehot or binary")
+        raise InputError(f"task 'regression' needs the teacher dataset; {config.name} accepts onehot or binary")
     scaling = "unit-norm" if config.input_scaling == "auto" else config.input_scaling
     rng = np.random.default_rng(config.seed)
     if config.name == "mnist":
@@ -303,7 +312,7 @@ def _image_dataset(config: DatasetConfig, pool: Callable) -> Dataset:
     if task == "binary":
         missing = [c for c in config.classes if c not in set(train_y.tolist())]
         if missing:
-            raise ValueError(f"classes {missing} do not occur in {config.name}; labels are 0..{num_classes - 1}")
+            raise InputError(f"classes {missing} do not occur in {config.name}; labels are 0..{num_classes - 1}")
         keep_train, keep_test = np.isin(train_y, config.classes), np.isin(test_y, config.classes)
         train_x, train_y, test_x, test_y = train_x[keep_train], train_y[keep_train], test_x[keep_test], test_y[keep_test]
     available = train_y.shape[0]
@@ -333,7 +342,7 @@ def _teacher_dataset(config: DatasetConfig) -> Dataset:
 
     task = "regression" if config.task == "auto" else config.task
     if task != "regression":
-        raise ValueError(f"the teacher dataset only has task 'regression', got {task!r}")
+        raise InputError(f"the teacher dataset only has task 'regression', got {task!r}")
     m = 200 if config.m is None else config.m
     test_size = int(round(config.test_fraction * m))
     rng = np.random.default_rng(config.seed)

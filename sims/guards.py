@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+from sims.errors import InputError
+
 
 def available_memory_bytes() -> int | None:
     """Bytes of memory available to a new allocation without swapping: ``MemAvailable`` of
@@ -36,7 +38,7 @@ def check_memory(parameter: str, needed_bytes: float, what: str, available: int 
     command will allocate, described by ``what``) exceeds the available memory."""
     available = available_memory_bytes() if available is None else available
     if available is not None and needed_bytes > available:
-        raise ValueError(f"{parameter} needs about {format_bytes(needed_bytes)} of memory ({what}), "
+        raise InputError(f"{parameter} needs about {format_bytes(needed_bytes)} of memory ({what}), "
                          f"more than the {format_bytes(available)} available; choose a smaller {parameter}")
 
 
@@ -70,12 +72,12 @@ def check_device(text: str) -> str:
     try:
         device = torch.device(text)
     except (RuntimeError, ValueError):
-        raise ValueError(f"--device {text!r} is not a torch device; accepted here: {', '.join(accepted)}") from None
+        raise InputError(f"--device {text!r} is not a torch device; accepted here: {', '.join(accepted)}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {text!r}: CUDA is not available on this machine; accepted here: "
+        raise InputError(f"--device {text!r}: CUDA is not available on this machine; accepted here: "
                          f"{', '.join(accepted)}")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"--device {text!r}: no such CUDA device; accepted here: {', '.join(accepted)}")
+        raise InputError(f"--device {text!r}: no such CUDA device; accepted here: {', '.join(accepted)}")
     if device.type not in ("cpu", "cuda") and str(device) not in accepted:
-        raise ValueError(f"--device {text!r} is not available on this machine; accepted here: {', '.join(accepted)}")
+        raise InputError(f"--device {text!r} is not available on this machine; accepted here: {', '.join(accepted)}")
     return text

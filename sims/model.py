@@ -25,6 +25,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from sims.errors import InputError
+
 SCALINGS = ("mean-field", "ntk")
 FORMAT_TAG = "gfs-toolkit/two-layer-net/v1"
 
@@ -58,22 +60,22 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def check_choice(parameter: str, value: str, valid) -> str:
-    """Return ``value`` if it is one of ``valid``; otherwise raise a ValueError naming both."""
+    """Return ``value`` if it is one of ``valid``; otherwise raise an InputError (a ValueError) naming both."""
     if value not in valid:
-        raise ValueError(f"unknown {parameter} {value!r}; valid: {', '.join(valid)}")
+        raise InputError(f"unknown {parameter} {value!r}; valid: {', '.join(valid)}")
     return value
 
 
 def check_choices(parameter: str, values, valid, *, allow_empty: bool = False) -> tuple:
     """Return ``values`` as a tuple if every entry is one of ``valid`` (and, unless
-    ``allow_empty``, there is at least one); otherwise raise a ValueError naming the
+    ``allow_empty``, there is at least one); otherwise raise an InputError naming the
     parameter, the unknown entries and the valid ones."""
     values = tuple(values)
     if not values and not allow_empty:
-        raise ValueError(f"{parameter} must not be empty; valid: {', '.join(valid)}")
+        raise InputError(f"{parameter} must not be empty; valid: {', '.join(valid)}")
     unknown = [value for value in values if value not in valid]
     if unknown:
-        raise ValueError(f"unknown {parameter} {unknown}; valid: {', '.join(valid)}")
+        raise InputError(f"unknown {parameter} {unknown}; valid: {', '.join(valid)}")
     return values
 
 
@@ -81,7 +83,7 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
     """Map 'float32'/'float64' (or a torch dtype) to a torch floating dtype."""
     if isinstance(dtype, torch.dtype):
         if dtype not in DTYPES.values():
-            raise ValueError(f"unsupported dtype {dtype}; valid: {', '.join(DTYPES)}")
+            raise InputError(f"unsupported dtype {dtype}; valid: {', '.join(DTYPES)}")
         return dtype
     return DTYPES[check_choice("dtype", dtype, DTYPES)]
 
@@ -100,14 +102,14 @@ class TwoLayerNet:
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("scaling", self.scaling, SCALINGS)
         if self.first_weight.ndim != 2 or self.second_weight.ndim != 2:
-            raise ValueError("first_weight must be (N, d) and second_weight (N, K)")
+            raise InputError("first_weight must be (N, d) and second_weight (N, K)")
         if self.first_weight.shape[0] != self.second_weight.shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"first_weight has {self.first_weight.shape[0]} neurons but second_weight has "
                 f"{self.second_weight.shape[0]}"
             )
         if self.first_bias is not None and tuple(self.first_bias.shape) != (self.width,):
-            raise ValueError(f"first_bias must have shape ({self.width},), got {tuple(self.first_bias.shape)}")
+            raise InputError(f"first_bias must have shape ({self.width},), got {tuple(self.first_bias.shape)}")
 
     @property
     def width(self) -> int:
@@ -183,7 +185,7 @@ def init_network(
     """
     for name, value in (("input_dim", input_dim), ("width", width), ("output_dim", output_dim)):
         if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("scaling", scaling, SCALINGS)
     check_choice("second_layer", second_layer, ("gaussian", "sign"))
@@ -203,7 +205,7 @@ def init_network(
 def _as_input(model: TwoLayerNet, inputs) -> torch.Tensor:
     inputs = torch.as_tensor(inputs, device=model.device, dtype=model.dtype)
     if inputs.ndim != 2 or inputs.shape[1] != model.input_dim:
-        raise ValueError(f"inputs must have shape (m, {model.input_dim}), got {tuple(inputs.shape)}")
+        raise InputError(f"inputs must have shape (m, {model.input_dim}), got {tuple(inputs.shape)}")
     return inputs
 
 
@@ -254,17 +256,17 @@ def subnetwork(model: TwoLayerNet, indices, weights) -> TwoLayerNet:
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     weights = np.asarray(weights, dtype=np.float64).reshape(-1)
     if indices.shape != weights.shape:
-        raise ValueError(f"indices ({indices.shape[0]}) and weights ({weights.shape[0]}) must have the same length")
+        raise InputError(f"indices ({indices.shape[0]}) and weights ({weights.shape[0]}) must have the same length")
     if indices.size == 0:
-        raise ValueError("indices must not be empty")
+        raise InputError("indices must not be empty")
     if indices.min() < 0 or indices.max() >= model.width:
-        raise ValueError(f"indices must lie in [0, {model.width}), got range [{indices.min()}, {indices.max()}]")
+        raise InputError(f"indices must lie in [0, {model.width}), got range [{indices.min()}, {indices.max()}]")
     merged: dict[int, float] = {}
     for index, weight in zip(indices.tolist(), weights.tolist()):
         merged[index] = merged.get(index, 0.0) + weight
     kept = [index for index, weight in merged.items() if weight != 0.0]
     if not kept:
-        raise ValueError("all mixing weights are zero: the subnetwork would be empty")
+        raise InputError("all mixing weights are zero: the subnetwork would be empty")
     kept_index = torch.tensor(kept, device=model.device)
     kept_weight = torch.tensor([merged[i] for i in kept], dtype=torch.float64)
     small_width = len(kept)
@@ -324,19 +326,19 @@ def save_model(model: TwoLayerNet, path: str | os.PathLike, metadata: dict | Non
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[TwoLayerNet, dict]:
     """Read a model written by :func:`save_model`. Returns (model, metadata).
 
-    Raises ValueError with the path when the file is missing, not a torch archive, not a
+    Raises InputError (a ValueError) with the path when the file is missing, not a torch archive, not a
     two-layer network written by this toolkit, or one with missing, mistyped or inconsistent
     entries.
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"model file {str(path)!r} does not exist")
+        raise InputError(f"model file {str(path)!r} does not exist")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # torch raises several unrelated types for unreadable files
-        raise ValueError(f"model file {str(path)!r} is not a readable torch file: {error.__class__.__name__}") from None
+        raise InputError(f"model file {str(path)!r} is not a readable torch file: {error.__class__.__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_TAG:
-        raise ValueError(
+        raise InputError(
             f"model file {str(path)!r} is not a gfs two-layer network (expected format tag {FORMAT_TAG!r}); "
             "a plain PyTorch state dict can be pruned with `gfs prune --state-dict`"
         )
@@ -344,13 +346,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
                 "metadata": str}
     missing = [key for key in required if key not in payload]
     if missing:
-        raise ValueError(f"model file {str(path)!r} lacks the key(s) {', '.join(missing)} of a gfs two-layer network "
+        raise InputError(f"model file {str(path)!r} lacks the key(s) {', '.join(missing)} of a gfs two-layer network "
                          f"(needs {', '.join(required)}, optionally first_bias)")
     wrong = [key for key, kind in required.items() if not isinstance(payload[key], kind)]
     if payload.get("first_bias") is not None and not isinstance(payload["first_bias"], torch.Tensor):
         wrong.append("first_bias")
     if wrong:
-        raise ValueError(f"model file {str(path)!r} has key(s) {', '.join(wrong)} of the wrong type "
+        raise InputError(f"model file {str(path)!r} has key(s) {', '.join(wrong)} of the wrong type "
                          "(weights must be tensors; activation, scaling and metadata strings)")
     try:
         model = TwoLayerNet(
@@ -361,12 +363,12 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
             scaling=payload["scaling"],
         )
     except ValueError as error:
-        raise ValueError(f"model file {str(path)!r} does not hold a valid network: {error}") from None
+        raise InputError(f"model file {str(path)!r} does not hold a valid network: {error}") from None
     tensors = [model.first_weight, model.second_weight] + ([model.first_bias] if model.first_bias is not None else [])
     if not all(bool(torch.isfinite(tensor).all()) for tensor in tensors):
-        raise ValueError(f"model file {str(path)!r} has NaN or infinite weights")
+        raise InputError(f"model file {str(path)!r} has NaN or infinite weights")
     try:
         metadata = json.loads(payload["metadata"])
     except ValueError:
-        raise ValueError(f"model file {str(path)!r} has metadata that is not JSON") from None
+        raise InputError(f"model file {str(path)!r} has metadata that is not JSON") from None
     return model, metadata

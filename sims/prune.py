@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sims.errors import InputError
 from sims.model import ACTIVATIONS, TwoLayerNet, check_choice, neuron_features, subnetwork
 from sims.select import Selection, select
 
@@ -54,17 +55,17 @@ def model_from_state_dict(state_dict: dict, activation: str = "relu") -> tuple[T
     check_choice("activation", activation, ACTIVATIONS)
     missing = [key for key in ("0.weight", "2.weight") if key not in state_dict]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"state dict lacks {', '.join(missing)}; expected the keys {', '.join(STATE_DICT_KEYS)} "
             "of nn.Sequential(nn.Linear(d, N), activation, nn.Linear(N, K)) (biases optional)"
         )
     unexpected = sorted(set(state_dict) - set(STATE_DICT_KEYS))
     if unexpected:
-        raise ValueError(f"state dict has unexpected keys {', '.join(unexpected)}; accepted: {', '.join(STATE_DICT_KEYS)}")
+        raise InputError(f"state dict has unexpected keys {', '.join(unexpected)}; accepted: {', '.join(STATE_DICT_KEYS)}")
     first_weight = state_dict["0.weight"].detach()
     second_weight = state_dict["2.weight"].detach()
     if first_weight.ndim != 2 or second_weight.ndim != 2 or second_weight.shape[1] != first_weight.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"'0.weight' must be (N, d) and '2.weight' (K, N) with the same N, got "
             f"{tuple(first_weight.shape)} and {tuple(second_weight.shape)}"
         )
@@ -72,9 +73,9 @@ def model_from_state_dict(state_dict: dict, activation: str = "relu") -> tuple[T
     first_bias = state_dict.get("0.bias")
     output_bias = state_dict.get("2.bias")
     if first_bias is not None and tuple(first_bias.shape) != (width,):
-        raise ValueError(f"'0.bias' must have shape ({width},), got {tuple(first_bias.shape)}")
+        raise InputError(f"'0.bias' must have shape ({width},), got {tuple(first_bias.shape)}")
     if output_bias is not None and tuple(output_bias.shape) != (outputs,):
-        raise ValueError(f"'2.bias' must have shape ({outputs},), got {tuple(output_bias.shape)}")
+        raise InputError(f"'2.bias' must have shape ({outputs},), got {tuple(output_bias.shape)}")
     if output_bias is None:
         output_bias = torch.zeros(outputs, dtype=second_weight.dtype, device=second_weight.device)
     model = TwoLayerNet(
@@ -126,7 +127,7 @@ def prune_state_dict(state_dict: dict, inputs, targets, n: int, method: str = "g
     elif targets.ndim == 1 and model.output_dim == 1:
         shifted = targets - bias[0]
     else:
-        raise ValueError(f"targets must have shape (m, {model.output_dim})"
+        raise InputError(f"targets must have shape (m, {model.output_dim})"
                          f"{' or (m,)' if model.output_dim == 1 else ''}, got {tuple(targets.shape)}")
     small, selection = prune_model(model, inputs, shifted, n, method, seed=seed, **options)
     small_state = state_dict_from_model(small, output_bias)

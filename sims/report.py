@@ -8,6 +8,7 @@ import math
 import os
 from pathlib import Path
 
+from sims.errors import InputError
 from sims.model import atomic_write
 from sims.runner import config_from_mapping, get_experiment, load_results
 
@@ -21,7 +22,7 @@ def load_config(folder: str | Path):
         experiment = get_experiment(stored["experiment"])
         return experiment, config_from_mapping(experiment.config_class, stored["config"])
     except (ValueError, KeyError, TypeError, OSError) as error:
-        raise ValueError(f"results folder {str(folder)!r} cannot be read by this version of gfs-toolkit "
+        raise InputError(f"results folder {str(folder)!r} cannot be read by this version of gfs-toolkit "
                          f"({error}); rerun its experiment into another --out, or delete it") from None
 
 

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
+from sims.errors import InputError
 from sims.model import atomic_write, check_choice
 
 # ``eps`` is the criterion a row was measured against (E3's T*(eps) rows); empty for the other
@@ -150,14 +151,14 @@ def _has_type(value, annotation) -> bool:
 def config_from_mapping(config_class: type, mapping: dict, base=None):
     """Build ``config_class`` from ``mapping`` (e.g. a parsed TOML table) over ``base``.
 
-    Unknown keys raise ValueError listing the valid ones; a value that does not fit its field's
+    Unknown keys raise InputError listing the valid ones; a value that does not fit its field's
     annotation (``n_max = "fifty"``) raises ValueError naming the key and the accepted type.
     Lists become tuples.
     """
     valid = {field.name for field in fields(config_class)}
     unknown = sorted(set(mapping) - valid)
     if unknown:
-        raise ValueError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+        raise InputError(f"unknown config key(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
     try:
         annotations = typing.get_type_hints(config_class)
     except (NameError, TypeError):  # annotations that do not resolve at run time: no type check
@@ -166,7 +167,7 @@ def config_from_mapping(config_class: type, mapping: dict, base=None):
     for key, value in mapping.items():
         annotation = annotations.get(key)
         if annotation is not None and not _has_type(value, annotation):
-            raise ValueError(f"config key {key} must be {_type_name(annotation)}, got {value!r}")
+            raise InputError(f"config key {key} must be {_type_name(annotation)}, got {value!r}")
         values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value) if isinstance(value, list) else value
     return config_class(**values)
 
@@ -207,22 +208,22 @@ def parse_rows(text: str, source: str) -> list[dict]:
     eps as float; an empty cell, or a file without the ``eps`` column, gives None, value nan). The header must name known columns only (a subset of :data:`COLUMNS`, so files
     written before a column was added still load) and include experiment, method, metric and
     value; every row must have one field per header column and parse. Anything else raises a
-    ValueError naming ``source``."""
+    InputError naming ``source``."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except (StopIteration, csv.Error):
-        raise ValueError(f"{source} is empty or not a CSV file; delete it to recompute it") from None
+        raise InputError(f"{source} is empty or not a CSV file; delete it to recompute it") from None
     unknown = [column for column in header if column not in COLUMNS]
     missing = [column for column in _REQUIRED_COLUMNS if column not in header]
     if unknown or missing or len(set(header)) != len(header):
-        raise ValueError(f"{source} does not have the tidy-row header (columns from {', '.join(COLUMNS)}); "
+        raise InputError(f"{source} does not have the tidy-row header (columns from {', '.join(COLUMNS)}); "
                          "delete it to recompute it")
     rows = []
     try:
         for line_number, fields_ in enumerate(reader, start=2):
             if len(fields_) != len(header):
-                raise ValueError(f"line {line_number} has {len(fields_)} fields, expected {len(header)}")
+                raise InputError(f"line {line_number} has {len(fields_)} fields, expected {len(header)}")
             row = dict(zip(header, fields_))
             for column in _INTEGER_COLUMNS:
                 row[column] = int(row[column]) if row.get(column, "") != "" else None
@@ -230,17 +231,17 @@ def parse_rows(text: str, source: str) -> list[dict]:
             row["eps"] = float(row["eps"]) if row.get("eps", "") != "" else None
             rows.append(row)
     except (ValueError, csv.Error) as error:
-        raise ValueError(f"{source} is damaged ({error}); delete it to recompute it") from None
+        raise InputError(f"{source} is damaged ({error}); delete it to recompute it") from None
     return rows
 
 
 def read_rows(path: str | Path) -> list[dict]:
-    """Rows of a tidy CSV file (see :func:`parse_rows`); a malformed file raises a ValueError
+    """Rows of a tidy CSV file (see :func:`parse_rows`); a malformed file raises an InputError
     naming it."""
     try:
         text = Path(path).read_text()
     except UnicodeDecodeError:
-        raise ValueError(f"{str(path)!r} is not a text CSV file; delete it to recompute it") from None
+        raise InputError(f"{str(path)!r} is not a text CSV file; delete it to recompute it") from None
     return parse_rows(text, repr(str(path)))
 
 
@@ -261,31 +262,31 @@ def _read_checksums(folder: Path) -> dict:
     try:
         table = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"{str(path)!r} is damaged (not JSON); delete it to check cell files by schema only") from None
+        raise InputError(f"{str(path)!r} is damaged (not JSON); delete it to check cell files by schema only") from None
     if not isinstance(table, dict):
-        raise ValueError(f"{str(path)!r} is damaged (not a JSON object); delete it to check cell files by schema only")
+        raise InputError(f"{str(path)!r} is damaged (not a JSON object); delete it to check cell files by schema only")
     return table
 
 
 def read_cell(folder: Path, key: str, checksums: dict) -> list[dict]:
     """The rows of ``cells/<key>.csv``, checked against its recorded row count and SHA-256
     when ``checksums`` has an entry for ``key``, and for the tidy-row schema always. A damaged
-    file raises a ValueError naming it."""
+    file raises an InputError naming it."""
     path = folder / "cells" / f"{key}.csv"
     try:
         data = path.read_bytes()
         text = data.decode()
     except UnicodeDecodeError:
-        raise ValueError(f"cell file {str(path)!r} is not a text CSV file; delete it to recompute that cell") from None
+        raise InputError(f"cell file {str(path)!r} is not a text CSV file; delete it to recompute that cell") from None
     record = checksums.get(key)
     if isinstance(record, dict):
         digest = hashlib.sha256(data).hexdigest()
         if digest != record.get("sha256"):
-            raise ValueError(f"cell file {str(path)!r} does not match its checksum in {CHECKSUMS} "
+            raise InputError(f"cell file {str(path)!r} does not match its checksum in {CHECKSUMS} "
                              "(changed or truncated); delete it to recompute that cell")
     rows = parse_rows(text, f"cell file {str(path)!r}")
     if isinstance(record, dict) and len(rows) != record.get("rows"):
-        raise ValueError(f"cell file {str(path)!r} has {len(rows)} rows, {CHECKSUMS} records {record.get('rows')}; "
+        raise InputError(f"cell file {str(path)!r} has {len(rows)} rows, {CHECKSUMS} records {record.get('rows')}; "
                          "delete it to recompute that cell")
     return rows
 
@@ -346,14 +347,14 @@ def _prepare_folder(folder: Path, experiment: str, config) -> None:
     try:
         (folder / "cells").mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ValueError(f"output folder {str(folder.parent)!r} is not writable: {error.strerror}") from None
+        raise InputError(f"output folder {str(folder.parent)!r} is not writable: {error.strerror}") from None
     if not os.access(folder, os.W_OK):
-        raise ValueError(f"output folder {str(folder)!r} is not writable")
+        raise InputError(f"output folder {str(folder)!r} is not writable")
     existing = folder / "config.json"
     if existing.exists():
         if existing.read_text() != config_text + "\n":
             if not _same_config(json.loads(existing.read_text()), experiment, config):
-                raise ValueError(
+                raise InputError(
                     f"results folder {str(folder)!r} was written by another config; choose another --out or delete it"
                 )
             atomic_write(existing, lambda temporary: Path(temporary).write_text(config_text + "\n"))
@@ -390,14 +391,14 @@ def run_experiment(
     Returns the results folder, which then holds ``rows.csv``, ``meta.json``, ``config.json``,
     ``cells/`` and ``checksums.json``. ``workers`` > 1 starts a local Dask cluster; ``scheduler``
     connects to an existing one. Finished cell files are checked (schema, and row count and
-    checksum where recorded) before any work starts; a damaged one raises a ValueError naming
+    checksum where recorded) before any work starts; a damaged one raises an InputError naming
     it. If the run fails before any cell finishes, the folders it created are removed. With
     ``progress``, a bar on a terminal, otherwise one ``log`` line per finished cell.
     """
     experiment = get_experiment(name)
     config = experiment.config_class() if config is None else config
     if workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        raise InputError(f"workers must be a positive integer, got {workers!r}")
     # the cells are listed before anything is written: a config they refuse leaves no folder
     cells = experiment.cells(config)
     keys = [cell_key(cell) for cell in cells]
@@ -514,5 +515,5 @@ def load_results(folder: str | Path) -> list[dict]:
     """The tidy rows of a finished results folder."""
     path = Path(folder) / "rows.csv"
     if not path.exists():
-        raise ValueError(f"{str(folder)!r} holds no rows.csv; run the experiment first")
+        raise InputError(f"{str(folder)!r} holds no rows.csv; run the experiment first")
     return read_rows(path)

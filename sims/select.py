@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sims.errors import InputError
 from sims.simplex_qp import min_norm_point
 
 # Rows per block when a float64 temporary of (rows, D) is needed; keeps temporaries ~32 MB.
@@ -130,16 +131,16 @@ def _as_tensor(name: str, value) -> torch.Tensor:
     elif isinstance(value, np.ndarray) or np.isscalar(value) or isinstance(value, (list, tuple)):
         array = np.asarray(value)
         if array.dtype.kind not in "fiu":
-            raise ValueError(f"{name} must hold real numbers, got dtype {array.dtype}")
+            raise InputError(f"{name} must hold real numbers, got dtype {array.dtype}")
         if any(stride < 0 for stride in array.strides):
             array = np.ascontiguousarray(array)
         with warnings.catch_warnings():  # read-only (memory-mapped) arrays are only read here
             warnings.simplefilter("ignore", UserWarning)
             tensor = torch.from_numpy(array)
     else:
-        raise ValueError(f"{name} must be a numpy array or torch tensor, got {type(value).__name__}")
+        raise InputError(f"{name} must be a numpy array or torch tensor, got {type(value).__name__}")
     if tensor.is_complex() or tensor.dtype == torch.bool:
-        raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
+        raise InputError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
     if tensor.dtype not in (torch.float32, torch.float64):
         tensor = tensor.to(torch.float64)
     return tensor
@@ -164,7 +165,7 @@ def _neuron_major(features: torch.Tensor) -> torch.Tensor:
 def _problem(features, target) -> _Problem:
     features = _as_tensor("features", features)
     if features.ndim not in (2, 3) or 0 in features.shape:
-        raise ValueError(f"features must have shape (m, N) or (m, N, K) with m, N, K >= 1, got {tuple(features.shape)}")
+        raise InputError(f"features must have shape (m, N) or (m, N, K) with m, N, K >= 1, got {tuple(features.shape)}")
     m, width = features.shape[0], features.shape[1]
     outputs = features.shape[2] if features.ndim == 3 else 1
     target = _as_tensor("target", target).to(device=features.device)
@@ -173,17 +174,17 @@ def _problem(features, target) -> _Problem:
     expected = (m,) if outputs == 1 else (m, outputs)
     if tuple(target.shape) != expected:
         accepted = "(m,) or (m, 1)" if outputs == 1 else "(m, K)"
-        raise ValueError(
+        raise InputError(
             f"target must have shape {accepted} = {expected} to match features {tuple(features.shape)}, "
             f"got {tuple(target.shape)}"
         )
     target = target.to(torch.float64).reshape(-1)
     if not bool(torch.isfinite(target).all()):
-        raise ValueError("target contains NaN or inf; only finite values are accepted")
+        raise InputError("target contains NaN or inf; only finite values are accepted")
     phi = _neuron_major(features)
     norms = torch.linalg.vector_norm(phi, dim=1)  # one pass, no temporary copy
     if not bool(torch.isfinite(norms).all()):
-        raise ValueError("features contain NaN or inf (or values too large to square); only finite values are accepted")
+        raise InputError("features contain NaN or inf (or values too large to square); only finite values are accepted")
     return _Problem(phi=phi, target=target, m=m, sq_norms=norms.to(torch.float64) ** 2)
 
 
@@ -195,7 +196,7 @@ def _first_min(scores: torch.Tensor, scale: float, eps: float) -> int:
 
 def _require_distinct(n: int, width: int, method: str) -> None:
     if n > width:
-        raise ValueError(f"n = {n} exceeds the number of neurons N = {width}; method {method!r} picks each neuron at most once, so n must be <= N")
+        raise InputError(f"n = {n} exceeds the number of neurons N = {width}; method {method!r} picks each neuron at most once, so n must be <= N")
 
 
 def _prefix_losses(problem: _Problem, indices: np.ndarray) -> np.ndarray:
@@ -276,7 +277,7 @@ def _stochastic_gfs(problem, n, seed, *, eps=0.01):
     call per step, sorted (so ties still go to the lowest index); seed None means 0.
     """
     if not (isinstance(eps, (int, float)) and 0 < eps < 1):
-        raise ValueError(f"option eps must be a number in (0, 1), got {eps!r}")
+        raise InputError(f"option eps must be a number in (0, 1), got {eps!r}")
     width = problem.width
     size = min(width, max(1, math.ceil(width / n * math.log(1 / eps))))
     rng = np.random.default_rng(0 if seed is None else seed)
@@ -546,18 +547,18 @@ def select(features, target, n, method: str = "gfs", *, seed: int | None = None,
     mismatched shapes, or NaN/inf in the inputs.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+        raise InputError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     accepted = method_options(method)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"method {method!r} does not take option(s) {', '.join(unknown)}; "
             f"it accepts: {', '.join(accepted) if accepted else 'no options'}"
         )
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer (the subnetwork size), got {n!r}")
+        raise InputError(f"n must be a positive integer (the subnetwork size), got {n!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        raise InputError(f"seed must be an integer or None, got {seed!r}")
     problem = _problem(features, target)
     indices, losses, weights = METHODS[method](problem, int(n), seed, **options)
     return Selection(

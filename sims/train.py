@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from sims.errors import InputError
 from sims.model import ACTIVATIONS, TwoLayerNet, check_choice, preactivations
 
 TRAIN_MODES = ("both", "first", "second")
@@ -80,18 +81,18 @@ class TrainConfig:
 
     def __post_init__(self):
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr (learning rate) must be a positive finite number, got {self.lr!r}")
+            raise InputError(f"lr (learning rate) must be a positive finite number, got {self.lr!r}")
         if not isinstance(self.iterations, (int, np.integer)) or self.iterations < 0:
-            raise ValueError(f"iterations must be a non-negative integer, got {self.iterations!r}")
+            raise InputError(f"iterations must be a non-negative integer, got {self.iterations!r}")
         check_choice("mode", self.mode, TRAIN_MODES)
         check_choice("loss_form", self.loss_form, LOSS_FORMS)
         bad = [t for t in self.checkpoints if not (0 <= t <= self.iterations)]
         if bad:
-            raise ValueError(f"checkpoints must lie in [0, iterations={self.iterations}], got {bad}")
+            raise InputError(f"checkpoints must lie in [0, iterations={self.iterations}], got {bad}")
         if self.batch_size is not None and (not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer or None (full-batch GD), got {self.batch_size!r}")
+            raise InputError(f"batch_size must be a positive integer or None (full-batch GD), got {self.batch_size!r}")
         if self.target_loss is not None and not self.target_loss >= 0:
-            raise ValueError(f"target_loss must be >= 0, got {self.target_loss!r}")
+            raise InputError(f"target_loss must be >= 0, got {self.target_loss!r}")
 
 
 @dataclass(frozen=True)
@@ -210,9 +211,9 @@ def train(
     if targets.ndim == 1:
         targets = targets.unsqueeze(1)
     if inputs.ndim != 2 or inputs.shape[1] != model.input_dim:
-        raise ValueError(f"inputs must have shape (m, {model.input_dim}), got {tuple(inputs.shape)}")
+        raise InputError(f"inputs must have shape (m, {model.input_dim}), got {tuple(inputs.shape)}")
     if targets.shape != (inputs.shape[0], model.output_dim):
-        raise ValueError(f"targets must have shape ({inputs.shape[0]}, {model.output_dim}), got {tuple(targets.shape)}")
+        raise InputError(f"targets must have shape ({inputs.shape[0]}, {model.output_dim}), got {tuple(targets.shape)}")
 
     step_size = config.lr * model.width if model.scaling == "mean-field" else config.lr
     names = _trained_parameters(model, config.mode)

@@ -57,9 +57,9 @@ def test_radius_is_zero_on_the_boundary_and_error_outside():
     feats = square_with_centre()
     assert geometry.interior_radius(feats, np.array([1.0, 0.3])) == 0.0
     assert geometry.interior_radius(feats, np.array([1.0, 1.0])) == 0.0
-    with pytest.raises(ValueError, match="outside the hull"):
+    with pytest.raises(geometry.PointOutsideHull, match="outside the hull"):
         geometry.interior_radius(feats, np.array([1.5, 0.0]))
-    with pytest.raises(ValueError, match="outside the hull"):
+    with pytest.raises(geometry.PointOutsideHull, match="outside the hull"):
         geometry.interior_radius_lower_bound(feats, np.array([1.5, 0.0]))
     assert geometry.interior_radius_lower_bound(feats, np.array([1.0, 0.3])) == 0.0
 

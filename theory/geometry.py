@@ -26,6 +26,8 @@ from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, QhullError
 
 __all__ = [
+    "PointOutsideHull",
+    "DegenerateHull",
     "AffineHull",
     "feature_vectors",
     "function_vector",
@@ -49,6 +51,15 @@ __all__ = [
 
 #: Largest affine-hull dimension for which ``interior_radius`` enumerates facets (Qhull).
 MAX_EXACT_DIM = 8
+
+
+class PointOutsideHull(ValueError):
+    """The point g lies outside the hull M of the neurons (or off their affine hull)."""
+
+
+class DegenerateHull(ValueError):
+    """The neurons do not span a hull with an interior radius to compute: they all coincide,
+    are too few for their dimension, or Qhull cannot build their hull."""
 
 
 # ----------------------------------------------------------------------------- conversion
@@ -281,7 +292,7 @@ def _hull_coordinates(features, point, weights, rtol):
     scale = max(float(np.max(np.abs(phi))), 1e-300)
     off_hull = c_vec - hull.origin - hull.coordinates(c_vec) @ hull.basis
     if np.linalg.norm(off_hull) > 1e-9 * scale * math.sqrt(phi.shape[1]):
-        raise ValueError(
+        raise PointOutsideHull(
             "point lies outside the hull of the neurons (it is not even in their affine "
             f"hull: distance {np.linalg.norm(off_hull):.3g})"
         )
@@ -304,12 +315,13 @@ def interior_radius(
     radius is exact: the smallest distance from g to a facet hyperplane of the hull
     (Qhull facets). For larger ``dim`` a certified lower bound is returned instead (see
     :func:`interior_radius_lower_bound`). Returns 0.0 when g lies on the relative
-    boundary (within roundoff); raises ValueError when g lies outside M, or when the
-    neurons span a single point (there is no ball to speak of).
+    boundary (within roundoff); raises :class:`PointOutsideHull` when g lies outside M, and
+    :class:`DegenerateHull` when the neurons span a single point (there is no ball to speak of),
+    are too few for a hull of their dimension, or Qhull cannot build it.
     """
     pts, c, dim, scale = _hull_coordinates(features, point, weights, rtol)
     if dim == 0:
-        raise ValueError("too few distinct neurons for a hull: all neurons coincide (dim 0)")
+        raise DegenerateHull("too few distinct neurons for a hull: all neurons coincide (dim 0)")
     if dim > max_exact_dim:
         return interior_radius_lower_bound(features, point, weights=weights, rtol=rtol)
     tol = 1e-9 * scale
@@ -318,15 +330,15 @@ def interior_radius(
         slack = min(c[0] - lo, hi - c[0])
     else:
         if pts.shape[0] < dim + 1:
-            raise ValueError(f"too few points for a hull: {pts.shape[0]} points in dimension {dim}")
+            raise DegenerateHull(f"too few points for a hull: {pts.shape[0]} points in dimension {dim}")
         try:
             hull = ConvexHull(pts)
         except QhullError as exc:
-            raise ValueError(f"Qhull could not build the hull in dimension {dim}: {exc}") from exc
+            raise DegenerateHull(f"Qhull could not build the hull in dimension {dim}: {exc}") from exc
         # equations: unit outward normal n and offset b with n.x + b <= 0 inside.
         slack = float(np.min(-(hull.equations[:, :-1] @ c + hull.equations[:, -1])))
     if slack < -tol:
-        raise ValueError(f"point lies outside the hull of the neurons (by {-slack:.3g})")
+        raise PointOutsideHull(f"point lies outside the hull of the neurons (by {-slack:.3g})")
     return max(float(slack), 0.0)
 
 
@@ -341,11 +353,12 @@ def interior_radius_lower_bound(features, point=None, *, weights=None, rtol: flo
     sum_i p_i phi_i (which is exactly in M) is compared with g +- t e_j, and the largest
     discrepancy delta is subtracted: the result ``max(0, t/sqrt(dim) - delta)`` is a
     radius for which the ball provably lies in M (up to float64 arithmetic).
-    Raises ValueError when g is outside M.
+    Raises :class:`PointOutsideHull` when g is outside M, :class:`DegenerateHull` when the
+    neurons all coincide.
     """
     pts, c, dim, scale = _hull_coordinates(features, point, weights, rtol)
     if dim == 0:
-        raise ValueError("too few distinct neurons for a hull: all neurons coincide (dim 0)")
+        raise DegenerateHull("too few distinct neurons for a hull: all neurons coincide (dim 0)")
     n = pts.shape[0]
     # Variables (p_1..p_N, t); equality rows: pts^T p - t*sigma*e_j = c, sum p = 1.
     a_eq = np.zeros((dim + 1, n + 1))
@@ -363,7 +376,7 @@ def interior_radius_lower_bound(features, point=None, *, weights=None, rtol: flo
             a_eq[j, -1] = -sign
             res = linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
             if res.status == 2:
-                raise ValueError("point lies outside the hull of the neurons (LP infeasible)")
+                raise PointOutsideHull("point lies outside the hull of the neurons (LP infeasible)")
             if res.status != 0:
                 raise RuntimeError(f"linear program failed: {res.message}")
             p = np.clip(res.x[:n], 0.0, None)

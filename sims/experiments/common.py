@@ -107,7 +107,8 @@ def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
     V: neuron variance about the dense mean; D: diameter of the hull; g: projection of the
     target onto the hull's affine span, with L_g = L(g) and D_g = max_i ||phi_i - g||;
     r: interior radius of g (exact up to dimension 8, a certified LP lower bound up to
-    ``max_radius_dim``, 0 when g lies outside the hull; absent when not computed).
+    ``max_radius_dim``, 0 when g lies outside the hull; absent when not computed or when the
+    neurons are too degenerate to span a hull).
     """
     from theory import geometry
 
@@ -127,9 +128,10 @@ def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
     if values["dimension"] <= max_radius_dim:
         try:
             values["r"] = geometry.interior_radius(features, projection)
-        except ValueError as error:
-            if "outside" in str(error):
-                values["r"] = 0.0
+        except geometry.PointOutsideHull:
+            values["r"] = 0.0
+        except geometry.DegenerateHull:  # no ball to measure: r stays absent
+            pass
     return values
 
 

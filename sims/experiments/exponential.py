@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
+from sims.errors import InputError
 from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
 from sims.model import check_choices
 from sims.runner import Experiment, register
@@ -48,7 +49,7 @@ class ExponentialConfig:
 
         check_choices("methods", self.methods, METHODS)
         if not self.seeds or not self.phase_m:
-            raise ValueError("seeds and phase_m must not be empty")
+            raise InputError("seeds and phase_m must not be empty")
 
 
 def quick() -> ExponentialConfig:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
+from sims.errors import InputError
 from sims.experiments.common import (
     accuracy,
     geometric_steps,
@@ -76,11 +77,11 @@ class FinetuneConfig:
     def __post_init__(self):
         check_choices("problems", self.problems, PROBLEMS)
         if not self.seeds:
-            raise ValueError("seeds must not be empty")
+            raise InputError("seeds must not be empty")
         for name in ("teacher_n_max", "mnist_n_max"):
             width = getattr(self, name.replace("n_max", "dense_width"))
             if not self.n_min <= getattr(self, name) <= width:
-                raise ValueError(f"{name} must lie in [n_min={self.n_min}, dense width {width}], "
+                raise InputError(f"{name} must lie in [n_min={self.n_min}, dense width {width}], "
                                  f"got {getattr(self, name)}")
 
 

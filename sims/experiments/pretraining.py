@@ -63,6 +63,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.data import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_dataset
+from sims.errors import InputError
 from sims.experiments.common import accuracy, features_of, geometric_steps, tidy_row, unit_rms_targets
 from sims.model import check_choices
 from sims.runner import Experiment, register
@@ -126,20 +127,20 @@ class PretrainingConfig:
     def __post_init__(self):
         check_choices("setups", self.setups, SETUPS)
         if not self.seeds:
-            raise ValueError("seeds must not be empty")
+            raise InputError("seeds must not be empty")
         for name in ("n", "ntk_width", "mf_width", "rf_width", "mnist_width", "coarse_points", "mnist_store_every",
                      "sgd_batch_size", "sgd_epochs", "mnist_seeds"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("teacher_sizes", "mnist5k_sizes", "mnist_sizes"):
             if any(m < 1 for m in getattr(self, name)):
-                raise ValueError(f"{name} must hold positive integers, got {getattr(self, name)!r}")
+                raise InputError(f"{name} must hold positive integers, got {getattr(self, name)!r}")
         for name in ("ntk_eps", "mf_eps", "rf_eps", "mnist_eps", "sum_eps", "taus"):
             values = getattr(self, name)
             if isinstance(values, (int, float)):
-                raise ValueError(f"{name} must be a list of numbers, got {values!r}")
+                raise InputError(f"{name} must be a list of numbers, got {values!r}")
             if any(not v >= 0 for v in values):
-                raise ValueError(f"{name} must hold numbers >= 0, got {values!r}")
+                raise InputError(f"{name} must hold numbers >= 0, got {values!r}")
 
 
 def quick() -> PretrainingConfig:
@@ -497,6 +498,23 @@ def _log_axis(values):
     return np.maximum(np.asarray(values, dtype=float), 0.5)
 
 
+def _panels(plt, count: int, width: float = 4.6, height: float = 4.3):
+    """A figure with ``count`` panels, at most three per row (unused cells removed)."""
+    columns = min(count, 3)
+    rows_of_panels = -(-count // columns)
+    figure, axes = plt.subplots(rows_of_panels, columns, figsize=(width * columns, height * rows_of_panels),
+                                squeeze=False)
+    flat = list(axes.ravel())
+    for axis in flat[count:]:
+        axis.remove()
+    return figure, flat[:count]
+
+
+def _legend_under(axis) -> None:
+    """The panel's legend under its axes, so it never covers a curve."""
+    axis.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+
+
 def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
     """T*(m) for several eps on one plot per set-up (seed mean, 95% t-interval), P7's T_B
     dashed in the same colour; an m where some seed never met eps is marked with a triangle at
@@ -506,8 +524,8 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
     setups = _setups_with(rows, config, "pretrain_steps")
     if not setups:
         return []
-    figure, axes = plt.subplots(1, len(setups), figsize=(4.3 * len(setups), 4.0), squeeze=False)
-    for axis, setup in zip(axes[0], setups):
+    figure, axes = _panels(plt, len(setups))
+    for axis, setup in zip(axes, setups):
         eps_values = _eps_values(rows, setup, "pretrain_steps")
         colors = plt.cm.plasma(np.linspace(0, 0.85, max(len(eps_values), 1)))
         top = 1.0
@@ -535,10 +553,13 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
         axis.set(xscale="log", yscale="log", xlabel="training samples m",
                  ylabel=f"pre-training {unit}s (0 drawn at 0.5)", title=setup)
         _tidy_log_axis(axis)
+        sizes = sorted(_per_m(rows, setup, "pretrain_steps", eps_values[0])) if eps_values else []
+        if sizes:  # label the measured sizes themselves (MNIST's span less than two decades)
+            axis.set_xticks(sizes, [f"{m:g}" for m in sizes])
         axis.grid(True, which="both", alpha=0.25)
-        axis.legend(fontsize=5, ncol=2)
+        _legend_under(axis)
     figure.suptitle("T*(m) (solid) and P7's certificate T_B (dashed) per eps; ▼ = some seed never met eps",
-                    fontsize=9)
+                    fontsize=10)
     figure.tight_layout()
     return save_both(figure, folder, "pretraining_t_star")
 
@@ -552,8 +573,8 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
     setups = _setups_with(rows, config, "subnet_loss")
     if not setups:
         return []
-    figure, axes = plt.subplots(1, len(setups), figsize=(4.3 * len(setups), 4.0), squeeze=False)
-    for axis, setup in zip(axes[0], setups):
+    figure, axes = _panels(plt, len(setups))
+    for axis, setup in zip(axes, setups):
         ms = sorted({r["m"] for r in _select(rows, dataset=setup, metric="subnet_loss")})
         colors = plt.cm.viridis(np.linspace(0, 0.9, len(ms)))
         for m, color in zip(ms, colors):
@@ -571,8 +592,8 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
                  ylabel=f"loss, mean form (GFS n={config.n} solid, dense dotted)", title=setup)
         _tidy_log_axis(axis)
         axis.grid(True, which="both", alpha=0.25)
-        axis.legend(fontsize=6)
-    figure.suptitle("subnetwork loss curves; dashed levels: the eps grid", fontsize=9)
+        _legend_under(axis)
+    figure.suptitle("subnetwork loss curves; dashed levels: the eps grid", fontsize=10)
     figure.tight_layout()
     return save_both(figure, folder, "pretraining_subnet_loss")
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
+from sims.errors import InputError
 from sims.experiments.common import (
     features_of,
     geometry_rows,
@@ -72,7 +73,18 @@ class RatesConfig:
         check_choices("problems", self.problems, PROBLEMS)
         check_choices("methods", self.methods, METHODS)
         if not self.seeds:
-            raise ValueError("seeds must not be empty")
+            raise InputError("seeds must not be empty")
+        for name in ("input_dim", "teacher_width", "interior_m", "large_m", "dense_width", "n_max", "mnist_m",
+                     "mnist_width", "mnist_n_max", "grid_points"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("dense_iterations", "mnist_iterations", "max_radius_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(f"{name} must be a non-negative integer, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
+            raise InputError(f"lr must be a positive finite number, got {self.lr!r}")
 
 
 def quick() -> RatesConfig:
