@@ -64,9 +64,9 @@ import numpy as np
 
 from sims.data import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_dataset
 from sims.errors import InputError
+from sims.experiment import Experiment
 from sims.experiments.common import accuracy, features_of, geometric_steps, tidy_row, unit_rms_targets
 from sims.model import check_choices
-from sims.runner import Experiment, register
 
 SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k", "mf-mnist")
 DEFAULT_SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k")
@@ -568,7 +568,7 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
     """GFS subnetwork loss (mean form, seed mean, coarse grid) against the pre-training step,
     one line per m and one panel per set-up; the eps grid dotted: T*(eps) is where a line first
     crosses a dotted level. The dense network's loss is drawn thin."""
-    from sims.plots import plt, save_both
+    from sims.plots import plain_log_labels, plt, save_both
 
     setups = _setups_with(rows, config, "subnet_loss")
     if not setups:
@@ -591,6 +591,7 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
         axis.set(xscale="log", yscale="log", xlabel=f"pre-training {unit} (0 drawn at 0.5)",
                  ylabel=f"loss, mean form (GFS n={config.n} solid, dense dotted)", title=setup)
         _tidy_log_axis(axis)
+        plain_log_labels(axis, "y")  # a loss range within a decade still gets labels
         axis.grid(True, which="both", alpha=0.25)
         _legend_under(axis)
     figure.suptitle("subnetwork loss curves; dashed levels: the eps grid", fontsize=10)
@@ -886,16 +887,14 @@ def summary(rows: list[dict], config: PretrainingConfig) -> list[str]:
     return lines
 
 
-EXPERIMENT = register(
-    Experiment(
-        name="pretraining",
-        config_class=PretrainingConfig,
-        quick=quick,
-        cells=cells,
-        run_cell=run_cell,
-        figures=figures,
-        claims=claims,
-        summary=summary,
-        description="E3: pre-training steps T*(eps, m) before GFS finds a good subnetwork; P7 certificate, P8 spectrum",
-    )
+EXPERIMENT = Experiment(
+    name="pretraining",
+    config_class=PretrainingConfig,
+    quick=quick,
+    cells=cells,
+    run_cell=run_cell,
+    figures=figures,
+    claims=claims,
+    summary=summary,
+    description="E3: pre-training steps T*(eps, m) before GFS finds a good subnetwork; P7 certificate, P8 spectrum",
 )
