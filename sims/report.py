@@ -37,8 +37,9 @@ def is_quick_preset(experiment, config) -> bool:
 
 
 QUICK_BANNER = ("> **Smoke run.** These results come from the `--quick` preset: one seed and small sizes, "
-                "meant to show that the pipeline runs. Its verdicts may differ from the full-scale ones "
-                "(`gfs run all`), which are the ones the README reports.")
+                "meant to show that the pipeline runs. Theorem checks are evaluated in full; an empirical claim "
+                "needs at least 3 seeds, so here it reads 'not testable'. Its verdicts may differ from the "
+                "full-scale ones (`gfs run all`), which are the ones the README reports.")
 
 
 def write_figures(folders, figures_folder: str | Path) -> list[Path]:
