@@ -282,10 +282,9 @@ def _experiment_config(experiment, args):
 
 def command_run(args) -> None:
     """Run (or resume) one experiment or all of them, then write figures and the report."""
-    from sims.runner import EXPERIMENTS, _load_experiments, get_experiment, run_experiment
+    from sims.runner import experiments, get_experiment, run_experiment
 
-    _load_experiments()
-    names = list(EXPERIMENTS) if args.experiment == "all" else [get_experiment(args.experiment).name]
+    names = list(experiments()) if args.experiment == "all" else [get_experiment(args.experiment).name]
     # quick runs go beside, not over, the full-scale results and the committed figures
     if args.out is None:
         args.out = QUICK_RESULTS if args.quick else FULL_RESULTS
@@ -378,11 +377,10 @@ def command_list(args) -> None:
     """Print the registries."""
     from sims.data import DATASETS
     from sims.model import ACTIVATIONS
-    from sims.runner import EXPERIMENTS, _load_experiments
+    from sims.runner import experiments
     from sims.select import METHODS
 
-    _load_experiments()
-    print("experiments: " + ", ".join(f"{name} ({e.description})" for name, e in EXPERIMENTS.items()))
+    print("experiments: " + ", ".join(f"{name} ({e.description})" for name, e in experiments().items()))
     print("methods:     " + ", ".join(METHODS))
     print("datasets:    " + ", ".join(DATASETS))
     print("activations: " + ", ".join(ACTIVATIONS))

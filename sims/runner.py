@@ -1,8 +1,8 @@
 """The resumable, parallel sweep runner.
 
-An experiment is a frozen dataclass config plus two plain functions registered in
-:data:`EXPERIMENTS`: ``cells(config) -> list[dict]`` (the independent units of work, each a
-small JSON-able dict) and ``run_cell(config, cell) -> list[dict]`` (tidy rows). The runner
+An experiment (a :class:`sims.experiment.Experiment` record, looked up by :func:`experiments`)
+is a frozen dataclass config plus two plain functions: ``cells(config) -> list[dict]`` (the
+independent units of work, each a small JSON-able dict) and ``run_cell(config, cell) -> list[dict]`` (tidy rows). The runner
 
 - names the results folder by the experiment and a hash of the config's non-default fields;
   a folder whose ``config.json`` belongs to another config is refused;
@@ -33,11 +33,12 @@ import sys
 import time
 import types
 import typing
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable
 
 from sims.errors import InputError
+from sims.experiment import Experiment
 from sims.model import atomic_write, check_choice
 
 # ``eps`` is the criterion a row was measured against (E3's T*(eps) rows); empty for the other
@@ -45,48 +46,30 @@ from sims.model import atomic_write, check_choice
 COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step", "eps")
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """A registered experiment.
-
-    config_class: a frozen dataclass whose defaults are the full-scale run.
-    quick: () -> config, the small preset behind ``--quick``.
-    cells: config -> list of JSON-able dicts, the independent units of work.
-    run_cell: (config, cell) -> list of tidy row dicts (columns in COLUMNS; "experiment" is
-        filled in by the runner). Must be deterministic given (config, cell).
-    figures: (rows, config, folder) -> list of written figure paths (PNG and PDF).
-    claims: (rows, config) -> list of theory.claims.Verdict, the report's entries.
-    summary: optional (rows, config) -> Markdown lines the report shows under the verdicts
-        (for example a table of fitted rates).
-    """
-
-    name: str
-    config_class: type
-    quick: Callable[[], object]
-    cells: Callable[[object], list]
-    run_cell: Callable[[object, dict], list]
-    figures: Callable[[list, object, Path], list]
-    claims: Callable[[list, object], list]
-    description: str = ""
-    summary: Callable[[list, object], list] | None = None
-
-
-EXPERIMENTS: dict[str, Experiment] = {}
+# Experiments added with :func:`register` (a test's toy experiment, a plug-in), beside the
+# toolkit's own table sims.experiments.EXPERIMENTS.
+_REGISTERED: dict[str, Experiment] = {}
 
 
 def register(experiment: Experiment) -> Experiment:
-    EXPERIMENTS[experiment.name] = experiment
+    """Add an experiment that is not one of the toolkit's own (sims.experiments.EXPERIMENTS);
+    registering a name again replaces the earlier record. Returns the experiment."""
+    _REGISTERED[experiment.name] = experiment
     return experiment
 
 
-def _load_experiments() -> None:
-    """Import the experiment modules, which register themselves."""
-    import sims.experiments  # noqa: F401
+def experiments() -> dict[str, Experiment]:
+    """Every experiment by name: the toolkit's own in their order, then the registered ones.
+    The experiment modules are imported here, on first use, not when the runner is imported."""
+    from sims.experiments import EXPERIMENTS
+
+    return {**EXPERIMENTS, **_REGISTERED}
 
 
 def get_experiment(name: str) -> Experiment:
-    _load_experiments()
-    return EXPERIMENTS[check_choice("experiment", name, EXPERIMENTS)]
+    """The experiment called ``name``; an unknown name raises an InputError listing the known ones."""
+    table = experiments()
+    return table[check_choice("experiment", name, table)]
 
 
 # ---------------------------------------------------------------- configs

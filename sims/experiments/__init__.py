@@ -1,4 +1,14 @@
-"""The experiments. Importing this package registers each one in sims.runner.EXPERIMENTS."""
+"""The toolkit's experiments: :data:`EXPERIMENTS` maps each name to its
+:class:`sims.experiment.Experiment` record, in the order ``gfs run all`` runs them. Adding an
+experiment is one module with an ``EXPERIMENT`` record plus one entry here."""
 
-from sims.experiments import exponential, rates  # noqa: F401
-from sims.experiments import pretraining, finetune  # noqa: F401
+from sims.experiments import exponential, finetune, pretraining, rates
+
+EXPERIMENTS = {experiment.name: experiment for experiment in (
+    exponential.EXPERIMENT,
+    rates.EXPERIMENT,
+    pretraining.EXPERIMENT,
+    finetune.EXPERIMENT,
+)}
+
+__all__ = ["EXPERIMENTS"]

@@ -20,9 +20,9 @@ import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
 from sims.errors import InputError
+from sims.experiment import Experiment
 from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
 from sims.model import check_choices
-from sims.runner import Experiment, register
 
 
 @dataclass(frozen=True)
@@ -163,15 +163,13 @@ def claims(rows: list[dict], config: ExponentialConfig) -> list:
     return verdicts
 
 
-EXPERIMENT = register(
-    Experiment(
-        name="exponential",
-        config_class=ExponentialConfig,
-        quick=quick,
-        cells=cells,
-        run_cell=run_cell,
-        figures=figures,
-        claims=claims,
-        description="E2: exponential rates of re-weighted greedy and the phase diagram of the fast regime",
-    )
+EXPERIMENT = Experiment(
+    name="exponential",
+    config_class=ExponentialConfig,
+    quick=quick,
+    cells=cells,
+    run_cell=run_cell,
+    figures=figures,
+    claims=claims,
+    description="E2: exponential rates of re-weighted greedy and the phase diagram of the fast regime",
 )

@@ -31,6 +31,7 @@ import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
 from sims.errors import InputError
+from sims.experiment import Experiment
 from sims.experiments.common import (
     accuracy,
     geometric_steps,
@@ -41,7 +42,6 @@ from sims.experiments.common import (
     unit_rms_targets,
 )
 from sims.model import check_choices
-from sims.runner import Experiment, register
 
 PROBLEMS = ("teacher", "mnist5k")
 VARIANTS = ("finetune", "reinit", "rewind", "random-finetune")
@@ -309,15 +309,13 @@ def claims(rows: list[dict], config: FinetuneConfig) -> list:
     return verdicts
 
 
-EXPERIMENT = register(
-    Experiment(
-        name="finetune",
-        config_class=FinetuneConfig,
-        quick=quick,
-        cells=cells,
-        run_cell=run_cell,
-        figures=figures,
-        claims=claims,
-        description="E4: fine-tuning the gfs subnetwork vs re-initialisation, rewinding and a random subset",
-    )
+EXPERIMENT = Experiment(
+    name="finetune",
+    config_class=FinetuneConfig,
+    quick=quick,
+    cells=cells,
+    run_cell=run_cell,
+    figures=figures,
+    claims=claims,
+    description="E4: fine-tuning the gfs subnetwork vs re-initialisation, rewinding and a random subset",
 )

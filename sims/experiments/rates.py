@@ -26,6 +26,7 @@ import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
 from sims.errors import InputError
+from sims.experiment import Experiment
 from sims.experiments.common import (
     features_of,
     geometry_rows,
@@ -35,7 +36,6 @@ from sims.experiments.common import (
     train_dense,
 )
 from sims.model import check_choices
-from sims.runner import Experiment, register
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
 
@@ -274,16 +274,14 @@ def summary(rows: list[dict], config: RatesConfig) -> list[str]:
     return lines
 
 
-EXPERIMENT = register(
-    Experiment(
-        name="rates",
-        config_class=RatesConfig,
-        quick=quick,
-        cells=cells,
-        run_cell=run_cell,
-        figures=figures,
-        claims=claims,
-        description="E1: loss against subnetwork size for every method and for direct training",
-        summary=summary,
-    )
+EXPERIMENT = Experiment(
+    name="rates",
+    config_class=RatesConfig,
+    quick=quick,
+    cells=cells,
+    run_cell=run_cell,
+    figures=figures,
+    claims=claims,
+    description="E1: loss against subnetwork size for every method and for direct training",
+    summary=summary,
 )

@@ -1,0 +1,122 @@
+"""The package structure: every module of sims/ and theory/ imports on its own, the module
+import graph has no cycle, and theory/ never imports sims/."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("sims", "theory")
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted name -> file of every module of the project's packages."""
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, at any depth of its code (imports inside
+    functions count). ``from a import b`` names the module ``a.b`` when that is a module and
+    ``a`` otherwise; a module's own parent packages, which Python imports before any module,
+    are not edges."""
+    modules = _modules()
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    targets.add(submodule if submodule in modules else node.module)
+        parents = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+        graph[name] = {target for target in targets if target in modules and target != name} - parents
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as a list of nodes (first == last), or None."""
+    state = {}  # node -> "open" while on the depth-first path, "done" afterwards
+    path = []
+
+    def visit(node):
+        state[node] = "open"
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                return path[path.index(target):] + [target]
+            if target not in state:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        path.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_find_cycle_finds_one_and_accepts_a_dag():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_the_module_import_graph_has_no_cycle():
+    graph = import_graph()
+    assert "sims.runner" in graph and "theory.claims" in graph
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_theory_never_imports_sims():
+    graph = import_graph()
+    offending = {name: sorted(t for t in targets if t.startswith("sims"))
+                 for name, targets in graph.items() if name.startswith("theory")}
+    assert not any(offending.values()), offending
+
+
+# One fresh interpreter imports each module with no module of the project loaded before it
+# (the project's entries of sys.modules are removed between imports; third-party packages stay
+# loaded, which only saves time): the same test as `python -c "import X"` for every X.
+_IMPORT_EACH_ALONE = """
+import importlib, sys, traceback
+failures = []
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m.split(".")[0] in ("sims", "theory")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failures.append(name + ": " + traceback.format_exc(limit=3))
+print("\\n".join(failures))
+sys.exit(1 if failures else 0)
+"""
+
+
+def test_every_module_imports_alone():
+    names = sorted(_modules())
+    result = subprocess.run([sys.executable, "-c", _IMPORT_EACH_ALONE, *names], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["sims.runner", "sims.experiments.rates"])
+def test_runner_and_an_experiment_import_alone_in_a_fresh_interpreter(name):
+    """The two ends of the former cycle, each by a literal `python -c "import X"`."""
+    result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
