@@ -24,7 +24,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    from sims.model import atomic_write
+    from sims.io import atomic_write
 
     atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(payload, indent=2) + "\n"))
 
@@ -240,7 +240,7 @@ def command_prune(args) -> None:
                              f"{dataset.input_dim}")
         small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, args.n,
                                             args.method, activation=args.activation, seed=args.seed)
-        from sims.model import atomic_write
+        from sims.io import atomic_write
 
         atomic_write(args.out, lambda temporary: torch.save(small, temporary))
         width = small["0.weight"].shape[0]

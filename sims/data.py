@@ -23,7 +23,8 @@ from typing import Callable
 import numpy as np
 
 from sims.errors import InputError
-from sims.model import ACTIVATIONS, atomic_write, check_choice
+from sims.io import atomic_write, check_choice
+from sims.model import ACTIVATIONS
 
 INPUT_SCALINGS = ("auto", "unit-norm", "standardize", "none")
 TASKS = ("auto", "onehot", "binary", "regression")

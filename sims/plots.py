@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sims.model import atomic_write  # noqa: E402
+from sims.io import atomic_write  # noqa: E402
 
 
 def save_figure(figure, path: str | Path) -> None:

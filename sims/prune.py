@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from sims.errors import InputError
-from sims.model import ACTIVATIONS, TwoLayerNet, check_choice, neuron_features, subnetwork
+from sims.io import check_choice
+from sims.model import ACTIVATIONS, TwoLayerNet, neuron_features, subnetwork
 from sims.select import Selection, select
 
 STATE_DICT_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias")

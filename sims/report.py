@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from sims.errors import InputError
-from sims.model import atomic_write
+from sims.io import atomic_write
 from sims.runner import config_from_mapping, get_experiment, load_results
 
 

@@ -39,7 +39,7 @@ from typing import Callable
 
 from sims.errors import InputError
 from sims.experiment import Experiment
-from sims.model import atomic_write, check_choice
+from sims.io import atomic_write, check_choice
 
 # ``eps`` is the criterion a row was measured against (E3's T*(eps) rows); empty for the other
 # experiments. Folders written before the column existed still load (eps None).

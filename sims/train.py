@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from sims.errors import InputError
-from sims.model import ACTIVATIONS, TwoLayerNet, check_choice, preactivations
+from sims.io import check_choice
+from sims.model import ACTIVATIONS, TwoLayerNet, preactivations
 
 TRAIN_MODES = ("both", "first", "second")
 LOSS_FORMS = ("mean", "sum")

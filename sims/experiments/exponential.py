@@ -22,7 +22,7 @@ from sims.data import DatasetConfig, load_dataset
 from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
-from sims.model import check_choices
+from sims.io import check_choices
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from sims.experiments.common import (
     train_dense,
     unit_rms_targets,
 )
-from sims.model import check_choices
+from sims.io import check_choices
 
 PROBLEMS = ("teacher", "mnist5k")
 VARIANTS = ("finetune", "reinit", "rewind", "random-finetune")

@@ -66,7 +66,7 @@ from sims.data import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_data
 from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import accuracy, features_of, geometric_steps, tidy_row, unit_rms_targets
-from sims.model import check_choices
+from sims.io import check_choices
 
 SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k", "mf-mnist")
 DEFAULT_SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k")

@@ -35,7 +35,7 @@ from sims.experiments.common import (
     tidy_row,
     train_dense,
 )
-from sims.model import check_choices
+from sims.io import check_choices
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
 
