@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sims.errors import InputError
+from sims.flags import add_config_flags, config_from_flags, parse_number
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -29,73 +30,35 @@ def _write_json(path: Path, payload: dict) -> None:
     atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(payload, indent=2) + "\n"))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+_positive_int = parse_number(int, "positive")
+_nonnegative_int = parse_number(int, "non-negative")
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
+# The flags generated from config fields (sims.flags): which fields become flags, the flags
+# renamed, and the ranges a command tightens. The data flags are shared by train and prune.
+DATA_RENAMES = {"name": "--data", "seed": "--data-seed"}
+DATA_FIELDS = ("name", "m", "test_fraction", "task", "classes", "input_scaling", "data_dir", "download", "seed")
+TRAIN_FIELDS = ("mode", "lr", "iterations", "target_loss", "loss_form")
+# a `gfs train` of zero steps would write an untrained network as if trained: refused here,
+# although TrainConfig allows it (E3 measures the network at step 0)
+TRAIN_RANGES = {"iterations": "positive"}
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    from sims.data import DATASETS, INPUT_SCALINGS, TASKS
+    from sims.data import DatasetConfig
 
-    group = parser.add_argument_group("data")
-    group.add_argument("--data", default="mnist5k", help=f"dataset: {', '.join(DATASETS)} (default mnist5k)")
-    group.add_argument("--m", type=_positive_int, default=None, help="training examples (stratified subset)")
-    group.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
-    group.add_argument("--task", default="auto", help=f"{', '.join(TASKS)} (default auto)")
-    group.add_argument("--classes", default="0,1", help="the two classes of --task binary (default 0,1)")
-    group.add_argument("--input-scaling", default="auto", help=f"{', '.join(INPUT_SCALINGS)} (default auto)")
-    group.add_argument("--data-dir", default=None, help="directory of full MNIST's IDX files")
-    group.add_argument("--download", action="store_true", help="download full MNIST if missing (needs network)")
-    group.add_argument("--data-seed", type=_nonnegative_int, default=0, help="seed of split and subset (default 0)")
+    add_config_flags(parser.add_argument_group("data"), DatasetConfig, DATA_FIELDS, flags=DATA_RENAMES)
 
 
 def _dataset_from_args(args):
     from sims.data import DataFilesMissing, DatasetConfig, load_dataset
 
-    try:
-        classes = tuple(int(c) for c in args.classes.split(","))
-    except ValueError:
-        raise InputError(f"--classes must be two comma-separated integers, got {args.classes!r}") from None
-    config = DatasetConfig(
-        name=args.data,
-        m=args.m,
-        test_fraction=args.test_fraction,
-        seed=args.data_seed,
-        input_scaling=args.input_scaling,
-        task=args.task,
-        classes=classes,
-        data_dir=args.data_dir,
-        download=args.download,
-    )
+    config = config_from_flags(DatasetConfig, args, DATA_FIELDS, flags=DATA_RENAMES)
     try:
         return config, load_dataset(config)
     except DataFilesMissing as error:  # the library's hint names its arguments; here they are flags
-        raise InputError(error.hint(set_directory="pass --data-dir DIR / $GFS_MNIST_DIR", download="pass --download")) from None
+        hint = error.hint(set_directory="pass --data-dir DIR / $GFS_MNIST_DIR", download="pass --download")
+        raise InputError(hint) from None
 
 
 def command_train(args) -> None:
@@ -116,13 +79,7 @@ def command_train(args) -> None:
     check_memory("--iterations", 40.0 * (args.iterations + 1), f"the loss curve of {args.iterations} steps and its JSON")
     out = Path(args.out)
     _check_writable("--out", out)
-    train_config = TrainConfig(
-        lr=args.lr,
-        iterations=args.iterations,
-        mode=args.mode,
-        loss_form=args.loss_form,
-        target_loss=args.target_loss,
-    )
+    train_config = config_from_flags(TrainConfig, args, TRAIN_FIELDS)
     model = init_network(
         dataset.input_dim,
         args.width,
@@ -388,7 +345,7 @@ def command_list(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from sims.model import ACTIVATIONS, SCALINGS
-    from sims.train import LOSS_FORMS, TRAIN_MODES
+    from sims.train import TrainConfig
 
     parser = _OneLineParser(
         prog="gfs",
@@ -404,11 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--activation", default="relu", help=f"{', '.join(ACTIVATIONS)} (default relu)")
     group.add_argument("--scaling", default="mean-field", help=f"{', '.join(SCALINGS)} (default mean-field)")
     group.add_argument("--bias", action="store_true", help="first-layer bias")
-    group.add_argument("--mode", default="both", help=f"trained layers: {', '.join(TRAIN_MODES)} (default both)")
-    group.add_argument("--lr", type=_positive_float, default=1.0, help="width-independent learning rate (default 1.0)")
-    group.add_argument("--iterations", type=_positive_int, default=300, help="GD steps (default 300)")
-    group.add_argument("--target-loss", type=float, default=None, help="stop once the loss is at most this")
-    group.add_argument("--loss-form", default="mean", help=f"{', '.join(LOSS_FORMS)} (default mean)")
+    add_config_flags(group, TrainConfig, TRAIN_FIELDS, ranges=TRAIN_RANGES)
     group.add_argument("--seed", type=_nonnegative_int, default=0, help="initialisation seed (default 0)")
     group.add_argument("--dtype", default="float64", help="float32 or float64 (default float64)")
     group.add_argument("--device", default="cpu", help="torch device (default cpu)")

@@ -16,7 +16,7 @@ import gzip
 import hashlib
 import os
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -93,13 +93,14 @@ class DatasetConfig:
     data_dir, download: where full MNIST's IDX files are, and whether to fetch missing ones.
     """
 
-    name: str = "mnist5k"
-    m: int | None = None
-    test_fraction: float = 0.2
-    seed: int = 0
-    input_scaling: str = "auto"
-    task: str = "auto"
-    classes: tuple[int, int] = (0, 1)
+    name: str = field(default="mnist5k", metadata={"help": "dataset", "choices": lambda: DATASETS})
+    m: int | None = field(default=None, metadata={"help": "training examples (stratified subset; default all)",
+                                                  "range": "positive"})
+    test_fraction: float = field(default=0.2, metadata={"help": "held-out share, in [0, 1)"})
+    seed: int = field(default=0, metadata={"help": "seed of split and subset", "range": "non-negative"})
+    input_scaling: str = field(default="auto", metadata={"help": "input scaling", "choices": lambda: INPUT_SCALINGS})
+    task: str = field(default="auto", metadata={"help": "targets", "choices": lambda: TASKS})
+    classes: tuple[int, int] = field(default=(0, 1), metadata={"help": "the two classes of the binary task"})
     input_dim: int = 5
     teacher_width: int = 10
     teacher_activation: str = "relu"
@@ -107,8 +108,8 @@ class DatasetConfig:
     input_distribution: str = "gaussian"
     label_noise: float = 0.0
     teacher_seed: int = 12345
-    data_dir: str | None = None
-    download: bool = False
+    data_dir: str | None = field(default=None, metadata={"help": "directory of full MNIST's IDX files"})
+    download: bool = field(default=False, metadata={"help": "download full MNIST if missing (needs network)"})
 
     def __post_init__(self):
         check_choice("dataset", self.name, DATASETS)

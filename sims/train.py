@@ -69,11 +69,11 @@ class TrainConfig:
         checkpoint continues the original trajectory.
     """
 
-    lr: float = 0.1
-    iterations: int = 1000
-    mode: str = "both"
-    loss_form: str = "mean"
-    target_loss: float | None = None
+    lr: float = field(default=1.0, metadata={"help": "width-independent learning rate", "range": "positive"})
+    iterations: int = field(default=300, metadata={"help": "GD steps, or SGD epochs", "range": "non-negative"})
+    mode: str = field(default="both", metadata={"help": "trained layers", "choices": lambda: TRAIN_MODES})
+    loss_form: str = field(default="mean", metadata={"help": "loss", "choices": lambda: LOSS_FORMS})
+    target_loss: float | None = field(default=None, metadata={"help": "stop once the loss is at most this"})
     checkpoints: tuple[int, ...] = ()
     blowup_factor: float = 1e6
     batch_size: int | None = None

@@ -1,0 +1,87 @@
+"""Flags generated from config dataclasses (sims.flags): the parser and the dataclasses agree on
+every default, help text and type, so a default is stated once, in the dataclass field."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from sims import cli
+from sims.data import DatasetConfig
+from sims.flags import add_config_flags, config_from_flags, flag_name, parse_number
+from sims.train import TrainConfig
+
+# (command line without the generated flags, config class, its fields that are flags, renamed flags)
+GENERATED = [
+    (["train"], DatasetConfig, cli.DATA_FIELDS, cli.DATA_RENAMES),
+    (["train"], TrainConfig, cli.TRAIN_FIELDS, {}),
+    (["prune", "--model", "m.pt", "-n", "2", "--out", "s.pt"], DatasetConfig, cli.DATA_FIELDS, cli.DATA_RENAMES),
+]
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    parser = cli.build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    return commands.choices[command]
+
+
+@pytest.mark.parametrize("argv,config_class,names,renames", GENERATED,
+                         ids=[f"{argv[0]}-{cls.__name__}" for argv, cls, _, _ in GENERATED])
+def test_parser_defaults_are_the_dataclass_defaults(argv, config_class, names, renames):
+    args = cli.build_parser().parse_args(argv)
+    assert config_from_flags(config_class, args, names, flags=renames) == config_class()
+
+
+@pytest.mark.parametrize("argv,config_class,names,renames", GENERATED,
+                         ids=[f"{argv[0]}-{cls.__name__}" for argv, cls, _, _ in GENERATED])
+def test_every_documented_field_is_a_flag_with_its_help(argv, config_class, names, renames):
+    documented = [field for field in dataclasses.fields(config_class) if "help" in field.metadata]
+    assert sorted(field.name for field in documented) == sorted(names)
+    actions = {option: action for action in _subparser(argv[0])._actions for option in action.option_strings}
+    for field in documented:
+        action = actions[flag_name(field.name, renames)]
+        assert action.help.startswith(field.metadata["help"])
+        if field.default not in (None, False):
+            assert "(default " in action.help
+
+
+def test_non_default_flags_reach_the_configs():
+    args = cli.build_parser().parse_args(["train", "--data", "digits", "--m", "50", "--classes", "3,8", "--download",
+                                          "--data-seed", "4", "--lr", "0.5", "--iterations", "7", "--mode", "second"])
+    data = config_from_flags(DatasetConfig, args, cli.DATA_FIELDS, flags=cli.DATA_RENAMES)
+    assert (data.name, data.m, data.classes, data.download, data.seed) == ("digits", 50, (3, 8), True, 4)
+    train = config_from_flags(TrainConfig, args, cli.TRAIN_FIELDS)
+    assert (train.lr, train.iterations, train.mode) == (0.5, 7, "second")
+
+
+def test_a_command_can_tighten_a_range():
+    """TrainConfig allows 0 iterations (E3 measures step 0); `gfs train` refuses them."""
+    assert TrainConfig(iterations=0).iterations == 0
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--iterations", "0"])
+
+
+@pytest.mark.parametrize("kind,value_range,text,expected", [
+    (int, "positive", "3", 3), (int, "non-negative", "0", 0), (float, "positive", "0.5", 0.5),
+    (float, None, "-2", -2.0), (int, None, "-2", -2),
+])
+def test_parse_number_accepts(kind, value_range, text, expected):
+    assert parse_number(kind, value_range)(text) == expected
+
+
+@pytest.mark.parametrize("kind,value_range,text", [
+    (int, "positive", "0"), (int, "positive", "2.5"), (int, "non-negative", "-1"), (float, "positive", "0"),
+    (float, "positive", "nan"), (float, "positive", "inf"), (float, "non-negative", "x"), (int, None, "x"),
+])
+def test_parse_number_refuses(kind, value_range, text):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"got {text!r}"):
+        parse_number(kind, value_range)(text)
+
+
+def test_a_field_without_help_cannot_become_a_flag():
+    @dataclasses.dataclass(frozen=True)
+    class Bare:
+        size: int = 3
+
+    with pytest.raises(TypeError, match="no help text"):
+        add_config_flags(argparse.ArgumentParser(), Bare, ["size"])
