@@ -39,6 +39,9 @@ _nonnegative_int = parse_number(int, "non-negative")
 DATA_RENAMES = {"name": "--data", "seed": "--data-seed"}
 DATA_FIELDS = ("name", "m", "test_fraction", "task", "classes", "input_scaling", "data_dir", "download", "seed")
 TRAIN_FIELDS = ("mode", "lr", "iterations", "target_loss", "loss_form")
+NETWORK_FIELDS = ("width", "activation", "scaling", "bias", "seed", "dtype", "device")
+SELECTION_FIELDS = ("n", "method", "seed")
+SELECTION_RENAMES = {"n": "-n"}
 # a `gfs train` of zero steps would write an untrained network as if trained: refused here,
 # although TrainConfig allows it (E3 measures the network at step 0)
 TRAIN_RANGES = {"iterations": "positive"}
@@ -66,41 +69,44 @@ def command_train(args) -> None:
     from dataclasses import asdict
 
     from sims.guards import check_device, check_memory, training_bytes
-    from sims.model import init_network, resolve_dtype, save_model
+    from sims.model import NetworkConfig, init_network, resolve_dtype, save_model
     from sims.plots import plot_loss_curve
     from sims.train import TrainConfig, train
 
-    check_device(args.device)
-    itemsize = resolve_dtype(args.dtype).itemsize
+    network = config_from_flags(NetworkConfig, args, NETWORK_FIELDS)
+    check_device(network.device)
+    itemsize = resolve_dtype(network.dtype).itemsize
     data_config, dataset = _dataset_from_args(args)
-    check_memory("--width", training_bytes(dataset.m, dataset.input_dim, args.width, dataset.output_dim, itemsize),
-                 f"training a width-{args.width} network on m={dataset.m} examples of dimension {dataset.input_dim} "
-                 f"in {args.dtype}")
+    check_memory("--width", training_bytes(dataset.m, dataset.input_dim, network.width, dataset.output_dim, itemsize),
+                 f"training a width-{network.width} network on m={dataset.m} examples of dimension "
+                 f"{dataset.input_dim} in {network.dtype}")
     check_memory("--iterations", 40.0 * (args.iterations + 1), f"the loss curve of {args.iterations} steps and its JSON")
     out = Path(args.out)
     _check_writable("--out", out)
     train_config = config_from_flags(TrainConfig, args, TRAIN_FIELDS)
     model = init_network(
         dataset.input_dim,
-        args.width,
+        network.width,
         dataset.output_dim,
-        activation=args.activation,
-        scaling=args.scaling,
-        bias=args.bias,
-        second_layer="sign" if args.mode == "first" else "gaussian",
-        seed=args.seed,
-        dtype=args.dtype,
-        device=args.device,
+        activation=network.activation,
+        scaling=network.scaling,
+        bias=network.bias,
+        second_layer="sign" if train_config.mode == "first" else "gaussian",
+        seed=network.seed,
+        dtype=network.dtype,
+        device=network.device,
     )
-    print(f"training width {args.width} {args.scaling} {args.activation} network on {args.data} (m={dataset.m}) ...")
+    print(f"training width {network.width} {network.scaling} {network.activation} network on {data_config.name} "
+          f"(m={dataset.m}) ...")
     # a progress bar only on a terminal; in a log the lines before and after say enough
     result = train(model, dataset.train_inputs, dataset.train_targets, train_config, progress=sys.stderr.isatty())
     summary = {
         "dataset": asdict(data_config),
         "train": asdict(train_config),
-        "model": {"width": args.width, "activation": args.activation, "scaling": args.scaling, "bias": args.bias},
-        "seed": args.seed,
-        "dtype": args.dtype,
+        "model": {"width": network.width, "activation": network.activation, "scaling": network.scaling,
+                  "bias": network.bias},
+        "seed": network.seed,
+        "dtype": network.dtype,
         "steps": result.steps,
         "initial_loss": float(result.losses[0]),
         "final_loss": result.final_loss,
@@ -117,7 +123,7 @@ def command_train(args) -> None:
         written.append(out)
         _write_json(out.with_suffix(".json"), summary)
         written.append(out.with_suffix(".json"))
-        plot_loss_curve(result.losses, out.with_suffix(".png"), title=f"{args.data}, width {args.width}")
+        plot_loss_curve(result.losses, out.with_suffix(".png"), title=f"{data_config.name}, width {network.width}")
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -156,21 +162,21 @@ def _load_array(path: str, parameter: str) -> np.ndarray:
 
 def command_select(args) -> None:
     """Select n neurons from a feature array; write indices, losses and weights as JSON."""
-    from sims.select import select
-
     from sims.guards import check_memory, selection_bytes
+    from sims.select import SelectionConfig, select
 
+    wanted = config_from_flags(SelectionConfig, args, SELECTION_FIELDS, flags=SELECTION_RENAMES)
     features = _load_array(args.features, "--features")
     target = _load_array(args.target, "--target")
     width = features.shape[1] if features.ndim >= 2 else 1
-    check_memory("-n", selection_bytes(args.n, width, args.method),
-                 f"{args.n} selection steps over {width} neurons and their JSON output")
-    selection = select(features, target, args.n, args.method, seed=args.seed)
+    check_memory("-n", selection_bytes(wanted.n, width, wanted.method),
+                 f"{wanted.n} selection steps over {width} neurons and their JSON output")
+    selection = select(features, target, wanted.n, wanted.method, seed=wanted.seed)
     _write_json(Path(args.out), selection.to_dict())
-    print(f"{args.method}: n={args.n}, loss {selection.losses[0]:.4g} -> {selection.losses[-1]:.4g}, "
+    print(f"{wanted.method}: n={wanted.n}, loss {selection.losses[0]:.4g} -> {selection.losses[-1]:.4g}, "
           f"{selection.support_size} distinct neurons; wrote {args.out}")
-    if args.n > width:
-        print(f"note: -n {args.n} exceeds the {width} neurons; {args.method} may pick a neuron again, so the "
+    if wanted.n > width:
+        print(f"note: -n {wanted.n} exceeds the {width} neurons; {wanted.method} may pick a neuron again, so the "
               f"subnetwork has {selection.support_size} distinct neurons, weighted by how often each was picked")
 
 
@@ -180,7 +186,9 @@ def command_prune(args) -> None:
 
     from sims.model import save_model
     from sims.prune import prune_model, prune_state_dict
+    from sims.select import SelectionConfig
 
+    wanted = config_from_flags(SelectionConfig, args, SELECTION_FIELDS, flags=SELECTION_RENAMES)
     _, dataset = _dataset_from_args(args)
     if args.state_dict:
         try:
@@ -195,8 +203,8 @@ def command_prune(args) -> None:
         if isinstance(first, torch.Tensor) and first.ndim == 2 and first.shape[1] != dataset.input_dim:
             raise InputError(f"--model {args.model!r} takes {first.shape[1]} inputs, but --data {args.data} has "
                              f"{dataset.input_dim}")
-        small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, args.n,
-                                            args.method, activation=args.activation, seed=args.seed)
+        small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, wanted.n,
+                                            wanted.method, activation=args.activation, seed=wanted.seed)
         from sims.io import atomic_write
 
         atomic_write(args.out, lambda temporary: torch.save(small, temporary))
@@ -208,12 +216,12 @@ def command_prune(args) -> None:
         if model.input_dim != dataset.input_dim or model.output_dim != dataset.output_dim:
             raise InputError(f"--model {args.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
                              f"--data {args.data} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
-        small, selection = prune_model(model, dataset.train_inputs, dataset.train_targets, args.n, args.method,
-                                       seed=args.seed)
-        save_model(small, args.out, metadata={"pruned_from": str(args.model), "method": args.method, "n": args.n,
+        small, selection = prune_model(model, dataset.train_inputs, dataset.train_targets, wanted.n, wanted.method,
+                                       seed=wanted.seed)
+        save_model(small, args.out, metadata={"pruned_from": str(args.model), "method": wanted.method, "n": wanted.n,
                                               "train_loss": float(selection.losses[-1]), "source": metadata})
         width = small.width
-    print(f"{args.method}: kept {width} hidden units, training loss {selection.losses[-1]:.4g}; wrote {args.out}")
+    print(f"{wanted.method}: kept {width} hidden units, training loss {selection.losses[-1]:.4g}; wrote {args.out}")
 
 
 def _experiment_config(experiment, args):
@@ -344,7 +352,7 @@ def command_list(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sims.model import ACTIVATIONS, SCALINGS
+    from sims.model import NetworkConfig
     from sims.train import TrainConfig
 
     parser = _OneLineParser(
@@ -357,25 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a dense two-layer network by exact full-batch GD")
     _add_data_arguments(train)
     group = train.add_argument_group("model and training")
-    group.add_argument("--width", type=_positive_int, default=1000, help="hidden neurons N (default 1000)")
-    group.add_argument("--activation", default="relu", help=f"{', '.join(ACTIVATIONS)} (default relu)")
-    group.add_argument("--scaling", default="mean-field", help=f"{', '.join(SCALINGS)} (default mean-field)")
-    group.add_argument("--bias", action="store_true", help="first-layer bias")
+    add_config_flags(group, NetworkConfig, NETWORK_FIELDS[:4])  # the help's order: network, training, the rest
     add_config_flags(group, TrainConfig, TRAIN_FIELDS, ranges=TRAIN_RANGES)
-    group.add_argument("--seed", type=_nonnegative_int, default=0, help="initialisation seed (default 0)")
-    group.add_argument("--dtype", default="float64", help="float32 or float64 (default float64)")
-    group.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    add_config_flags(group, NetworkConfig, NETWORK_FIELDS[4:])
     group.add_argument("--out", default="runs/train/model.pt", help="model path; .json and .png beside it")
     train.set_defaults(handler=command_train)
 
-    from sims.select import METHODS
+    from sims.select import SelectionConfig
 
     select_parser = commands.add_parser("select", help="select n neurons from a feature array (.npy)")
     select_parser.add_argument("--features", required=True, help="(m, N) or (m, N, K) array, the dense net is their mean")
     select_parser.add_argument("--target", required=True, help="(m,) or (m, K) array")
-    select_parser.add_argument("-n", type=_positive_int, required=True, help="subnetwork size (selection steps)")
-    select_parser.add_argument("--method", default="gfs", help=f"{', '.join(METHODS)} (default gfs)")
-    select_parser.add_argument("--seed", type=_nonnegative_int, default=None, help="seed of randomised methods")
+    add_config_flags(select_parser, SelectionConfig, SELECTION_FIELDS, flags=SELECTION_RENAMES)
     select_parser.add_argument("--out", default="selection.json", help="JSON with indices, losses, weights")
     select_parser.set_defaults(handler=command_select)
 
@@ -385,9 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="--model is a plain nn.Sequential(Linear, act, Linear) state dict; the output is one too")
     prune.add_argument("--activation", default="relu", help="activation of a --state-dict model (default relu)")
     _add_data_arguments(prune)
-    prune.add_argument("-n", type=_positive_int, required=True, help="subnetwork size")
-    prune.add_argument("--method", default="gfs", help=f"{', '.join(METHODS)} (default gfs)")
-    prune.add_argument("--seed", type=_nonnegative_int, default=None, help="seed of randomised methods")
+    add_config_flags(prune, SelectionConfig, SELECTION_FIELDS, flags=SELECTION_RENAMES)
     prune.add_argument("--out", required=True, help="path of the pruned model")
     prune.set_defaults(handler=command_prune)
 

@@ -12,7 +12,7 @@ A field becomes a flag through its metadata::
 - ``choices`` (optional): a callable returning the accepted names, listed in the help. The
   names themselves are checked by the config, which names the field and the valid values.
 
-Annotations map to flag types: ``bool`` -> a switch (``store_true``, default False); ``int``,
+A field without a default is a required flag. Annotations map to flag types: ``bool`` -> a switch (``store_true``, default False); ``int``,
 ``float``, ``str`` and their ``| None`` forms -> that type; ``tuple[int, ...]`` of fixed
 length -> comma-separated integers (``--classes 3,8``).
 
@@ -117,6 +117,9 @@ def add_config_flags(
             text = f"{text}: {', '.join(field.metadata['choices']())}"
         kind, is_tuple, length = _plain_type(annotation)
         default = field.default
+        required = default is dataclasses.MISSING  # a field without a default is a required flag
+        if required:
+            default = None
         if kind is bool:
             parser.add_argument(flag, action="store_true", default=default, help=text)
             continue
@@ -129,7 +132,7 @@ def add_config_flags(
             argument_type = parse_number(kind, ranges.get(field.name, field.metadata.get("range")))
         else:
             argument_type = str
-        parser.add_argument(flag, type=argument_type, default=default, help=text)
+        parser.add_argument(flag, type=argument_type, default=default, required=required, help=text)
 
 
 def config_from_flags(config_class, args, names: Sequence[str], *, flags: Mapping[str, str] = {}, **values):

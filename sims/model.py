@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -140,6 +140,22 @@ class TwoLayerNet:
             second_weight=copy(self.second_weight),
             first_bias=copy(self.first_bias),
         )
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """How ``gfs train`` initialises its dense network (the arguments of :func:`init_network`
+    that a user chooses; input and output sizes come from the data). The values are checked
+    where they are used: by :func:`init_network`, :func:`resolve_dtype` and
+    ``sims.guards.check_device``."""
+
+    width: int = field(default=1000, metadata={"help": "hidden neurons N", "range": "positive"})
+    activation: str = field(default="relu", metadata={"help": "activation", "choices": lambda: ACTIVATIONS})
+    scaling: str = field(default="mean-field", metadata={"help": "scaling", "choices": lambda: SCALINGS})
+    bias: bool = field(default=False, metadata={"help": "first-layer bias"})
+    seed: int = field(default=0, metadata={"help": "initialisation seed", "range": "non-negative"})
+    dtype: str = field(default="float64", metadata={"help": "floating type", "choices": lambda: DTYPES})
+    device: str = field(default="cpu", metadata={"help": "torch device"})
 
 
 def init_network(

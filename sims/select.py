@@ -530,6 +530,16 @@ def method_options(method: str) -> dict:
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
+@dataclass(frozen=True)
+class SelectionConfig:
+    """What ``gfs select`` and ``gfs prune`` ask of :func:`select`: the subnetwork size n (no
+    default), the method and the seed of randomised methods. :func:`select` checks the values."""
+
+    n: int = field(metadata={"help": "subnetwork size (selection steps)", "range": "positive"})
+    method: str = field(default="gfs", metadata={"help": "selection method", "choices": lambda: METHODS})
+    seed: int | None = field(default=None, metadata={"help": "seed of randomised methods", "range": "non-negative"})
+
+
 def select(features, target, n, method: str = "gfs", *, seed: int | None = None, **options) -> Selection:
     """Choose n neurons of a two-layer network by ``method``.
 

@@ -9,13 +9,20 @@ import pytest
 from sims import cli
 from sims.data import DatasetConfig
 from sims.flags import add_config_flags, config_from_flags, flag_name, parse_number
+from sims.model import NetworkConfig
+from sims.select import SelectionConfig
 from sims.train import TrainConfig
 
 # (command line without the generated flags, config class, its fields that are flags, renamed flags)
 GENERATED = [
     (["train"], DatasetConfig, cli.DATA_FIELDS, cli.DATA_RENAMES),
     (["train"], TrainConfig, cli.TRAIN_FIELDS, {}),
+    (["train"], NetworkConfig, cli.NETWORK_FIELDS, {}),
     (["prune", "--model", "m.pt", "-n", "2", "--out", "s.pt"], DatasetConfig, cli.DATA_FIELDS, cli.DATA_RENAMES),
+    (["prune", "--model", "m.pt", "-n", "2", "--out", "s.pt"], SelectionConfig, cli.SELECTION_FIELDS,
+     cli.SELECTION_RENAMES),
+    (["select", "--features", "F.npy", "--target", "Y.npy", "-n", "2"], SelectionConfig, cli.SELECTION_FIELDS,
+     cli.SELECTION_RENAMES),
 ]
 
 
@@ -28,8 +35,10 @@ def _subparser(command: str) -> argparse.ArgumentParser:
 @pytest.mark.parametrize("argv,config_class,names,renames", GENERATED,
                          ids=[f"{argv[0]}-{cls.__name__}" for argv, cls, _, _ in GENERATED])
 def test_parser_defaults_are_the_dataclass_defaults(argv, config_class, names, renames):
-    args = cli.build_parser().parse_args(argv)
-    assert config_from_flags(config_class, args, names, flags=renames) == config_class()
+    config = config_from_flags(config_class, cli.build_parser().parse_args(argv), names, flags=renames)
+    for field in dataclasses.fields(config_class):
+        if field.default is not dataclasses.MISSING:
+            assert getattr(config, field.name) == field.default, field.name
 
 
 @pytest.mark.parametrize("argv,config_class,names,renames", GENERATED,
@@ -41,7 +50,9 @@ def test_every_documented_field_is_a_flag_with_its_help(argv, config_class, name
     for field in documented:
         action = actions[flag_name(field.name, renames)]
         assert action.help.startswith(field.metadata["help"])
-        if field.default not in (None, False):
+        if field.default is dataclasses.MISSING:
+            assert action.required
+        elif field.default not in (None, False):
             assert "(default " in action.help
 
 
@@ -76,6 +87,13 @@ def test_parse_number_accepts(kind, value_range, text, expected):
 def test_parse_number_refuses(kind, value_range, text):
     with pytest.raises(argparse.ArgumentTypeError, match=f"got {text!r}"):
         parse_number(kind, value_range)(text)
+
+
+def test_a_field_without_default_is_a_required_flag():
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["select", "--features", "F.npy", "--target", "Y.npy"])
+    args = cli.build_parser().parse_args(["select", "--features", "F.npy", "--target", "Y.npy", "-n", "4"])
+    assert config_from_flags(SelectionConfig, args, cli.SELECTION_FIELDS, flags=cli.SELECTION_RENAMES).n == 4
 
 
 def test_a_field_without_help_cannot_become_a_flag():
