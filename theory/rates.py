@@ -1,10 +1,12 @@
-"""Rate fitting: power laws, exponentials, model comparison, crossovers, T*(m).
+"""Rate fitting of one curve: power laws, exponentials, model comparison, local slopes.
 
 All fits are ordinary least squares in the space named by each function (log-log for
 power laws, semi-log for exponentials). Confidence intervals are two-sided 95% intervals
 from the t distribution with (points - parameters) degrees of freedom, assuming
 independent Gaussian residuals in that space; they are a guide to the fit's precision,
-not a statement about the seeds. Results are frozen dataclasses of plain numbers.
+not a statement about the seeds (intervals over seeds, growth laws T*(m) and the verdicts
+built on them are in ``theory.inference`` and ``theory.claims``). Results are frozen
+dataclasses of plain numbers.
 
 Information criteria use Gaussian log-likelihoods of the residuals:
 ``AIC = k ln(RSS/k) + 2p`` and ``BIC = k ln(RSS/k) + p ln k`` for k points, p parameters.
@@ -26,14 +28,10 @@ __all__ = [
     "LawFit",
     "LawComparison",
     "LocalSlopes",
-    "Crossover",
-    "GrowthComparison",
     "fit_power_law",
     "fit_exponential",
     "compare_laws",
     "local_slopes",
-    "crossover",
-    "fit_pretraining_growth",
     "CANDIDATE_LAWS",
 ]
 
@@ -223,89 +221,3 @@ def local_slopes(n, loss, window: int = 5) -> LocalSlopes:
         centres.append(float(math.exp(wx.mean())))
         slopes.append(_linear_fit(wx, wy).slope)
     return LocalSlopes(tuple(centres), tuple(slopes))
-
-
-@dataclass(frozen=True)
-class Crossover:
-    """Where curve a stops/starts being below curve b.
-
-    ``n_cross`` is the last sign change of ln(a) - ln(b), interpolated linearly in ln n
-    (None if the sign never changes). ``a_below_at_end`` says which curve is lower at the
-    largest n; ``crossings`` lists every sign change.
-    """
-
-    n_cross: float | None
-    a_below_at_end: bool
-    crossings: tuple[float, ...]
-
-
-def crossover(n, loss_a, loss_b) -> Crossover:
-    """Crossing points of two positive loss curves measured at the same sizes ``n``."""
-    x, ya = _pair(n, loss_a, min_points=2)
-    _, yb = _pair(n, loss_b, min_points=2)
-    order = np.argsort(x)
-    x, diff = x[order], (np.log(ya) - np.log(yb))[order]
-    crossings = []
-    for i in range(x.size - 1):
-        d0, d1 = diff[i], diff[i + 1]
-        if d0 * d1 < 0 or (d1 == 0 and d0 != 0):
-            lx0, lx1 = math.log(x[i]), math.log(x[i + 1])
-            frac = d0 / (d0 - d1)
-            crossings.append(float(math.exp(lx0 + frac * (lx1 - lx0))))
-    return Crossover(crossings[-1] if crossings else None, bool(diff[-1] < 0), tuple(crossings))
-
-
-@dataclass(frozen=True)
-class GrowthComparison:
-    """Fits of T*(m) to ``log`` (a + b ln m), ``linear`` (a + b m) and ``power`` (a m^c).
-
-    ``params`` of each LawFit: (a, b) for log and linear, (a, c) for power. All three
-    are least squares on T itself, with 2 parameters each, so AIC/BIC rank them by RSS.
-    ``log_b_ci`` is the 95% interval of b in the log model.
-    """
-
-    best: str
-    criterion: str
-    margin: float
-    fits: tuple[LawFit, ...]
-    log_b_ci: tuple[float, float]
-
-    def fit(self, name: str) -> LawFit:
-        for f in self.fits:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-
-def fit_pretraining_growth(m, steps, criterion: str = "aic") -> GrowthComparison:
-    """Fit the required pre-training ``steps`` T*(m) against the dataset size m.
-
-    Needs >= 3 points with m > 0; the power law also needs T > 0 (its start comes from
-    a log-log line, refined by nonlinear least squares on T).
-    """
-    if criterion not in ("aic", "bic"):
-        raise ValueError(f"criterion must be 'aic' or 'bic', got {criterion!r}")
-    x, y = _pair(m, steps, min_points=3, positive_y=False)
-    k = x.size
-    fits = []
-    log_line = _linear_fit(np.log(x), y)
-    aic, bic = _criteria(log_line.rss, k, 2)
-    fits.append(LawFit("log", (log_line.intercept, log_line.slope), log_line.rss, aic, bic))
-    lin = _linear_fit(x, y)
-    aic, bic = _criteria(lin.rss, k, 2)
-    fits.append(LawFit("linear", (lin.intercept, lin.slope), lin.rss, aic, bic))
-    if np.all(y > 0):
-        start = _linear_fit(np.log(x), np.log(y))
-        p0 = (math.exp(start.intercept), start.slope)
-        try:
-            popt, _ = curve_fit(lambda t, a, c: a * np.power(t, c), x, y, p0=p0, maxfev=10000)
-        except RuntimeError:
-            popt = np.asarray(p0)
-        rss = float(np.sum((y - popt[0] * np.power(x, popt[1])) ** 2))
-        aic, bic = _criteria(rss, k, 2)
-        fits.append(LawFit("power", (float(popt[0]), float(popt[1])), rss, aic, bic))
-    key = (lambda f: f.bic) if criterion == "bic" else (lambda f: f.aic)
-    ranked = sorted(fits, key=key)
-    return GrowthComparison(
-        ranked[0].name, criterion, key(ranked[1]) - key(ranked[0]), tuple(fits), log_line.slope_ci
-    )
