@@ -22,8 +22,9 @@ from typing import Callable
 
 import numpy as np
 
+from sims.constraints import check_fields, constrained
 from sims.errors import InputError
-from sims.io import atomic_write, check_choice
+from sims.io import atomic_write
 from sims.model import ACTIVATIONS
 
 INPUT_SCALINGS = ("auto", "unit-norm", "standardize", "none")
@@ -93,7 +94,7 @@ class DatasetConfig:
     data_dir, download: where full MNIST's IDX files are, and whether to fetch missing ones.
     """
 
-    name: str = field(default="mnist5k", metadata={"help": "dataset", "choices": lambda: DATASETS})
+    name: str = field(default="mnist5k", metadata={"help": "dataset", "choices": lambda: DATASETS, "label": "dataset"})
     m: int | None = field(default=None, metadata={"help": "training examples (stratified subset; default all)",
                                                   "range": "positive"})
     test_fraction: float = field(default=0.2, metadata={"help": "held-out share, in [0, 1)"})
@@ -101,31 +102,20 @@ class DatasetConfig:
     input_scaling: str = field(default="auto", metadata={"help": "input scaling", "choices": lambda: INPUT_SCALINGS})
     task: str = field(default="auto", metadata={"help": "targets", "choices": lambda: TASKS})
     classes: tuple[int, int] = field(default=(0, 1), metadata={"help": "the two classes of the binary task"})
-    input_dim: int = 5
-    teacher_width: int = 10
-    teacher_activation: str = "relu"
-    output_dim: int = 1
-    input_distribution: str = "gaussian"
-    label_noise: float = 0.0
+    input_dim: int = constrained(5, value_range="positive")
+    teacher_width: int = constrained(10, value_range="positive")
+    teacher_activation: str = constrained("relu", choices=lambda: ACTIVATIONS)
+    output_dim: int = constrained(1, value_range="positive")
+    input_distribution: str = constrained("gaussian", choices=lambda: INPUT_DISTRIBUTIONS)
+    label_noise: float = constrained(0.0, value_range="non-negative")
     teacher_seed: int = 12345
     data_dir: str | None = field(default=None, metadata={"help": "directory of full MNIST's IDX files"})
     download: bool = field(default=False, metadata={"help": "download full MNIST if missing (needs network)"})
 
     def __post_init__(self):
-        check_choice("dataset", self.name, DATASETS)
-        check_choice("input_scaling", self.input_scaling, INPUT_SCALINGS)
-        check_choice("task", self.task, TASKS)
-        check_choice("input_distribution", self.input_distribution, INPUT_DISTRIBUTIONS)
-        check_choice("teacher_activation", self.teacher_activation, ACTIVATIONS)
-        if self.m is not None and (not isinstance(self.m, (int, np.integer)) or self.m < 1):
-            raise InputError(f"m (number of training examples) must be a positive integer, got {self.m!r}")
+        check_fields(self)
         if not 0 <= self.test_fraction < 1:
             raise InputError(f"test_fraction must lie in [0, 1), got {self.test_fraction!r}")
-        for name in ("input_dim", "teacher_width", "output_dim"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.label_noise < 0:
-            raise InputError(f"label_noise must be >= 0, got {self.label_noise!r}")
         if len(self.classes) != 2 or self.classes[0] == self.classes[1]:
             raise InputError(f"classes must be two different labels, got {self.classes!r}")
 

@@ -8,7 +8,8 @@ A field becomes a flag through its metadata::
 
 - ``help`` (required): the flag's help text; " (default X)" is appended.
 - ``range`` (optional): "positive" or "non-negative", checked when the flag is parsed, so the
-  error names the flag (``argument --lr: expected a positive number, got '0'``).
+  error names the flag (``argument --lr: expected a positive number, got '0'``), and again by
+  the config (:mod:`sims.constraints`).
 - ``choices`` (optional): a callable returning the accepted names, listed in the help. The
   names themselves are checked by the config, which names the field and the valid values.
 
@@ -29,12 +30,11 @@ import types
 import typing
 from typing import Mapping, Sequence
 
+from sims.constraints import RANGES
 from sims.errors import InputError
 
 __all__ = ["add_config_flags", "config_from_flags", "flag_name", "parse_number"]
 
-_RANGES = {"positive": (lambda value: value > 0, "a positive"),
-           "non-negative": (lambda value: value >= 0, "a non-negative")}
 
 
 def parse_number(kind: type, value_range: str | None):
@@ -44,7 +44,8 @@ def parse_number(kind: type, value_range: str | None):
     if value_range is None:
         expected = "an integer" if kind is int else "a number"
     else:
-        expected = f"{_RANGES[value_range][1]} {'integer' if kind is int else 'finite number'}"
+        article = "an" if value_range == "non-negative" else "a"
+        expected = f"{article} {RANGES[value_range][1]} {'integer' if kind is int else 'finite number'}"
 
     def parse(text: str):
         try:
@@ -52,7 +53,7 @@ def parse_number(kind: type, value_range: str | None):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
         if value_range is not None:
-            in_range, _ = _RANGES[value_range]
+            in_range, _ = RANGES[value_range]
             if not (math.isfinite(value) and in_range(value)):
                 raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from sims.constraints import check_fields
 from sims.errors import InputError
 from sims.io import atomic_write, check_choice
 
@@ -145,9 +146,7 @@ class TwoLayerNet:
 @dataclass(frozen=True)
 class NetworkConfig:
     """How ``gfs train`` initialises its dense network (the arguments of :func:`init_network`
-    that a user chooses; input and output sizes come from the data). The values are checked
-    where they are used: by :func:`init_network`, :func:`resolve_dtype` and
-    ``sims.guards.check_device``."""
+    that a user chooses; input and output sizes come from the data)."""
 
     width: int = field(default=1000, metadata={"help": "hidden neurons N", "range": "positive"})
     activation: str = field(default="relu", metadata={"help": "activation", "choices": lambda: ACTIVATIONS})
@@ -156,6 +155,9 @@ class NetworkConfig:
     seed: int = field(default=0, metadata={"help": "initialisation seed", "range": "non-negative"})
     dtype: str = field(default="float64", metadata={"help": "floating type", "choices": lambda: DTYPES})
     device: str = field(default="cpu", metadata={"help": "torch device"})
+
+    def __post_init__(self):
+        check_fields(self)  # the device is checked by sims.guards.check_device, where it is used
 
 
 def init_network(

@@ -533,7 +533,8 @@ def method_options(method: str) -> dict:
 @dataclass(frozen=True)
 class SelectionConfig:
     """What ``gfs select`` and ``gfs prune`` ask of :func:`select`: the subnetwork size n (no
-    default), the method and the seed of randomised methods. :func:`select` checks the values."""
+    default), the method and the seed of randomised methods. :func:`select` checks the values
+    (its messages name the accepted methods), so this record does not check them again."""
 
     n: int = field(metadata={"help": "subnetwork size (selection steps)", "range": "positive"})
     method: str = field(default="gfs", metadata={"help": "selection method", "choices": lambda: METHODS})

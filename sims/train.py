@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from sims.constraints import check_fields, constrained
 from sims.errors import InputError
 from sims.io import check_choice
 from sims.model import ACTIVATIONS, TwoLayerNet, preactivations
@@ -73,27 +74,19 @@ class TrainConfig:
     iterations: int = field(default=300, metadata={"help": "GD steps, or SGD epochs", "range": "non-negative"})
     mode: str = field(default="both", metadata={"help": "trained layers", "choices": lambda: TRAIN_MODES})
     loss_form: str = field(default="mean", metadata={"help": "loss", "choices": lambda: LOSS_FORMS})
-    target_loss: float | None = field(default=None, metadata={"help": "stop once the loss is at most this"})
+    target_loss: float | None = field(default=None, metadata={"help": "stop once the loss is at most this",
+                                                              "range": "non-negative"})
     checkpoints: tuple[int, ...] = ()
-    blowup_factor: float = 1e6
-    batch_size: int | None = None
-    shuffle_seed: int = 0
-    start_epoch: int = 0
+    blowup_factor: float = constrained(1e6, value_range="positive")
+    batch_size: int | None = constrained(None, value_range="positive")
+    shuffle_seed: int = constrained(0, value_range="non-negative")
+    start_epoch: int = constrained(0, value_range="non-negative")
 
     def __post_init__(self):
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"lr (learning rate) must be a positive finite number, got {self.lr!r}")
-        if not isinstance(self.iterations, (int, np.integer)) or self.iterations < 0:
-            raise InputError(f"iterations must be a non-negative integer, got {self.iterations!r}")
-        check_choice("mode", self.mode, TRAIN_MODES)
-        check_choice("loss_form", self.loss_form, LOSS_FORMS)
+        check_fields(self)
         bad = [t for t in self.checkpoints if not (0 <= t <= self.iterations)]
         if bad:
             raise InputError(f"checkpoints must lie in [0, iterations={self.iterations}], got {bad}")
-        if self.batch_size is not None and (not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1):
-            raise InputError(f"batch_size must be a positive integer or None (full-batch GD), got {self.batch_size!r}")
-        if self.target_loss is not None and not self.target_loss >= 0:
-            raise InputError(f"target_loss must be >= 0, got {self.target_loss!r}")
 
 
 @dataclass(frozen=True)

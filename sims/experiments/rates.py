@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
+from sims.constraints import check_fields, constrained
 from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import (
@@ -35,7 +36,7 @@ from sims.experiments.common import (
     tidy_row,
     train_dense,
 )
-from sims.io import check_choices
+from sims.select import METHODS
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
 
@@ -44,47 +45,34 @@ PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
 class RatesConfig:
     """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
 
-    problems: tuple[str, ...] = PROBLEMS
-    methods: tuple[str, ...] = (
-        "gfs", "gfs-norep", "herding", "fw", "fcfw", "stochastic-gfs", "random", "magnitude", "backward",
+    problems: tuple[str, ...] = constrained(PROBLEMS, choices=lambda: PROBLEMS)
+    methods: tuple[str, ...] = constrained(
+        ("gfs", "gfs-norep", "herding", "fw", "fcfw", "stochastic-gfs", "random", "magnitude", "backward"),
+        choices=lambda: METHODS,
     )
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
     # synthetic teacher
-    input_dim: int = 5
-    teacher_width: int = 10
-    interior_m: int = 10
-    large_m: int = 200
-    dense_width: int = 2000
-    dense_iterations: int = 2000
-    n_max: int = 1000
+    input_dim: int = constrained(5, value_range="positive")
+    teacher_width: int = constrained(10, value_range="positive")
+    interior_m: int = constrained(10, value_range="positive")
+    large_m: int = constrained(200, value_range="positive")
+    dense_width: int = constrained(2000, value_range="positive")
+    dense_iterations: int = constrained(2000, value_range="non-negative")
+    n_max: int = constrained(1000, value_range="positive")
     # MNIST 5k
-    mnist_m: int = 4000
-    mnist_width: int = 1000
-    mnist_iterations: int = 400
-    mnist_n_max: int = 300
+    mnist_m: int = constrained(4000, value_range="positive")
+    mnist_width: int = constrained(1000, value_range="positive")
+    mnist_iterations: int = constrained(400, value_range="non-negative")
+    mnist_n_max: int = constrained(300, value_range="positive")
     # shared
-    lr: float = 1.0
-    grid_points: int = 12
-    max_radius_dim: int = 12
+    lr: float = constrained(1.0, value_range="positive")
+    grid_points: int = constrained(12, value_range="positive")
+    max_radius_dim: int = constrained(12, value_range="non-negative")
 
     def __post_init__(self):
-        from sims.select import METHODS
-
-        check_choices("problems", self.problems, PROBLEMS)
-        check_choices("methods", self.methods, METHODS)
+        check_fields(self)
         if not self.seeds:
             raise InputError("seeds must not be empty")
-        for name in ("input_dim", "teacher_width", "interior_m", "large_m", "dense_width", "n_max", "mnist_m",
-                     "mnist_width", "mnist_n_max", "grid_points"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("dense_iterations", "mnist_iterations", "max_radius_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InputError(f"{name} must be a non-negative integer, got {value!r}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
-            raise InputError(f"lr must be a positive finite number, got {self.lr!r}")
 
 
 def quick() -> RatesConfig:
