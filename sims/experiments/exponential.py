@@ -19,35 +19,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
+from sims.constraints import check_fields, constrained
 from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
-from sims.io import check_choices
+from sims.select import METHODS
 
 
 @dataclass(frozen=True)
 class ExponentialConfig:
     """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
 
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    input_dim: int = 5
-    teacher_width: int = 10
-    lr: float = 1.0
-    dense_iterations: int = 1000
-    contraction_m: int = 6
-    contraction_width: int = 300
-    contraction_n_max: int = 150
-    methods: tuple[str, ...] = ("gfs", "herding", "fw", "fcfw", "greedy-opt")
-    phase_m: tuple[int, ...] = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96)
-    phase_width: int = 1000
-    phase_n_max: int = 1000
-    grid_points: int = 16
-    max_radius_dim: int = 96
+    seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
+    input_dim: int = constrained(5, value_range="positive")
+    teacher_width: int = constrained(10, value_range="positive")
+    lr: float = constrained(1.0, value_range="positive")
+    dense_iterations: int = constrained(1000, value_range="non-negative")
+    contraction_m: int = constrained(6, value_range="positive")
+    contraction_width: int = constrained(300, value_range="positive")
+    contraction_n_max: int = constrained(150, value_range="positive")
+    methods: tuple[str, ...] = constrained(("gfs", "herding", "fw", "fcfw", "greedy-opt"), choices=lambda: METHODS)
+    phase_m: tuple[int, ...] = constrained((4, 6, 8, 12, 16, 24, 32, 48, 64, 96), value_range="positive")
+    phase_width: int = constrained(1000, value_range="positive")
+    phase_n_max: int = constrained(1000, value_range="positive")
+    grid_points: int = constrained(16, value_range="positive")
+    max_radius_dim: int = constrained(96, value_range="non-negative")
 
     def __post_init__(self):
-        from sims.select import METHODS
-
-        check_choices("methods", self.methods, METHODS)
+        check_fields(self)
         if not self.seeds or not self.phase_m:
             raise InputError("seeds and phase_m must not be empty")
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.data import DatasetConfig, load_dataset
+from sims.constraints import check_fields, constrained
 from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import (
@@ -41,7 +42,6 @@ from sims.experiments.common import (
     train_dense,
     unit_rms_targets,
 )
-from sims.io import check_choices
 
 PROBLEMS = ("teacher", "mnist5k")
 VARIANTS = ("finetune", "reinit", "rewind", "random-finetune")
@@ -53,29 +53,29 @@ VARIANT_STYLE = {"finetune": ("C0", "-"), "reinit": ("C3", "--"), "rewind": ("C2
 class FinetuneConfig:
     """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
 
-    problems: tuple[str, ...] = PROBLEMS
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    n_min: int = 5
-    n_points: int = 6
-    curve_points: int = 20
-    lr: float = 1.0
+    problems: tuple[str, ...] = constrained(PROBLEMS, choices=lambda: PROBLEMS)
+    seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
+    n_min: int = constrained(5, value_range="positive")
+    n_points: int = constrained(6, value_range="positive")
+    curve_points: int = constrained(20, value_range="positive")
+    lr: float = constrained(1.0, value_range="positive")
     # synthetic teacher
-    teacher_m: int = 1000
-    input_dim: int = 5
-    teacher_width: int = 10
-    teacher_dense_width: int = 500
-    teacher_pretrain_iterations: int = 1000
-    teacher_finetune_iterations: int = 1000
-    teacher_n_max: int = 100
+    teacher_m: int = constrained(1000, value_range="positive")
+    input_dim: int = constrained(5, value_range="positive")
+    teacher_width: int = constrained(10, value_range="positive")
+    teacher_dense_width: int = constrained(500, value_range="positive")
+    teacher_pretrain_iterations: int = constrained(1000, value_range="non-negative")
+    teacher_finetune_iterations: int = constrained(1000, value_range="non-negative")
+    teacher_n_max: int = constrained(100, value_range="positive")
     # MNIST 5k
-    mnist_m: int = 4000
-    mnist_dense_width: int = 300
-    mnist_pretrain_iterations: int = 300
-    mnist_finetune_iterations: int = 300
-    mnist_n_max: int = 100
+    mnist_m: int = constrained(4000, value_range="positive")
+    mnist_dense_width: int = constrained(300, value_range="positive")
+    mnist_pretrain_iterations: int = constrained(300, value_range="non-negative")
+    mnist_finetune_iterations: int = constrained(300, value_range="non-negative")
+    mnist_n_max: int = constrained(100, value_range="positive")
 
     def __post_init__(self):
-        check_choices("problems", self.problems, PROBLEMS)
+        check_fields(self)
         if not self.seeds:
             raise InputError("seeds must not be empty")
         for name in ("teacher_n_max", "mnist_n_max"):

@@ -63,10 +63,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sims.data import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_dataset
+from sims.constraints import check_fields, constrained
 from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import accuracy, features_of, geometric_steps, tidy_row, unit_rms_targets
-from sims.io import check_choices
 
 SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k", "mf-mnist")
 DEFAULT_SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k")
@@ -85,62 +85,49 @@ class PretrainingConfig:
     MNIST set-ups run the first mnist_seeds of ``seeds`` (they cost most per cell).
     """
 
-    setups: tuple[str, ...] = DEFAULT_SETUPS
-    seeds: tuple[int, ...] = tuple(range(8))
-    n: int = 50
-    coarse_points: int = 16
+    setups: tuple[str, ...] = constrained(DEFAULT_SETUPS, choices=lambda: SETUPS)
+    seeds: tuple[int, ...] = constrained(tuple(range(8)), value_range="non-negative")
+    n: int = constrained(50, value_range="positive")
+    coarse_points: int = constrained(16, value_range="positive")
     # synthetic teacher (three set-ups)
-    teacher_sizes: tuple[int, ...] = (30, 100, 300, 1000, 3000, 10000)
-    input_dim: int = 5
-    teacher_width: int = 10
-    sum_eps: tuple[float, ...] = (5.0, 20.0, 100.0)
+    teacher_sizes: tuple[int, ...] = constrained((30, 100, 300, 1000, 3000, 10000), value_range="positive")
+    input_dim: int = constrained(5, value_range="positive")
+    teacher_width: int = constrained(10, value_range="positive")
+    sum_eps: tuple[float, ...] = constrained((5.0, 20.0, 100.0), value_range="non-negative")
     # NTK set-up
-    ntk_width: int = 200
-    ntk_iterations: int = 300
-    ntk_lr: float = 1.0
-    ntk_eps: tuple[float, ...] = (0.1, 0.07, 0.05, 0.035)
+    ntk_width: int = constrained(200, value_range="positive")
+    ntk_iterations: int = constrained(300, value_range="non-negative")
+    ntk_lr: float = constrained(1.0, value_range="positive")
+    ntk_eps: tuple[float, ...] = constrained((0.1, 0.07, 0.05, 0.035), value_range="non-negative")
     lambda_max_points: int = 2000
     # mean-field, both layers
-    mf_width: int = 200
-    mf_iterations: int = 150
-    mf_lr: float = 1.0
-    mf_eps: tuple[float, ...] = (0.4, 0.1, 0.05, 0.03, 0.02, 0.015)
+    mf_width: int = constrained(200, value_range="positive")
+    mf_iterations: int = constrained(150, value_range="non-negative")
+    mf_lr: float = constrained(1.0, value_range="positive")
+    mf_eps: tuple[float, ...] = constrained((0.4, 0.1, 0.05, 0.03, 0.02, 0.015), value_range="non-negative")
     # random features
-    rf_width: int = 200
-    rf_iterations: int = 1000
-    rf_lr: float = 1.0
-    rf_eps: tuple[float, ...] = (0.4, 0.1, 0.07, 0.05, 0.04)
+    rf_width: int = constrained(200, value_range="positive")
+    rf_iterations: int = constrained(1000, value_range="non-negative")
+    rf_lr: float = constrained(1.0, value_range="positive")
+    rf_eps: tuple[float, ...] = constrained((0.4, 0.1, 0.07, 0.05, 0.04), value_range="non-negative")
     # MNIST (full-batch GD and SGD)
-    mnist5k_sizes: tuple[int, ...] = (250, 500, 1000, 2000, 5000)
-    mnist_sizes: tuple[int, ...] = (1000, 3000, 10000, 30000, 60000)
-    mnist_width: int = 300
-    mnist_iterations: int = 300
-    mnist_lr: float = 1.0
-    mnist_store_every: int = 10
-    mnist_eps: tuple[float, ...] = (0.4, 0.3, 0.25, 0.2)
-    taus: tuple[float, ...] = (0.6, 0.7, 0.8, 0.85)
-    sgd_batch_size: int = 100
-    sgd_epochs: int = 30
-    sgd_lr: float = 0.2
-    mnist_seeds: int = 4
+    mnist5k_sizes: tuple[int, ...] = constrained((250, 500, 1000, 2000, 5000), value_range="positive")
+    mnist_sizes: tuple[int, ...] = constrained((1000, 3000, 10000, 30000, 60000), value_range="positive")
+    mnist_width: int = constrained(300, value_range="positive")
+    mnist_iterations: int = constrained(300, value_range="non-negative")
+    mnist_lr: float = constrained(1.0, value_range="positive")
+    mnist_store_every: int = constrained(10, value_range="positive")
+    mnist_eps: tuple[float, ...] = constrained((0.4, 0.3, 0.25, 0.2), value_range="non-negative")
+    taus: tuple[float, ...] = constrained((0.6, 0.7, 0.8, 0.85), value_range="non-negative")
+    sgd_batch_size: int = constrained(100, value_range="positive")
+    sgd_epochs: int = constrained(30, value_range="positive")
+    sgd_lr: float = constrained(0.2, value_range="positive")
+    mnist_seeds: int = constrained(4, value_range="positive")
 
     def __post_init__(self):
-        check_choices("setups", self.setups, SETUPS)
+        check_fields(self)
         if not self.seeds:
             raise InputError("seeds must not be empty")
-        for name in ("n", "ntk_width", "mf_width", "rf_width", "mnist_width", "coarse_points", "mnist_store_every",
-                     "sgd_batch_size", "sgd_epochs", "mnist_seeds"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("teacher_sizes", "mnist5k_sizes", "mnist_sizes"):
-            if any(m < 1 for m in getattr(self, name)):
-                raise InputError(f"{name} must hold positive integers, got {getattr(self, name)!r}")
-        for name in ("ntk_eps", "mf_eps", "rf_eps", "mnist_eps", "sum_eps", "taus"):
-            values = getattr(self, name)
-            if isinstance(values, (int, float)):
-                raise InputError(f"{name} must be a list of numbers, got {values!r}")
-            if any(not v >= 0 for v in values):
-                raise InputError(f"{name} must hold numbers >= 0, got {values!r}")
 
 
 def quick() -> PretrainingConfig:
