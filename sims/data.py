@@ -27,6 +27,12 @@ from sims.errors import InputError
 from sims.io import atomic_write
 from sims.model import ACTIVATIONS
 
+__all__ = [
+    "INPUT_SCALINGS", "TASKS", "INPUT_DISTRIBUTIONS", "MNIST_FILES", "MNIST_MD5", "MNIST_MIRRORS",
+    "DataFilesMissing", "SubsetTooLarge", "DatasetConfig", "Dataset", "read_idx", "mnist_directory",
+    "download_mnist", "load_mnist_split", "DATASETS", "load_dataset"
+]
+
 INPUT_SCALINGS = ("auto", "unit-norm", "standardize", "none")
 TASKS = ("auto", "onehot", "binary", "regression")
 INPUT_DISTRIBUTIONS = ("gaussian", "sphere")

@@ -8,6 +8,11 @@ import os
 
 from sims.errors import InputError
 
+__all__ = [
+    "available_memory_bytes", "format_bytes", "check_memory", "training_bytes", "selection_bytes",
+    "check_device"
+]
+
 
 def available_memory_bytes() -> int | None:
     """Bytes of memory available to a new allocation without swapping: ``MemAvailable`` of

@@ -28,6 +28,12 @@ from sims.constraints import check_fields
 from sims.errors import InputError
 from sims.io import atomic_write, check_choice
 
+__all__ = [
+    "SCALINGS", "FORMAT_TAG", "ACTIVATIONS", "DTYPES", "resolve_dtype", "TwoLayerNet", "NetworkConfig",
+    "init_network", "preactivations", "hidden_activations", "forward", "neuron_features", "subnetwork",
+    "save_model", "load_model"
+]
+
 SCALINGS = ("mean-field", "ntk")
 FORMAT_TAG = "gfs-toolkit/two-layer-net/v1"
 

@@ -25,6 +25,11 @@ from sims.io import check_choice
 from sims.model import ACTIVATIONS, TwoLayerNet, neuron_features, subnetwork
 from sims.select import Selection, select
 
+__all__ = [
+    "STATE_DICT_KEYS", "prune_model", "model_from_state_dict", "state_dict_from_model",
+    "prune_state_dict"
+]
+
 STATE_DICT_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias")
 
 

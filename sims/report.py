@@ -68,14 +68,6 @@ def verdict_record(experiment: str, verdict) -> dict:
             "numbers": {key: plain(float(value)) for key, value in verdict.numbers.items()}}
 
 
-def _format_number(value) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.4g}"
-    return str(value)
-
-
 def write_report(folders, report_path: str | Path, figures_folder: str | Path) -> str:
     """A Markdown report (and REPORT.json, the same verdicts as a list of objects, beside it):
     for each experiment, each claim with its kind, verdict, seeds, calibration and evidence, and

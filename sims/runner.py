@@ -41,6 +41,13 @@ from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.io import atomic_write, check_choice
 
+__all__ = [
+    "Experiment", "COLUMNS", "register", "experiments", "get_experiment", "non_default_fields",
+    "config_hash", "config_from_mapping", "results_folder", "rows_to_csv", "parse_rows", "read_rows",
+    "CHECKSUMS", "read_cell", "cell_key", "package_versions", "git_revision", "run_experiment",
+    "load_results"
+]
+
 # ``eps`` is the criterion a row was measured against (E3's T*(eps) rows); empty for the other
 # experiments. Folders written before the column existed still load (eps None).
 COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step", "eps")

@@ -32,6 +32,10 @@ import torch
 from sims.errors import InputError
 from sims.simplex_qp import min_norm_point
 
+__all__ = [
+    "Selection", "METHODS", "method_options", "SelectionConfig", "select", "subnetwork_output"
+]
+
 # Rows per block when a float64 temporary of (rows, D) is needed; keeps temporaries ~32 MB.
 _BLOCK_ELEMENTS = 1 << 22
 

@@ -36,6 +36,11 @@ from sims.errors import InputError
 from sims.io import check_choice
 from sims.model import ACTIVATIONS, TwoLayerNet, preactivations
 
+__all__ = [
+    "TRAIN_MODES", "LOSS_FORMS", "TrainingDiverged", "TrainConfig", "TrainResult", "loss_and_gradients",
+    "evaluate_loss", "epoch_batches", "train"
+]
+
 TRAIN_MODES = ("both", "first", "second")
 LOSS_FORMS = ("mean", "sum")
 

@@ -120,3 +120,28 @@ def test_runner_and_an_experiment_import_alone_in_a_fresh_interpreter(name):
     """The two ends of the former cycle, each by a literal `python -c "import X"`."""
     result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def _public_names_defined_in(path: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {name for name in names if not name.startswith("_") and name != "__all__"}
+
+
+@pytest.mark.parametrize("name", ["sims.data", "sims.errors", "sims.experiment", "sims.flags", "sims.constraints",
+                                  "sims.guards", "sims.io", "sims.model", "sims.prune", "sims.runner",
+                                  "sims.select", "sims.train"])
+def test_public_modules_list_their_public_names(name):
+    """``__all__`` names only what exists and every public name the module defines."""
+    import importlib
+
+    module = importlib.import_module(name)
+    assert all(hasattr(module, listed) for listed in module.__all__)
+    missing = _public_names_defined_in(_modules()[name]) - set(module.__all__)
+    assert not missing, f"{name}.__all__ lacks {sorted(missing)}"
