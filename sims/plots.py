@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sims.io import atomic_write  # noqa: E402
+from sims.select import REWEIGHTED_METHODS  # noqa: E402
 
 
 def save_figure(figure, path: str | Path) -> None:
@@ -36,7 +37,7 @@ def plot_loss_curve(losses, path: str | Path, title: str = "") -> None:
 # ---------------------------------------------------------------- tidy-row helpers
 
 # Methods whose theory (P4) predicts an exponential rate; the others fall like a power of n.
-EXPONENTIAL_METHODS = ("fw", "fcfw", "greedy-opt")
+EXPONENTIAL_METHODS = REWEIGHTED_METHODS
 
 METHOD_STYLE = {
     "gfs": ("C0", "-"), "gfs-norep": ("C9", "-"), "herding": ("C1", "-"), "fw": ("C2", "-"),

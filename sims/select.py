@@ -33,7 +33,8 @@ from sims.errors import InputError
 from sims.simplex_qp import min_norm_point
 
 __all__ = [
-    "Selection", "METHODS", "method_options", "SelectionConfig", "select", "subnetwork_output"
+    "Selection", "METHODS", "REWEIGHTED_METHODS", "method_options", "SelectionConfig", "select",
+    "subnetwork_output"
 ]
 
 # Rows per block when a float64 temporary of (rows, D) is needed; keeps temporaries ~32 MB.
@@ -526,6 +527,12 @@ METHODS = {
     "magnitude": _magnitude,
     "backward": _backward,
 }
+
+#: The re-weighted greedy methods (the Frank-Wolfe family): each step re-optimises the weights
+#: over the simplex, so the step-k subnetwork is not the uniform average of the first k picks,
+#: and P4 predicts an exponential rate for them. Every other method's step-k subnetwork is the
+#: uniform average of ``indices[:k]`` (with repeats).
+REWEIGHTED_METHODS = ("fw", "fcfw", "greedy-opt")
 
 
 def method_options(method: str) -> dict:

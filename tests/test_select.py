@@ -348,3 +348,16 @@ def test_bad_input_is_rejected_with_the_parameter_named():
     with pytest.raises(ValueError, match="eps must be a number in"):
         select(F, Y, 2, "stochastic-gfs", eps=2.0)
     assert method_options("stochastic-gfs") == {"eps": 0.01}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_reweighted_methods_are_exactly_those_whose_weights_are_not_the_uniform_prefix(method):
+    """The fact REWEIGHTED_METHODS records: every other method's step-n weights are the pick
+    counts of indices[:n] divided by n; the re-weighted methods' are not (on this instance)."""
+    from sims.select import REWEIGHTED_METHODS
+
+    rng = np.random.default_rng(5)
+    features, target = rng.standard_normal((6, 20)), rng.standard_normal(6) * 0.3
+    selection = select(features, target, 8, method, seed=0)
+    uniform = np.bincount(selection.indices, minlength=20) / 8
+    assert np.allclose(selection.weights, uniform) == (method not in REWEIGHTED_METHODS)

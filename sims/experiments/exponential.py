@@ -23,7 +23,7 @@ from sims.constraints import check_fields, constrained
 from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
-from sims.select import METHODS
+from sims.select import METHODS, REWEIGHTED_METHODS
 
 
 @dataclass(frozen=True)
@@ -147,13 +147,13 @@ def claims(rows: list[dict], config: ExponentialConfig) -> list:
         if method in ("gfs", "herding"):
             verdicts.append(scoped(theory_claims.interior_bound_check(rows, dataset="contraction", method=method),
                                    contraction))
-        if method in ("fw", "fcfw", "greedy-opt"):
+        if method in REWEIGHTED_METHODS:
             verdicts.append(scoped(theory_claims.reweighted_bound_check(rows, dataset="contraction", method=method),
                                    contraction))
     verdicts.append(scoped(theory_claims.interior_bound_check(rows, dataset="phase", method="gfs"),
                            "phase diagram, every m"))
     for method in config.methods:
-        if method in ("fw", "fcfw", "greedy-opt"):
+        if method in REWEIGHTED_METHODS:
             verdicts.append(scoped(theory_claims.reweighted_greedy_exponential(rows, dataset="contraction",
                                                                                method=method), contraction))
     verdicts.append(scoped(theory_claims.gfs_inverse_square_rate(rows, dataset="contraction", method="gfs"),
