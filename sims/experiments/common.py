@@ -9,6 +9,7 @@ import torch
 from sims.data import Dataset
 from sims.model import TwoLayerNet, forward, init_network, neuron_features
 from sims.train import TrainConfig, train
+from theory.claims import DENSE_LOSS, DIAMETER, DISTANCE_TO_G, PROJECTION_LOSS, RADIUS, VARIANCE
 
 
 def tidy_row(dataset, method, m, n, seed, metric, value, step=None, *, eps=None) -> dict:
@@ -102,7 +103,8 @@ def features_of(model: TwoLayerNet, inputs) -> torch.Tensor:
 
 
 def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
-    """Constants of docs/THEORY.md section 3 for these features and this target, in float64.
+    """Constants of docs/THEORY.md section 3 for these features and this target, in float64,
+    keyed by the metric names of theory.claims (the names the claims look the rows up by).
 
     V: neuron variance about the dense mean; D: diameter of the hull; g: projection of the
     target onto the hull's affine span, with L_g = L(g) and D_g = max_i ||phi_i - g||;
@@ -118,18 +120,18 @@ def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
         features = features[:, :, None]
     projection = geometry.project_onto_affine_hull(features, target).reshape(target.shape)
     values = {
-        "V": geometry.neuron_variance(features),
-        "D": geometry.diameter(features),
-        "D_g": geometry.max_distance_to(features, projection),
-        "L_g": half_mean_squared_error(projection, target),
-        "dense_loss": half_mean_squared_error(features.mean(1), target),
+        VARIANCE: geometry.neuron_variance(features),
+        DIAMETER: geometry.diameter(features),
+        DISTANCE_TO_G: geometry.max_distance_to(features, projection),
+        PROJECTION_LOSS: half_mean_squared_error(projection, target),
+        DENSE_LOSS: half_mean_squared_error(features.mean(1), target),
         "dimension": float(features.shape[0] * features.shape[2]),
     }
     if values["dimension"] <= max_radius_dim:
         try:
-            values["r"] = geometry.interior_radius(features, projection)
+            values[RADIUS] = geometry.interior_radius(features, projection)
         except geometry.PointOutsideHull:
-            values["r"] = 0.0
+            values[RADIUS] = 0.0
         except geometry.DegenerateHull:  # no ball to measure: r stays absent
             pass
     return values

@@ -24,6 +24,7 @@ from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
 from sims.select import METHODS, REWEIGHTED_METHODS
+from theory.claims import DIAMETER, EXCESS_LOSS, LOCAL_SLOPE, PREDICTED_BOUNDARY, PROJECTION_LOSS, RADIUS
 
 
 @dataclass(frozen=True)
@@ -89,18 +90,18 @@ def run_cell(config: ExponentialConfig, cell: dict) -> list[dict]:
     features, targets = _dense_features(config, m, width, seed)
     constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
     rows = [tidy_row(dataset, "dense", m, None, seed, name, value) for name, value in constants.items()]
-    radius = constants.get("r", 0.0)
+    radius = constants.get(RADIUS, 0.0)
     if radius > 0:
-        rows.append(tidy_row(dataset, "dense", m, None, seed, "predicted_boundary", (constants["D"] / radius) ** 2))
+        rows.append(tidy_row(dataset, "dense", m, None, seed, PREDICTED_BOUNDARY, (constants[DIAMETER] / radius) ** 2))
     methods = config.methods if cell["kind"] == "contraction" else ("gfs",)
     grid = list(range(1, n_max + 1)) if cell["kind"] == "contraction" else size_grid(n_max, 4 * config.grid_points)
     for method in methods:
         losses = select(features, targets, n_max, method, seed=seed).losses
-        excess = losses - constants["L_g"]
+        excess = losses - constants[PROJECTION_LOSS]
         for n in grid:
-            rows.append(tidy_row(dataset, method, m, n, seed, "excess_loss", excess[n - 1]))
+            rows.append(tidy_row(dataset, method, m, n, seed, EXCESS_LOSS, excess[n - 1]))
         if cell["kind"] == "phase":
-            rows += [tidy_row(dataset, method, m, n, seed, "local_slope", slope)
+            rows += [tidy_row(dataset, method, m, n, seed, LOCAL_SLOPE, slope)
                      for n, slope in local_slopes(excess, config.grid_points)]
     return rows
 
@@ -141,7 +142,7 @@ def claims(rows: list[dict], config: ExponentialConfig) -> list:
     contraction = f"contraction, m={config.contraction_m}"
     verdicts = []
     for dataset, scope in (("contraction", contraction), ("phase", "phase diagram, every m")):
-        verdicts.append(scoped(theory_claims.gfs_excess_bound_check(rows, dataset=dataset, metric="excess_loss"),
+        verdicts.append(scoped(theory_claims.gfs_excess_bound_check(rows, dataset=dataset, metric=EXCESS_LOSS),
                                scope))
     for method in config.methods:
         if method in ("gfs", "herding"):

@@ -37,6 +37,7 @@ from sims.experiments.common import (
     train_dense,
 )
 from sims.select import METHODS, REWEIGHTED_METHODS
+from theory.claims import EXCESS_LOSS, PROJECTION_LOSS, TRAIN_LOSS
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
 
@@ -149,8 +150,8 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
         selection = select(features, targets, setting["n_max"], method, seed=seed)
         for n in grid:
             loss = selection.losses[n - 1]
-            rows.append(tidy_row(problem, method, m, n, seed, "train_loss", loss))
-            rows.append(tidy_row(problem, method, m, n, seed, "excess_loss", loss - constants["L_g"]))
+            rows.append(tidy_row(problem, method, m, n, seed, TRAIN_LOSS, loss))
+            rows.append(tidy_row(problem, method, m, n, seed, EXCESS_LOSS, loss - constants[PROJECTION_LOSS]))
         if labelled:
             rows.extend(_test_rows(features, targets, test_features, dataset, selection, seed, config, setting, problem))
     return rows
@@ -243,7 +244,7 @@ def summary(rows: list[dict], config: RatesConfig) -> list[str]:
             slopes = [slope for slope, _, _ in fitted.values()]
             by_n: dict = {}
             for row in rows:
-                if row["dataset"] == problem and row["method"] == method and row["metric"] == "excess_loss":
+                if row["dataset"] == problem and row["method"] == method and row["metric"] == EXCESS_LOSS:
                     by_n.setdefault(row["n"], []).append(row["value"])
             if not by_n:
                 continue
