@@ -89,6 +89,25 @@ def gfs_excess_bound(n, variance):
 
     Assumptions: any target Y; g any hull point with weights p and ``variance`` its V.
     Holds for every n >= 1.
+
+    Parameters
+    ----------
+    n : int or array of int, each >= 1
+        Subnetwork sizes.
+    variance : float >= 0
+        V, the neuron variance about g.
+
+    Returns
+    -------
+    float or ndarray
+        The bound at each n (a float for a scalar n).
+
+    Examples
+    --------
+    >>> round(gfs_excess_bound(4, 2.0), 6)
+    0.596574
+    >>> gfs_excess_bound([1, 2, 4], 2.0).round(4).tolist()
+    [1.0, 0.8466, 0.5966]
     """
     v = _nonneg(variance, "variance")
     arr, scalar = _sizes(n)
@@ -101,6 +120,25 @@ def gfs_interior_bound(n, max_distance, radius):
     Assumptions: g is the projection of the target onto the affine hull of the neurons,
     g lies in M with interior radius ``radius = r > 0`` (a lower bound on r also works),
     ``max_distance = D_g = max_i ||phi_i - g||``. Holds for every n >= 1.
+
+    Parameters
+    ----------
+    n : int or array of int, each >= 1
+        Subnetwork sizes.
+    max_distance : float >= 0
+        D_g.
+    radius : float > 0
+        r, or a lower bound of it.
+
+    Returns
+    -------
+    float or ndarray
+        The bound at each n (a float for a scalar n).
+
+    Examples
+    --------
+    >>> gfs_interior_bound(2, 1.0, 0.5)
+    0.25
     """
     dg = _nonneg(max_distance, "max_distance")
     r = _positive(radius, "radius")
@@ -125,6 +163,27 @@ def reweighted_greedy_bound(n, first_excess, radius, diameter):
     ``radius = r > 0`` or a lower bound of it), ``diameter = D = diam(M)`` (or an upper
     bound), ``first_excess = L(f_1) - L(g)`` of the same algorithm, whose first pick is the
     best single neuron. Holds for every n >= 1.
+
+    Parameters
+    ----------
+    n : int or array of int, each >= 1
+        Subnetwork sizes.
+    first_excess : float >= 0
+        L(f_1) - L(g).
+    radius : float > 0
+        r, or a lower bound of it.
+    diameter : float > 0
+        D, or an upper bound of it.
+
+    Returns
+    -------
+    float or ndarray
+        The bound at each n (a float for a scalar n).
+
+    Examples
+    --------
+    >>> reweighted_greedy_bound([1, 2, 3], 0.5, 0.5, 2.0).tolist()
+    [0.5, 0.46875, 0.439453125]
     """
     h1 = _nonneg(first_excess, "first_excess")
     q = reweighted_contraction(radius, diameter)

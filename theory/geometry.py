@@ -195,6 +195,27 @@ def diameter(features, chunk_size: int = 1024) -> float:
     pairwise distance of the neurons. Computed over blocks of ``chunk_size`` rows, so the
     memory is O(chunk_size * N) and never an N x N matrix. The best pair of each block is
     re-measured directly to avoid cancellation in the Gram-matrix shortcut.
+
+    Parameters
+    ----------
+    features : array, shape (m, N) or (m, N, K)
+        The neurons' contributions on the data (see the module docstring).
+    chunk_size : int >= 1
+        Rows per block.
+
+    Returns
+    -------
+    float
+        D in the norm ``||u||^2 = (1/m) sum_j ||u_j||^2``.
+
+    Examples
+    --------
+    The corners of a square and its centre, on m = 2 samples:
+
+    >>> import numpy as np
+    >>> square = np.array([[1.0, -1.0, -1.0, 1.0, 0.0], [1.0, 1.0, -1.0, -1.0, 0.0]])
+    >>> round(diameter(square), 12)
+    2.0
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
@@ -318,6 +339,37 @@ def interior_radius(
     boundary (within roundoff); raises :class:`PointOutsideHull` when g lies outside M, and
     :class:`DegenerateHull` when the neurons span a single point (there is no ball to speak of),
     are too few for a hull of their dimension, or Qhull cannot build it.
+
+    Parameters
+    ----------
+    features : array, shape (m, N) or (m, N, K)
+        The neurons' contributions on the data (see the module docstring).
+    point : array, shape (m,) or (m, K), optional
+        g as a function on the data; give exactly one of ``point`` and ``weights``.
+    weights : array, shape (N,), optional
+        A probability vector p, with g = sum_i p_i phi_i.
+    max_exact_dim : int
+        Largest affine-hull dimension for which facets are enumerated.
+    rtol : float
+        Relative tolerance of the affine-hull rank.
+
+    Returns
+    -------
+    float
+        r >= 0 in the norm ``||u||^2 = (1/m) sum_j ||u_j||^2``.
+
+    Examples
+    --------
+    The centre of a square of half-side 1 on m = 2 samples lies 1/sqrt(2) from each side:
+
+    >>> import numpy as np
+    >>> square = np.array([[1.0, -1.0, -1.0, 1.0, 0.0], [1.0, 1.0, -1.0, -1.0, 0.0]])
+    >>> round(interior_radius(square, np.array([0.0, 0.0])), 12)
+    0.707106781187
+    >>> interior_radius(square, np.array([3.0, 0.0]))
+    Traceback (most recent call last):
+    ...
+    theory.geometry.PointOutsideHull: point lies outside the hull of the neurons (by 1.41)
     """
     pts, c, dim, scale = _hull_coordinates(features, point, weights, rtol)
     if dim == 0:
