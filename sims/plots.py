@@ -158,7 +158,9 @@ def plot_rates(rows, config, folder) -> list[Path]:
                 # the excess loss (of the training loss itself for direct GD), averaged over seeds
                 metric = "train_loss" if method == "direct-gd" else "excess_loss"
                 fitted = claims.tail_slopes(problem_rows, method=method, metric=metric, floor=1e-25)
-                if fitted:
+                # a loss at float64 rounding level (direct GD interpolating few samples) has no rate
+                rounding = method == "direct-gd" and bool(np.any(means[ns >= ns[-1] / claims.RATE_WINDOW] < 1e-12))
+                if fitted and not rounding:
                     n_low = min(window for _, window, _ in fitted.values())
                     label += (f" (slope {np.mean([slope for slope, _, _ in fitted.values()]):.2f}"
                               f" on n ≥ {n_low:.0f})")

@@ -654,9 +654,9 @@ def plot_spectrum(rows, config: PretrainingConfig, folder) -> list:
         return []
     eta = config.rf_lr
     eps_values = _eps_values(rows, setup, "pretrain_steps")
-    figure, axes = plt.subplots(1, len(ms) + 1, figsize=(3.3 * (len(ms) + 1), 3.6), squeeze=False)
+    figure, axes = _panels(plt, len(ms) + 1, width=4.2, height=4.2)
     colors = plt.cm.plasma(np.linspace(0, 0.85, max(len(eps_values), 1)))
-    for axis, m in zip(axes[0], ms):
+    for axis, m in zip(axes, ms):
         mu, c2, rest, _ = _spectrum_of(rows, setup, m)
         share = c2 / (2 * m)
         axis.loglog(mu, np.maximum(share, 1e-12), ".", ms=3, color="0.3", label="directions j")
@@ -670,11 +670,11 @@ def plot_spectrum(rows, config: PretrainingConfig, folder) -> list:
                 axis.axvline(slowest, color=color, lw=0.7, label=f"eps={eps:g}: {k} dir., ~{max(steps, 0):.0f} st.")
             elif rest / (2 * m) > eps:
                 axis.plot([], [], color=color, label=f"eps={eps:g}: below the floor")
-        axis.set(xlabel="eigenvalue mu_j of A", ylabel="residual energy ||c_j||²/(2m)" if m == ms[0] else None,
+        axis.set(xlabel="eigenvalue mu_j of A", ylabel="residual energy ||c_j||²/(2m)",
                  title=f"m={m} (outside span: {rest / (2 * m):.2g})")
         axis.grid(True, which="both", alpha=0.25)
-        axis.legend(fontsize=5)
-    axis = axes[0][-1]
+        _legend_under(axis)
+    axis = axes[-1]
     lines = plt.cm.viridis(np.linspace(0, 0.9, len(ms)))
     for m, color in zip(ms, lines):
         mu, c2, rest, seed = _spectrum_of(rows, setup, m)
