@@ -66,10 +66,6 @@ class MeanInterval:
     sd: float
     count: int
 
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2.0
-
 
 def t_interval(values, level: float = LEVEL) -> MeanInterval:
     """Student-t interval of the mean of ``values`` (one per seed); infinite with one value."""
@@ -178,8 +174,8 @@ class GrowthFits:
     For each name in ("log", "sqrt", "linear"): ``rss[name]``, ``a[name]``, ``b[name]``, and
     ``bic[name]`` (2 parameters); ``b_log_low/high``: the t-interval (df = k - 2) of b in the
     log law. The Box-Cox family: ``c`` the best exponent on EXPONENT_GRID, ``c_low``/``c_high``
-    its profile interval (the grid ends when the interval is open), ``bic_power`` (3
-    parameters). Arrays have one entry per column of the fitted values.
+    its profile interval (the grid ends when the interval is open); ``mean`` of each column and
+    ``log_range`` = ln(m_max/m_min). Arrays have one entry per column of the fitted values.
     """
 
     points: int
@@ -192,7 +188,6 @@ class GrowthFits:
     c: np.ndarray
     c_low: np.ndarray
     c_high: np.ndarray
-    bic_power: np.ndarray
     mean: np.ndarray
     log_range: float
 
@@ -234,7 +229,7 @@ def growth_fits(m, values, level: float = LEVEL) -> GrowthFits:
     grid = EXPONENT_GRID[:, None]
     c_low = np.where(inside, grid, np.inf).min(axis=0)
     c_high = np.where(inside, grid, -np.inf).max(axis=0)
-    return GrowthFits(k, rss, a, b, bic, b_low, b_high, EXPONENT_GRID[best], c_low, c_high, _bic(rss_min, k, 3),
+    return GrowthFits(k, rss, a, b, bic, b_low, b_high, EXPONENT_GRID[best], c_low, c_high,
                       y.mean(axis=0), float(np.log(m.max() / m.min())))
 
 
