@@ -7,18 +7,15 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from sims.cli import main
 from sims.runner import (
-    Experiment,
     config_from_mapping,
     config_hash,
     non_default_fields,
     read_rows,
-    register,
     run_experiment,
 )
 

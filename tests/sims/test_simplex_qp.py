@@ -6,6 +6,8 @@ import pytest
 
 from sims.simplex_qp import affine_minimizer, min_norm_point
 
+from tests.helpers import EXACT
+
 
 def _gram(rng, points: int, dimension: int, shift: float) -> np.ndarray:
     q = rng.standard_normal((points, dimension)) + shift
@@ -14,7 +16,7 @@ def _gram(rng, points: int, dimension: int, shift: float) -> np.ndarray:
 
 def _assert_kkt(gram: np.ndarray, w: np.ndarray, tol: float) -> None:
     """w is optimal iff (G w)_j >= w^T G w for every j, with equality on the support of w."""
-    assert np.all(w >= 0) and w.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.all(w >= 0) and w.sum() == pytest.approx(1.0, abs=EXACT)
     inner, value = gram @ w, float(w @ gram @ w)
     scale = float(np.max(np.diag(gram)))
     assert inner.min() >= value - tol * scale
@@ -45,7 +47,7 @@ def test_a_point_at_the_origin_is_found_exactly():
     # the origin is the midpoint of q_0 = (1, 0) and q_1 = (-1, 0): value 0 with weights (1/2, 1/2)
     q = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 3.0]])
     w = min_norm_point(q @ q.T, np.array([0.0, 0.0, 1.0]))
-    np.testing.assert_allclose(w, [0.5, 0.5, 0.0], atol=1e-12)
+    np.testing.assert_allclose(w, [0.5, 0.5, 0.0], atol=EXACT)
 
 
 def test_affine_minimizer_solves_the_affine_problem():
@@ -54,4 +56,4 @@ def test_affine_minimizer_solves_the_affine_problem():
     v = affine_minimizer(q @ q.T)
     point = v @ q
     assert v.sum() == pytest.approx(1.0)
-    assert point @ (q[0] - q[1]) == pytest.approx(0.0, abs=1e-12)  # orthogonal to the line
+    assert point @ (q[0] - q[1]) == pytest.approx(0.0, abs=EXACT)  # orthogonal to the line

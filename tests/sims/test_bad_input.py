@@ -4,7 +4,7 @@ file, exit status 2, no traceback, and no new file or folder. Also the checks of
 checksums were recorded."""
 
 import json
-import os
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sims.cli import main
-from sims.runner import CHECKSUMS, Experiment, read_rows, register, rows_to_csv, run_experiment
+from sims.runner import CHECKSUMS, Experiment, read_rows, register, run_experiment
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def test_readme_commands_in_order_leave_the_committed_figures_untouched(tmp_path
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     copy = tmp_path / "clone"
     shutil.copytree(root / "figures", copy / "figures")
     before = _tree(copy / "figures")

@@ -9,6 +9,8 @@ import pytest
 
 from sims.data import DATASETS, DatasetConfig, load_dataset, read_idx
 
+from tests.helpers import EXACT
+
 
 def write_idx(path, array, compress=False):
     """The IDX format: 0x0000, type 0x08 (ubyte), ndim, big-endian uint32 dims, data."""
@@ -83,7 +85,7 @@ def test_binary_task_and_standardize():
     assert set(np.unique(data.train_labels)) == {3, 8}
     assert data.train_targets.shape[1] == 1
     np.testing.assert_array_equal(data.train_targets[:, 0], np.where(data.train_labels == 8, 1.0, -1.0))
-    np.testing.assert_allclose(data.train_inputs.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(data.train_inputs.mean(0), 0, atol=EXACT)
 
 
 def test_teacher_is_a_two_layer_network_with_optional_noise():

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from theory import inference, rates
 
+from tests.helpers import EXACT
+
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
 
 
@@ -95,7 +97,7 @@ def test_growth_fits_batched_columns_equal_single_fits():
     batched = inference.growth_fits(m, columns)
     for j in range(4):
         single = inference.growth_fits(m, columns[:, j])
-        assert single.c[0] == batched.c[j] and single.b["log"][0] == pytest.approx(batched.b["log"][j], rel=1e-12)
+        assert single.c[0] == batched.c[j] and single.b["log"][0] == pytest.approx(batched.b["log"][j], rel=EXACT)
 
 
 def test_t_interval_matches_scipy():
@@ -104,7 +106,7 @@ def test_t_interval_matches_scipy():
     values = np.array([1.0, 2.5, 2.0, 4.0])
     iv = inference.t_interval(values)
     low, high = stats.t.interval(0.95, 3, loc=values.mean(), scale=stats.sem(values))
-    assert (iv.low, iv.high) == (pytest.approx(low, rel=1e-12), pytest.approx(high, rel=1e-12))
+    assert (iv.low, iv.high) == (pytest.approx(low, rel=EXACT), pytest.approx(high, rel=EXACT))
 
 
 @pytest.mark.parametrize(

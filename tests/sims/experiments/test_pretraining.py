@@ -1,4 +1,4 @@
-"""E3 `pretraining` and E4 `finetune`: quick runs through the runner, the T* criterion, bad input
+"""E3 `pretraining`: the quick run through the runner, the T* criterion, P7/P8 on real rows, bad input
 (impossible criterion, diverging learning rate, m larger than the data, missing MNIST files)."""
 
 from __future__ import annotations
@@ -9,24 +9,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sims.experiments import finetune, pretraining
+from sims.experiments import pretraining
 from sims.runner import get_experiment, load_results, run_experiment
 from theory.claims import Verdict
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Cells called directly run with one thread, as the runner runs them (and fast on a busy machine)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.helpers import EXACT, REFERENCE
+from tests.helpers import by_metric as _by_metric
 
 
-def _by_metric(rows, metric, **equal):
-    return [r for r in rows if r["metric"] == metric and all(r.get(k) == v for k, v in equal.items())]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny_pretraining(**changes):
@@ -34,9 +25,6 @@ def _tiny_pretraining(**changes):
     base = replace(pretraining.quick(), setups=("ntk-teacher", "mf-teacher"), teacher_sizes=(60, 120, 240),
                    ntk_iterations=60, mf_iterations=60, coarse_points=6)
     return replace(base, **changes)
-
-
-# ---------------------------------------------------------------- E3
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +51,7 @@ def test_pretraining_quick_rows(quick_pretraining):
         assert curve and all(r["step"] is not None and r["eps"] is None for r in curve)
         for r in curve:  # the summed form is m times the mean form
             summed = _by_metric(rows, "subnet_loss_sum", dataset=setup, m=r["m"], seed=r["seed"], step=r["step"])
-            assert summed[0]["value"] == pytest.approx(r["m"] * r["value"], rel=1e-12)
+            assert summed[0]["value"] == pytest.approx(r["m"] * r["value"], rel=EXACT)
         assert len(_by_metric(rows, "V", dataset=setup)) == len(curve)  # V recorded in every set-up
     assert _by_metric(rows, "pretrain_steps_accuracy", dataset="mf-mnist5k", eps=config.taus[0])
     assert not _by_metric(rows, "pretrain_steps_accuracy", dataset="mf-teacher")  # unlabelled
@@ -180,7 +168,7 @@ def test_neuron_variance_from_hidden_matches_geometry(scaling, outputs):
     inputs = rng.standard_normal((30, 4))
     model = init_network(4, 25, outputs, scaling=scaling, seed=2)
     value = pretraining.neuron_variance_from_hidden(model, hidden_activations(model, inputs))
-    assert value == pytest.approx(geometry.neuron_variance(neuron_features(model, inputs).numpy()), rel=1e-10)
+    assert value == pytest.approx(geometry.neuron_variance(neuron_features(model, inputs).numpy()), rel=REFERENCE)
 
 
 def test_contraction_rate():
@@ -310,93 +298,6 @@ def test_pretraining_cells_are_deterministic():
     config = _tiny_pretraining(setups=("ntk-teacher",), teacher_sizes=(60,))
     cell = pretraining.cells(config)[0]
     assert pretraining.run_cell(config, cell) == pretraining.run_cell(config, cell)
-
-
-# ---------------------------------------------------------------- E4
-
-
-@pytest.fixture(scope="module")
-def quick_finetune(tmp_path_factory):
-    folder = run_experiment("finetune", finetune.quick(), out=tmp_path_factory.mktemp("e4"), progress=False,
-                            log=lambda text: None)
-    return folder, load_results(folder)
-
-
-def test_finetune_quick_rows(quick_finetune):
-    _, rows = quick_finetune
-    config = finetune.quick()
-    for problem in config.problems:
-        for variant in finetune.VARIANTS:
-            final = _by_metric(rows, "final_test_loss", dataset=problem, method=variant)
-            assert len({r["n"] for r in final}) == config.n_points
-            curve = _by_metric(rows, "train_loss", dataset=problem, method=variant)
-            assert curve and all(r["step"] is not None for r in curve)
-            assert max(r["step"] for r in curve) == finetune._setting(config, problem)["budget"]
-        assert _by_metric(rows, "final_test_accuracy", dataset="mnist5k", method="finetune")
-        # every variant of one n trains a network of the same width
-        for n in {r["n"] for r in _by_metric(rows, "width", dataset=problem)}:
-            widths = {r["value"] for r in _by_metric(rows, "width", dataset=problem, n=n)}
-            assert len(widths) == 1 and 1 <= widths.pop() <= n
-
-
-def test_finetune_starts_from_the_pruned_network_and_improves(quick_finetune):
-    """Step 0 of `finetune` is the gfs subnetwork's loss; fine-tuning never ends above it."""
-    _, rows = quick_finetune
-    for start in _by_metric(rows, "train_loss", method="finetune", step=0):
-        end = _by_metric(rows, "final_train_loss", dataset=start["dataset"], method="finetune", n=start["n"],
-                         seed=start["seed"])[0]
-        assert end["value"] <= start["value"]
-
-
-def test_finetune_claims_and_figures(quick_finetune):
-    """One seed (the quick preset): every comparison is 'not testable', with the reason."""
-    folder, rows = quick_finetune
-    experiment = get_experiment("finetune")
-    verdicts = experiment.claims(rows, finetune.quick())
-    assert len(verdicts) == 2 * 3 * 2
-    for verdict in verdicts:
-        assert isinstance(verdict, Verdict) and verdict.outcome == "not testable" and "need 3" in verdict.summary
-    paths = experiment.figures(rows, finetune.quick(), folder)
-    assert {p.name for p in paths} == {"finetune_teacher.png", "finetune_teacher.pdf", "finetune_mnist5k.png",
-                                      "finetune_mnist5k.pdf"}
-
-
-def test_finetune_verdict_follows_the_numbers():
-    """Three seeds: fine-tuning is 2x better at n=5 and 1.25x worse at n=10 in every seed, so the
-    mean log-ratio over sizes is ln(0.5 * 1.25)/2 < 0 with no seed noise: held, and the evidence
-    lists both sizes. Swapping the roles gives 'did not hold'."""
-    def rows_for(ratio_5, ratio_10):
-        out = []
-        for seed in range(3):
-            jitter = 1 + 0.01 * seed
-            for method, n, value in (("finetune", 5, ratio_5 * jitter), ("reinit", 5, 1.0),
-                                     ("finetune", 10, ratio_10), ("reinit", 10, 1.0)):
-                out.append({"dataset": "p", "method": method, "n": n, "seed": seed, "metric": "final_train_loss",
-                            "value": value, "step": None, "m": 10})
-        return out
-
-    from theory.claims import paired_improvement
-
-    kw = dict(method="finetune", baseline="reinit", metric="final_train_loss", dataset="p", claim="c")
-    held = paired_improvement(rows_for(0.5, 1.25), **kw)
-    assert held.outcome == "held" and "n=5: ×0.5" in held.summary and "n=10: ×1.25" in held.summary
-    assert held.numbers["sizes_lower"] == 1 and held.seeds == 3
-    assert paired_improvement(rows_for(2.0, 0.8), **kw).outcome == "did not hold"
-
-
-def test_finetune_divergence_is_reported(capsys):
-    config = replace(finetune.quick(), problems=("teacher",), lr=1e4, teacher_pretrain_iterations=20)
-    rows = finetune.run_cell(config, finetune.cells(config)[0])
-    assert _by_metric(rows, "diverged_lr") and "lr=10000" in capsys.readouterr().err
-    verdicts = finetune.claims(rows, config)
-    assert verdicts[0].outcome == "did not hold" and "diverged" in verdicts[0].summary
-
-
-def test_finetune_config_rejects_bad_input():
-    with pytest.raises(ValueError, match="unknown problem"):
-        finetune.FinetuneConfig(problems=("cifar",))
-    with pytest.raises(ValueError, match="teacher_n_max"):
-        finetune.FinetuneConfig(teacher_n_max=10_000)
 
 
 def test_directions_that_matter():

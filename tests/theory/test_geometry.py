@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from theory import geometry
 
+from tests.helpers import EXACT, ROUNDING
+
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
 
 
@@ -81,7 +83,7 @@ def test_radius_after_reduction_to_a_lower_dimensional_affine_hull():
     with pytest.raises(ValueError, match="not even in their affine"):
         geometry.interior_radius(feats, g + 0.1 * normal)
     y = g + 0.3 * normal
-    np.testing.assert_allclose(geometry.project_onto_affine_hull(feats, y), g, atol=1e-12)
+    np.testing.assert_allclose(geometry.project_onto_affine_hull(feats, y), g, atol=EXACT)
 
 
 def test_radius_in_dimension_one():
@@ -106,7 +108,7 @@ def test_lp_lower_bound_never_exceeds_exact_radius(seed, dim, n_points):
     p = rng.dirichlet(np.ones(n_points))
     r = geometry.interior_radius(feats, weights=p)
     lb = geometry.interior_radius_lower_bound(feats, weights=p)
-    assert 0.0 <= lb <= r * (1 + 1e-9) + 1e-12
+    assert 0.0 <= lb <= r * (1 + ROUNDING) + 1e-12
     # The exact radius is certified by its definition: g +- r u stays in M for random u.
     g = geometry.hull_point(feats, p)
     for _ in range(3):
@@ -141,7 +143,7 @@ def test_chunked_diameter_matches_brute_force(seed, n_points, chunk):
     feats = rng.standard_normal((3, n_points, 2))
     phi = geometry.feature_vectors(feats)
     brute = max(np.linalg.norm(a - b) for a in phi for b in phi)
-    assert geometry.diameter(feats, chunk_size=chunk) == pytest.approx(brute, rel=1e-12)
+    assert geometry.diameter(feats, chunk_size=chunk) == pytest.approx(brute, rel=EXACT)
 
 
 def test_torch_tensors_are_accepted():
@@ -167,7 +169,7 @@ def test_ntk_gram_clips_cosines_of_duplicates():
     x = np.array([[0.6, 0.8], [0.6, 0.8]]) * (1 + 1e-16)
     h = geometry.ntk_gram(x)
     assert np.all(np.isfinite(h))
-    assert geometry.min_eigenvalue(h) == pytest.approx(0.0, abs=1e-12)
+    assert geometry.min_eigenvalue(h) == pytest.approx(0.0, abs=EXACT)
 
 
 def test_ntk_gram_empirical_chunking_is_exact():

@@ -17,6 +17,8 @@ from hypothesis import given, settings, strategies as st
 
 from sims.select import METHODS, Selection, _neuron_major, method_options, select, subnetwork_output
 
+from tests.helpers import EXACT, REFERENCE
+
 
 # ---------------------------------------------------------------------------------------
 # Slow references. F: (m, N, K) float64, Y: (m, K).
@@ -200,7 +202,7 @@ def test_method_equals_slow_reference(method, shape, seed):
     target = Y[:, 0] if K == 1 else Y
     result = select(features, target, n, method, seed=seed)
     assert result.indices.tolist() == [int(i) for i in expected_indices]
-    np.testing.assert_allclose(result.losses, expected_losses, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(result.losses, expected_losses, rtol=REFERENCE, atol=0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -226,9 +228,9 @@ def test_properties(method, m, N, K, n, seed):
     assert np.all((0 <= result.indices) & (result.indices < N))
     # the reported final loss is the loss of the reported weights
     output = np.einsum("mnk,n->mk", F, result.weights)
-    np.testing.assert_allclose(result.losses[-1], loss_of(output, Y), rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(result.losses[-1], loss_of(output, Y), rtol=REFERENCE, atol=1e-300)
     assert np.all(result.weights >= 0)
-    np.testing.assert_allclose(result.weights.sum(), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(result.weights.sum(), 1.0, rtol=EXACT)
     assert result.support_size == np.count_nonzero(result.weights)
     if method in ("fw", "fcfw", "greedy-opt"):
         assert np.all(np.diff(result.losses) <= 0)
@@ -245,7 +247,7 @@ def test_fcfw_and_greedy_opt_reach_the_hull_optimum_and_beat_fw():
     fw = select(F, Y, 30, "fw")
     for method in ("fcfw", "greedy-opt"):
         result = select(F, Y, 8, method)
-        np.testing.assert_allclose(result.losses[-1], optimum, rtol=1e-10)
+        np.testing.assert_allclose(result.losses[-1], optimum, rtol=REFERENCE)
         assert result.losses[2] <= fw.losses[2] * (1 + 1e-12)
 
 

@@ -9,6 +9,8 @@ import pytest
 from sims.cli import main
 from sims.model import load_model
 
+from tests.helpers import EXACT, REFERENCE
+
 
 def test_help_lists_subcommands():
     result = subprocess.run([sys.executable, "-m", "sims.cli", "--help"], capture_output=True, text=True)
@@ -105,7 +107,7 @@ def test_prune_writes_a_physically_smaller_network(tmp_path, capsys):
     data = load_dataset(name="digits", m=300)
     selection = select(neuron_features(model, data.train_inputs), data.train_targets, 8, "gfs")
     expected = subnetwork_output(neuron_features(model, data.test_inputs), selection.weights)
-    np.testing.assert_allclose(forward(pruned, data.test_inputs).numpy(), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(forward(pruned, data.test_inputs).numpy(), expected, rtol=REFERENCE, atol=EXACT)
 
 
 def test_prune_rejects_a_foreign_model_file(tmp_path, capsys):
@@ -145,4 +147,4 @@ def test_prune_a_plain_pytorch_state_dict(tmp_path, capsys):
     expected = subnetwork_output(neuron_features(model, data.test_inputs), selection.weights) + output_bias.numpy()
     with torch.no_grad():
         produced = small(torch.from_numpy(data.test_inputs)).numpy()
-    np.testing.assert_allclose(produced, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(produced, expected, rtol=REFERENCE, atol=EXACT)

@@ -16,6 +16,8 @@ from sims.model import (
     subnetwork,
 )
 
+from tests.helpers import EXACT
+
 
 def random_inputs(m, d, seed=0):
     return torch.from_numpy(np.random.default_rng(seed).standard_normal((m, d)) / np.sqrt(d))
@@ -29,7 +31,7 @@ def test_features_mean_is_forward_pass(activation, scaling, bias):
     inputs = random_inputs(11, 4)
     features = neuron_features(model, inputs)
     assert features.shape == (11, 37, 3)
-    torch.testing.assert_close(features.mean(1), forward(model, inputs), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(features.mean(1), forward(model, inputs), rtol=EXACT, atol=1e-14)
 
 
 def test_features_follow_the_formula_of_theory_section_1():
@@ -54,7 +56,7 @@ def test_ntk_output_is_sum_over_root_width():
     inputs = random_inputs(7, 3)
     hidden = torch.relu(inputs @ model.first_weight.T)
     expected = hidden @ model.second_weight / np.sqrt(50)
-    torch.testing.assert_close(forward(model, inputs), expected, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(forward(model, inputs), expected, rtol=EXACT, atol=1e-14)
 
 
 @pytest.mark.parametrize("scaling", SCALINGS)
@@ -67,7 +69,7 @@ def test_subnetwork_output_equals_weighted_features(scaling):
     small = subnetwork(model, indices, weights)
     assert small.width == 4
     expected = torch.einsum("mnk,n->mk", features[:, indices], torch.from_numpy(weights))
-    torch.testing.assert_close(forward(small, inputs), expected, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(forward(small, inputs), expected, rtol=EXACT, atol=1e-14)
 
 
 def test_subnetwork_rejects_bad_indices():

@@ -11,6 +11,8 @@ from sims.model import forward, init_network, neuron_features
 from sims.prune import model_from_state_dict, prune_model, prune_state_dict, state_dict_from_model
 from sims.select import select
 
+from tests.helpers import EXACT, REFERENCE
+
 
 def data(m, d, K, seed):
     generator = torch.Generator().manual_seed(seed)
@@ -33,9 +35,9 @@ def test_prune_model_agrees_with_selection_on_its_features(method, scaling):
     X_new, _ = data(9, 3, 2, seed=4)  # the smaller network is the subnetwork on any input
     for inputs in (X, X_new):
         mixture = torch.einsum("mnk,n->mk", neuron_features(model, inputs), torch.from_numpy(selection.weights))
-        np.testing.assert_allclose(forward(small, inputs).numpy(), mixture.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(forward(small, inputs).numpy(), mixture.numpy(), rtol=REFERENCE, atol=REFERENCE)
     loss = 0.5 * float(((forward(small, X) - Y) ** 2).sum()) / X.shape[0]
-    np.testing.assert_allclose(loss, selection.losses[-1], rtol=1e-10)
+    np.testing.assert_allclose(loss, selection.losses[-1], rtol=REFERENCE)
 
 
 def plain_network(d, width, K, activation, bias, seed):
@@ -66,18 +68,18 @@ def test_pruned_state_dict_loads_into_a_smaller_sequential(activation, name, bia
     # the selection is that of the features with the output bias taken off the target
     features = plain_features(state, X, activation)
     with torch.no_grad():
-        np.testing.assert_allclose(features.mean(1) + output_bias, dense(X), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(features.mean(1) + output_bias, dense(X), rtol=REFERENCE, atol=EXACT)
     expected = select(features, Y - output_bias, 7, method)
     assert selection.indices.tolist() == expected.indices.tolist()
-    np.testing.assert_allclose(selection.losses, expected.losses, rtol=1e-10)
+    np.testing.assert_allclose(selection.losses, expected.losses, rtol=REFERENCE)
     X_new, _ = data(11, 4, 2, seed=5)
     for inputs in (X, X_new):
         mixture = torch.einsum("mnk,n->mk", plain_features(state, inputs, activation), torch.from_numpy(selection.weights))
         with torch.no_grad():
-            np.testing.assert_allclose(small(inputs).numpy(), (mixture + output_bias).numpy(), rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(small(inputs).numpy(), (mixture + output_bias).numpy(), rtol=REFERENCE, atol=REFERENCE)
     with torch.no_grad():
         loss = 0.5 * float(((small(X) - Y) ** 2).sum()) / X.shape[0]
-    np.testing.assert_allclose(loss, selection.losses[-1], rtol=1e-10)
+    np.testing.assert_allclose(loss, selection.losses[-1], rtol=REFERENCE)
 
 
 def test_state_dict_round_trip_and_single_output():
@@ -85,11 +87,11 @@ def test_state_dict_round_trip_and_single_output():
     X, Y = data(10, 3, 1, seed=4)
     model, output_bias = model_from_state_dict(dense.state_dict())
     with torch.no_grad():
-        np.testing.assert_allclose((forward(model, X) + output_bias).numpy(), dense(X).numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose((forward(model, X) + output_bias).numpy(), dense(X).numpy(), rtol=EXACT, atol=EXACT)
     rebuilt = plain_network(3, 12, 1, nn.ReLU, True, seed=99)
     rebuilt.load_state_dict(state_dict_from_model(model, output_bias))
     with torch.no_grad():
-        np.testing.assert_allclose(rebuilt(X).numpy(), dense(X).numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(rebuilt(X).numpy(), dense(X).numpy(), rtol=EXACT, atol=EXACT)
     small_state, selection = prune_state_dict(dense.state_dict(), X, Y[:, 0], 4, "gfs")  # (m,) target, K = 1
     assert small_state["0.weight"].shape[0] == selection.support_size
 

@@ -10,6 +10,8 @@ import torch
 from sims.model import ACTIVATIONS, SCALINGS, forward, init_network
 from sims.train import TrainConfig, TrainingDiverged, evaluate_loss, loss_and_gradients, train
 
+from tests.helpers import EXACT, REFERENCE
+
 
 def instance(activation="tanh", scaling="mean-field", bias=True, seed=0, m=13, d=4, width=9, k=3):
     rng = np.random.default_rng(seed)
@@ -67,7 +69,7 @@ def test_loss_history_starts_at_initial_loss_and_decreases():
     result = train(model, inputs, targets, TrainConfig(lr=0.5, iterations=200))
     assert result.losses.shape == (201,)
     assert result.losses[0] == pytest.approx(evaluate_loss(model, inputs, targets))
-    assert result.final_loss == pytest.approx(evaluate_loss(result.model, inputs, targets), rel=1e-12)
+    assert result.final_loss == pytest.approx(evaluate_loss(result.model, inputs, targets), rel=EXACT)
     assert result.final_loss < 0.8 * result.losses[0]
     assert np.all(np.diff(result.losses) <= 1e-12)  # small step: monotone
 
@@ -97,7 +99,7 @@ def test_mean_field_step_is_width_independent():
     torch.testing.assert_close(forward(doubled, inputs), forward(model, inputs))
     config = TrainConfig(lr=0.3, iterations=20)
     small, large = train(model, inputs, targets, config), train(doubled, inputs, targets, config)
-    np.testing.assert_allclose(small.losses, large.losses, rtol=1e-10)
+    np.testing.assert_allclose(small.losses, large.losses, rtol=REFERENCE)
 
 
 def test_target_loss_stops_early_and_checkpoints_are_kept():
@@ -107,7 +109,7 @@ def test_target_loss_stops_early_and_checkpoints_are_kept():
     stopped = train(model, inputs, targets, TrainConfig(lr=0.5, iterations=100, target_loss=threshold))
     assert stopped.steps == int(np.argmax(full.losses <= threshold))
     assert sorted(full.checkpoints) == [0, 10, 50]
-    assert evaluate_loss(full.checkpoints[10], inputs, targets) == pytest.approx(full.losses[10], rel=1e-12)
+    assert evaluate_loss(full.checkpoints[10], inputs, targets) == pytest.approx(full.losses[10], rel=EXACT)
 
 
 def test_divergence_names_the_learning_rate():
@@ -168,7 +170,7 @@ def test_sgd_epochs_batches_and_seeds():
     # resuming from an epoch checkpoint with the same seed continues the same trajectory
     resumed = train(first.checkpoints[3], inputs, targets, TrainConfig(lr=0.3, iterations=3, batch_size=4,
                                                                        shuffle_seed=1, start_epoch=3))
-    assert evaluate_loss(first.checkpoints[6], inputs, targets) == pytest.approx(resumed.final_loss, rel=1e-12)
+    assert evaluate_loss(first.checkpoints[6], inputs, targets) == pytest.approx(resumed.final_loss, rel=EXACT)
     with pytest.raises(ValueError, match="batch_size"):
         TrainConfig(batch_size=0)
 
@@ -196,7 +198,7 @@ def test_observer_sees_every_step_with_its_hidden_activations():
 
     result = train(model, inputs, targets, TrainConfig(lr=0.2, iterations=5), observe=observe)
     assert [s for s, _ in seen] == list(range(6))
-    np.testing.assert_allclose([loss for _, loss in seen], result.losses, rtol=1e-12)
+    np.testing.assert_allclose([loss for _, loss in seen], result.losses, rtol=EXACT)
 
 
 def test_ntk_step_convention_of_e3():
@@ -214,8 +216,8 @@ def test_ntk_step_convention_of_e3():
     assert eta == pytest.approx(ntk_lr / m)
     summed = train(model, inputs, targets, TrainConfig(lr=eta, iterations=10, mode="first", loss_form="sum"))
     mean = train(model, inputs, targets, TrainConfig(lr=ntk_lr, iterations=10, mode="first", loss_form="mean"))
-    np.testing.assert_allclose(summed.losses, m * mean.losses, rtol=1e-10)
-    torch.testing.assert_close(summed.model.first_weight, mean.model.first_weight, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(summed.losses, m * mean.losses, rtol=REFERENCE)
+    torch.testing.assert_close(summed.model.first_weight, mean.model.first_weight, rtol=REFERENCE, atol=EXACT)
     # one step by hand: W1 = W0 - eta * d/dW [0.5 sum_j (f(x_j) - y_j)^2], f = N^(-1/2) sum_r a_r relu(w_r.x)
     w = model.first_weight.clone().requires_grad_(True)
     x, y = torch.from_numpy(inputs), torch.from_numpy(targets)
@@ -224,5 +226,5 @@ def test_ntk_step_convention_of_e3():
     loss.backward()
     one = train(model, inputs, targets, TrainConfig(lr=eta, iterations=1, mode="first", loss_form="sum"))
     assert one.losses[0] == pytest.approx(loss.item(), rel=1e-13)
-    torch.testing.assert_close(one.model.first_weight, (w - eta * w.grad).detach(), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(one.model.first_weight, (w - eta * w.grad).detach(), rtol=EXACT, atol=1e-14)
     assert dense_learning_rate("mf-teacher", 0.5, m) == 0.5  # mean-field set-ups: lr as given

@@ -9,6 +9,8 @@ import pytest
 
 from theory import bounds
 
+from tests.helpers import REFERENCE
+
 
 def test_values_at_known_points():
     assert bounds.gfs_realisable_bound(4, 2.0) == pytest.approx(0.25)
@@ -135,10 +137,10 @@ def test_p8_random_features_loss_and_variance_are_exact_at_every_step(shape):
                    observe=lambda t, current, hidden: variances.append(
                        geometry.neuron_variance(neuron_features(current, inputs).numpy())))
     loss, variance = bounds.random_features_trajectory(psi, model.second_weight.numpy(), targets, 1.0, 200)
-    np.testing.assert_allclose(loss, result.losses, rtol=1e-10, atol=0)
-    np.testing.assert_allclose(variance, variances, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(loss, result.losses, rtol=REFERENCE, atol=0)
+    np.testing.assert_allclose(variance, variances, rtol=REFERENCE, atol=0)
     spectrum = bounds.random_features_spectrum(psi, psi @ model.second_weight.numpy() / psi.shape[1] - targets)
-    np.testing.assert_allclose(bounds.random_features_loss(np.arange(201), 1.0, spectrum), result.losses, rtol=1e-10)
+    np.testing.assert_allclose(bounds.random_features_loss(np.arange(201), 1.0, spectrum), result.losses, rtol=REFERENCE)
     assert np.all(np.diff(loss) <= 1e-15)  # eta <= 1/mu_max: every term non-increasing
     # a broken variant (one factor (1 - eta mu) per step instead of two in the loss) is rejected
     energy = np.sum(spectrum.coefficients ** 2, axis=1)
