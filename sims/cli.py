@@ -4,16 +4,19 @@ arguments in :func:`build_parser`; errors in user input end in one line and exit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from sims.errors import InputError
-from sims.flags import add_config_flags, config_from_flags, parse_number
+from sims.flags import add_config_flags, config_from_flags
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -30,8 +33,59 @@ def _write_json(path: Path, payload: dict) -> None:
     atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps(payload, indent=2) + "\n"))
 
 
-_positive_int = parse_number(int, "positive")
-_nonnegative_int = parse_number(int, "non-negative")
+# The options of the commands that belong to no library config (files, folders, run controls),
+# declared as config fields like the rest, so every flag of every command comes from a field.
+@dataclass(frozen=True)
+class TrainFiles:
+    out: str = field(default="runs/train/model.pt", metadata={"help": "model path; .json and .png beside it"})
+
+
+@dataclass(frozen=True)
+class SelectFiles:
+    features: str = field(metadata={"help": "(m, N) or (m, N, K) .npy array; the dense net is their mean"})
+    target: str = field(metadata={"help": "(m,) or (m, K) .npy array"})
+    out: str = field(default="selection.json", metadata={"help": "JSON with indices, losses, weights"})
+
+
+def _activation_names():
+    from sims.model import ACTIVATIONS
+
+    return list(ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class PruneFiles:
+    model: str = field(metadata={"help": "a model written by `gfs train` (or a state dict, see --state-dict)"})
+    out: str = field(metadata={"help": "path of the pruned model"})
+    state_dict: bool = field(default=False, metadata={
+        "help": "--model is a plain nn.Sequential(Linear, act, Linear) state dict; the output is one too"})
+    activation: str = field(default="relu", metadata={"help": "activation of a --state-dict model",
+                                                      "choices": _activation_names})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    experiment: str = field(metadata={"help": "an experiment name or 'all' (see `gfs list`)", "positional": True})
+    quick: bool = field(default=False, metadata={"help": "the small preset (minutes on a laptop)"})
+    config: str | None = field(default=None, metadata={
+        "help": "TOML file of config fields (optionally under [experiment])"})
+    out: str | None = field(default=None, metadata={
+        "help": "results root (default results/, or results/quick/ with --quick)"})
+    workers: int = field(default=1, metadata={"help": "local worker processes", "range": "positive"})
+    scheduler: str | None = field(default=None, metadata={"help": "address of an existing Dask scheduler"})
+    figures: str | None = field(default=None, metadata={
+        "help": "figure folder (default figures/ for results/, otherwise <out>/figures)"})
+    no_figures: bool = field(default=False, metadata={"help": "skip figures and report"})
+
+
+@dataclass(frozen=True)
+class ResultsOptions:
+    quick: bool = field(default=False, metadata={"help": "use the quick results (same as --out results/quick)"})
+    out: str | None = field(default=None, metadata={
+        "help": "results root (default results/, or results/quick/ when results/ has no finished run)"})
+    figures: str | None = field(default=None, metadata={
+        "help": "figure folder (default figures/ for results/, otherwise <out>/figures)"})
+    report: str | None = field(default=None, metadata={"help": "report path (default <out>/REPORT.md)"})
 
 
 # The flags generated from config fields (sims.flags): which fields become flags, the flags
@@ -47,10 +101,45 @@ SELECTION_RENAMES = {"n": "-n"}
 TRAIN_RANGES = {"iterations": "positive"}
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    from sims.data import DatasetConfig
+@dataclass(frozen=True)
+class FlagSet:
+    """The fields of one config class that a command takes as flags, in help order."""
 
-    add_config_flags(parser.add_argument_group("data"), DatasetConfig, DATA_FIELDS, flags=DATA_RENAMES)
+    config_class: type
+    names: tuple[str, ...]
+    renames: Mapping[str, str] = field(default_factory=dict)
+    ranges: Mapping[str, str] = field(default_factory=dict)
+    group: str | None = None
+
+
+def _fields_of(config_class, *excluded: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(config_class) if f.name not in excluded)
+
+
+def command_flags() -> dict[str, list[FlagSet]]:
+    """Every flag of every command, as (config class, fields) sets: the one table
+    :func:`build_parser` reads and the test compares with the parser."""
+    from sims.data import DatasetConfig
+    from sims.model import NetworkConfig
+    from sims.select import SelectionConfig
+    from sims.train import TrainConfig
+
+    data = FlagSet(DatasetConfig, DATA_FIELDS, DATA_RENAMES, group="data")
+    selection = FlagSet(SelectionConfig, SELECTION_FIELDS, SELECTION_RENAMES)
+    return {
+        "train": [data,
+                  FlagSet(NetworkConfig, NETWORK_FIELDS[:4], group="model and training"),  # network, training, rest
+                  FlagSet(TrainConfig, TRAIN_FIELDS, ranges=TRAIN_RANGES, group="model and training"),
+                  FlagSet(NetworkConfig, NETWORK_FIELDS[4:], group="model and training"),
+                  FlagSet(TrainFiles, _fields_of(TrainFiles), group="model and training")],
+        "select": [FlagSet(SelectFiles, ("features", "target")), selection, FlagSet(SelectFiles, ("out",))],
+        "prune": [FlagSet(PruneFiles, ("model", "state_dict", "activation")), data, selection,
+                  FlagSet(PruneFiles, ("out",))],
+        "run": [FlagSet(RunOptions, _fields_of(RunOptions))],
+        "figures": [FlagSet(ResultsOptions, _fields_of(ResultsOptions, "report"))],
+        "report": [FlagSet(ResultsOptions, _fields_of(ResultsOptions))],
+        "list": [],
+    }
 
 
 def _dataset_from_args(args):
@@ -351,71 +440,37 @@ def command_list(args) -> None:
     print("activations: " + ", ".join(ACTIVATIONS))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from sims.model import NetworkConfig
-    from sims.train import TrainConfig
+COMMANDS = {  # name -> (handler, help)
+    "train": (command_train, "train a dense two-layer network by exact full-batch GD"),
+    "select": (command_select, "select n neurons from a feature array (.npy)"),
+    "prune": (command_prune, "prune a network to a physically smaller one"),
+    "run": (command_run, "run experiments (resumable), then write figures and the report"),
+    "figures": (command_figures, "regenerate figures from results"),
+    "report": (command_report, "write the Markdown report of the claims"),
+    "list": (command_list, "list experiments, methods, datasets and activations"),
+}
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gfs`` parser: one subcommand per entry of :data:`COMMANDS`, its flags generated
+    from the config fields of :func:`command_flags`."""
     parser = _OneLineParser(
         prog="gfs",
         description="Verify the theory of greedy subnetwork selection in two-layer networks.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-
-    train = commands.add_parser("train", help="train a dense two-layer network by exact full-batch GD")
-    _add_data_arguments(train)
-    group = train.add_argument_group("model and training")
-    add_config_flags(group, NetworkConfig, NETWORK_FIELDS[:4])  # the help's order: network, training, the rest
-    add_config_flags(group, TrainConfig, TRAIN_FIELDS, ranges=TRAIN_RANGES)
-    add_config_flags(group, NetworkConfig, NETWORK_FIELDS[4:])
-    group.add_argument("--out", default="runs/train/model.pt", help="model path; .json and .png beside it")
-    train.set_defaults(handler=command_train)
-
-    from sims.select import SelectionConfig
-
-    select_parser = commands.add_parser("select", help="select n neurons from a feature array (.npy)")
-    select_parser.add_argument("--features", required=True, help="(m, N) or (m, N, K) array, the dense net is their mean")
-    select_parser.add_argument("--target", required=True, help="(m,) or (m, K) array")
-    add_config_flags(select_parser, SelectionConfig, SELECTION_FIELDS, flags=SELECTION_RENAMES)
-    select_parser.add_argument("--out", default="selection.json", help="JSON with indices, losses, weights")
-    select_parser.set_defaults(handler=command_select)
-
-    prune = commands.add_parser("prune", help="prune a network to a physically smaller one")
-    prune.add_argument("--model", required=True, help="a model written by `gfs train` (or a state dict, see --state-dict)")
-    prune.add_argument("--state-dict", action="store_true",
-                       help="--model is a plain nn.Sequential(Linear, act, Linear) state dict; the output is one too")
-    prune.add_argument("--activation", default="relu", help="activation of a --state-dict model (default relu)")
-    _add_data_arguments(prune)
-    add_config_flags(prune, SelectionConfig, SELECTION_FIELDS, flags=SELECTION_RENAMES)
-    prune.add_argument("--out", required=True, help="path of the pruned model")
-    prune.set_defaults(handler=command_prune)
-
-    run = commands.add_parser("run", help="run experiments (resumable), then write figures and the report")
-    run.add_argument("experiment", help="an experiment name or 'all' (see `gfs list`)")
-    run.add_argument("--quick", action="store_true", help="the small preset (minutes on a laptop)")
-    run.add_argument("--config", default=None, help="TOML file of config fields (optionally under [experiment])")
-    run.add_argument("--out", default=None, help="results root (default results/, or results/quick/ with --quick)")
-    run.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
-    run.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
-    run.add_argument("--figures", default=None,
-                     help="figure folder (default figures/ for results/, otherwise <out>/figures)")
-    run.add_argument("--no-figures", action="store_true", help="skip figures and report")
-    run.set_defaults(handler=command_run)
-
-    for name, handler, text in (("figures", command_figures, "regenerate figures from results"),
-                                ("report", command_report, "write the Markdown report of the claims")):
+    flag_sets = command_flags()
+    for name, (handler, text) in COMMANDS.items():
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--quick", action="store_true", help="use the quick results (same as --out results/quick)")
-        sub.add_argument("--out", default=None,
-                         help="results root (default results/, or results/quick/ when results/ has no finished run)")
-        sub.add_argument("--figures", default=None,
-                         help="figure folder (default figures/ for results/, otherwise <out>/figures)")
-        if name == "report":
-            sub.add_argument("--report", default=None, help="report path (default <out>/REPORT.md)")
+        groups = {}
+        for flag_set in flag_sets[name]:
+            target = sub
+            if flag_set.group is not None:
+                target = groups.setdefault(flag_set.group, sub.add_argument_group(flag_set.group))
+            add_config_flags(target, flag_set.config_class, flag_set.names, flags=flag_set.renames,
+                             ranges=flag_set.ranges)
         sub.set_defaults(handler=handler)
-
-    listing = commands.add_parser("list", help="list experiments, methods, datasets and activations")
-    listing.set_defaults(handler=command_list)
     return parser
 
 

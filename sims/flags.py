@@ -13,6 +13,8 @@ A field becomes a flag through its metadata::
 - ``choices`` (optional): a callable returning the accepted names, listed in the help. The
   names themselves are checked by the config, which names the field and the valid values.
 
+- ``positional`` (optional): True makes the field a positional argument (``gfs run EXPERIMENT``).
+
 A field without a default is a required flag. Annotations map to flag types: ``bool`` -> a switch (``store_true``, default False); ``int``,
 ``float``, ``str`` and their ``| None`` forms -> that type; ``tuple[int, ...]`` of fixed
 length -> comma-separated integers (``--classes 3,8``).
@@ -62,7 +64,8 @@ def parse_number(kind: type, value_range: str | None):
 
 
 def flag_name(field_name: str, flags: Mapping[str, str]) -> str:
-    """The flag of a field: ``flags[field_name]`` if given, else ``--field-name``."""
+    """The flag of a field: ``flags[field_name]`` if given, else ``--field-name``. (A positional
+    field's argument is its name, see :func:`add_config_flags`.)"""
     return flags.get(field_name, "--" + field_name.replace("_", "-"))
 
 
@@ -117,6 +120,9 @@ def add_config_flags(
         if "choices" in field.metadata:
             text = f"{text}: {', '.join(field.metadata['choices']())}"
         kind, is_tuple, length = _plain_type(annotation)
+        if field.metadata.get("positional"):
+            parser.add_argument(field.name, type=kind, help=text)
+            continue
         default = field.default
         required = default is dataclasses.MISSING  # a field without a default is a required flag
         if required:
@@ -141,7 +147,7 @@ def config_from_flags(config_class, args, names: Sequence[str], *, flags: Mappin
     A tuple flag that is not the right number of comma-separated integers raises an InputError
     naming the flag; the config's own checks name the field."""
     for field, annotation in _fields(config_class, names):
-        flag = flag_name(field.name, flags)
+        flag = field.name if field.metadata.get("positional") else flag_name(field.name, flags)
         value = getattr(args, _dest(flag))
         kind, is_tuple, length = _plain_type(annotation)
         if is_tuple and value is not None:

@@ -103,3 +103,43 @@ def test_a_field_without_help_cannot_become_a_flag():
 
     with pytest.raises(TypeError, match="no help text"):
         add_config_flags(argparse.ArgumentParser(), Bare, ["size"])
+
+
+def test_every_flag_of_every_command_comes_from_a_config_field():
+    """The parser has exactly the flags of cli.command_flags(), each with its field's help and
+    default: no hand-written flag remains."""
+    parser = cli.build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    flag_sets = cli.command_flags()
+    assert set(commands.choices) == set(cli.COMMANDS) == set(flag_sets)
+    for command, subparser in commands.choices.items():
+        actions = {}
+        for action in subparser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            for name in action.option_strings or [action.dest]:
+                actions[name] = action
+        declared = {}
+        for flag_set in flag_sets[command]:
+            fields = {f.name: f for f in dataclasses.fields(flag_set.config_class)}
+            for name in flag_set.names:
+                positional = fields[name].metadata.get("positional")
+                declared[name if positional else flag_name(name, flag_set.renames)] = fields[name]
+        assert set(actions) == set(declared), command
+        for flag, field in declared.items():
+            action = actions[flag]
+            assert action.help.startswith(field.metadata["help"]), (command, flag)
+            if isinstance(field.default, tuple):  # a tuple flag holds its comma-separated text
+                assert action.default == ",".join(map(str, field.default)), (command, flag)
+            elif field.default is not dataclasses.MISSING:
+                assert action.default == field.default, (command, flag)
+            else:
+                assert action.required or not action.option_strings, (command, flag)
+
+
+def test_positional_fields_round_trip():
+    args = cli.build_parser().parse_args(["run", "rates", "--workers", "2", "--no-figures"])
+    options = config_from_flags(cli.RunOptions, args, [f.name for f in dataclasses.fields(cli.RunOptions)])
+    assert (options.experiment, options.workers, options.no_figures, options.quick) == ("rates", 2, True, False)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "rates", "--workers", "0"])
