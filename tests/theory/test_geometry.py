@@ -172,6 +172,47 @@ def test_ntk_gram_clips_cosines_of_duplicates():
     assert geometry.min_eigenvalue(h) == pytest.approx(0.0, abs=EXACT)
 
 
+def _ntk_gram_mpmath(x, digits=40):
+    """H_ij = x_i.x_j (pi - theta_ij) / (2 pi) evaluated with `digits` decimal digits, the
+    float64 inputs taken as exact."""
+    import mpmath
+
+    with mpmath.workdps(digits):
+        rows = [[mpmath.mpf(float(v)) for v in row] for row in x]
+        norms = [mpmath.sqrt(mpmath.fsum(v * v for v in row)) for row in rows]
+        h = np.empty((len(rows), len(rows)))
+        for i, a in enumerate(rows):
+            for j, b in enumerate(rows):
+                dot = mpmath.fsum(p * q for p, q in zip(a, b))
+                cos = max(min(dot / (norms[i] * norms[j]), mpmath.mpf(1)), mpmath.mpf(-1))
+                h[i, j] = float(dot * (mpmath.pi - mpmath.acos(cos)) / (2 * mpmath.pi))
+    return h
+
+
+def test_ntk_gram_has_full_precision_on_parallel_and_antiparallel_inputs():
+    """Against a 40-digit evaluation: the diagonal, exact duplicates, pairs 1e-9 and 1e-5 rad
+    apart, an anti-parallel pair, a pair 1e-9 rad from anti-parallel and generic rows all agree
+    to 1e-15 of |x_i||x_j| (arccos of a rounded cosine misses by about 1e-9 on such pairs)."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(5)
+    base /= np.linalg.norm(base)
+    other = rng.standard_normal(5)
+    other -= other @ base * base
+    other /= np.linalg.norm(other)
+
+    def turned(angle):
+        return math.cos(angle) * base + math.sin(angle) * other
+
+    x = np.array([base, base.copy(), turned(1e-9), turned(1e-5), -base, turned(math.pi - 1e-9), turned(0.7),
+                  *rng.standard_normal((3, 5))]) * rng.uniform(0.5, 2.0, size=(10, 1))
+    exact = _ntk_gram_mpmath(x)
+    scale = np.outer(np.linalg.norm(x, axis=1), np.linalg.norm(x, axis=1))
+    h = geometry.ntk_gram(x)
+    assert np.max(np.abs(h - exact) / scale) <= 1e-15
+    np.testing.assert_array_equal(h, h.T)
+    np.testing.assert_allclose(np.diag(h), 0.5 * np.einsum("ij,ij->i", x, x), rtol=EXACT, atol=0)
+
+
 def test_ntk_gram_empirical_chunking_is_exact():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 3))
