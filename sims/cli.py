@@ -18,6 +18,9 @@ import numpy as np
 from sims.errors import InputError
 from sims.flags import add_config_flags, config_from_flags
 
+__all__ = ["main", "build_parser", "COMMANDS", "command_flags", "FlagSet", "TrainFiles", "SelectFiles", "PruneFiles",
+           "RunOptions", "ResultsOptions"]
+
 
 class _OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (``gfs <command>: error: ...``, exit

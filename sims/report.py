@@ -12,6 +12,8 @@ from sims.errors import InputError
 from sims.io import atomic_write
 from sims.runner import config_from_mapping, get_experiment, load_results
 
+__all__ = ["load_config", "load_folder", "is_quick_preset", "write_figures", "verdict_record", "write_report"]
+
 
 def load_config(folder: str | Path):
     """(experiment, config) of a results folder written by the runner. A config.json that this

@@ -122,9 +122,91 @@ def local_slopes(excess: np.ndarray, points: int) -> list[tuple[int, float]]:
     return result
 
 
-def figures(rows: list[dict], config: ExponentialConfig, folder) -> list:
-    from sims.plots import plot_contraction, plot_phase_diagram
+def plot_contraction(rows: list[dict], config: ExponentialConfig, folder) -> list:
+    """E2: semi-log excess loss against n for re-weighted greedy and GFS, with P4's bound
+    (1 - r^2/D^2)^(n-1) and P3's bound dashed, and in the legend the contraction per step (or the
+    log-log slope) that the report's claims measure."""
+    from sims.plots import METHOD_STYLE, constant, legend_below, plt, save_both, seed_band, select_rows
+    from theory import bounds, claims
 
+    contraction_rows = select_rows(rows, dataset="contraction")
+    if not contraction_rows:
+        return []
+    radius, diam = constant(contraction_rows, "r"), constant(contraction_rows, "D")
+    figure, axis = plt.subplots(figsize=(6.6, 4.4))
+    floor = 1e-26
+    for method in config.methods:
+        ns, means, low, high = seed_band(contraction_rows, log=True, method=method, metric="excess_loss")
+        if ns.size == 0:
+            continue
+        label = method
+        # the numbers of the report: the exponential claim's per-seed factor (geometric mean), or
+        # the mean per-seed log-log slope on the rate window for the averaging methods
+        if method in REWEIGHTED_METHODS:
+            verdict = claims.reweighted_greedy_exponential(contraction_rows, method=method)
+            if "contraction (group 1)" in verdict.numbers:
+                label += f" (factor {verdict.numbers['contraction (group 1)']:.3f}/step)"
+        else:
+            fitted = claims.tail_slopes(contraction_rows, method=method, floor=1e-25)
+            if fitted:
+                label += f" (log-log slope {np.mean([slope for slope, _, _ in fitted.values()]):.2f})"
+        color, style = METHOD_STYLE.get(method, (None, "-"))
+        axis.plot(ns, np.maximum(means, floor), style, color=color, label=label, lw=1.6)
+        if np.any(high > low):
+            axis.fill_between(ns, np.maximum(low, floor), np.maximum(high, floor), color=color, alpha=0.2, lw=0)
+    if np.isfinite(radius) and radius > 0:
+        ns, means, _, _ = seed_band(contraction_rows, log=True, method="fw", metric="excess_loss")
+        if ns.size:
+            bound = bounds.reweighted_greedy_bound(ns, means[0], radius, diam)
+            axis.plot(ns, np.maximum(bound, floor), "--", color="C2", lw=1,
+                      label=f"P4 bound, factor 1-r²/D² = {bounds.reweighted_contraction(radius, diam):.4f}")
+            gfs_bound = bounds.gfs_interior_bound(ns, constant(contraction_rows, "D_g"), radius)
+            axis.plot(ns, gfs_bound, ":", color="C0", lw=1, label="P3 bound (GFS)")
+    axis.set_yscale("log")
+    axis.set_ylim(floor, None)
+    axis.set(xlabel="subnetwork size n", ylabel="excess loss  L(f_n) - L(g)",
+             title=f"re-weighted greedy, m = {config.contraction_m} (r = {radius:.3g}, D = {diam:.3g})")
+    axis.grid(True, which="both", alpha=0.25)
+    legend_below(figure, axis, ncol=2)
+    return save_both(figure, folder, "exponential_contraction")
+
+
+def plot_phase_diagram(rows: list[dict], config: ExponentialConfig, folder) -> list:
+    """E2: GFS's local log-log slope over (n, m) with the predicted boundary n* = (D/r)^2."""
+    from sims.plots import constant, legend_below, plt, save_both, select_rows
+
+    phase_rows = select_rows(rows, dataset="phase", metric="local_slope")
+    if not phase_rows:
+        return []
+    sizes = sorted({row["m"] for row in phase_rows})
+    centres = sorted({row["n"] for row in phase_rows})
+    grid = np.full((len(sizes), len(centres)), np.nan)
+    for i, m in enumerate(sizes):
+        for j, n in enumerate(centres):
+            values = [row["value"] for row in phase_rows if row["m"] == m and row["n"] == n]
+            if values:
+                grid[i, j] = np.mean(values)
+    figure, axis = plt.subplots(figsize=(7, 4.4))
+    n_edges = np.sqrt(np.array(centres[:-1]) * np.array(centres[1:]))
+    n_edges = np.concatenate([[centres[0] / 1.3], n_edges, [centres[-1] * 1.3]])
+    m_edges = np.arange(len(sizes) + 1) - 0.5
+    mesh = axis.pcolormesh(n_edges, m_edges, grid, cmap="RdYlBu_r", vmin=-3, vmax=0, shading="flat")
+    figure.colorbar(mesh, ax=axis, label="local slope d log(excess loss) / d log n")
+    boundary = [constant(select_rows(rows, dataset="phase", m=m), "predicted_boundary") for m in sizes]
+    axis.plot(boundary, np.arange(len(sizes)), "k--o", ms=4, label="predicted boundary n* = (D/r)²")
+    for row_index, value in enumerate(boundary):
+        if np.isfinite(value) and value > n_edges[-1]:
+            axis.text(n_edges[-1] / 1.05, row_index, f"n* = {value:.2g} →", ha="right", va="center", fontsize=8)
+    axis.set_xscale("log")
+    axis.set_xlim(n_edges[0], n_edges[-1])
+    axis.set_yticks(np.arange(len(sizes)), [str(m) for m in sizes])
+    axis.set(xlabel="subnetwork size n", ylabel="samples m (function-space dimension m·K, K = 1)",
+             title="where GFS is fast: slope -2 (blue) vs -1 (orange)")
+    legend_below(figure, axis, ncol=1)
+    return save_both(figure, folder, "exponential_phase_diagram")
+
+
+def figures(rows: list[dict], config: ExponentialConfig, folder) -> list:
     return plot_contraction(rows, config, folder) + plot_phase_diagram(rows, config, folder)
 
 

@@ -185,9 +185,80 @@ def _test_rows(features, targets, test_features, dataset, selection, seed, confi
 
 
 def figures(rows: list[dict], config: RatesConfig, folder) -> list:
-    from sims.plots import plot_rates
+    """E1: one figure per problem: log-log training loss against n, every method, direct GD,
+    the P2 and P3 bounds (dashed), the rate-window slopes of gfs, fw and direct GD (as in the
+    report), and the bracket of measured sizes where gfs and direct GD cross."""
+    from sims.plots import (METHOD_STYLE, constant, draw_band, legend_below, plain_log_labels, plt, save_both,
+                            seed_band, select_rows)
+    from theory import bounds, claims
 
-    return plot_rates(rows, config, folder)
+    written = []
+    for problem in config.problems:
+        problem_rows = select_rows(rows, dataset=problem)
+        if not problem_rows:
+            continue
+        has_accuracy = bool(select_rows(problem_rows, metric="test_accuracy"))
+        figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6.4, 4.4))
+        axis = axes[0] if has_accuracy else axes
+        for method in (*config.methods, "direct-gd"):
+            ns, means, low, high = seed_band(problem_rows, log=True, method=method, metric="train_loss")
+            if ns.size == 0:
+                continue
+            label = method
+            if method in ("gfs", "direct-gd", "fw"):
+                # the slope the claims and the report's table use: per-seed fits on n >= n_max/4 of
+                # the excess loss (of the training loss itself for direct GD), averaged over seeds
+                metric = "train_loss" if method == "direct-gd" else "excess_loss"
+                fitted = claims.tail_slopes(problem_rows, method=method, metric=metric, floor=1e-25)
+                # a loss at float64 rounding level (direct GD interpolating few samples) has no rate
+                rounding = method == "direct-gd" and bool(np.any(means[ns >= ns[-1] / claims.RATE_WINDOW] < 1e-12))
+                if fitted and not rounding:
+                    n_low = min(window for _, window, _ in fitted.values())
+                    label += (f" (slope {np.mean([slope for slope, _, _ in fitted.values()]):.2f}"
+                              f" on n ≥ {n_low:.0f})")
+            draw_band(axis, ns, means, low, high, label, method)
+        ns, _, _, _ = seed_band(problem_rows, method="gfs", metric="train_loss")
+        if ns.size:
+            variance, dense_loss = constant(problem_rows, "V"), constant(problem_rows, "dense_loss")
+            lg, dg, radius = constant(problem_rows, "L_g"), constant(problem_rows, "D_g"), constant(problem_rows, "r")
+            grid = np.geomspace(ns[0], ns[-1], 60)
+            axis.plot(grid, dense_loss + bounds.gfs_excess_bound(grid, variance), "--", color="C0", lw=1, alpha=0.7,
+                      label="P2 bound (GFS)")
+            if np.isfinite(radius) and radius > 0:
+                axis.plot(grid, lg + bounds.gfs_interior_bound(grid, dg, radius), "--", color="C3", lw=1, alpha=0.7,
+                          label=f"P3 bound (r={radius:.2g})")
+            axis.axhline(dense_loss, color="k", lw=0.8, alpha=0.6, label=f"dense network ({dense_loss:.3g})")
+            verdict = claims.pruned_beats_direct_training(problem_rows)
+            if "crossover_low" in verdict.numbers:  # bracketed between two sizes both methods measured
+                low_n, high_n = verdict.numbers["crossover_low"], verdict.numbers["crossover_high"]
+                axis.axvspan(low_n, high_n, color="k", alpha=0.08, lw=0)
+                axis.text(high_n, 0.02, f"gfs and direct GD cross in [{low_n:.0f}, {high_n:.0f}] ", ha="right",
+                          va="bottom", fontsize=8, transform=axis.get_xaxis_transform())
+        dimension = constant(problem_rows, "dimension")
+        measured = [row["value"] for row in problem_rows if row["metric"] == "train_loss" and row["value"] > 0]
+        high = axis.get_ylim()[1]
+        # float-floor plateaus (1e-30) would flatten the rest
+        axis.set_ylim(max(0.3 * min(measured), high * 1e-18), high)
+        axis.set(xscale="log", yscale="log", xlabel="subnetwork size n",
+                 ylabel="training loss  0.5 mean ||f - y||²",
+                 title=f"{problem} (m·K = {dimension:.0f})")
+        axis.grid(True, which="both", alpha=0.25)
+        if has_accuracy:
+            for method in (*config.methods, "direct-gd"):
+                ns, means, low, high = seed_band(problem_rows, method=method, metric="test_accuracy")
+                if ns.size:
+                    color, style = METHOD_STYLE.get(method, (None, "-"))
+                    axes[1].plot(ns, means, style, marker="o", ms=3, color=color, label=method)
+                    axes[1].fill_between(ns, low, high, color=color, alpha=0.2, lw=0)
+            dense_accuracy = constant(problem_rows, "dense_test_accuracy")
+            axes[1].axhline(dense_accuracy, color="k", lw=0.8)
+            axes[1].set(xscale="log", xlabel="subnetwork size n", ylabel="test accuracy",
+                        title=f"{problem}: test accuracy (dense network {dense_accuracy:.3f}, black line)")
+            axes[1].grid(True, which="both", alpha=0.25)
+            plain_log_labels(axes[1], "x")
+        legend_below(figure, axis, ncol=4 if has_accuracy else 3)  # same colours in both panels
+        written += save_both(figure, folder, f"rates_{problem}")
+    return written
 
 
 def claims(rows: list[dict], config: RatesConfig) -> list:
