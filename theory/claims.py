@@ -55,6 +55,7 @@ __all__ = [
     "interior_bound_check",
     "reweighted_bound_check",
     "pruned_beats_direct_training",
+    "pruned_beats_strongest_competitor",
     "gfs_inverse_square_rate",
     "reweighted_greedy_exponential",
     "fast_beyond_boundary",
@@ -418,6 +419,45 @@ def pruned_beats_direct_training(
     return verdict.with_calibration(_normal_calibration(
         _decide_below(0.0), at_end.sd, at_end.count, 0.0, effect,
         "the true log-ratio is 0", f"it is {effect:.3g} (the measured size)"))
+
+
+def pruned_beats_strongest_competitor(rows, *, pruned_method: str = "gfs", competitors, metric: str = TRAIN_LOSS,
+                                      experiment=None, dataset=None, m=None, n=None) -> Verdict:
+    """ICML'20 re-asked: the pruned network beats every same-width competitor, the strongest included.
+
+    For each competitor in ``competitors`` that has rows, :func:`pruned_beats_direct_training`
+    with it in the place of direct training (paired by seed, at the largest shared size, or at
+    size ``n`` when given). The strongest competitor is the one with the largest mean log-ratio
+    ln L_pruned - ln L_competitor (the one the pruned network beats by the least). Intersection-union
+    rule: "held" only when the pruned network is significantly better than every competitor;
+    "did not hold" when it is significantly worse than at least one; "indistinguishable" otherwise;
+    "not testable" when no competitor, or any competitor with rows, is not testable. The false-held
+    rate of an intersection-union test is at most that of its least favourable single test, which
+    is reported (with the product of the single tests' powers)."""
+    claim = f"pruned ({pruned_method}) beats the strongest same-width competitor" + (f" at n={n:g}" if n else "")
+    data = filter_rows(rows, experiment=experiment, dataset=dataset, m=m, metric=metric, n=n)
+    present = [c for c in competitors if any(str(row.get("method")) == c for row in data)]
+    if not present:
+        return _not_testable(claim, f"no rows of the competitors {', '.join(competitors)}")
+    parts = {c: pruned_beats_direct_training(data, pruned_method=pruned_method, direct_method=c, metric=metric)
+             for c in present}
+    untestable = [c for c, v in parts.items() if v.outcome == "not testable"]
+    if untestable:
+        return _not_testable(claim, f"not testable against {', '.join(untestable)}: "
+                                    + "; ".join(parts[c].summary for c in untestable),
+                             min(v.seeds for v in parts.values()))
+    strongest = max(present, key=lambda c: parts[c].numbers["log_gap_at_n_max"])
+    combined = _combine(claim, list(parts.values()))
+    best = parts[strongest]
+    others = "; ".join(f"{c}: {parts[c].outcome} (log-ratio {parts[c].numbers['log_gap_at_n_max']:.3g})"
+                       for c in present if c != strongest)
+    numbers = {"log_gap_at_n_max": best.numbers["log_gap_at_n_max"], "log_gap_low": best.numbers["log_gap_low"],
+               "log_gap_high": best.numbers["log_gap_high"], "n_max": best.numbers["n_max"],
+               "competitors": float(len(present)),
+               "competitors_beaten": float(sum(v.outcome == "held" for v in parts.values()))}
+    summary = (f"strongest competitor {strongest}: {best.outcome}, {best.summary}"
+               + (f" | others: {others}" if others else ""))
+    return replace(combined, summary=summary, numbers=numbers)
 
 
 def paired_improvement(rows, *, method: str, baseline: str, metric: str, claim: str, experiment=None, dataset=None,

@@ -531,3 +531,41 @@ def test_growth_law_no_growth_is_a_verdict():
     constant = claims.growth_law_verdict("c", MS, [[7.0] * 8 for _ in MS])
     assert constant.outcome == "did not hold"
     assert inference.FLAT_FRACTION == 0.1
+
+
+# ----------------------------------------------------------------------------- pruned vs the strongest competitor
+
+
+def competitor_rows(gaps_by_method, seeds=3, n=100, metric="test_loss"):
+    """Rows whose per-seed log-gap ln(gfs) - ln(competitor) is gaps_by_method[competitor][seed]."""
+    rows = [row("gfs", n, metric, 1.0, seed=seed) for seed in range(seeds)]
+    for method, gaps in gaps_by_method.items():
+        rows += [row(method, n, metric, math.exp(-gap), seed=seed) for seed, gap in enumerate(gaps)]
+    return rows
+
+
+def test_strongest_competitor_every_outcome():
+    beats_all = competitor_rows({"snip": [-0.5, -0.6, -0.55], "rigl": [-0.2, -0.22, -0.19]})
+    verdict = claims.pruned_beats_strongest_competitor(beats_all, competitors=("snip", "rigl"), metric="test_loss")
+    assert verdict.outcome == "held" and verdict.summary.startswith("strongest competitor rigl")
+    assert verdict.numbers["competitors_beaten"] == 2 and verdict.false_held_rate is not None
+    # beating the weak one does not carry over to the strong one
+    mixed = competitor_rows({"snip": [-0.5, -0.6, -0.55], "rigl": [-0.1, 0.1, 0.02]})
+    verdict = claims.pruned_beats_strongest_competitor(mixed, competitors=("snip", "rigl"), metric="test_loss")
+    assert verdict.outcome == "indistinguishable" and "strongest competitor rigl" in verdict.summary
+    worse = competitor_rows({"snip": [-0.5, -0.6, -0.55], "rigl": [0.3, 0.32, 0.29]})
+    verdict = claims.pruned_beats_strongest_competitor(worse, competitors=("snip", "rigl"), metric="test_loss")
+    assert verdict.outcome == "did not hold"
+    two_seeds = competitor_rows({"snip": [-0.5, -0.6]}, seeds=2)
+    assert claims.pruned_beats_strongest_competitor(two_seeds, competitors=("snip",),
+                                                    metric="test_loss").outcome == "not testable"
+    assert claims.pruned_beats_strongest_competitor(beats_all, competitors=("grasp",),
+                                                    metric="test_loss").outcome == "not testable"
+
+
+def test_strongest_competitor_at_a_given_size():
+    rows = competitor_rows({"rigl": [-0.2, -0.22, -0.19]}, n=100) + competitor_rows({"rigl": [0.3, 0.31, 0.29]}, n=50)
+    at_100 = claims.pruned_beats_strongest_competitor(rows, competitors=("rigl",), metric="test_loss", n=100)
+    at_50 = claims.pruned_beats_strongest_competitor(rows, competitors=("rigl",), metric="test_loss", n=50)
+    assert (at_100.outcome, at_50.outcome) == ("held", "did not hold")
+    assert at_50.numbers["n_max"] == 50 and "n=50" in at_50.claim
