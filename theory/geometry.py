@@ -77,20 +77,31 @@ def _as_float_array(x, name: str) -> np.ndarray:
     return arr
 
 
+def _checked_features(features) -> np.ndarray:
+    """The features as a float64 array of shape (m, N) or (m, N, K) with positive sizes and
+    finite entries; a ValueError names what is wrong. Public functions call this once; the
+    private kernels below take its result and trust it."""
+    arr = _as_float_array(features, "features")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"features must have shape (m, N) or (m, N, K), got shape {arr.shape}")
+    if min(arr.shape) < 1:
+        raise ValueError(f"features must have positive sizes, got shape {arr.shape}")
+    return arr
+
+
+def _vectors(arr: np.ndarray) -> np.ndarray:
+    """Rows of checked features as scaled vectors, shape (N, m*K) (see feature_vectors)."""
+    rows = np.moveaxis(arr, 1, 0).reshape(arr.shape[1], -1)
+    return rows / math.sqrt(arr.shape[0])
+
+
 def feature_vectors(features) -> np.ndarray:
     """Neuron contribution vectors as the rows of an ``(N, m*K)`` float64 array.
 
     Row i is ``features[:, i]`` flattened and divided by sqrt(m), so Euclidean distances
     between rows are distances in the norm of docs/THEORY.md.
     """
-    arr = _as_float_array(features, "features")
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"features must have shape (m, N) or (m, N, K), got shape {arr.shape}")
-    m, n_neurons = arr.shape[0], arr.shape[1]
-    if m < 1 or n_neurons < 1 or (arr.ndim == 3 and arr.shape[2] < 1):
-        raise ValueError(f"features must have positive sizes, got shape {arr.shape}")
-    rows = np.moveaxis(arr, 1, 0).reshape(n_neurons, -1)
-    return rows / math.sqrt(m)
+    return _vectors(_checked_features(features))
 
 
 def function_vector(u, features_shape: tuple[int, ...], name: str = "point") -> np.ndarray:
@@ -119,10 +130,6 @@ def vector_to_function(vec: np.ndarray, features_shape: tuple[int, ...]) -> np.n
     m = features_shape[0]
     out = np.asarray(vec, dtype=np.float64) * math.sqrt(m)
     return out.reshape((m,) if len(features_shape) == 2 else (m, features_shape[2]))
-
-
-def _shape(features) -> tuple[int, ...]:
-    return tuple(_as_float_array(features, "features").shape)
 
 
 def squared_norm(u) -> float:
@@ -159,17 +166,13 @@ def _check_weights(weights, n_neurons: int) -> np.ndarray:
 
 def dense_mean(features) -> np.ndarray:
     """The dense network: the plain mean of the neurons, shape (m,) or (m, K)."""
-    arr = _as_float_array(features, "features")
-    feature_vectors(arr)  # validates the shape
-    return arr.mean(axis=1)
+    return _checked_features(features).mean(axis=1)
 
 
 def hull_point(features, weights) -> np.ndarray:
     """``g = sum_i p_i phi_i`` for a probability vector p, shape (m,) or (m, K)."""
-    arr = _as_float_array(features, "features")
-    feature_vectors(arr)
-    p = _check_weights(weights, arr.shape[1])
-    return np.tensordot(arr, p, axes=([1], [0]))
+    arr = _checked_features(features)
+    return np.tensordot(arr, _check_weights(weights, arr.shape[1]), axes=([1], [0]))
 
 
 def neuron_variance(features, weights=None) -> float:
@@ -238,8 +241,9 @@ def diameter(features, chunk_size: int = 1024) -> float:
 
 def max_distance_to(features, point) -> float:
     """``D_g = max_i ||phi_i - g||`` for a function ``g`` (shape (m,) or (m, K))."""
-    phi = feature_vectors(features)
-    g = function_vector(point, _shape(features), "point")
+    arr = _checked_features(features)
+    phi = _vectors(arr)
+    g = function_vector(point, arr.shape, "point")
     return float(np.sqrt(np.max(np.einsum("ij,ij->i", phi - g, phi - g))))
 
 
@@ -271,7 +275,11 @@ def affine_hull(features, rtol: float = 1e-10) -> AffineHull:
 
     Singular values below ``rtol`` times the largest are treated as zero.
     """
-    phi = feature_vectors(features)
+    return _affine_hull(feature_vectors(features), rtol)
+
+
+def _affine_hull(phi: np.ndarray, rtol: float) -> AffineHull:
+    """affine_hull of scaled neuron vectors phi, shape (N, m*K)."""
     origin = phi.mean(axis=0)
     centred = phi - origin
     if phi.shape[0] == 1 or not np.any(centred):
@@ -287,29 +295,32 @@ def project_onto_affine_hull(features, target) -> np.ndarray:
     Returns a function of the same shape. For any f in the hull,
     ``L(f) = L(g) + 0.5 ||f - g||^2`` where g is this projection (Pythagoras).
     """
-    shape = _shape(features)
-    hull = affine_hull(features)
-    y = function_vector(target, shape, "target")
+    arr = _checked_features(features)
+    hull = _affine_hull(_vectors(arr), 1e-10)
+    y = function_vector(target, arr.shape, "target")
     g = hull.origin + hull.coordinates(y) @ hull.basis
-    return vector_to_function(g, shape)
+    return vector_to_function(g, arr.shape)
 
 
 # ----------------------------------------------------------------------------- interior radius
 
 
-def _point_vector(features, point, weights) -> np.ndarray:
-    shape = _shape(features)
+def _point_vector(arr: np.ndarray, point, weights) -> np.ndarray:
+    """g of checked features ``arr`` as a scaled vector, from exactly one of point and weights."""
     if (point is None) == (weights is None):
         raise ValueError("give exactly one of point (a function on the data) or weights")
     if weights is not None:
-        return function_vector(hull_point(features, weights), shape, "point")
-    return function_vector(point, shape, "point")
+        point = np.tensordot(arr, _check_weights(weights, arr.shape[1]), axes=([1], [0]))
+    return function_vector(point, arr.shape, "point")
 
 
 def _hull_coordinates(features, point, weights, rtol):
-    phi = feature_vectors(features)
-    c_vec = _point_vector(features, point, weights)
-    hull = affine_hull(features, rtol=rtol)
+    """(neuron coordinates (N, dim), g's coordinates (dim,), dim, scale) in an orthonormal basis
+    of the affine hull; raises PointOutsideHull when g is not even in the affine hull."""
+    arr = _checked_features(features)
+    phi = _vectors(arr)
+    c_vec = _point_vector(arr, point, weights)
+    hull = _affine_hull(phi, rtol)
     scale = max(float(np.max(np.abs(phi))), 1e-300)
     off_hull = c_vec - hull.origin - hull.coordinates(c_vec) @ hull.basis
     if np.linalg.norm(off_hull) > 1e-9 * scale * math.sqrt(phi.shape[1]):
@@ -375,7 +386,7 @@ def interior_radius(
     if dim == 0:
         raise DegenerateHull("too few distinct neurons for a hull: all neurons coincide (dim 0)")
     if dim > max_exact_dim:
-        return interior_radius_lower_bound(features, point, weights=weights, rtol=rtol)
+        return _radius_lower_bound(pts, c, dim)
     tol = 1e-9 * scale
     if dim == 1:
         lo, hi = float(pts[:, 0].min()), float(pts[:, 0].max())
@@ -408,9 +419,15 @@ def interior_radius_lower_bound(features, point=None, *, weights=None, rtol: flo
     Raises :class:`PointOutsideHull` when g is outside M, :class:`DegenerateHull` when the
     neurons all coincide.
     """
-    pts, c, dim, scale = _hull_coordinates(features, point, weights, rtol)
+    pts, c, dim, _ = _hull_coordinates(features, point, weights, rtol)
     if dim == 0:
         raise DegenerateHull("too few distinct neurons for a hull: all neurons coincide (dim 0)")
+    return _radius_lower_bound(pts, c, dim)
+
+
+def _radius_lower_bound(pts: np.ndarray, c: np.ndarray, dim: int) -> float:
+    """The LP bound of interior_radius_lower_bound from hull coordinates: neurons pts (N, dim),
+    g at c (dim,), dim >= 1."""
     n = pts.shape[0]
     # Variables (p_1..p_N, t); equality rows: pts^T p - t*sigma*e_j = c, sum p = 1.
     a_eq = np.zeros((dim + 1, n + 1))

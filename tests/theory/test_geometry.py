@@ -256,3 +256,27 @@ def test_too_few_points_for_a_hull():
     assert geometry.interior_radius(feats, np.array([1.0, 1.0])) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="coincide"):
         geometry.interior_radius(np.array([[1.0], [2.0]]), np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: geometry.interior_radius(f, weights=np.full(f.shape[1], 1 / f.shape[1])),
+    lambda f: geometry.interior_radius(f, np.mean(f, axis=1), max_exact_dim=1),  # falls back to the LP bound
+    lambda f: geometry.interior_radius_lower_bound(f, np.mean(f, axis=1)),
+    lambda f: geometry.project_onto_affine_hull(f, np.zeros(f.shape[0])),
+    lambda f: geometry.max_distance_to(f, np.zeros(f.shape[0])),
+    lambda f: geometry.hull_point(f, np.full(f.shape[1], 1 / f.shape[1])),
+])
+def test_features_are_validated_once_per_call(monkeypatch, call):
+    """The public functions check and convert the (possibly large) feature array once; the
+    kernels they share trust it."""
+    converted = []
+    original = geometry._as_float_array
+
+    def counting(x, name):
+        if name == "features":
+            converted.append(name)
+        return original(x, name)
+
+    monkeypatch.setattr(geometry, "_as_float_array", counting)
+    call(square_with_centre())
+    assert len(converted) == 1
