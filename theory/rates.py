@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from scipy.optimize import curve_fit
 
 __all__ = [
     "PowerLawFit",

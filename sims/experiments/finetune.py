@@ -209,19 +209,6 @@ def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
 # ---------------------------------------------------------------- figures and claims
 
 
-def _mean_by(rows, key: str, **equal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, mean, 95% half-width) over seeds of the matching rows, x = the ``key`` column."""
-    groups: dict[float, list[float]] = {}
-    for row in rows:
-        if all(row.get(k) == v for k, v in equal.items()) and row.get(key) is not None and np.isfinite(row["value"]):
-            groups.setdefault(row[key], []).append(row["value"])
-    xs = np.array(sorted(groups), dtype=float)
-    means = np.array([np.mean(groups[x]) for x in sorted(groups)])
-    half = np.array([1.96 * np.std(groups[x], ddof=1) / np.sqrt(len(groups[x])) if len(groups[x]) > 1 else 0.0
-                     for x in sorted(groups)])
-    return xs, means, half
-
-
 def _log_band(rows, key: str, **equal):
     """(x, geometric mean, low, high) over seeds of positive finite values grouped by ``key``: the
     95% interval of the mean of log values, so a band on a log axis stays positive and does not
