@@ -117,6 +117,86 @@ def _loss_from_residual(residual: torch.Tensor, loss_form: str) -> torch.Tensor:
     return total / residual.shape[0] if loss_form == "mean" else total
 
 
+@dataclass(frozen=True)
+class _ActivationKernels:
+    """act and act' of one activation, writing into preallocated (rows, N) tensors, bitwise equal
+    to ``sims.model.ACTIVATIONS`` (the same torch kernels, in the same order).
+
+    forward(z, out): out = act(z); ``out`` may be ``z`` itself.
+    derivative(z, hidden, out, scratch): out = act'(z), hidden = act(z); ``scratch`` is a
+    (rows, N) tensor it may overwrite.
+    from_hidden: act' is a function of act(Z) alone, so act(Z) overwrites Z in place and
+    ``derivative`` does not read ``z`` (it may then be None)."""
+
+    forward: Callable[[torch.Tensor, torch.Tensor], None]
+    derivative: Callable[[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor], None]
+    from_hidden: bool
+
+
+def _relu_derivative_into(z, hidden, out, scratch):
+    # model's (Z > 0) as 0/1: relu(Z) > 0 exactly when Z > 0 (also for NaN); heaviside(0) = +0
+    torch.heaviside(hidden, hidden.new_zeros(()), out=out)
+
+
+def _tanh_derivative_into(z, hidden, out, scratch):
+    torch.mul(hidden, hidden, out=out).neg_().add_(1)  # 1 - tanh(Z)**2 (x**2 is x * x)
+
+
+def _sigmoid_derivative_into(z, hidden, out, scratch):
+    torch.neg(hidden, out=out).add_(1).mul_(hidden)  # s * (1 - s)
+
+
+def _gelu_derivative_into(z, hidden, out, scratch):
+    torch.div(z, math.sqrt(2), out=out).erf_().add_(1).mul_(0.5)  # Phi(Z) = 0.5 * (1 + erf(Z / sqrt 2))
+    torch.mul(z, -0.5, out=scratch).mul_(z).exp_().div_(math.sqrt(2 * math.pi)).mul_(z)  # Z * pdf(Z)
+    out.add_(scratch)
+
+
+# torch.relu is clamp_min(Z, 0); F.softplus and F.gelu are these _C._nn kernels (they have out=)
+_KERNELS = {
+    "relu": _ActivationKernels(lambda z, out: torch.clamp_min(z, 0, out=out), _relu_derivative_into, True),
+    "tanh": _ActivationKernels(lambda z, out: torch.tanh(z, out=out), _tanh_derivative_into, True),
+    "sigmoid": _ActivationKernels(lambda z, out: torch.sigmoid(z, out=out), _sigmoid_derivative_into, True),
+    "softplus": _ActivationKernels(lambda z, out: torch._C._nn.softplus(z, 1.0, 20.0, out=out),
+                                   lambda z, hidden, out, scratch: torch.sigmoid(z, out=out), False),
+    "gelu": _ActivationKernels(lambda z, out: torch._C._nn.gelu(z, out=out), _gelu_derivative_into, False),
+}
+
+
+class _Workspace:
+    """The buffers of the loss-and-gradient pass on up to ``capacity`` examples of one model,
+    allocated on first use and reused by every later pass (views of their first rows serve a
+    smaller pass, e.g. the last SGD batch of an epoch).
+
+    Buffers: "preactivation", "hidden", "derivative", "hidden_grad" of shape (capacity, N)
+    ("hidden" is "preactivation" when act(Z) overwrites Z); "inputs" (capacity, d) and
+    "targets" (capacity, K) for SGD batches; and one gradient per parameter name, shaped like
+    the parameter. A pass overwrites the buffers of the previous one."""
+
+    def __init__(self, model: TwoLayerNet, capacity: int):
+        self.model = model
+        self.capacity = capacity
+        self.kernels = _KERNELS[model.activation]
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def rows(self, name: str, rows: int) -> torch.Tensor:
+        """The first ``rows`` rows of the (capacity, columns) buffer ``name``."""
+        if name == "hidden" and self.kernels.from_hidden:
+            name = "preactivation"
+        if name not in self._buffers:
+            model = self.model
+            columns = {"inputs": model.input_dim, "targets": model.output_dim}.get(name, model.width)
+            self._buffers[name] = torch.empty((self.capacity, columns), dtype=model.dtype, device=model.device)
+        return self._buffers[name][:rows]
+
+    def gradient(self, name: str) -> torch.Tensor:
+        """The buffer of the gradient of parameter ``name`` (its shape)."""
+        key = "grad:" + name
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty_like(getattr(self.model, name))
+        return self._buffers[key]
+
+
 def loss_and_gradients(
     model: TwoLayerNet, inputs: torch.Tensor, targets: torch.Tensor, loss_form: str = "mean"
 ) -> tuple[float, dict[str, torch.Tensor]]:
@@ -127,34 +207,48 @@ def loss_and_gradients(
     """
     check_choice("loss_form", loss_form, LOSS_FORMS)
     names = ["first_weight", "second_weight"] + (["first_bias"] if model.first_bias is not None else [])
-    loss, grads, _ = _loss_gradients_hidden(model, inputs, targets, loss_form, names)
+    loss, grads, _ = _loss_gradients_hidden(model, inputs, targets, loss_form, names,
+                                            _Workspace(model, inputs.shape[0]))
     return loss, grads
 
 
-def _loss_gradients_hidden(model, inputs, targets, loss_form, names, hidden=None):
-    """(loss, gradients of the parameters in ``names``, act(Z) (m, N)).
+def _loss_gradients_hidden(model, inputs, targets, loss_form, names, workspace, hidden=None):
+    """(loss, gradients of the parameters in ``names``, act(Z) (m, N)), all three written into
+    ``workspace`` buffers (valid until its next pass), with no (m, N) allocation.
 
-    ``hidden`` may be passed when the first layer is fixed (mode "second"): act(Z) is then the
-    same at every step and is not recomputed. The arithmetic is the same either way."""
-    activation, derivative = ACTIVATIONS[model.activation]
+    ``hidden`` may be passed when the first layer is not differentiated (mode "second"): act(Z)
+    is then the same at every step and is not recomputed. The arithmetic is the same either way,
+    and bitwise that of the plain formulas of the module docstring evaluated left to right."""
+    rows = inputs.shape[0]
+    kernels = workspace.kernels
+    first_layer = "first_weight" in names or "first_bias" in names
+    if hidden is not None and first_layer:
+        raise ValueError("act(Z) can only be reused when the first layer is not differentiated")
     z = None
     if hidden is None:
-        z = preactivations(model, inputs)
-        hidden = activation(z)
+        z = workspace.rows("preactivation", rows)
+        torch.mm(inputs, model.first_weight.T, out=z)
+        if model.first_bias is not None:
+            z.add_(model.first_bias)
+        hidden = workspace.rows("hidden", rows)
+        kernels.forward(z, hidden)
+        if kernels.from_hidden:
+            z = None  # overwritten by act(Z)
     scale = model.output_scale
     residual = scale * (hidden @ model.second_weight) - targets
     loss = _loss_from_residual(residual, loss_form)
-    output_grad = residual / inputs.shape[0] if loss_form == "mean" else residual
+    output_grad = residual / rows if loss_form == "mean" else residual
     grads = {}
     if "second_weight" in names:
-        grads["second_weight"] = scale * (hidden.T @ output_grad)
-    if "first_weight" in names or "first_bias" in names:
-        if z is None:
-            z = preactivations(model, inputs)
-        z_grad = (scale * (output_grad @ model.second_weight.T)) * derivative(z)
-        grads["first_weight"] = z_grad.T @ inputs
+        grads["second_weight"] = torch.mm(hidden.T, output_grad, out=workspace.gradient("second_weight")).mul_(scale)
+    if first_layer:
+        z_grad = workspace.rows("hidden_grad", rows)
+        derivative = workspace.rows("derivative", rows)
+        kernels.derivative(z, hidden, derivative, z_grad)  # z_grad serves as scratch first
+        torch.mm(output_grad, model.second_weight.T, out=z_grad).mul_(scale).mul_(derivative)
+        grads["first_weight"] = torch.mm(z_grad.T, inputs, out=workspace.gradient("first_weight"))
         if model.first_bias is not None:
-            grads["first_bias"] = z_grad.sum(0)
+            grads["first_bias"] = torch.sum(z_grad, 0, out=workspace.gradient("first_bias"))
     return float(loss), grads, hidden
 
 
@@ -202,7 +296,12 @@ def train(
     the loss becomes non-finite or exceeds ``config.blowup_factor`` times its initial value.
     ``progress`` shows a tqdm bar. ``observe(t, model, hidden)``, if given, is called at every
     recorded t (the parameters after t steps, and act(Z) (m, N) on all of ``inputs`` for them)
-    before the next update; it must not modify its arguments.
+    before the next update; it must not modify its arguments, and must copy what it keeps: both
+    are overwritten in place by the next step (``hidden`` is a buffer reused every step).
+
+    Memory: four (m, N) buffers at most (Z, act(Z), act'(Z), dL/dZ; act(Z) overwrites Z for
+    relu, tanh and sigmoid), plus as many (b, N) for SGD with batch size b, allocated at the
+    first step and reused, so later steps allocate nothing of size (m, N).
     """
     model = model.clone()
     inputs = torch.as_tensor(inputs, device=model.device, dtype=model.dtype)
@@ -218,6 +317,9 @@ def train(
     names = _trained_parameters(model, config.mode)
     fixed_hidden = config.mode == "second"  # random features: act(Z) never changes
     full_names = names if config.batch_size is None else []  # SGD: the full pass only records the loss
+    m = inputs.shape[0]
+    full_workspace = _Workspace(model, m)
+    batch_workspace = None if config.batch_size is None else _Workspace(model, min(config.batch_size, m))
     wanted = set(config.checkpoints)
     checkpoints = {}
     losses = []
@@ -230,7 +332,7 @@ def train(
     try:
         for step in range(config.iterations + 1):
             loss, grads, full_hidden = _loss_gradients_hidden(model, inputs, targets, config.loss_form, full_names,
-                                                              hidden if fixed_hidden else None)
+                                                              full_workspace, hidden if fixed_hidden else None)
             if fixed_hidden:
                 hidden = full_hidden
             if not math.isfinite(loss) or (losses and loss > config.blowup_factor * max(losses[0], 1e-300)):
@@ -248,12 +350,16 @@ def train(
             if config.batch_size is None:
                 _apply(model, names, grads, step_size)
             else:
-                for batch in epoch_batches(inputs.shape[0], config.batch_size, config.shuffle_seed,
-                                           config.start_epoch + step):
+                for batch in epoch_batches(m, config.batch_size, config.shuffle_seed, config.start_epoch + step):
                     index = torch.as_tensor(batch, device=model.device)
-                    batch_hidden = full_hidden[index] if fixed_hidden else None
-                    _, batch_grads, _ = _loss_gradients_hidden(model, inputs[index], targets[index], config.loss_form,
-                                                               names, batch_hidden)
+                    rows = len(batch)
+                    batch_inputs = torch.index_select(inputs, 0, index, out=batch_workspace.rows("inputs", rows))
+                    batch_targets = torch.index_select(targets, 0, index, out=batch_workspace.rows("targets", rows))
+                    batch_hidden = None
+                    if fixed_hidden:
+                        batch_hidden = torch.index_select(full_hidden, 0, index, out=batch_workspace.rows("hidden", rows))
+                    _, batch_grads, _ = _loss_gradients_hidden(model, batch_inputs, batch_targets, config.loss_form,
+                                                               names, batch_workspace, batch_hidden)
                     _apply(model, names, batch_grads, step_size)
             if bar is not None:
                 bar.update(1)
@@ -266,6 +372,7 @@ def train(
 
 
 def _apply(model: TwoLayerNet, names: list[str], grads: dict, step_size: float) -> None:
+    """One step: parameter -= step_size * gradient, scaling the gradient buffers in place."""
     with torch.no_grad():
         for name in names:
-            getattr(model, name).sub_(step_size * grads[name])
+            getattr(model, name).sub_(grads[name].mul_(step_size))

@@ -228,3 +228,139 @@ def test_ntk_step_convention_of_e3():
     assert one.losses[0] == pytest.approx(loss.item(), rel=1e-13)
     torch.testing.assert_close(one.model.first_weight, (w - eta * w.grad).detach(), rtol=EXACT, atol=1e-14)
     assert dense_learning_rate("mf-teacher", 0.5, m) == 0.5  # mean-field set-ups: lr as given
+
+
+# ---------------------------------------------------------------- preallocated buffers: same bits, no (m, N) allocation
+
+
+def reference_train(model, inputs, targets, lr, iterations, mode="both", loss_form="mean", batch_size=None):
+    """The update of the module docstring written out with fresh tensors at every step (the
+    loop of sims.train before it reused buffers): (losses, trained model)."""
+    activation, derivative = ACTIVATIONS[model.activation]
+    model = model.clone()
+    step_size = lr * model.width if model.scaling == "mean-field" else lr
+    trained = {"both": ["first_weight", "first_bias", "second_weight"], "first": ["first_weight", "first_bias"],
+               "second": ["second_weight"]}[mode]
+    trained = [name for name in trained if getattr(model, name) is not None]
+    scale = model.output_scale
+
+    def loss_and_grads(x, y):
+        z = x @ model.first_weight.T
+        if model.first_bias is not None:
+            z = z + model.first_bias
+        hidden = activation(z)
+        residual = scale * (hidden @ model.second_weight) - y
+        total = 0.5 * (residual * residual).sum()
+        loss = total / x.shape[0] if loss_form == "mean" else total
+        output_grad = residual / x.shape[0] if loss_form == "mean" else residual
+        z_grad = (scale * (output_grad @ model.second_weight.T)) * derivative(z)
+        grads = {"second_weight": scale * (hidden.T @ output_grad), "first_weight": z_grad.T @ x,
+                 "first_bias": z_grad.sum(0)}
+        return float(loss), grads
+
+    losses = []
+    for step in range(iterations + 1):
+        loss, grads = loss_and_grads(inputs, targets)
+        losses.append(loss)
+        if step == iterations:
+            break
+        from sims.train import epoch_batches
+
+        batches = [slice(None)] if batch_size is None else epoch_batches(inputs.shape[0], batch_size, 0, step)
+        for batch in batches:
+            if batch_size is not None:
+                index = torch.as_tensor(batch)
+                _, grads = loss_and_grads(inputs[index], targets[index])
+            for name in trained:
+                getattr(model, name).sub_(step_size * grads[name])
+    return np.asarray(losses), model
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_in_place_activation_kernels_are_bitwise_the_model_activations(activation, dtype):
+    from sims.train import _KERNELS
+
+    z = torch.randn(7, 50, generator=torch.Generator().manual_seed(1), dtype=torch.float64).mul_(4).to(dtype)
+    z[0, :6] = torch.tensor([0.0, -0.0, 1e-30, -1e-30, 60.0, -60.0])
+    act, derivative = ACTIVATIONS[activation]
+    kernels = _KERNELS[activation]
+    buffer, out, scratch = z.clone(), torch.empty_like(z), torch.empty_like(z)
+    hidden = buffer if kernels.from_hidden else torch.empty_like(z)
+    kernels.forward(buffer, hidden)
+    assert torch.equal(hidden, act(z)) and torch.equal(hidden.signbit(), act(z).signbit())
+    kernels.derivative(None if kernels.from_hidden else buffer, hidden, out, scratch)
+    assert torch.equal(out, derivative(z)) and torch.equal(out.signbit(), derivative(z).signbit())
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scaling,bias,mode,loss_form",
+                         [("mean-field", True, "both", "mean"), ("mean-field", False, "second", "mean"),
+                          ("ntk", False, "first", "sum"), ("ntk", True, "both", "sum")])
+def test_gd_is_bitwise_the_plain_update(activation, dtype, scaling, bias, mode, loss_form):
+    model, inputs, targets = instance(activation, scaling, bias=bias, seed=5, m=17, d=4, width=11, k=3)
+    model, inputs, targets = model.to(dtype=dtype), inputs.to(dtype), targets.to(dtype)
+    lr = 0.2 if loss_form == "mean" else 0.2 / inputs.shape[0]
+    result = train(model, inputs, targets, TrainConfig(lr=lr, iterations=6, mode=mode, loss_form=loss_form))
+    losses, reference = reference_train(model, inputs, targets, lr, 6, mode, loss_form)
+    assert np.array_equal(result.losses, losses)
+    for name in ("first_weight", "second_weight", "first_bias"):
+        if getattr(model, name) is not None:
+            assert torch.equal(getattr(result.model, name), getattr(reference, name)), name
+
+
+@pytest.mark.parametrize("mode", ["both", "second"])
+def test_sgd_is_bitwise_the_plain_update(mode):
+    model, inputs, targets = instance("relu", bias=True, seed=6, m=23, width=10)
+    result = train(model, inputs, targets, TrainConfig(lr=0.3, iterations=3, mode=mode, batch_size=8))
+    losses, reference = reference_train(model, inputs, targets, 0.3, 3, mode, batch_size=8)
+    assert np.array_equal(result.losses, losses)  # 3 batches an epoch, the last of 7 examples
+    assert torch.equal(result.model.first_weight, reference.first_weight)
+    assert torch.equal(result.model.second_weight, reference.second_weight)
+
+
+def large_allocations(run, threshold_bytes: int) -> int:
+    """How many tensors of at least ``threshold_bytes`` ``run()`` allocates (torch profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    return sum(1 for event in prof.events() if event.self_cpu_memory_usage >= threshold_bytes)
+
+
+@pytest.mark.parametrize("activation,mode,batch_size",
+                         [("relu", "both", None), ("gelu", "both", None), ("tanh", "first", None),
+                          ("relu", "second", None), ("relu", "both", 16), ("softplus", "second", 16)])
+def test_steps_after_the_first_allocate_nothing_of_size_m_by_n(activation, mode, batch_size):
+    """Z, act(Z), act'(Z) and dL/dZ live in buffers reused from step to step: a run of 5 steps
+    allocates as many tensors of the size of a batch's (rows, N) as a run of 1 step.
+    (The loop that allocated them afresh made 7 such allocations a relu GD step with a bias.)"""
+    model, inputs, targets = instance(activation, bias=True, m=60, d=3, width=40, k=2)
+    smallest_rows = 60 if batch_size is None else 60 % batch_size  # the last batch: 12 rows
+    threshold = smallest_rows * 40 * 8  # above every (m, d), (m, K), (N, d) tensor
+    config = lambda steps: TrainConfig(lr=0.1, iterations=steps, mode=mode, batch_size=batch_size)  # noqa: E731
+    one = large_allocations(lambda: train(model, inputs, targets, config(1)), threshold)
+    five = large_allocations(lambda: train(model, inputs, targets, config(5)), threshold)
+    assert one > 0  # the buffers themselves (the test can see them)
+    assert five == one
+
+
+def test_observer_hidden_is_a_buffer_the_next_step_overwrites():
+    """The observer contract: act(Z) is right during the call; a kept reference is overwritten
+    by later steps (it ends as the last step's act(Z)), so an observer must copy what it keeps."""
+    from sims.model import hidden_activations
+
+    model, inputs, targets = instance("relu", bias=False, width=8)
+    kept, copies, models = [], [], []
+
+    def observe(step, current, hidden):
+        kept.append(hidden)
+        copies.append(hidden.clone())
+        models.append(current.clone())
+
+    train(model, inputs, targets, TrainConfig(lr=0.2, iterations=3), observe=observe)
+    for copy, current in zip(copies, models):
+        assert torch.equal(copy, hidden_activations(current, inputs))
+    assert all(torch.equal(reference, copies[-1]) for reference in kept)
+    assert not torch.equal(copies[0], copies[-1])
