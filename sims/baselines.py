@@ -56,7 +56,7 @@ from sims.model import ACTIVATIONS, TwoLayerNet, init_network, neuron_features, 
 from sims.train import TrainConfig, epoch_batches, loss_and_gradients, train
 
 __all__ = [
-    "PruningProblem", "PruningResult", "PruningMethod", "PRUNING_METHODS", "SECOND_DERIVATIVES",
+    "PruningProblem", "PruningResult", "PruningMethod", "PRUNING_METHODS", "SECOND_DERIVATIVES", "REWIND_FRACTION",
     "neuron_magnitude", "snip_scores", "grasp_scores", "taylor_scores", "activation_scores", "top_indices",
     "neurons_of", "prune_with",
     "snip", "grasp", "taylor", "activation", "imp_rewind", "rigl", "direct_gd",
@@ -97,14 +97,16 @@ class PruningProblem:
 
 @dataclass(frozen=True, eq=False)
 class PruningResult:
-    """indices: (n,) int64, the dense network's neurons kept (in the order of the network's
-    hidden units, or of the picks for greedy selection; repeats merged). network: the width-n'
-    (n' <= n) TwoLayerNet the method ends with. cost: deterministic cost counters of the method
-    (e.g. GD steps run, candidate scores computed)."""
+    """indices: (n',) int64, the dense network's neurons kept, in the order of the network's
+    hidden units (repeats merged). network: the width-n' (n' <= n) TwoLayerNet the method ends
+    with. cost: deterministic cost counters of the method (GD steps run, candidate-example
+    scores computed). path: for greedy selection, the n picks in order (the size-k subnetwork
+    is the uniform mean of path[:k]); None otherwise."""
 
     indices: np.ndarray
     network: TwoLayerNet
     cost: dict = field(default_factory=dict)
+    path: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,9 @@ class PruningMethod:
     trains: bool = False
     budget: str = "none (one shot on the checkpoint)"
 
+
+#: imp-rewind's default rewind point, as a share of the budget T (k = round(REWIND_FRACTION T)).
+REWIND_FRACTION = 0.1
 
 #: Second derivatives of the activations of sims.model.ACTIVATIONS (GraSP's Hessian needs them).
 SECOND_DERIVATIVES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -282,7 +287,8 @@ def activation(problem: PruningProblem, n: int) -> PruningResult:
     return PruningResult(kept, neurons_of(problem.dense, kept))
 
 
-def imp_rewind(problem: PruningProblem, n: int, *, levels: int = 3, rewind_fraction: float = 0.1) -> PruningResult:
+def imp_rewind(problem: PruningProblem, n: int, *, levels: int = 3,
+               rewind_fraction: float = REWIND_FRACTION) -> PruningResult:
     """Iterative magnitude pruning with rewinding to step k = round(rewind_fraction T), over
     ``levels`` levels of widths round(N (n/N)^(l/levels)), l = 1..levels (see the module docstring).
     GD steps: T (the dense run, skipped when ``problem.checkpoints`` holds step k) + levels (T - k)."""
@@ -393,8 +399,9 @@ def _selected(method: str) -> Callable[..., PruningResult]:
             features = neuron_features(problem.dense, problem.inputs)
         selection = select(features, problem.targets, n, method, seed=problem.seed)
         support = np.flatnonzero(selection.weights)
+        path = selection.indices if method.startswith("gfs") else None
         return PruningResult(support.astype(np.int64), subnetwork(problem.dense, support, selection.weights[support]),
-                             {"candidate_scores": _scored(method, problem.width, n, problem.inputs.shape[0])})
+                             {"candidate_scores": _scored(method, problem.width, n, problem.inputs.shape[0])}, path)
 
     run.__doc__ = f"sims.select.select(..., {method!r}) on the checkpoint's neuron features."
     return run
@@ -416,8 +423,8 @@ def _published(problem: PruningProblem, n: int) -> PruningResult:
     options = replace(options, seed=problem.seed)
     picked = published_gfs(features, problem.targets, n, options)
     weights = np.full(n, 1.0 / n)
-    return PruningResult(picked.indices, subnetwork(problem.dense, picked.indices, weights),
-                         {"candidate_scores": picked.scored})
+    return PruningResult(np.sort(picked.indices), subnetwork(problem.dense, np.sort(picked.indices), weights),
+                         {"candidate_scores": picked.scored}, picked.indices)
 
 
 PRUNING_METHODS: dict[str, PruningMethod] = {

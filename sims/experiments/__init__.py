@@ -2,13 +2,15 @@
 :class:`sims.experiment.Experiment` record, in the order ``gfs run all`` runs them. Adding an
 experiment is one module with an ``EXPERIMENT`` record plus one entry here."""
 
-from sims.experiments import exponential, finetune, pretraining, rates
+from sims.experiments import exponential, finetune, pretraining, rates, submodularity, tradeoff
 
 EXPERIMENTS = {experiment.name: experiment for experiment in (
     exponential.EXPERIMENT,
     rates.EXPERIMENT,
     pretraining.EXPERIMENT,
     finetune.EXPERIMENT,
+    submodularity.EXPERIMENT,
+    tradeoff.EXPERIMENT,
 )}
 
 __all__ = ["EXPERIMENTS"]

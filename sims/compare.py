@@ -1,0 +1,456 @@
+"""ShrinkBench-style trade-off of every registered pruning method on one checkpoint, and the
+``gfs compare`` command's logic.
+
+For a dense two-layer network of width N and each compression c (default 2, 4, 8, 16, 32), each
+method of :data:`sims.baselines.PRUNING_METHODS` keeps n = floor(N / c) neurons. Each pruned
+network is reported as tidy rows (one per method, n, seed and metric):
+
+- ``width``: hidden units of the pruned network (<= n; GFS with replacement may merge repeats);
+- ``compression``: N / width; ``param_compression``: parameters of the dense network / of the
+  pruned one (Blalock et al. 2020's compression ratio); ``params``: the pruned network's
+  parameter count; ``flops``: exact FLOPs of its forward pass on one example
+  (:func:`forward_flops`); ``speedup``: the dense network's FLOPs / the pruned one's (the
+  theoretical speed-up);
+- ``train_loss``, ``test_loss`` (mean form ``0.5 mean_j ||f(x_j) - y_j||^2``) and, for labelled
+  data, ``train_accuracy``, ``test_accuracy``;
+- ``cost_<counter>``: the method's deterministic cost counters (``cost_gd_steps``: GD steps run;
+  ``cost_candidate_scores``: candidate-example loss evaluations of a greedy selection;
+  ``cost_regrown``: neurons RigL regrew);
+- ``n_eps`` (with ``eps``): the smallest measured n whose criterion metric (test accuracy for
+  labelled data, ``>= (1 - eps)`` times the dense network's; test loss otherwise, ``<= dense + eps``)
+  is met; the dense width N when no compression meets it (censored: the dense network itself
+  meets it). For the greedy methods (``gfs``, ``gfs-norep``, ``gfs-published``) also
+  ``n_eps_path``: the same rule at every n = 1 .. floor(N/2) along the selection path.
+
+The dense network's rows have method ``dense`` and n = N. A method whose GD diverged gives one
+``diverged_lr`` row for that n.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from sims.baselines import PRUNING_METHODS, PruningProblem, prune_with
+from sims.errors import InputError
+from sims.model import ACTIVATIONS, TwoLayerNet, forward, init_network, neuron_features
+
+__all__ = [
+    "COMPRESSIONS", "GREEDY_PATH_METHODS", "METHOD_STYLE", "Split", "parameter_count", "forward_flops",
+    "criterion_of", "tradeoff_rows", "tradeoff_table", "plot_tradeoff", "CompareConfig", "COMPARE_FIELDS",
+    "load_state_dict", "run_compare",
+]
+
+COMPRESSIONS = (2, 4, 8, 16, 32)
+#: Methods whose size-n network is the prefix of one selection path (n(eps) is read at every n).
+GREEDY_PATH_METHODS = {"gfs": "gfs", "gfs-norep": "gfs-norep", "gfs-published": "gfs-published"}
+
+#: (colour, line style) per method: greedy selection solid, at-initialisation dashed, one-shot
+#: criteria on the checkpoint dotted, iterative methods dash-dotted.
+METHOD_STYLE = {
+    "gfs": ("C0", "-"), "gfs-norep": ("C1", "-"), "gfs-published": ("C2", "-"), "snip": ("C3", "--"),
+    "grasp": ("C4", "--"), "taylor": ("C5", ":"), "activation": ("C6", ":"), "magnitude": ("navy", ":"),
+    "random": ("0.6", ":"), "imp-rewind": ("C8", "-."), "rigl": ("C9", "-."), "direct-gd": ("0.3", "--"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Evaluation data: inputs (m, d) tensor in the networks' dtype, targets (m, K) float64 numpy,
+    labels (m,) int or None."""
+
+    inputs: torch.Tensor
+    targets: np.ndarray
+    labels: np.ndarray | None = None
+
+
+def parameter_count(input_dim: int, width: int, output_dim: int, *, first_bias: bool, output_bias: bool) -> int:
+    """Parameters of Linear(d, n) - activation - Linear(n, K): n d + n [b1] + K n + K [b2]."""
+    return width * input_dim + (width if first_bias else 0) + output_dim * width + (output_dim if output_bias else 0)
+
+
+def forward_flops(input_dim: int, width: int, output_dim: int, *, first_bias: bool, output_bias: bool) -> int:
+    """Exact floating-point operations of one example's forward pass, counting every
+    multiplication, addition and activation evaluation once: first layer n d multiplications and
+    n (d - 1) additions (+ n bias additions), n activations, second layer K n multiplications and
+    K (n - 1) additions (+ K bias additions)."""
+    first = width * input_dim + width * (input_dim - 1) + (width if first_bias else 0)
+    second = output_dim * width + output_dim * (width - 1) + (output_dim if output_bias else 0)
+    return first + width + second
+
+
+def criterion_of(labelled: bool) -> tuple[str, bool]:
+    """(metric, higher is better) of n(eps): test accuracy for labelled data, else test loss."""
+    return ("test_accuracy", True) if labelled else ("test_loss", False)
+
+
+def _meets(value: float, dense: float, eps: float, higher: bool) -> bool:
+    return value >= (1 - eps) * dense if higher else value <= dense + eps
+
+
+def _row(dataset, method, m, n, seed, metric, value, eps=None) -> dict:
+    row = {"dataset": dataset, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
+           "value": float(value), "step": None}
+    if eps is not None:
+        row["eps"] = float(eps)
+    return row
+
+
+def _evaluate(network: TwoLayerNet, splits: dict, output_bias) -> dict[str, float]:
+    from sims.experiments.common import accuracy, half_mean_squared_error
+
+    metrics = {}
+    with torch.no_grad():
+        for name, split in splits.items():
+            if split.inputs.shape[0] == 0:
+                continue
+            outputs = forward(network, split.inputs).double().cpu().numpy() + output_bias
+            metrics[f"{name}_loss"] = half_mean_squared_error(outputs, split.targets)
+            if split.labels is not None:
+                metrics[f"{name}_accuracy"] = accuracy(outputs, split.labels)
+    return metrics
+
+
+def _path_metric(problem: PruningProblem, method: str, n_max: int, split: Split, output_bias, metric: str) -> np.ndarray:
+    """The criterion metric of the size-1 .. n_max subnetworks along a greedy method's path."""
+    from sims.experiments.common import accuracy, half_mean_squared_error
+    from sims.published_gfs import path_outputs
+
+    indices = prune_with(method, problem, n_max).path
+    with torch.no_grad():
+        features = neuron_features(problem.dense, split.inputs).double().cpu().numpy()
+    outputs = path_outputs(features, indices) + output_bias
+    if metric.endswith("accuracy"):
+        return np.array([accuracy(output, split.labels) for output in outputs])
+    return np.array([half_mean_squared_error(output, split.targets) for output in outputs])
+
+
+def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, *, dataset: str, seed: int,
+                  tolerances=(0.02,), first_bias: bool | None = None, output_bias=None,
+                  progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Tidy rows of every method at every compression (see the module docstring).
+
+    problem: the checkpoint and its budget (targets there are the training targets minus
+    ``output_bias``); splits: {"train": Split, "test": Split} with the ORIGINAL targets;
+    output_bias: (K,) added to every network's output (a plain model's b2; None: zero; it counts
+    as a parameter when given). first_bias: whether the networks have a first-layer bias (default:
+    the dense network's). ``progress(text)`` is called after each (method, n).
+    """
+    from sims.train import TrainingDiverged
+
+    dense = problem.dense
+    width, d, k = dense.width, dense.input_dim, dense.output_dim
+    first_bias = dense.first_bias is not None if first_bias is None else first_bias
+    has_output_bias = output_bias is not None
+    bias = np.zeros(k) if output_bias is None else np.asarray(output_bias, dtype=np.float64)
+    m = problem.inputs.shape[0]
+    shape = dict(first_bias=first_bias, output_bias=has_output_bias)
+    dense_flops, dense_params = forward_flops(d, width, k, **shape), parameter_count(d, width, k, **shape)
+
+    def efficiency(n_kept: int) -> dict:
+        flops = forward_flops(d, n_kept, k, **shape)
+        params = parameter_count(d, n_kept, k, **shape)
+        return {"width": n_kept, "compression": width / n_kept, "params": params,
+                "param_compression": dense_params / params, "flops": flops, "speedup": dense_flops / flops}
+
+    rows = []
+    dense_metrics = {**efficiency(width), **_evaluate(dense, splits, bias)}
+    rows += [_row(dataset, "dense", m, width, seed, name, value) for name, value in dense_metrics.items()]
+    labelled = splits["test"].labels is not None
+    criterion, higher = criterion_of(labelled)
+    evaluation = "test" if splits["test"].inputs.shape[0] else "train"
+    criterion = criterion.replace("test", evaluation)
+    sizes = sorted({max(1, width // c) for c in compressions}, reverse=True)
+    for method in methods:
+        measured = {}
+        for n in sizes:
+            try:
+                result = prune_with(method, problem, n)
+            except TrainingDiverged:
+                rows.append(_row(dataset, method, m, n, seed, "diverged_lr", problem.budget.lr))
+                continue
+            finally:
+                if progress is not None:
+                    progress(f"{method} n={n}")
+            metrics = {**efficiency(result.network.width), **_evaluate(result.network, splits, bias)}
+            measured[n] = metrics[criterion]
+            rows += [_row(dataset, method, m, n, seed, name, value) for name, value in metrics.items()]
+            rows += [_row(dataset, method, m, n, seed, f"cost_{name}", value) for name, value in result.cost.items()]
+        for eps in tolerances:
+            met = [n for n in measured if _meets(measured[n], dense_metrics[criterion], eps, higher)]
+            rows.append(_row(dataset, method, m, None, seed, "n_eps", min(met) if met else width, eps))
+        if method in GREEDY_PATH_METHODS and sizes:
+            path = _path_metric(problem, method, sizes[0], splits[evaluation], bias, criterion)
+            for eps in tolerances:
+                hits = [i + 1 for i, value in enumerate(path) if _meets(value, dense_metrics[criterion], eps, higher)]
+                rows.append(_row(dataset, method, m, None, seed, "n_eps_path", hits[0] if hits else width, eps))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- reporting
+
+
+def _interval(values) -> tuple[float, float, float]:
+    from theory.inference import t_interval
+
+    interval = t_interval(values)
+    return interval.mean, interval.low, interval.high
+
+
+def _format(value: float) -> str:
+    if not math.isfinite(value):
+        return "–"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3g}"
+    return f"{value:.4g}"
+
+
+def _cell(values) -> str:
+    """mean, with [95% Student-t interval] over seeds when there are several."""
+    if len(values) == 1:
+        return _format(values[0])
+    mean, low, high = _interval(values)
+    return f"{_format(mean)} [{_format(low)}, {_format(high)}]"
+
+
+def tradeoff_table(rows: list[dict], dataset: str, *, form: str = "markdown") -> str:
+    """The trade-off table of one data set: per method and n, the width, compression N/n, parameters,
+    FLOPs, theoretical speed-up, losses and accuracies (mean [95% interval] over seeds when there
+    are several), dense network first. ``form``: "markdown" or "csv" (one line per method and n,
+    seed means)."""
+    if form not in ("markdown", "csv"):
+        raise InputError(f"form must be 'markdown' or 'csv', got {form!r}")
+    rows = [r for r in rows if r["dataset"] == dataset and r.get("n") is not None]
+    metrics = [name for name in ("width", "compression", "params", "flops", "speedup", "train_loss", "test_loss",
+                                 "train_accuracy", "test_accuracy") if any(r["metric"] == name for r in rows)]
+    methods = ["dense"] + [m for m in dict.fromkeys(r["method"] for r in rows) if m != "dense"]
+    lines = []
+    if form == "markdown":
+        lines += ["| method | n | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
+    else:
+        lines.append(",".join(["method", "n"] + metrics))
+    for method in methods:
+        for n in sorted({r["n"] for r in rows if r["method"] == method}, reverse=True):
+            cells = []
+            for metric in metrics:
+                values = [r["value"] for r in rows if r["method"] == method and r["n"] == n and r["metric"] == metric
+                          and math.isfinite(r["value"])]
+                if form == "csv":
+                    cells.append(repr(float(np.mean(values))) if values else "")
+                else:
+                    cells.append(_cell(values) if values else "–")
+            lines.append((f"| {method} | {n} | " + " | ".join(cells) + " |") if form == "markdown"
+                         else ",".join([method, str(n)] + cells))
+    return "\n".join(lines) + "\n"
+
+
+def _band(rows, method, metric, log: bool):
+    """(compressions, centre, low, high) over seeds; log: geometric mean and interval of the mean log."""
+    by_c: dict = {}
+    for row in rows:
+        if row["method"] == method and row["metric"] == metric and row.get("n") is not None and math.isfinite(row["value"]):
+            if log and row["value"] <= 0:
+                continue
+            by_c.setdefault(row["n"], []).append(math.log(row["value"]) if log else row["value"])
+    ns = sorted(by_c, reverse=True)
+    centre, low, high = [], [], []
+    for n in ns:
+        values = by_c[n]
+        mean, lo, hi = _interval(values) if len(values) > 1 else (values[0],) * 3
+        centre.append(mean), low.append(lo), high.append(hi)
+    transform = np.exp if log else np.asarray
+    return np.array(ns, dtype=float), transform(np.array(centre)), transform(np.array(low)), transform(np.array(high))
+
+
+def plot_tradeoff(rows: list[dict], dataset: str, folder, *, title: str | None = None) -> list[Path]:
+    """The trade-off figure of one data set: (left) test accuracy, or test loss for unlabelled data,
+    against the compression N/n, every method, the dense network as a horizontal line; (right) the
+    training loss. Seed means with 95% Student-t bands over seeds. Writes tradeoff_<dataset>.png
+    and .pdf into ``folder``; returns their paths."""
+    from sims.plots import legend_below, plain_log_labels, plt, save_both
+
+    rows = [r for r in rows if r["dataset"] == dataset]
+    labelled = any(r["metric"] == "test_accuracy" for r in rows)
+    left = "test_accuracy" if labelled else "test_loss"
+    if not any(r["metric"] == left for r in rows):
+        left = "train_accuracy" if labelled else "train_loss"
+    dense_width = max((r["n"] for r in rows if r["method"] == "dense" and r.get("n") is not None), default=None)
+    if dense_width is None:
+        return []
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    methods = [m for m in dict.fromkeys(r["method"] for r in rows) if m != "dense"]
+    for axis, metric, log in ((axes[0], left, not labelled), (axes[1], "train_loss", True)):
+        for method in methods:
+            ns, centre, low, high = _band(rows, method, metric, log)
+            if not ns.size:
+                continue
+            x = dense_width / ns
+            color, style = METHOD_STYLE.get(method, ("k", "-"))
+            axis.plot(x, centre, style, marker="o", ms=3, color=color, label=method, lw=1.5)
+            if np.any(high > low):
+                axis.fill_between(x, low, high, color=color, alpha=0.15, lw=0)
+        dense = [r["value"] for r in rows if r["method"] == "dense" and r["metric"] == metric]
+        if dense:
+            axis.axhline(float(np.exp(np.mean(np.log(dense))) if log else np.mean(dense)), color="k", lw=1.0,
+                         label="dense")
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("compression N/n (neurons kept n = N/c)")
+        axis.set_ylabel(metric.replace("_", " "))
+        if log:
+            axis.set_yscale("log")
+            plain_log_labels(axis, "y")
+        axis.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.grid(True, which="both", alpha=0.25)
+    axes[0].set_title(title or f"{dataset}: {left.replace('_', ' ')} against compression (N = {dense_width})")
+    axes[1].set_title(f"{dataset}: training loss (log scale)")
+    legend_below(figure, axes[0], ncol=7)
+    return save_both(figure, folder, f"tradeoff_{dataset}")
+
+
+# ---------------------------------------------------------------------------------------- gfs compare
+
+
+def _check_methods(value: str) -> tuple[str, ...]:
+    names = tuple(PRUNING_METHODS) if value == "all" else tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [name for name in names if name not in PRUNING_METHODS]
+    if unknown or not names:
+        raise InputError(f"methods: unknown method(s) {', '.join(unknown) or '(none given)'}; accepted: 'all' or a "
+                         f"comma-separated list of {', '.join(PRUNING_METHODS)}")
+    return names
+
+
+def _check_compressions(value: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise InputError(f"compressions must be comma-separated positive integers (e.g. 2,4,8,16,32), got {value!r}")
+    return values
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """What ``gfs compare`` runs. The data set comes from sims.data.DatasetConfig's flags."""
+
+    model: str = field(metadata={"help": "a plain nn.Sequential(Linear, act, Linear) state dict (.pt)"})
+    activation: str = field(default="relu", metadata={"help": "activation of the model's middle module",
+                                                      "choices": lambda: ACTIVATIONS})
+    methods: str = field(default="all", metadata={"help": "'all' or comma-separated pruning methods"})
+    compressions: str = field(default="2,4,8,16,32", metadata={"help": "compressions N/n, comma-separated"})
+    iterations: int = field(default=300, metadata={"help": "GD steps of the methods that train", "range": "positive"})
+    lr: float = field(default=1.0, metadata={"help": "width-independent learning rate of those methods",
+                                             "range": "positive"})
+    seed: int = field(default=0, metadata={"help": "seed of initialisation and randomised methods",
+                                           "range": "non-negative"})
+    tolerance: float = field(default=0.02, metadata={"help": "eps of n(eps)", "range": "non-negative"})
+    out: str = field(default="compare", metadata={"help": "output folder (table .md/.csv and figure)"})
+
+    def __post_init__(self):
+        from sims.constraints import check_fields
+
+        check_fields(self)
+        _check_methods(self.methods)
+        _check_compressions(self.compressions)
+
+    @property
+    def method_names(self) -> tuple[str, ...]:
+        return _check_methods(self.methods)
+
+    @property
+    def compression_values(self) -> tuple[int, ...]:
+        return _check_compressions(self.compressions)
+
+
+COMPARE_FIELDS = ("model", "activation", "methods", "compressions", "iterations", "lr", "seed", "tolerance", "out")
+
+
+def load_state_dict(path: str) -> dict:
+    """A state dict from ``path`` (torch.load with weights_only); an InputError names --model."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(f"--model file {path!r} does not exist") from None
+    except Exception as error:  # torch raises unrelated types for unreadable files
+        raise InputError(f"--model file {path!r} is not a readable torch state dict: {error.__class__.__name__}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"--model file {path!r} does not hold a state dict of tensors")
+    return state
+
+
+def run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: bool | None = None,
+                log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Run every chosen method on the user's model and data set; write
+    ``<out>/tradeoff.md``, ``<out>/tradeoff.csv``, ``<out>/rows.csv`` and the figure
+    ``<out>/tradeoff_<data>.png/.pdf``. Returns {"markdown", "csv", "rows", "figure"} paths.
+    Methods that train (snip, grasp, imp-rewind, rigl, direct-gd) start from a toolkit
+    initialisation of the model's shape (seed ``config.seed``) and run ``config.iterations`` GD
+    steps; the others prune the user's weights. ``progress`` (default: on a terminal) shows a bar."""
+    from sims.io import atomic_write
+    from sims.prune import model_from_state_dict
+    from sims.runner import rows_to_csv
+    from sims.train import TrainConfig
+
+    methods, compressions = config.method_names, config.compression_values
+    state = load_state_dict(config.model)
+    model, output_bias = model_from_state_dict(state, config.activation)
+    if model.input_dim != dataset.input_dim or model.output_dim != dataset.output_dim:
+        raise InputError(f"--model {config.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
+                         f"--data {dataset_name} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
+    if not all(bool(torch.isfinite(t).all()) for t in state.values()):
+        raise InputError(f"--model file {config.model!r} has NaN or infinite weights")
+    if max(compressions) > model.width:
+        raise InputError(f"compressions: {max(compressions)} exceeds the model's width N = {model.width}")
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"out {str(out)!r} is a file; give a folder")
+    dtype = model.dtype
+    inputs = torch.as_tensor(dataset.train_inputs, dtype=dtype)
+    bias = output_bias.double().cpu().numpy()
+    targets = torch.as_tensor(dataset.train_targets - bias, dtype=dtype)
+    init = init_network(model.input_dim, model.width, model.output_dim, activation=config.activation,
+                        bias=model.first_bias is not None, seed=config.seed, dtype=dtype)
+    problem = PruningProblem(init, model, inputs, targets, TrainConfig(lr=config.lr, iterations=config.iterations),
+                             seed=config.seed)
+    splits = {"train": Split(inputs, dataset.train_targets, dataset.train_labels),
+              "test": Split(torch.as_tensor(dataset.test_inputs, dtype=dtype), dataset.test_targets,
+                            dataset.test_labels)}
+    steps = len(methods) * len({max(1, model.width // c) for c in compressions})
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="gfs compare", unit="network")
+    try:
+        rows = tradeoff_rows(problem, methods, compressions, splits, dataset=dataset_name, seed=config.seed,
+                             tolerances=(config.tolerance,), first_bias="0.bias" in state, output_bias=bias,
+                             progress=(lambda text: (bar.set_postfix_str(text), bar.update(1))) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / "tradeoff.md", "csv": out / "tradeoff.csv", "rows": out / "rows.csv"}
+    markdown = tradeoff_table(rows, dataset_name)
+    n_eps = [r for r in rows if r["metric"] == "n_eps"]
+    criterion, _ = criterion_of(dataset.test_labels is not None)
+    note = (f"\nn(eps), eps = {config.tolerance:g} ({criterion} within eps of the dense network's; the dense width "
+            f"{model.width} when no measured compression meets it): "
+            + ", ".join(f"{r['method']} {int(r['value'])}" for r in n_eps) + "\n")
+    for row in rows:
+        row["experiment"] = "compare"
+    atomic_write(paths["markdown"], lambda temporary: Path(temporary).write_text(markdown + note))
+    atomic_write(paths["csv"], lambda temporary: Path(temporary).write_text(tradeoff_table(rows, dataset_name, form="csv")))
+    atomic_write(paths["rows"], lambda temporary: Path(temporary).write_text(rows_to_csv(rows)))
+    figure = plot_tradeoff(rows, dataset_name, out, title=f"{Path(config.model).name} on {dataset_name}: "
+                                                           f"{criterion.replace('_', ' ')} against compression")
+    paths["figure"] = figure[0]
+    log(markdown + note)
+    log("wrote " + ", ".join(str(p) for p in [*paths.values(), *figure[1:]]))
+    return paths

@@ -1,0 +1,198 @@
+"""E5 `tradeoff`: every registered pruning method (sims.baselines.PRUNING_METHODS) on the same
+pre-trained checkpoint, at compressions N/n = 2, 4, 8, 16, 32, reported as ShrinkBench asks
+(Blalock et al. 2020): parameters, exact FLOPs of a forward pass, compression ratio, theoretical
+speed-up, loss and accuracy, intervals over seeds; and n(eps), the smallest subnetwork within eps
+of the dense network.
+
+Problems (``dataset`` column): ``teacher`` (mean-field teacher, inputs on the unit sphere, targets
+scaled to unit RMS, a held-out test sample), ``mnist5k`` and ``digits`` (one-hot targets, stratified
+test split). A cell is (dataset, seed): train the dense width-N network by full-batch GD for T
+steps (keeping its step-k weights for imp-rewind's rewinding), then run every method at every
+compression with the same budget T for the methods that train (sims.compare.tradeoff_rows, whose
+docstring lists the rows).
+
+Claims: per data set and compression, GFS (the analysed, ``gfs``) beats the strongest same-width
+competitor (every non-GFS method) on test loss, by theory.claims.pruned_beats_strongest_competitor;
+and per data set, the exact GFS without replacement (``gfs-norep``) ends with a lower test loss
+than the published procedure (``gfs-published``), averaged over compressions (paired_improvement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sims.constraints import check_fields, constrained
+from sims.errors import InputError
+from sims.experiment import Experiment
+
+PROBLEMS = ("teacher", "mnist5k", "digits")
+GFS_FAMILY = ("gfs", "gfs-norep", "gfs-published")
+
+
+def _methods():
+    from sims.baselines import PRUNING_METHODS
+
+    return PRUNING_METHODS
+
+
+@dataclass(frozen=True)
+class TradeoffConfig:
+    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
+
+    problems: tuple[str, ...] = constrained(PROBLEMS, choices=lambda: PROBLEMS)
+    methods: tuple[str, ...] = constrained(
+        ("gfs", "gfs-norep", "gfs-published", "snip", "grasp", "taylor", "activation", "magnitude", "random",
+         "imp-rewind", "rigl", "direct-gd"), choices=_methods)
+    seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
+    compressions: tuple[int, ...] = constrained((2, 4, 8, 16, 32), value_range="positive")
+    tolerances: tuple[float, ...] = constrained((0.02, 0.05), value_range="non-negative")
+    width: int = constrained(256, value_range="positive")
+    iterations: int = constrained(200, value_range="positive")
+    lr: float = constrained(1.0, value_range="positive")
+    teacher_m: int = constrained(1000, value_range="positive")
+    input_dim: int = constrained(5, value_range="positive")
+    teacher_width: int = constrained(10, value_range="positive")
+    mnist_m: int = constrained(2000, value_range="positive")
+    digits_m: int = constrained(1400, value_range="positive")
+
+    def __post_init__(self):
+        check_fields(self)
+        if not self.seeds:
+            raise InputError("seeds must not be empty")
+        if max(self.compressions) > self.width:
+            raise InputError(f"compressions must not exceed the dense width {self.width}, got {max(self.compressions)}")
+
+
+def quick() -> TradeoffConfig:
+    return TradeoffConfig(seeds=(0,), compressions=(2, 4, 8), width=16, iterations=20, teacher_m=100, mnist_m=200,
+                          digits_m=200)
+
+
+def cells(config: TradeoffConfig) -> list[dict]:
+    return [{"problem": problem, "seed": seed} for problem in config.problems for seed in config.seeds]
+
+
+def _dataset(config: TradeoffConfig, problem: str, seed: int):
+    from sims.data import DatasetConfig, load_dataset
+    from sims.experiments.common import unit_rms_targets
+
+    if problem == "teacher":
+        data = DatasetConfig(name="teacher", m=config.teacher_m, input_dim=config.input_dim,
+                             teacher_width=config.teacher_width, input_distribution="sphere", test_fraction=0.2, seed=seed)
+        return unit_rms_targets(load_dataset(data)), "float64"
+    m = config.mnist_m if problem == "mnist5k" else config.digits_m
+    return load_dataset(DatasetConfig(name=problem, m=m, test_fraction=0.2, seed=seed)), \
+        ("float32" if problem == "mnist5k" else "float64")
+
+
+def run_cell(config: TradeoffConfig, cell: dict) -> list[dict]:
+    import torch
+
+    from sims.baselines import REWIND_FRACTION, PruningProblem
+    from sims.compare import Split, tradeoff_rows
+    from sims.model import init_network
+    from sims.train import TrainConfig, train
+
+    problem_name, seed = cell["problem"], cell["seed"]
+    dataset, dtype = _dataset(config, problem_name, seed)
+    inputs = torch.as_tensor(dataset.train_inputs, dtype=getattr(torch, dtype))
+    targets = torch.as_tensor(dataset.train_targets, dtype=inputs.dtype)
+    init = init_network(dataset.input_dim, config.width, dataset.output_dim, seed=seed, dtype=dtype)
+    budget = TrainConfig(lr=config.lr, iterations=config.iterations)
+    rewind_step = int(round(REWIND_FRACTION * config.iterations))  # imp-rewind's rewind point
+    dense = train(init, inputs, targets, replace(budget, checkpoints=(rewind_step,)))
+    problem = PruningProblem(init, dense.model, inputs, targets, budget, seed=seed, checkpoints=dense.checkpoints)
+    splits = {"train": Split(inputs, dataset.train_targets, dataset.train_labels),
+              "test": Split(torch.as_tensor(dataset.test_inputs, dtype=inputs.dtype), dataset.test_targets,
+                            dataset.test_labels)}
+    return tradeoff_rows(problem, config.methods, config.compressions, splits, dataset=problem_name, seed=seed,
+                         tolerances=config.tolerances)
+
+
+def figures(rows: list[dict], config: TradeoffConfig, folder) -> list:
+    from sims.compare import plot_tradeoff
+
+    written = []
+    for problem in config.problems:
+        written += plot_tradeoff(rows, problem, folder)
+    return written
+
+
+def competitors(config: TradeoffConfig) -> list[str]:
+    """The same-width competitors of GFS: every configured method outside the GFS family."""
+    return [method for method in config.methods if method not in GFS_FAMILY]
+
+
+def claims(rows: list[dict], config: TradeoffConfig) -> list:
+    from theory.claims import paired_improvement, pruned_beats_strongest_competitor
+
+    verdicts = []
+    for problem in config.problems:
+        for compression in config.compressions:
+            n = config.width // compression
+            verdict = pruned_beats_strongest_competitor(rows, pruned_method="gfs", competitors=competitors(config),
+                                                        metric="test_loss", dataset=problem, n=n)
+            verdicts.append(_scoped(verdict, f"{problem}, compression {compression}, test loss"))
+        if "gfs-norep" in config.methods and "gfs-published" in config.methods:
+            verdicts.append(paired_improvement(
+                rows, method="gfs-norep", baseline="gfs-published", metric="test_loss", dataset=problem,
+                claim=f"exact GFS (gfs-norep) beats GFS as published (test loss, averaged over compressions) [{problem}]"))
+    return verdicts
+
+
+def _scoped(verdict, scope: str):
+    from dataclasses import replace as with_fields
+
+    return with_fields(verdict, claim=f"{verdict.claim} [{scope}]")
+
+
+def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
+    """Markdown: per data set, method and eps, n(eps) on the compression grid and, for the greedy
+    methods, along the selection path: mean [95% Student-t interval] over seeds."""
+    from sims.compare import _cell, criterion_of
+
+    lines = ["n(eps): the smallest measured n whose test accuracy is at least (1 - eps) x the dense network's "
+             "(mnist5k, digits) or whose test loss is at most the dense network's + eps (teacher, unit-RMS targets); "
+             f"the dense width {config.width} when no compression meets it. Grid: n in "
+             f"{{{', '.join(str(config.width // c) for c in sorted(config.compressions))}}}; path: every n up to "
+             f"{config.width // min(config.compressions)} along the selection path. Mean [95% interval] over seeds.", "",
+             "| data set | method | " + " | ".join(f"n(eps={eps:g}) grid | path" for eps in config.tolerances) + " |",
+             "|---|---|" + "---|---|" * len(config.tolerances)]
+    for problem in config.problems:
+        for method in config.methods:
+            cells_ = []
+            for eps in config.tolerances:
+                for metric in ("n_eps", "n_eps_path"):
+                    values = [r["value"] for r in rows if r["dataset"] == problem and r["method"] == method
+                              and r["metric"] == metric and r.get("eps") is not None and abs(r["eps"] - eps) < 1e-12]
+                    cells_.append(_cell(values) if values else "–")
+            if any(cell != "–" for cell in cells_):
+                lines.append(f"| {problem} | {method} | " + " | ".join(cells_) + " |")
+    return lines
+
+
+def summary(rows: list[dict], config: TradeoffConfig) -> list[str]:
+    """The n(eps) table and, per data set, the trade-off table (sims.compare.tradeoff_table)."""
+    from sims.compare import tradeoff_table
+
+    lines = n_eps_table(rows, config) + [""]
+    for problem in config.problems:
+        if any(r["dataset"] == problem for r in rows):
+            lines += [f"Trade-off on {problem} (mean [95% interval] over seeds):", "",
+                      tradeoff_table(rows, problem), ""]
+    return lines
+
+
+EXPERIMENT = Experiment(
+    name="tradeoff",
+    config_class=TradeoffConfig,
+    quick=quick,
+    cells=cells,
+    run_cell=run_cell,
+    figures=figures,
+    claims=claims,
+    description="E5: every pruning method on one checkpoint at compressions 2-32 (ShrinkBench-style)",
+    summary=summary,
+)
