@@ -73,6 +73,9 @@ class PruningProblem:
     methods that train use it. seed: seeds the randomised methods. checkpoints: {step t: the
     network after t steps of ``budget`` from ``dense_init``} when ``dense`` is that trajectory's
     end (``imp-rewind`` takes its rewind point from here instead of re-training); empty otherwise.
+    labels: (m,) class labels of the training examples for ``gfs-published``'s cross-entropy
+    (default: the argmax of the targets). output_bias: (K,) a plain model's output bias b2 when the
+    targets are the training targets minus it (``gfs-published`` adds it to its logits).
     """
 
     dense_init: TwoLayerNet
@@ -82,6 +85,8 @@ class PruningProblem:
     budget: TrainConfig
     seed: int = 0
     checkpoints: Mapping[int, TwoLayerNet] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    output_bias: np.ndarray | None = None
 
     def __post_init__(self):
         if self.dense.width != self.dense_init.width:
@@ -421,7 +426,8 @@ def _published(problem: PruningProblem, n: int) -> PruningResult:
         features = neuron_features(problem.dense, problem.inputs)
     options = PUBLISHED if problem.targets.shape[1] > 1 else replace(PUBLISHED, loss="squared")
     options = replace(options, seed=problem.seed)
-    picked = published_gfs(features, problem.targets, n, options)
+    picked = published_gfs(features, problem.targets, n, options, labels=problem.labels,
+                           output_offset=problem.output_bias)
     weights = np.full(n, 1.0 / n)
     return PruningResult(np.sort(picked.indices), subnetwork(problem.dense, np.sort(picked.indices), weights),
                          {"candidate_scores": picked.scored}, picked.indices)

@@ -417,7 +417,7 @@ def run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: 
     init = init_network(model.input_dim, model.width, model.output_dim, activation=config.activation,
                         bias=model.first_bias is not None, seed=config.seed, dtype=dtype)
     problem = PruningProblem(init, model, inputs, targets, TrainConfig(lr=config.lr, iterations=config.iterations),
-                             seed=config.seed)
+                             seed=config.seed, labels=dataset.train_labels, output_bias=bias)
     splits = {"train": Split(inputs, dataset.train_targets, dataset.train_labels),
               "test": Split(torch.as_tensor(dataset.test_inputs, dtype=dtype), dataset.test_targets,
                             dataset.test_labels)}

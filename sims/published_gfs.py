@@ -89,13 +89,16 @@ def _batch_losses(outputs: torch.Tensor, targets: torch.Tensor, labels: torch.Te
     return (log_normaliser - chosen).mean(1)
 
 
-def published_gfs(features, targets, n: int, options: PublishedOptions = EXACT) -> PublishedSelection:
+def published_gfs(features, targets, n: int, options: PublishedOptions = EXACT, *, labels=None,
+                  output_offset=None) -> PublishedSelection:
     """Run GFS with the published options (see the module docstring).
 
     features: (m, N, K) or (m, N) tensor or array, phi_i on the m training examples (the dense
     network is their mean over N, as ``sims.model.neuron_features`` returns); targets (m, K) or
     (m,). n <= N steps. Computed in float64; each step evaluates its candidates' losses
-    explicitly on the batch, in chunks of about 32 MB.
+    explicitly on the batch, in chunks of about 32 MB. For the cross-entropy only: ``labels``
+    (m,) the classes (default: the argmax of the targets) and ``output_offset`` (K,) a constant
+    added to every logit (a plain model's output bias, when the targets have it subtracted).
     """
     phi = torch.as_tensor(np.asarray(features) if not isinstance(features, torch.Tensor) else features).detach()
     phi = phi.to(torch.float64)
@@ -109,7 +112,15 @@ def published_gfs(features, targets, n: int, options: PublishedOptions = EXACT) 
     m, width, _ = phi.shape
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= width:
         raise InputError(f"n must be an integer in [1, N={width}] (neurons are chosen at most once), got {n!r}")
-    labels = target.argmax(1) if options.loss == "cross-entropy" else None
+    if options.loss == "cross-entropy":
+        labels = target.argmax(1) if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        offset = torch.zeros(target.shape[1], dtype=torch.float64) if output_offset is None else \
+            torch.as_tensor(np.asarray(output_offset, dtype=np.float64)).reshape(-1)
+        if labels.shape != (m,) or offset.shape != (target.shape[1],):
+            raise InputError(f"labels must be ({m},) and output_offset ({target.shape[1]},), got "
+                             f"{tuple(labels.shape)} and {tuple(offset.shape)}")
+    else:
+        labels, offset = None, None
     rng = np.random.default_rng(options.seed)
     neuron_major = phi.permute(1, 0, 2).contiguous()  # (N, m, K)
     total = torch.zeros_like(target)  # sum of the chosen contributions
@@ -130,6 +141,8 @@ def published_gfs(features, targets, n: int, options: PublishedOptions = EXACT) 
         for start in range(0, candidates.size, chunk):
             picked = torch.as_tensor(candidates[start:start + chunk])
             outputs = previous.unsqueeze(0) + neuron_major[picked][:, rows] / k  # (C, b, K)
+            if offset is not None:
+                outputs = outputs + offset
             scores.append(_batch_losses(outputs, batch_targets, batch_labels, options.loss))
         scores = torch.cat(scores)
         best = scores.min()

@@ -62,6 +62,21 @@ def test_sampled_candidates_on_mini_batches_equal_the_reference(loss):
     assert np.allclose(picked.losses, full_loss, rtol=EXACT * 100, atol=0)
 
 
+def test_cross_entropy_takes_given_labels_and_a_logit_offset():
+    """Scoring f + b against labels y equals scoring with targets shifted by -b whose argmax is y:
+    the offset and the labels enter the loss, not the targets."""
+    rng = np.random.default_rng(2)
+    features = rng.standard_normal((30, 20, 3))
+    labels = rng.integers(0, 3, 30)
+    offset = np.array([0.5, -1.0, 2.0])
+    options = PublishedOptions(candidates=6, batch_size=12, loss="cross-entropy", seed=4)
+    shifted = published_gfs(features, np.eye(3)[labels] - offset, 10, options, labels=labels, output_offset=offset)
+    direct = published_gfs(features + offset / 1.0, np.eye(3)[labels], 10, options)
+    assert shifted.indices.tolist() == direct.indices.tolist()
+    plain = published_gfs(features, np.eye(3)[labels] - offset, 10, options)
+    assert plain.indices.tolist() != shifted.indices.tolist()  # argmax(y - b) and no offset: other picks
+
+
 def test_published_options_are_the_papers():
     assert (PUBLISHED.candidates, PUBLISHED.batch_size, PUBLISHED.loss) == (50, 128, "cross-entropy")
 
