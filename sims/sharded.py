@@ -88,7 +88,7 @@ class NetworkSource:
     def dots(self, start: int, stop: int, vectors: torch.Tensor, hidden=None) -> torch.Tensor:
         """sum_{j in chunk, k} phi[j, i, k] v[j, k] for every i, float64 (N,); v: (chunk, K) float64."""
         hidden = self.hidden(start, stop) if hidden is None else hidden
-        products = (hidden.T @ vectors.to(hidden.dtype)).to(torch.float64)  # (N, K)
+        products = (vectors.to(hidden.dtype).T @ hidden).T.to(torch.float64)  # (N, K); V^T H reads H row-major
         result = (products * self.model.second_weight.to(torch.float64)).sum(1)
         return result * self.model.neuron_scale if self.model.scaling != "mean-field" else result
 
