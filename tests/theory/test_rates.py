@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory import inference, rates
-
-from tests.helpers import EXACT
+from theory import rates
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
 
@@ -75,40 +73,6 @@ def test_local_slopes_show_a_regime_change():
     assert list(loc.n) == sorted(loc.n)
 
 
-@pytest.mark.parametrize("truth, exponent", [("log", 0.0), ("sqrt", 0.5), ("linear", 1.0)])
-def test_growth_fits_recover_the_exponent(truth, exponent):
-    """theory.inference.growth_fits: on a + b (m^c - 1)/c data with small noise the fitted
-    exponent's interval holds the true c, the named law of that c has the least RSS, and b of
-    the log law has a t-interval holding the truth when the truth is log."""
-    m = np.repeat(np.array([50, 100, 200, 400, 800, 1600, 3200], dtype=float), 4)
-    h = np.log(m) if exponent == 0 else (m**exponent - 1) / exponent
-    t = 5 + 3 * h + 0.05 * np.random.default_rng(0).standard_normal(m.size)
-    fits = inference.growth_fits(m, t)
-    assert fits.c_low[0] <= exponent <= fits.c_high[0]
-    assert min(fits.rss, key=lambda name: fits.rss[name][0]) == truth
-    if truth == "log":
-        assert fits.b_log_low[0] <= 3.0 <= fits.b_log_high[0]
-
-
-def test_growth_fits_batched_columns_equal_single_fits():
-    rng = np.random.default_rng(1)
-    m = np.repeat(np.array([30, 100, 300, 1000, 3000], dtype=float), 3)
-    columns = 5 + np.log(m)[:, None] + rng.standard_normal((m.size, 4))
-    batched = inference.growth_fits(m, columns)
-    for j in range(4):
-        single = inference.growth_fits(m, columns[:, j])
-        assert single.c[0] == batched.c[j] and single.b["log"][0] == pytest.approx(batched.b["log"][j], rel=EXACT)
-
-
-def test_t_interval_matches_scipy():
-    from scipy import stats
-
-    values = np.array([1.0, 2.5, 2.0, 4.0])
-    iv = inference.t_interval(values)
-    low, high = stats.t.interval(0.95, 3, loc=values.mean(), scale=stats.sem(values))
-    assert (iv.low, iv.high) == (pytest.approx(low, rel=EXACT), pytest.approx(high, rel=EXACT))
-
-
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -121,7 +85,6 @@ def test_t_interval_matches_scipy():
         (lambda: rates.compare_laws([2, 3, 4], [1, 1, 1], criterion="r2"), "criterion"),
         (lambda: rates.local_slopes([1, 2, 3], [1, 1, 1], window=1), "window"),
         (lambda: rates.fit_exponential([1, 2, 3], [1, math.nan, 2]), "finite"),
-        (lambda: inference.growth_fits([1, 2, 3], [1, 2, 3]), ">= 4 points"),
     ],
 )
 def test_bad_input(call, match):

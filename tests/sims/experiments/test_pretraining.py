@@ -102,63 +102,6 @@ def test_pretraining_t_star_is_the_first_step_meeting_the_criterion_on_the_coars
             assert all(r["value"] > t_star["eps"] for r in before)
 
 
-def test_exact_search_equals_a_step_by_step_scan():
-    """On a small mean-field cell: the coarse pass plus bisection gives the same T* and stable
-    step as evaluating the GFS subnetwork at every one of the 60 steps, for every criterion that
-    satisfies the documented assumption; for the others it still returns a genuine crossing."""
-    import torch
-
-    from sims.experiments.common import features_of
-    from sims.experiments.pretraining_search import Trajectory, crossing_steps, scan_crossing_steps
-    from sims.model import init_network
-    from sims.select import select
-    from sims.train import TrainConfig, train
-
-    config = _tiny_pretraining(setups=("mf-teacher",), teacher_sizes=(200,))
-    setting = pretraining._setting(config, "mf-teacher")
-    dataset, *_ = pretraining._load(setting, 200, 0)
-    inputs = torch.as_tensor(dataset.train_inputs)
-    model = init_network(dataset.input_dim, 40, 1, seed=0)
-    train_config = TrainConfig(lr=0.2, iterations=60)
-    every_step = train(model, inputs, dataset.train_targets, replace(train_config, checkpoints=tuple(range(61))))
-    sparse = Trajectory({t: every_step.checkpoints[t] for t in (0, 20, 40, 60)}, inputs, dataset.train_targets,
-                        train_config, 60)
-    losses = {t: float(select(features_of(every_step.checkpoints[t], inputs), dataset.train_targets, 20,
-                              "gfs").losses[-1]) for t in range(61)}
-    for t in (7, 33, 59):  # replaying GD from a stored step reproduces the run bit for bit
-        assert torch.equal(sparse.model_at(t).first_weight, every_step.checkpoints[t].first_weight)
-    coarse = pretraining.geometric_steps(60, 8)
-    exact, between = 0, 0
-    for threshold in np.quantile(list(losses.values()), np.linspace(0.02, 0.98, 25)):
-        meets = lambda t: losses[t] <= threshold  # noqa: E731
-        flags = [meets(t) for t in range(61)]
-        # the documented assumption: at most one change of the criterion between coarse steps
-        assumption = all(sum(flags[t] != flags[t + 1] for t in range(a, b)) <= 1 for a, b in zip(coarse, coarse[1:]))
-        found, reference = crossing_steps(meets, coarse), scan_crossing_steps(meets, 60)
-        if assumption:
-            assert found == reference
-            exact += 1
-            between += found[0] not in coarse  # found strictly between coarse points by bisection
-        else:  # still a genuine crossing: met at T*, not met just before
-            assert found[0] == math.inf or (flags[int(found[0])] and (found[0] == 0 or not flags[int(found[0]) - 1]))
-    assert exact >= 10 and between >= 1
-
-
-def test_crossing_steps_cases():
-    from sims.experiments.pretraining_search import crossing_steps, scan_crossing_steps
-
-    flags = [False] * 13 + [True] * 5 + [False] * 2 + [True] * 21  # leaves once, comes back
-    meets = lambda t: flags[t]  # noqa: E731
-    assert scan_crossing_steps(meets, 40) == (13.0, 20.0)
-    assert crossing_steps(meets, [0, 10, 15, 19, 25, 40]) == (13.0, 20.0)
-    # the excursion below the criterion at 13..17 lies strictly between two failing coarse points:
-    # documented limit, the search returns the later genuine crossing
-    assert crossing_steps(meets, [0, 10, 19, 40]) == (20.0, 20.0)
-    assert crossing_steps(lambda t: False, [0, 5, 9]) == (math.inf, math.inf)
-    assert crossing_steps(lambda t: t != 9, [0, 5, 9]) == (0.0, math.inf)  # fails at the last step
-    assert crossing_steps(lambda t: True, [0, 5, 9]) == (0.0, 0.0)
-
-
 @pytest.mark.parametrize("scaling,outputs", [("mean-field", 1), ("ntk", 1), ("mean-field", 3)])
 def test_neuron_variance_from_hidden_matches_geometry(scaling, outputs):
     from sims.model import hidden_activations, init_network, neuron_features

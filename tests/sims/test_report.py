@@ -1,0 +1,219 @@
+"""sims.report: figures and the Markdown/JSON report rebuilt from finished results folders of a toy
+experiment; the quick-preset banner; REPORT.json records; a config.json this version cannot read
+is named. (The `gfs figures` / `gfs report` command lines are in tests/sims/test_bad_input.py.)"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from sims import report
+from sims.errors import InputError
+from sims.runner import Experiment, get_experiment, register, run_experiment
+from theory.claims import Verdict
+
+NAME = "toy-report"
+
+
+@dataclass(frozen=True)
+class ToyReportConfig:
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n_max: int = 3
+
+
+def _cells(config):
+    return [{"seed": seed} for seed in config.seeds]
+
+
+def _run_cell(config, cell):
+    return [{"dataset": "toy", "method": "gfs", "m": 10, "n": n, "seed": cell["seed"], "metric": "loss",
+             "value": 1.0 / (n * (cell["seed"] + 1))} for n in range(1, config.n_max + 1)]
+
+
+def _figures(rows, config, folder):
+    """Stand-in figures whose bytes say which rows and config drew them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{NAME}_curve.png", folder / f"{NAME}_curve.pdf"]
+    for path in paths:
+        path.write_text(f"{len(rows)} rows, n_max {config.n_max}")
+    return paths
+
+
+def _claims(rows, config):
+    return [
+        Verdict("P0 bound at every n", "held", "ratio 0.5 | worst\nat n=3", numbers={"worst": 0.5, "at": math.inf},
+                kind="theorem", seeds=len(config.seeds)),
+        Verdict("loss falls", "indistinguishable", f"{len(rows)} rows", numbers={"gap": math.nan, "count": 3},
+                seeds=len(config.seeds), false_held_rate=0.025, power=0.8, calibration_note="simulated at the design"),
+    ]
+
+
+def _summary(rows, config):
+    return ["| n_max | rows |", "|---|---|", f"| {config.n_max} | {len(rows)} |"]
+
+
+register(Experiment(NAME, ToyReportConfig, lambda: ToyReportConfig(seeds=(0,), n_max=2), _cells, _run_cell,
+                    figures=_figures, claims=_claims, description="a toy for the report", summary=_summary))
+
+
+def _run(out, config=ToyReportConfig()):
+    return run_experiment(NAME, config, out=out, progress=False, log=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """(full-scale folder, quick folder) of the toy experiment."""
+    root = tmp_path_factory.mktemp("report")
+    return _run(root / "results"), _run(root / "results", get_experiment(NAME).quick())
+
+
+# ---------------------------------------------------------------- configs
+
+
+def test_load_config_and_load_folder_give_back_what_was_run(folders):
+    full, quick = folders
+    experiment, config = report.load_config(full)
+    assert experiment is get_experiment(NAME) and config == ToyReportConfig()
+    assert report.load_config(quick)[1] == ToyReportConfig(seeds=(0,), n_max=2)
+    experiment, config, rows = report.load_folder(quick)
+    assert config.n_max == 2 and len(rows) == 2
+    assert sorted((row["n"], row["value"]) for row in rows) == [(1, 1.0), (2, 0.5)]
+
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (lambda text: text[: len(text) // 2], "Expecting"),  # truncated JSON
+        (lambda text: "junk", "Expecting value"),
+        (lambda text: json.dumps({"config": {}}), "'experiment'"),  # no experiment name
+        (lambda text: json.dumps({"experiment": "no-such-experiment", "config": {}}), "no-such-experiment"),
+        (lambda text: json.dumps({"experiment": NAME, "config": {"renamed_field": 1}}), "renamed_field"),
+        (lambda text: json.dumps({"experiment": NAME, "config": {"n_max": "three"}}), "n_max"),
+        (lambda text: json.dumps([1, 2]), "list indices"),
+    ],
+)
+def test_load_config_on_a_damaged_config_names_the_folder(tmp_path, damage, fragment):
+    folder = _run(tmp_path / "results")
+    path = folder / "config.json"
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(ValueError) as refused:
+        report.load_config(folder)
+    message = str(refused.value)
+    assert isinstance(refused.value, InputError)
+    assert message.startswith(f"results folder {str(folder)!r} cannot be read by this version of gfs-toolkit")
+    assert fragment in message and "\n" not in message
+
+
+def test_load_config_without_a_config_names_the_folder(tmp_path):
+    with pytest.raises(InputError, match=f"results folder {str(tmp_path)!r} cannot be read"):
+        report.load_config(tmp_path)
+
+
+def test_is_quick_preset():
+    experiment = get_experiment(NAME)
+    assert report.is_quick_preset(experiment, experiment.quick())
+    assert report.is_quick_preset(experiment, ToyReportConfig(seeds=(0,), n_max=2))
+    assert not report.is_quick_preset(experiment, ToyReportConfig())
+    assert not report.is_quick_preset(experiment, replace(experiment.quick(), n_max=3))
+
+
+# ---------------------------------------------------------------- verdict records
+
+
+def test_verdict_record_fields():
+    theorem, empirical = _claims([{}] * 6, ToyReportConfig())
+    assert report.verdict_record("e", theorem) == {
+        "experiment": "e", "claim": "P0 bound at every n", "kind": "theorem", "verdict": "held",
+        "evidence": "ratio 0.5 | worst\nat n=3", "seeds": 3, "false_held_rate": None, "power": None,
+        "calibration": None, "numbers": {"worst": 0.5, "at": None}}
+    record = report.verdict_record("e", empirical)
+    assert record["verdict"] == "indistinguishable" and record["kind"] == "empirical"
+    assert (record["false_held_rate"], record["power"], record["calibration"]) == (0.025, 0.8,
+                                                                                   "simulated at the design")
+    assert record["numbers"] == {"gap": None, "count": 3.0}
+    assert isinstance(record["numbers"]["count"], float)
+    json.dumps(record, allow_nan=False)  # plain JSON: no NaN or Infinity
+
+
+# ---------------------------------------------------------------- figures and report
+
+
+def test_write_figures_draws_every_folder_from_its_own_rows(folders, tmp_path):
+    full, quick = folders
+    written = report.write_figures([full], tmp_path / "figures")
+    assert written == [tmp_path / "figures" / f"{NAME}_curve.png", tmp_path / "figures" / f"{NAME}_curve.pdf"]
+    assert written[0].read_text() == "9 rows, n_max 3"
+    written = report.write_figures([full, quick], tmp_path / "both")
+    assert len(written) == 4
+    assert written[0].read_text() == "2 rows, n_max 2"  # the quick folder drew last, over the same names
+    assert report.write_figures([], tmp_path / "none") == []
+
+
+def test_write_report_on_a_full_scale_folder(folders, tmp_path):
+    full, _ = folders
+    figures = tmp_path / "figures"
+    report.write_figures([full], figures)
+    (figures / "other-experiment_x.png").write_text("not ours")
+    path = tmp_path / "out" / "REPORT.md"
+    text = report.write_report([full], path, figures)
+    assert path.read_text() == text
+    lines = text.splitlines()
+    assert lines[0] == "# Report: do the published guarantees hold?"
+    assert "Smoke run" not in text
+    assert f"## {NAME}: a toy for the report" in lines
+    assert any(line.startswith(f"Results: `{full}` (9 rows; git ") for line in lines)
+    # one table row per verdict; a '|' in a cell is escaped and a newline becomes a space
+    assert r"| P0 bound at every n | theorem | **held** | 3 | – | – | ratio 0.5 \| worst at n=3 |" in lines
+    assert "| loss falls | empirical | **indistinguishable** | 3 | 2.5% | 80.0% | 9 rows |" in lines
+    # the experiment's summary follows its table
+    assert lines.index("| 3 | 9 |") > lines.index("| loss falls | empirical | **indistinguishable** | 3 | 2.5% | "
+                                                    "80.0% | 9 rows |")
+    # its PNG figures, linked relative to the report; not the PDF, not another experiment's
+    assert f"![{NAME}_curve](../figures/{NAME}_curve.png)" in lines
+    assert f"{NAME}_curve.pdf" not in text and "other-experiment" not in text
+    records = json.loads(path.with_suffix(".json").read_text())
+    assert records == [report.verdict_record(NAME, verdict) for verdict in _claims([{}] * 9, ToyReportConfig())]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["REPORT.json", "REPORT.md"]  # no temporaries
+
+
+def test_write_report_over_a_quick_preset_opens_with_the_banner(folders, tmp_path):
+    full, quick = folders
+    text = report.write_report([quick], tmp_path / "REPORT.md", tmp_path / "figures")
+    lines = text.splitlines()
+    assert lines[2] == report.QUICK_BANNER
+    assert lines[2].startswith("> **Smoke run.**") and "--quick" in lines[2]
+    assert lines.index(report.QUICK_BANNER) < next(i for i, line in enumerate(lines) if line.startswith("Generated"))
+    assert "| loss falls | empirical | **indistinguishable** | 1 | 2.5% | 80.0% | 2 rows |" in lines
+    assert '"seeds": [0]' in text and '"n_max": 2' in text  # its non-default fields
+    # one quick folder among full-scale ones is enough for the banner; each folder keeps its section
+    mixed = report.write_report([full, quick], tmp_path / "mixed.md", tmp_path / "figures")
+    assert mixed.count(report.QUICK_BANNER) == 1
+    assert mixed.count(f"## {NAME}: a toy for the report") == 2
+    assert mixed.index(f"`{full}` (9 rows") < mixed.index(f"`{quick}` (2 rows")
+    assert len(json.loads((tmp_path / "mixed.json").read_text())) == 4
+
+
+def test_write_report_of_a_damaged_folder_writes_nothing(tmp_path):
+    folder = _run(tmp_path / "results")
+    (folder / "config.json").write_text("junk")
+    with pytest.raises(InputError, match="cannot be read"):
+        report.write_report([folder], tmp_path / "REPORT.md", tmp_path / "figures")
+    assert not (tmp_path / "REPORT.md").exists() and not (tmp_path / "REPORT.json").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="sims.report.write_report escapes '|' in the evidence cell only, not in "
+                                       "the claim cell, so a claim containing '|' splits the table row")
+def test_a_bar_in_a_claim_is_escaped_like_one_in_the_evidence(tmp_path):
+    experiment = get_experiment(NAME)
+    register(replace(experiment, claims=lambda rows, config: [Verdict("a | b", "held", "c | d", kind="theorem")]))
+    try:
+        folder = _run(tmp_path / "results")
+        lines = report.write_report([folder], tmp_path / "REPORT.md", tmp_path / "figures").splitlines()
+    finally:
+        register(experiment)
+    assert r"| a \| b | theorem | **held** | 0 | – | – | c \| d |" in lines
