@@ -31,8 +31,9 @@ def available_memory_bytes() -> int | None:
 
 
 def format_bytes(count: float) -> str:
+    """A byte count in decimal units to three significant digits (999.5 -> "1 KB")."""
     for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if count < 1000 or unit == "PB":
+        if float(f"{count:.3g}") < 1000 or unit == "PB":
             return f"{count:.3g} {unit}"
         count /= 1000
     raise AssertionError("unreachable")

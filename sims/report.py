@@ -70,6 +70,11 @@ def verdict_record(experiment: str, verdict) -> dict:
             "numbers": {key: plain(float(value)) for key, value in verdict.numbers.items()}}
 
 
+def _cell(text: str) -> str:
+    """Text as one Markdown table cell: bars escaped, line breaks as spaces."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def write_report(folders, report_path: str | Path, figures_folder: str | Path) -> str:
     """A Markdown report (and REPORT.json, the same verdicts as a list of objects, beside it):
     for each experiment, each claim with its kind, verdict, seeds, calibration and evidence, and
@@ -97,9 +102,8 @@ def write_report(folders, report_path: str | Path, figures_folder: str | Path) -
                   "|---|---|---|---|---|---|---|"]
         for verdict in experiment.claims(rows, config):
             records.append(verdict_record(experiment.name, verdict))
-            summary = verdict.summary.replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {verdict.claim} | {verdict.kind} | **{verdict.outcome}** | {verdict.seeds} | "
-                         f"{_rate(verdict.false_held_rate)} | {_rate(verdict.power)} | {summary} |")
+            lines.append(f"| {_cell(verdict.claim)} | {verdict.kind} | **{verdict.outcome}** | {verdict.seeds} | "
+                         f"{_rate(verdict.false_held_rate)} | {_rate(verdict.power)} | {_cell(verdict.summary)} |")
         lines.append("")
         if experiment.summary is not None:
             lines += experiment.summary(rows, config) + [""]

@@ -161,3 +161,9 @@ def test_check_device_refuses_a_cuda_index_beyond_the_devices(monkeypatch):
     with pytest.raises(InputError, match=r"--device 'cuda:2': no such CUDA device; accepted here: cpu, cuda, "
                                          r"cuda:0, cuda:1"):
         guards.check_device("cuda:2")
+
+
+@pytest.mark.parametrize("count,text", [(999, "999 B"), (999.5, "1 KB"), (999_999, "1 MB"), (1234, "1.23 KB"),
+                                        (1.5e9, "1.5 GB")])
+def test_format_bytes_rounds_into_the_next_unit(count, text):
+    assert guards.format_bytes(count) == text

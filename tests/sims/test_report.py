@@ -206,8 +206,6 @@ def test_write_report_of_a_damaged_folder_writes_nothing(tmp_path):
     assert not (tmp_path / "REPORT.md").exists() and not (tmp_path / "REPORT.json").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="sims.report.write_report escapes '|' in the evidence cell only, not in "
-                                       "the claim cell, so a claim containing '|' splits the table row")
 def test_a_bar_in_a_claim_is_escaped_like_one_in_the_evidence(tmp_path):
     experiment = get_experiment(NAME)
     register(replace(experiment, claims=lambda rows, config: [Verdict("a | b", "held", "c | d", kind="theorem")]))
