@@ -226,17 +226,6 @@ def _load(setting: dict, m: int, seed: int):
     return dataset, None, None, None
 
 
-def first_reaching(steps, values, threshold: float, *, below: bool) -> float:
-    """The first step whose value is <= threshold (below=True) or >= threshold; inf if none.
-
-    steps and values are equal-length sequences in increasing step order.
-    """
-    for step, value in zip(steps, values):
-        if (value <= threshold) if below else (value >= threshold):
-            return float(step)
-    return math.inf
-
-
 def ntk_lambda_0(inputs: np.ndarray, max_points: int, seed: int) -> tuple[str, float]:
     """(metric name, value): lambda_min of the closed-form NTK Gram matrix of ``inputs`` (m, d),
     exact when m <= max_points, otherwise of a seeded random subsample of max_points rows

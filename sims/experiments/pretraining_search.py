@@ -97,15 +97,3 @@ def crossing_steps(meets: Callable[[int], bool], coarse: Sequence[int]) -> tuple
     else:
         stable = _bisect(meets, grid[last_fail], grid[last_fail + 1])
     return float(first), float(stable)
-
-
-def scan_crossing_steps(meets: Callable[[int], bool], last: int) -> tuple[float, float]:
-    """The same two numbers by evaluating every step 0..last (the reference for tests)."""
-    flags = [meets(t) for t in range(last + 1)]
-    if not any(flags):
-        return math.inf, math.inf
-    first = flags.index(True)
-    if not flags[-1]:
-        return float(first), math.inf
-    last_fail = max((t for t, flag in enumerate(flags) if not flag), default=-1)
-    return float(first), float(last_fail + 1)

@@ -221,12 +221,6 @@ def test_pretraining_config_rejects_bad_input():
     assert math.log10(max(sizes) / min(sizes)) >= 2.5 and len(default.seeds) >= 8  # issue 10: range and power
 
 
-def test_first_reaching():
-    assert pretraining.first_reaching([0, 1, 5], [3.0, 1.0, 0.5], 1.0, below=True) == 1.0
-    assert pretraining.first_reaching([0, 1, 5], [0.1, 0.5, 0.9], 0.9, below=False) == 5.0
-    assert pretraining.first_reaching([0, 1, 5], [3.0, 2.0, 1.5], 1.0, below=True) == math.inf
-
-
 def test_lambda_0_subsample_is_an_upper_bound():
     rng = np.random.default_rng(0)
     inputs = rng.standard_normal((120, 4))

@@ -12,11 +12,24 @@ import pytest
 import torch
 
 from sims.experiments import pretraining
-from sims.experiments.pretraining_search import Trajectory, crossing_steps, scan_crossing_steps
+from sims.experiments.pretraining_search import Trajectory, crossing_steps
 from sims.model import init_network
 from sims.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def scan_crossing_steps(meets, last: int) -> tuple[float, float]:
+    """The reference for crossing_steps: (first step meeting the criterion, first step from which
+    it holds to the end) by evaluating every step 0..last; inf where there is none."""
+    flags = [meets(t) for t in range(last + 1)]
+    if not any(flags):
+        return math.inf, math.inf
+    first = flags.index(True)
+    if not flags[-1]:
+        return float(first), math.inf
+    last_fail = max((t for t, flag in enumerate(flags) if not flag), default=-1)
+    return float(first), float(last_fail + 1)
 
 
 def _small_run(iterations=12, batch_size=None):
