@@ -62,3 +62,21 @@ def test_options_and_sizes_are_checked():
         run_set_method(features, target, 31, "greedi")
     with pytest.raises(InputError, match="unknown method"):
         run_set_method(features, target, 3, "gfs")
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_greedi_equals_greedi_on_the_exact_table(seed):
+    """GreeDi with 2 random parts reaches the set that GreeDi on the exact table of F
+    (theory.submodularity, a different code path: F of every subset by brute force) reaches."""
+    from theory import submodularity as sm
+
+    model = init_network(3, 9, 1, seed=seed)
+    inputs = torch.randn(5, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    features, target = neuron_features(model, inputs), forward(init_network(3, 3, 1, seed=seed + 1), inputs)
+    table = sm.set_function_table(features.permute(1, 0, 2).reshape(9, -1).numpy(), target.numpy().reshape(-1), 5)
+    parts = greedi_partition(9, 2, seed)
+    for n in (2, 3):
+        indices, losses, _ = run_set_method(features, target, n, "greedi", parts=2, seed=seed)
+        expected = table[sm.greedi(table, n, parts)[1]]
+        zero = 0.5 * float((target ** 2).sum()) / 5
+        assert zero - losses[-1] == pytest.approx(expected, rel=REFERENCE, abs=REFERENCE * abs(zero))
