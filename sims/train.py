@@ -134,8 +134,9 @@ class _ActivationKernels:
 
 
 def _relu_derivative_into(z, hidden, out, scratch):
-    # model's (Z > 0) as 0/1: relu(Z) > 0 exactly when Z > 0 (also for NaN); heaviside(0) = +0
-    torch.heaviside(hidden, hidden.new_zeros(()), out=out)
+    # the model's (Z > 0).to(dtype): relu(Z) > 0 exactly when Z > 0 (also for NaN). Not sign(),
+    # which keeps the sign of relu(-0.0) = -0.0, nor heaviside(), a scalar loop 8x slower
+    torch.gt(hidden, 0, out=out)
 
 
 def _tanh_derivative_into(z, hidden, out, scratch):
