@@ -12,11 +12,21 @@ candidate loss is a constant plus a linear function of phi_i plus (for gfs) its 
 Reported losses are computed directly from the explicit float64 residual of the chosen
 subnetwork (O(D) per step), never by expanding the square, so tiny losses stay accurate.
 
+fcfw and greedy-opt also need float64 products over the chosen rows (a Gram column, the
+output): they go through scratch blocks of a few MiB allocated once per run (:class:`_Scratch`),
+never a temporary of |S| x D, with the bits of the unblocked formulas.
+
+Threads. Only the pass over all N features uses the caller's torch threads; everything else
+in a step (vectors of length D, products over the support, simplex solves) runs on one
+thread, torch's and numpy's BLAS alike, so results do not depend on the thread count and a
+busy core elsewhere does not stall the small operations.
+
 Internally inner products are plain sums over the m*K entries; the (1/m) of docs/THEORY.md only
 scales every score by the same factor, and losses divide by m at the end.
 
 Adding a method: write ``def _name(problem, n, seed, *, option=default) -> (indices, losses,
-weights)`` and add one line to ``METHODS``; its keyword-only parameters are its options.
+weights)`` and add one line to ``METHODS``; its keyword-only parameters are its options. A
+re-weighted method is a :class:`_Reweighting` rule run by :func:`_reweighted_greedy`.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +48,16 @@ __all__ = [
     "subnetwork_output"
 ]
 
-# Rows per block when a float64 temporary of (rows, D) is needed; keeps temporaries ~32 MB.
+# Rows per BLAS call of the float64 products over a set of rows: 2**22 // D (at least 1). The
+# last bits of a product depend on these call boundaries (MKL's dgemv treats the rows of a call in
+# groups of four and the last one to three rows with other kernels), so they are fixed; the rows
+# of a call are fed through the reused scratch blocks of :class:`_Scratch`.
 _BLOCK_ELEMENTS = 1 << 22
+# Size of each float64 scratch block of fcfw and greedy-opt (2 MiB: in cache, allocated once a run).
+_SCRATCH_BYTES = 1 << 21
+# A scratch block holds a multiple of this many rows, so every row keeps its place in its group
+# of four within its BLAS call (eight leaves room for a BLAS that groups by eight).
+_ROW_GROUP = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,12 +99,17 @@ class Selection:
 
 @dataclass(frozen=True, eq=False)
 class _Problem:
-    """Validated input: phi (N, D) neuron-major (possibly a transposed view), target (D,) float64."""
+    """Validated input: phi (N, D) neuron-major (possibly a transposed view), target (D,) float64.
+
+    threads: torch's intra-op thread count of the caller, used for the passes over all N
+    features; everything else of a method runs on one thread (see :func:`select`).
+    """
 
     phi: torch.Tensor
     target: torch.Tensor
     m: int
     sq_norms: torch.Tensor  # (N,) float64, ||phi_i||^2 as plain sums
+    threads: int = 1
 
     @property
     def width(self) -> int:
@@ -99,31 +123,134 @@ class _Problem:
         """phi_i as a float64 vector (D,)."""
         return self.phi[i].to(torch.float64)
 
+    def pass_over(self, matrix: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+        """matrix @ vector in the matrix's dtype, returned as float64: a GEMV over (a subset
+        of) the (., D) features, the one large operation of a step, on the caller's threads."""
+        with _torch_threads(self.threads):
+            return torch.mv(matrix, vector.to(matrix.dtype)).to(torch.float64)
+
     def dots(self, vector: torch.Tensor) -> torch.Tensor:
-        """<phi_i, vector> for every i: ONE pass over the features (a GEMV in their dtype)."""
-        return torch.mv(self.phi, vector.to(self.phi.dtype)).to(torch.float64)
+        """<phi_i, vector> for every i, (N,) float64: ONE pass over the features."""
+        return self.pass_over(self.phi, vector)
 
     def loss(self, output: torch.Tensor) -> float:
         """0.5 * mean over samples of ||output - target||^2, from the explicit residual."""
         residual = output - self.target
         return 0.5 * float(residual @ residual) / self.m
 
+
+@contextmanager
+def _torch_threads(count: int):
+    """torch's intra-op thread count set to ``count`` inside the block (then restored)."""
+    previous = torch.get_num_threads()
+    if count == previous:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+_BLAS = []  # a threadpoolctl.ThreadpoolController, made on first use (it scans the loaded libraries)
+
+
+@contextmanager
+def _one_thread():
+    """Torch's intra-op pool and numpy's BLAS on one thread inside the block.
+
+    The small float64 operations of a selection step (vectors of length D, products over the
+    support, the simplex solves) gain nothing from a second thread, and when another process
+    holds a core each parallel region waits for a descheduled thread (a time slice, ~16 ms,
+    against microseconds of work). Thread counts are process-wide: concurrent ``select`` calls
+    from several Python threads would see each other's settings.
+    """
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    with _torch_threads(1), _BLAS[0].limit(limits=1, user_api="blas"):
+        yield
+
+
+class _Scratch:
+    """Float64 products over a set of neurons in reused blocks: what fcfw and greedy-opt need.
+
+    Two scratch buffers (float64, and the features' dtype) of about ``_SCRATCH_BYTES`` each, at
+    least ``_ROW_GROUP`` rows of D, are allocated once per run, so no step allocates anything
+    of size |S| x D. Each result has the bits of the plain formula in its docstring, computed
+    with one BLAS call per ``2**22 // D`` rows: row blocks are multiples of ``_ROW_GROUP``
+    rows inside those calls, and the weighted sum of rows is split by columns, which leaves
+    every entry's sum as it was (tests/sims/test_select.py checks both).
+    """
+
+    def __init__(self, problem: _Problem):
+        phi = problem.phi
+        dim = phi.shape[1]
+        self.problem = problem
+        self.call_rows = max(1, _BLOCK_ELEMENTS // dim)
+        fitting = _SCRATCH_BYTES // (8 * dim) // _ROW_GROUP * _ROW_GROUP
+        self.block_rows = min(self.call_rows, max(_ROW_GROUP, fitting))
+        self.capacity = max(self.block_rows * dim, _SCRATCH_BYTES // 8)
+        self.wide = torch.empty(self.capacity, dtype=torch.float64, device=phi.device)
+        self.narrow = None if phi.dtype == torch.float64 else torch.empty(self.capacity, dtype=phi.dtype, device=phi.device)
+
+    def _rows(self, rows: torch.Tensor, columns: slice = slice(None)) -> torch.Tensor:
+        """phi[rows, columns] as a float64 (len(rows), width) view of the scratch buffer."""
+        phi = self.problem.phi[:, columns]
+        shape = (len(rows), phi.shape[1])
+        size = shape[0] * shape[1]
+        wide = self.wide[:size].view(shape)
+        if self.narrow is None:
+            return torch.index_select(phi, 0, rows, out=wide)
+        return wide.copy_(torch.index_select(phi, 0, rows, out=self.narrow[:size].view(shape)))
+
+    def _row_blocks(self, rows):
+        """(start, block) over ``rows`` (default all neurons): each BLAS call's rows, in blocks."""
+        device = self.problem.phi.device
+        rows = torch.arange(self.problem.width, device=device) if rows is None else torch.as_tensor(rows, dtype=torch.long, device=device)
+        start = 0
+        for call in rows.split(self.call_rows):
+            for block in call.split(self.block_rows):
+                yield start, block
+                start += len(block)
+
     def centered_products(self, vector: torch.Tensor, rows=None) -> torch.Tensor:
-        """<phi_i - Y, vector> in float64 for i in ``rows`` (default all), in blocks."""
-        device = self.phi.device
-        rows = torch.arange(self.width, device=device) if rows is None else torch.as_tensor(rows, dtype=torch.long, device=device)
-        block = max(1, _BLOCK_ELEMENTS // max(1, self.phi.shape[1]))
-        parts = [(self.phi[chunk].to(torch.float64) - self.target) @ vector for chunk in rows.split(block)]
-        return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+        """<phi_i - Y, vector> for i in ``rows`` (default all), (len(rows),) float64; as
+        ``(phi[rows].double() - Y) @ vector`` per call of 2**22 // D rows. vector: (D,) float64."""
+        count = self.problem.width if rows is None else len(rows)
+        result = torch.empty(count, dtype=torch.float64, device=vector.device)
+        for start, block in self._row_blocks(rows):
+            centered = self._rows(block).sub_(self.problem.target)
+            torch.mv(centered, vector, out=result[start:start + len(block)])
+        return result
 
     def centered_sq_norms(self) -> torch.Tensor:
-        """||phi_i - Y||^2 in float64 for every i, computed explicitly in blocks."""
-        block = max(1, _BLOCK_ELEMENTS // max(1, self.phi.shape[1]))
-        parts = []
-        for chunk in torch.arange(self.width, device=self.phi.device).split(block):
-            centered = self.phi[chunk].to(torch.float64) - self.target
-            parts.append((centered * centered).sum(1))
-        return torch.cat(parts)
+        """||phi_i - Y||^2 for every i, (N,) float64, from the explicit differences c = phi_i - Y
+        (as ``(c * c).sum(1)`` per call of 2**22 // D rows)."""
+        result = torch.empty(self.problem.width, dtype=torch.float64, device=self.problem.phi.device)
+        for start, block in self._row_blocks(None):
+            centered = self._rows(block).sub_(self.problem.target)
+            torch.sum(centered.mul_(centered), 1, out=result[start:start + len(block)])
+        return result
+
+    def combination(self, rows: list[int], weights: np.ndarray) -> torch.Tensor:
+        """sum_j weights_j phi_{rows_j}, (D,) float64: ``weights @ phi[rows].double()`` by
+        column blocks. rows: |S| neuron indices; weights: (|S|,) float64."""
+        device = self.problem.phi.device
+        rows = torch.as_tensor(rows, dtype=torch.long, device=device)
+        weights = torch.as_tensor(weights, device=device)
+        dim = self.problem.phi.shape[1]
+        columns = max(1, self.capacity // len(rows))
+        if len(rows) > self.capacity:  # more rows than one column of scratch holds: grow it
+            self.capacity = len(rows)
+            self.wide = torch.empty(self.capacity, dtype=torch.float64, device=device)
+            self.narrow = None if self.narrow is None else torch.empty(self.capacity, dtype=self.narrow.dtype, device=device)
+        output = torch.empty(dim, dtype=torch.float64, device=device)
+        for start in range(0, dim, columns):
+            output[start:start + columns] = weights @ self._rows(rows, slice(start, start + columns))
+        return output
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,7 +294,7 @@ def _neuron_major(features: torch.Tensor) -> torch.Tensor:
     return permuted.reshape(width, m * k).contiguous()  # one copy, neuron-major
 
 
-def _problem(features, target) -> _Problem:
+def _problem(features, target, threads: int = 1) -> _Problem:
     features = _as_tensor("features", features)
     if features.ndim not in (2, 3) or 0 in features.shape:
         raise InputError(f"features must have shape (m, N) or (m, N, K) with m, N, K >= 1, got {tuple(features.shape)}")
@@ -190,7 +317,7 @@ def _problem(features, target) -> _Problem:
     norms = torch.linalg.vector_norm(phi, dim=1)  # one pass, no temporary copy
     if not bool(torch.isfinite(norms).all()):
         raise InputError("features contain NaN or inf (or values too large to square); only finite values are accepted")
-    return _Problem(phi=phi, target=target, m=m, sq_norms=norms.to(torch.float64) ** 2)
+    return _Problem(phi=phi, target=target, m=m, sq_norms=norms.to(torch.float64) ** 2, threads=threads)
 
 
 def _first_min(scores: torch.Tensor, scale: float, eps: float) -> int:
@@ -239,12 +366,10 @@ def _averaging_greedy(problem: _Problem, n: int, *, linearised: bool, repeats: b
         candidates = None if candidate_sampler is None else candidate_sampler()
         phi = problem.phi if candidates is None else problem.phi[candidates]
         if linearised:
-            direction = previous - problem.target
-            dots = torch.mv(phi, direction.to(phi.dtype)).to(torch.float64)
+            dots = problem.pass_over(phi, previous - problem.target)
             scores, scale = dots, float(dots.abs().max())
         else:
-            direction = (k - 1) / k * previous - problem.target
-            dots = torch.mv(phi, direction.to(phi.dtype)).to(torch.float64)
+            dots = problem.pass_over(phi, (k - 1) / k * previous - problem.target)
             sq_norms = problem.sq_norms if candidates is None else problem.sq_norms[candidates]
             scores = sq_norms + 2 * k * dots
             scale = float(sq_norms.max()) + 2 * k * float(dots.abs().max())
@@ -291,7 +416,87 @@ def _stochastic_gfs(problem, n, seed, *, eps=0.01):
 
 
 # ---------------------------------------------------------------------------------------
-# Re-weighted greedy methods: fw, fcfw, greedy-opt
+# Re-weighted greedy methods: fw, fcfw, greedy-opt, as one loop with a pluggable re-weighting
+
+
+@dataclass(frozen=True, eq=False)
+class _Proposal:
+    """A re-weighting's candidate next subnetwork: its output (D,) float64, the neuron it moves
+    towards, and the rest of what the rule needs to adopt it (fw: the step; fcfw and greedy-opt:
+    the (|S|,) weights on the support with that neuron)."""
+
+    output: torch.Tensor
+    vertex: int
+    step: float = 0.0
+    weights: np.ndarray | None = None
+
+
+class _Reweighting:
+    """A re-weighting rule of :func:`_reweighted_greedy`. It keeps the weights of the current
+    subnetwork as a support (neurons in order of entry) and their (|S|,) float64 weights.
+
+    ``first()`` picks f_1's neuron (weight 1); ``propose(output)`` picks step k's neuron and
+    returns it with a candidate subnetwork, or None when the subnetwork cannot change;
+    ``accept(proposal)`` adopts the candidate. This base class picks the linear minimiser
+    argmin_i <f - Y, phi_i> and leaves the re-weighting towards it to ``reweight``.
+    """
+
+    def __init__(self, problem: _Problem):
+        self.problem = problem
+        self.support: list[int] = []
+        self.position: dict[int, int] = {}  # neuron -> its place in the support
+        self.support_weights = np.zeros(0)
+
+    def _enter(self, neuron: int, weight: float) -> None:
+        self.position[neuron] = len(self.support)
+        self.support.append(neuron)
+        self.support_weights = np.append(self.support_weights, weight)
+
+    def first(self) -> int:
+        first = _best_single(self.problem)
+        self._enter(first, 1.0)
+        return first
+
+    def propose(self, output: torch.Tensor) -> tuple[int, _Proposal | None]:
+        vertex = _linear_minimiser(self.problem, output)
+        return vertex, self.reweight(output, vertex)
+
+    def reweight(self, output: torch.Tensor, vertex: int) -> _Proposal | None:
+        raise NotImplementedError
+
+    def accept(self, proposal: _Proposal) -> None:
+        raise NotImplementedError
+
+    def weights(self) -> np.ndarray:
+        """The (N,) weights of the current subnetwork."""
+        weights = np.zeros(self.problem.width)
+        weights[self.support] = self.support_weights
+        return weights
+
+
+def _reweighted_greedy(problem: _Problem, n: int, rule: _Reweighting):
+    """The loop the re-weighted methods share: f_1 = phi of ``rule.first()``; at step k the rule
+    proposes a neuron and a candidate subnetwork, which is adopted when its loss (computed from
+    the explicit residual) is not above f_{k-1}'s, so losses never increase. The proposed neuron
+    is recorded whether or not the candidate is adopted.
+
+    Returns (indices (n,) int64, losses (n,) float64, weights (N,) float64).
+    """
+    indices = np.empty(n, dtype=np.int64)
+    losses = np.empty(n)
+    first = rule.first()
+    output = problem.row(first)
+    indices[0], losses[0] = first, problem.loss(output)
+    for k in range(1, n):
+        indices[k], proposal = rule.propose(output)
+        losses[k] = losses[k - 1]
+        if proposal is None:
+            continue
+        loss = problem.loss(proposal.output)
+        if loss <= losses[k - 1]:
+            rule.accept(proposal)
+            output, losses[k] = proposal.output, loss
+    return indices, losses, rule.weights()
 
 
 def _best_single(problem: _Problem) -> int:
@@ -307,46 +512,9 @@ def _linear_minimiser(problem: _Problem, output: torch.Tensor) -> int:
     return _first_min(dots, float(dots.abs().max()), problem.eps)
 
 
-def _fw(problem, n, seed):
-    """Frank-Wolfe with exact line search; f_1 is the best single neuron.
-
-    If rounding makes the line-search step worse than not moving, the step is 0 (so losses
-    never increase); the vertex is still recorded in ``indices``.
-    """
-    width = problem.width
-    indices = np.empty(n, dtype=np.int64)
-    losses = np.empty(n)
-    weights = np.zeros(width)
-    first = _best_single(problem)
-    indices[0], weights[first] = first, 1.0
-    output = problem.row(first)
-    losses[0] = problem.loss(output)
-    for k in range(1, n):
-        vertex = _linear_minimiser(problem, output)
-        direction = problem.row(vertex) - output
-        sq_length = float(direction @ direction)
-        step = 0.0
-        if sq_length > 0:
-            step = min(1.0, max(0.0, -float((output - problem.target) @ direction) / sq_length))
-        candidate = output + step * direction
-        candidate_loss = problem.loss(candidate)
-        if candidate_loss <= losses[k - 1]:
-            output, losses[k] = candidate, candidate_loss
-            weights *= 1 - step
-            weights[vertex] += step
-        else:
-            losses[k] = losses[k - 1]
-        indices[k] = vertex
-    return indices, losses, weights
-
-
-def _output_of(problem: _Problem, support: list[int], support_weights: np.ndarray) -> torch.Tensor:
-    """sum_j w_j phi_{S_j} in float64, O(|S| D)."""
-    rows = problem.phi[torch.as_tensor(support, dtype=torch.long, device=problem.phi.device)].to(torch.float64)
-    return torch.as_tensor(support_weights, device=rows.device) @ rows
-
-
 def _extend_gram(gram: np.ndarray, column: np.ndarray, diagonal: float) -> np.ndarray:
+    """The (p+1, p+1) Gram matrix of p points and one more: ``column`` (p,) its inner products
+    with the p points, ``diagonal`` its squared norm."""
     size = gram.shape[0]
     extended = np.empty((size + 1, size + 1))
     extended[:size, :size] = gram
@@ -356,43 +524,125 @@ def _extend_gram(gram: np.ndarray, column: np.ndarray, diagonal: float) -> np.nd
     return extended
 
 
+class _LineSearch(_Reweighting):
+    """fw: f <- f + gamma (phi_s - f) with the exact line search gamma in [0, 1]."""
+
+    def reweight(self, output, vertex):
+        problem = self.problem
+        direction = problem.row(vertex) - output
+        sq_length = float(direction @ direction)
+        step = 0.0
+        if sq_length > 0:
+            step = min(1.0, max(0.0, -float((output - problem.target) @ direction) / sq_length))
+        return _Proposal(output + step * direction, vertex, step=step)
+
+    def accept(self, proposal):
+        self.support_weights *= 1 - proposal.step
+        if proposal.vertex not in self.position:
+            self._enter(proposal.vertex, 0.0)
+        self.support_weights[self.position[proposal.vertex]] += proposal.step
+
+
+class _FullyCorrective(_Reweighting):
+    """fcfw: S grows by the linear minimiser s (when new), and the weights are re-solved exactly
+    over the simplex on S: Wolfe's min-norm point of the |S| x |S| Gram matrix of phi_j - Y,
+    warm-started from the previous weights (s at 0). S keeps s even if rounding makes the solve
+    worse than not moving. ``tol``: relative stopping tolerance of the solve."""
+
+    def __init__(self, problem, tol):
+        super().__init__(problem)
+        self.tol = tol
+        self.scratch = _Scratch(problem)
+        self.gram = np.zeros((0, 0))
+
+    def _enter(self, neuron, weight):
+        centered = self.problem.row(neuron) - self.problem.target
+        column = self.scratch.centered_products(centered, rows=self.support).cpu().numpy()
+        self.gram = _extend_gram(self.gram, column, float(centered @ centered))
+        super()._enter(neuron, weight)
+
+    def reweight(self, output, vertex):
+        if vertex in self.position:
+            return None  # f is already optimal on S, which contains the best vertex: nothing changes
+        self._enter(vertex, 0.0)
+        solved = min_norm_point(self.gram, self.support_weights, tol=self.tol)
+        return _Proposal(self.scratch.combination(self.support, solved), vertex, weights=solved)
+
+    def accept(self, proposal):
+        self.support_weights = proposal.weights
+
+
+class _ExhaustiveCorrective(_Reweighting):
+    """greedy-opt: step k adds the neuron i giving the lowest loss after the exact simplex
+    re-solve on S + {i}. Candidates with <f - Y, phi_i - f> >= 0 are skipped (the optimum cannot
+    move, so their loss is the current one); if no candidate improves, every neuron ties and
+    the lowest index (0) is recorded. f_1 is argmin_i ||phi_i - Y||^2 from the explicit
+    differences. Memory: the (N, n) inner products <phi_i - Y, phi_s - Y> with the support."""
+
+    def __init__(self, problem, n, tol):
+        super().__init__(problem)
+        self.tol = tol
+        self.scratch = _Scratch(problem)
+        self.centered_sq = self.scratch.centered_sq_norms().cpu().numpy()  # ||phi_i - Y||^2
+        self.cross = np.empty((problem.width, n))  # column j: <phi_i - Y, phi_{S_j} - Y> for every i
+        self.gram = np.zeros((0, 0))
+
+    def _enter(self, neuron, weight):
+        size = len(self.support)
+        self.gram = _extend_gram(self.gram, self.cross[neuron, :size], self.centered_sq[neuron])
+        centered = self.problem.row(neuron) - self.problem.target
+        self.cross[:, size] = self.scratch.centered_products(centered).cpu().numpy()
+        super()._enter(neuron, weight)
+
+    def first(self):
+        first = _first_min(torch.from_numpy(self.centered_sq), float(self.centered_sq.max()), self.problem.eps)
+        self._enter(first, 1.0)
+        return first
+
+    def propose(self, output):
+        problem, size = self.problem, len(self.support)
+        residual = output - problem.target
+        derivative = problem.dots(residual) - float(residual @ output)  # <f - Y, phi_i - f>
+        derivative[self.support] = 0.0
+        improving = torch.nonzero(derivative < 0).flatten().cpu().tolist()
+        if not improving:
+            return 0, None
+        start = np.append(self.support_weights, 0.0)
+        values = np.full(problem.width, math.inf)
+        solutions = {}
+        for candidate in improving:
+            extended = _extend_gram(self.gram, self.cross[candidate, :size], self.centered_sq[candidate])
+            solved = min_norm_point(extended, start, tol=self.tol)
+            values[candidate] = float(solved @ extended @ solved)
+            solutions[candidate] = solved
+        best = _first_min(torch.from_numpy(values), float(self.centered_sq.max()), 2.2e-16)
+        output = self.scratch.combination(self.support + [best], solutions[best])
+        return best, _Proposal(output, best, weights=solutions[best])
+
+    def accept(self, proposal):
+        self._enter(proposal.vertex, 0.0)
+        self.support_weights = proposal.weights
+
+
+def _fw(problem, n, seed):
+    """Frank-Wolfe with exact line search; f_1 is the best single neuron.
+
+    If rounding makes the line-search step worse than not moving, the step is 0 (so losses
+    never increase); the vertex is still recorded in ``indices``.
+    """
+    return _reweighted_greedy(problem, n, _LineSearch(problem))
+
+
 def _fcfw(problem, n, seed, *, tol=1e-12):
     """Fully corrective Frank-Wolfe: after adding the linear minimiser s to the chosen set S,
     re-solve min over the simplex on S exactly (Wolfe's min-norm point on the |S| x |S| Gram
     matrix of phi_j - Y, warm-started from the previous weights).
 
-    Per step: one pass over all features (the linear minimiser) plus O(|S| D + |S|^3).
-    ``tol``: relative stopping tolerance of the inner solve.
+    Per step: one pass over all features (the linear minimiser) and, when s is new, two passes
+    over the |S| chosen rows in float64 scratch blocks (the Gram column and the output) plus
+    the O(|S|^3) solve. ``tol``: relative stopping tolerance of the inner solve.
     """
-    width = problem.width
-    indices = np.empty(n, dtype=np.int64)
-    losses = np.empty(n)
-    first = _best_single(problem)
-    support = [first]
-    support_weights = np.ones(1)
-    centered_first = problem.row(first) - problem.target
-    gram = np.array([[float(centered_first @ centered_first)]])
-    output = problem.row(first)
-    indices[0], losses[0] = first, problem.loss(output)
-    for k in range(1, n):
-        vertex = _linear_minimiser(problem, output)
-        indices[k] = vertex
-        losses[k] = losses[k - 1]
-        if vertex in support:
-            continue  # f is already optimal on S, which contains the best vertex: nothing changes
-        centered = problem.row(vertex) - problem.target
-        column = problem.centered_products(centered, rows=support).cpu().numpy()
-        gram = _extend_gram(gram, column, float(centered @ centered))
-        support.append(vertex)
-        support_weights = np.append(support_weights, 0.0)
-        solved = min_norm_point(gram, support_weights, tol=tol)
-        solved_output = _output_of(problem, support, solved)
-        solved_loss = problem.loss(solved_output)
-        if solved_loss <= losses[k - 1]:
-            support_weights, output, losses[k] = solved, solved_output, solved_loss
-    weights = np.zeros(width)
-    weights[support] = support_weights
-    return indices, losses, weights
+    return _reweighted_greedy(problem, n, _FullyCorrective(problem, tol))
 
 
 def _greedy_opt(problem, n, seed, *, tol=1e-12):
@@ -401,52 +651,11 @@ def _greedy_opt(problem, n, seed, *, tol=1e-12):
     optimum cannot move, so their loss is the current one). If no candidate improves, every
     neuron ties and the lowest index (0) is recorded; weights do not change.
 
-    Cost per step: one pass plus one small warm-started solve per improving candidate; memory
-    N x n float64 for the candidates' inner products with the chosen set. Meant for small N.
+    Cost per step: one pass plus one small warm-started solve per improving candidate, and a
+    float64 pass over all features when a neuron enters; memory N x n float64 for the
+    candidates' inner products with the chosen set. Meant for small N.
     """
-    width = problem.width
-    indices = np.empty(n, dtype=np.int64)
-    losses = np.empty(n)
-    centered_sq = problem.centered_sq_norms().cpu().numpy()  # ||phi_i - Y||^2, explicit
-    first = _first_min(torch.from_numpy(centered_sq), float(centered_sq.max()), problem.eps)
-    support = [first]
-    support_weights = np.ones(1)
-    cross = [problem.centered_products(problem.row(first) - problem.target).cpu().numpy()]  # columns <q_i, q_s>
-    gram = np.array([[centered_sq[first]]])
-    output = problem.row(first)
-    indices[0], losses[0] = first, problem.loss(output)
-    for k in range(1, n):
-        residual = output - problem.target
-        derivative = problem.dots(residual) - float(residual @ output)  # <f - Y, phi_i - f>
-        derivative[support] = 0.0
-        improving = torch.nonzero(derivative < 0).flatten().cpu().tolist()
-        cross_matrix = np.stack(cross, axis=1)  # (N, |S|)
-        start = np.append(support_weights, 0.0)
-        values = np.full(width, math.inf)
-        solutions = {}
-        for candidate in improving:
-            extended = _extend_gram(gram, cross_matrix[candidate], centered_sq[candidate])
-            solved = min_norm_point(extended, start, tol=tol)
-            values[candidate] = float(solved @ extended @ solved)
-            solutions[candidate] = solved
-        indices[k], losses[k] = 0, losses[k - 1]
-        if not improving:
-            continue
-        best = _first_min(torch.from_numpy(values), float(centered_sq.max()), 2.2e-16)
-        indices[k] = best
-        if best in support:
-            continue
-        candidate_support = support + [best]
-        solved_output = _output_of(problem, candidate_support, solutions[best])
-        solved_loss = problem.loss(solved_output)
-        if solved_loss <= losses[k - 1]:
-            gram = _extend_gram(gram, cross_matrix[best], centered_sq[best])
-            support, support_weights = candidate_support, solutions[best]
-            output, losses[k] = solved_output, solved_loss
-            cross.append(problem.centered_products(problem.row(best) - problem.target).cpu().numpy())
-    weights = np.zeros(width)
-    weights[support] = support_weights
-    return indices, losses, weights
+    return _reweighted_greedy(problem, n, _ExhaustiveCorrective(problem, n, tol))
 
 
 # ---------------------------------------------------------------------------------------
@@ -499,8 +708,7 @@ def _backward(problem, n, seed):
         if size == 1:
             indices[0] = int(labels[alive][0])
             break
-        shifted = total - (size - 1) * problem.target
-        dots = torch.mv(phi, shifted.to(phi.dtype)).to(torch.float64)
+        dots = problem.pass_over(phi, total - (size - 1) * problem.target)
         scores = (sq_norms - 2 * dots).masked_fill(~alive, math.inf)
         scale = float(sq_norms.max()) + 2 * float(dots.abs().max())
         position = _first_min(scores, scale, problem.eps)
@@ -610,8 +818,9 @@ def select(features, target, n, method: str = "gfs", *, seed: int | None = None,
         raise InputError(f"n must be a positive integer (the subnetwork size), got {n!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise InputError(f"seed must be an integer or None, got {seed!r}")
-    problem = _problem(features, target)
-    indices, losses, weights = METHODS[method](problem, int(n), seed, **options)
+    problem = _problem(features, target, threads=torch.get_num_threads())
+    with _one_thread():  # only the passes over all features use the caller's threads
+        indices, losses, weights = METHODS[method](problem, int(n), seed, **options)
     return Selection(
         indices=np.asarray(indices, dtype=np.int64),
         losses=np.asarray(losses, dtype=np.float64),

@@ -363,3 +363,107 @@ def test_reweighted_methods_are_exactly_those_whose_weights_are_not_the_uniform_
     selection = select(features, target, 8, method, seed=0)
     uniform = np.bincount(selection.indices, minlength=20) / 8
     assert np.allclose(selection.weights, uniform) == (method not in REWEIGHTED_METHODS)
+
+
+# ---------------------------------------------------------------------------------------
+# fcfw and greedy-opt: float64 products over the support in reused scratch blocks
+
+
+def _scratch_instance(dim: int, dtype, layout: str):
+    """A problem with N = 120 neurons whose phi is (N, dim) row-major ('rows') or a transposed
+    (m, N) row-major view ('columns'), and its scratch (sizes set by the caller)."""
+    import sims.select as engine
+
+    generator = torch.Generator().manual_seed(dim)
+    buffer = torch.randn(120, dim, generator=generator, dtype=dtype) + torch.randn(120, 1, generator=generator, dtype=dtype)
+    features = buffer.t() if layout == "rows" else buffer.t().contiguous()  # (m, N)
+    problem = engine._problem(features, torch.randn(dim, generator=generator, dtype=torch.float64))
+    return problem, engine._Scratch(problem)
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dim", [6, 1001, 4097])
+def test_scratch_products_have_the_bits_of_the_plain_formulas(monkeypatch, dim, dtype, layout):
+    """The scratch computes each product block by block yet gives the bits of the formula in its
+    docstring with one BLAS call per 2**22 // D rows (here 37): what keeps fcfw's and
+    greedy-opt's picks and losses byte-identical to the unblocked engine. Calls of 37 rows cut
+    into blocks of 16 (18 rounded down to whole groups of eight) meet every kind of boundary:
+    block, call, and a call's tail of one to three rows."""
+    import sims.select as engine
+
+    monkeypatch.setattr(engine, "_BLOCK_ELEMENTS", 37 * dim)
+    monkeypatch.setattr(engine, "_SCRATCH_BYTES", 18 * dim * 8)  # 18 rows, rounded down to 16
+    problem, scratch = _scratch_instance(dim, dtype, layout)
+    assert (scratch.call_rows, scratch.block_rows) == (37, 16)
+    phi, target = problem.phi, problem.target
+    rows = torch.from_numpy(np.random.default_rng(dim).permutation(120)[:101])
+    vector = torch.from_numpy(np.random.default_rng(1).standard_normal(dim))
+
+    expected = torch.cat([(phi[call].to(torch.float64) - target) @ vector for call in rows.split(37)])
+    assert torch.equal(scratch.centered_products(vector, rows=rows.tolist()), expected)
+    everyone = torch.arange(120).split(37)
+    expected = torch.cat([(phi[call].to(torch.float64) - target) @ vector for call in everyone])
+    assert torch.equal(scratch.centered_products(vector), expected)
+    assert scratch.centered_products(vector, rows=[]).shape == (0,)
+    centered = [phi[call].to(torch.float64) - target for call in everyone]
+    assert torch.equal(scratch.centered_sq_norms(), torch.cat([(c * c).sum(1) for c in centered]))
+    for count in (1, 7, 101):  # column blocks of 18 * dim // count columns
+        weights = np.random.default_rng(count).random(count)
+        expected = torch.from_numpy(weights / weights.sum()) @ phi[rows[:count]].to(torch.float64)
+        assert torch.equal(scratch.combination(rows[:count].tolist(), weights / weights.sum()), expected)
+
+
+@pytest.mark.parametrize("method", ["fcfw", "greedy-opt"])
+def test_reweighted_steps_allocate_nothing_of_support_size(method):
+    """MNIST-sized rows (D = m K = 40,000, float32): no allocation of a run exceeds the scratch
+    block (8 float64 rows, 2.4 MiB), where the support's (|S|, D) float64 copies and the 104-row
+    blocks of centred products (12-33 MB) were re-allocated at every step."""
+    import sims.select as engine
+    from torch.profiler import ProfilerActivity, profile
+
+    generator = torch.Generator().manual_seed(0)
+    buffer = torch.randn(24, 4000, 10, generator=generator)  # (N, m, K), neuron_features' layout
+    target = buffer.mean(0) + 0.5 * torch.randn(4000, 10, generator=generator)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
+        result = select(buffer.permute(1, 0, 2), target, 16, method)
+    assert result.support_size >= 8  # the support grew past one scratch block
+    largest = max(event.cpu_memory_usage for event in recorded.events())
+    assert largest <= max(engine._SCRATCH_BYTES, engine._ROW_GROUP * 40_000 * 8)
+
+
+def test_only_the_passes_over_all_features_use_the_callers_threads(monkeypatch):
+    """Small operations (vectors of length D, products over the support, the simplex solves)
+    run on one thread, torch's and numpy's BLAS alike; the GEMV over all N features runs on
+    the caller's threads; both counts are restored afterwards."""
+    import sims.select as engine
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    F, Y = instance(8, 30, 2, seed=4)
+    buffer = torch.from_numpy(np.ascontiguousarray(F.transpose(1, 0, 2)))  # (N, m, K): phi is a view of it
+    seen = {"full": set(), "support": set(), "solve": set()}
+    plain_mv, plain_solve = torch.mv, engine.min_norm_point
+
+    def mv(matrix, vector, **kw):
+        seen["full" if matrix.data_ptr() == buffer.data_ptr() else "support"].add(torch.get_num_threads())
+        return plain_mv(matrix, vector, **kw)
+
+    def solve(*args, **kw):
+        seen["solve"].add((torch.get_num_threads(), *blas_threads()))
+        return plain_solve(*args, **kw)
+
+    monkeypatch.setattr(torch, "mv", mv)
+    monkeypatch.setattr(engine, "min_norm_point", solve)
+    threads, blas = torch.get_num_threads(), blas_threads()
+    torch.set_num_threads(2)
+    try:
+        for method in ("fw", "fcfw", "greedy-opt", "gfs"):
+            select(buffer.permute(1, 0, 2), Y, 6, method)
+            assert torch.get_num_threads() == 2 and blas_threads() == blas
+    finally:
+        torch.set_num_threads(threads)
+    assert seen["full"] == {2} and seen["support"] == {1}
+    assert seen["solve"] == {(1,) + (1,) * len(blas)}
