@@ -34,7 +34,7 @@ import torch
 from sims.constraints import check_fields, constrained
 from sims.errors import InputError
 from sims.io import check_choice
-from sims.model import ACTIVATIONS, TwoLayerNet, preactivations
+from sims.model import TwoLayerNet
 
 __all__ = [
     "TRAIN_MODES", "LOSS_FORMS", "TrainingDiverged", "TrainConfig", "TrainResult", "loss_and_gradients",
