@@ -1,21 +1,39 @@
 """Time the selection engine against the memory floor and against a naive reference.
 
-    python benchmarks/bench_select.py            # m=5000, N=20000, K=1 and K=10, float32 (4 GB for K=10)
-    python benchmarks/bench_select.py --quick    # small sizes, a few seconds
-    python benchmarks/bench_select.py --threads 1   # the table in BENCHMARKS.md
+    python benchmarks/bench_select.py --threads 1      # the tables in BENCHMARKS.md (about 5 min, 4 GiB)
+    python benchmarks/bench_select.py --threads 2 --load 1   # 2 threads with one core kept busy
+    python benchmarks/bench_select.py --quick          # small sizes, under a minute
+    git show REV:sims/select.py > /tmp/select_REV.py
+    python benchmarks/bench_select.py --baseline /tmp/select_REV.py   # old and new engine, interleaved
 
 Memory floor: the time of one matrix-vector product over the (N, m*K) feature matrix, i.e.
-reading the features once. A method's per-step time is measured by differencing two runs,
-(time(n = 2 + steps) - time(n = 2)) / steps, so one-off set-up (validation, norms) is excluded.
-Naive reference: GFS that scores every candidate by recomputing the candidate subnetwork's
-output (the mean of its neurons) and loss from scratch, as a forward pass per candidate does.
-Prints a markdown table.
+reading the features once (median of five before and five after the methods). A method's
+per-step time is measured by differencing, (time(n = long) - time(n = short)) / (long - short)
+with medians over repeats, so one-off set-up (validation, norms) is excluded.
+
+Tables:
+1. m = 5000, N = 20000, K = 1 and 10 (3.7 GiB float32): gfs, herding, fw, fcfw, steps 2 -> 10.
+2. MNIST-sized rows (m = 4000, K = 10, so D = m*K = 40,000; N = 1000, the E1 mnist5k cell):
+   fw and fcfw over steps 100 -> 300, where fcfw's support grows to ~300 neurons and its extra
+   work per new neuron (a Gram column and the output, two float64 passes over the support)
+   is largest; greedy-opt at N = 100, steps 10 -> 40 (its cost is one simplex solve per
+   candidate, so it is meant for small N).
+3. Naive reference: GFS that scores every candidate by recomputing the candidate subnetwork's
+   output (the mean of its neurons) and loss from scratch, as a forward pass per candidate does.
+
+``--baseline FILE`` loads another version of sims/select.py (e.g. from ``git show``) and times it
+interleaved with the current engine on the same arrays, so their ratio comes from one run.
+``--load L`` keeps L other processes spinning during the measurement (one core busy elsewhere,
+as on a shared machine). Prints markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import multiprocessing
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -46,7 +64,8 @@ def make_features(m: int, width: int, outputs: int, seed: int) -> tuple[torch.Te
     return buffer.permute(1, 0, 2), target
 
 
-def memory_floor(features: torch.Tensor) -> float:
+def floor_gemv(features: torch.Tensor) -> float:
+    """Seconds of one GEMV over the (N, m*K) features (median of five)."""
     width = features.shape[1]
     matrix = features.permute(1, 0, 2).reshape(width, -1)  # a view for this layout
     vector = torch.randn(matrix.shape[1])
@@ -54,10 +73,15 @@ def memory_floor(features: torch.Tensor) -> float:
     return timed(lambda: torch.mv(matrix, vector), repeats=5)
 
 
-def per_step(features, target, method: str, steps: int) -> float:
-    short = timed(lambda: select(features, target, 2, method), repeats=2)
-    long = timed(lambda: select(features, target, 2 + steps, method), repeats=2)
-    return max(long - short, 0.0) / steps
+def per_step(engines: dict, features, target, method: str, short: int, long: int, repeats: int) -> dict:
+    """{engine name: seconds per step between n = short and n = long}, the engines interleaved."""
+    times = {name: {short: [], long: []} for name in engines}
+    for _ in range(repeats):
+        for n in (short, long):
+            for name, engine in engines.items():
+                times[name][n].append(timed(lambda: engine(features, target, n, method)))
+    return {name: max(statistics.median(t[long]) - statistics.median(t[short]), 0.0) / (long - short)
+            for name, t in times.items()}
 
 
 def naive_gfs(features: np.ndarray, target: np.ndarray, n: int) -> list[int]:
@@ -72,32 +96,95 @@ def naive_gfs(features: np.ndarray, target: np.ndarray, n: int) -> list[int]:
     return chosen
 
 
+def load_baseline(path: str):
+    """``select`` of another version of sims/select.py, loaded from a file."""
+    spec = importlib.util.spec_from_file_location("baseline_select", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.select
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def table(rows: list[tuple], engines: dict) -> None:
+    """Print one markdown table: rows of (size label, K, features, floor s, method, {engine: s})."""
+    header = "| size | K | features | floor: one GEMV | method | per step | step / floor |"
+    rule = "|---|---|---|---|---|---|---|"
+    if "baseline" in engines:
+        header += " baseline per step | baseline step / floor | new / baseline |"
+        rule += "---|---|---|"
+    print(header)
+    print(rule)
+    for label, outputs, size, floor, method, step in rows:
+        line = (f"| {label} | {outputs} | {size} | {floor * 1e3:.1f} ms | {method} | {step['new'] * 1e3:.1f} ms | "
+                f"{step['new'] / floor:.2f} |")
+        if "baseline" in engines:
+            old = step["baseline"]
+            line += f" {old * 1e3:.1f} ms | {old / floor:.2f} | {step['new'] / old if old else float('nan'):.2f} |"
+        print(line, flush=True)
+
+
+def run_case(engines, label, m, width, outputs, cases, repeats, seed) -> list[tuple]:
+    """cases: (method, short, long). Returns table rows; the floor is measured before and after."""
+    features, target = make_features(m, width, outputs, seed=seed)
+    size = features.numel() * 4
+    size = f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+    before = floor_gemv(features)
+    steps = [(method, per_step(engines, features, target, method, short, long, repeats)) for method, short, long in cases]
+    floor = statistics.median([before, floor_gemv(features)])
+    return [(label, outputs, size, floor, method, step) for method, step in steps]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (m=1000, N=4000)")
-    parser.add_argument("--steps", type=int, default=8, help="steps timed per method")
+    parser.add_argument("--quick", action="store_true", help="small sizes (m=1000, N=4000; MNIST rows m=500, N=200)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's choice). On a shared machine 1 "
-                             "avoids oversubscription: the GEMV is memory-bound and 1 thread nearly "
-                             "saturates bandwidth, while idle OpenMP workers can starve small ops")
+                        help="torch intra-op threads (default: torch's choice). The GEMV is memory-bound and "
+                             "one thread nearly saturates bandwidth")
+    parser.add_argument("--load", type=int, default=0, help="other processes kept spinning during the measurement")
+    parser.add_argument("--baseline", metavar="FILE", help="another sims/select.py to time interleaved with this one")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per n and engine (medians)")
+    parser.add_argument("--skip", nargs="*", default=(), choices=("large", "mnist", "naive"), help="tables to leave out")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    m, width = (1000, 4000) if args.quick else (5000, 20000)
-    naive_m, naive_width, naive_n = (500, 1000, 20) if args.quick else (1000, 2000, 50)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, m={m}, N={width}")
-    print()
-    print("| K | features | floor: one GEMV | method | per step | step / floor |")
-    print("|---|---|---|---|---|---|")
-    for outputs in (1, 10):
-        features, target = make_features(m, width, outputs, seed=outputs)
-        floor = memory_floor(features)
-        size = f"{features.numel() * 4 / 2**30:.2f} GiB"
-        for method in FAST_METHODS:
-            step = per_step(features, target, method, args.steps)
-            print(f"| {outputs} | {size} | {floor * 1e3:.1f} ms | {method} | {step * 1e3:.1f} ms | {step / floor:.2f} |", flush=True)
-        del features, target
+    engines = {"new": select}
+    if args.baseline:
+        engines["baseline"] = load_baseline(args.baseline)
+    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.load)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        m, width = (1000, 4000) if args.quick else (5000, 20000)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.load} spinning processes, "
+              f"float32, medians of {args.repeats}")
+        print()
+        rows = []
+        if "large" not in args.skip:
+            for outputs in (1, 10):
+                rows += run_case(engines, f"m={m}, N={width}", m, width, outputs,
+                                 [(method, 2, 10) for method in FAST_METHODS], args.repeats, seed=outputs)
+        if "mnist" not in args.skip:
+            mnist_m, mnist_width, short, long = (500, 200, 20, 60) if args.quick else (4000, 1000, 100, 300)
+            rows += run_case(engines, f"MNIST m={mnist_m}, N={mnist_width}", mnist_m, mnist_width, 10,
+                             [("fw", short, long), ("fcfw", short, long)], args.repeats, seed=3)
+            small = 50 if args.quick else 100
+            rows += run_case(engines, f"MNIST m={mnist_m}, N={small}", mnist_m, small, 10,
+                             [("greedy-opt", 10, 40)], args.repeats, seed=4)
+        if rows:
+            table(rows, engines)
+    finally:
+        for spinner in spinners:
+            spinner.terminate()
+            spinner.join()
 
+    if "naive" in args.skip:
+        return
+    naive_m, naive_width, naive_n = (500, 1000, 20) if args.quick else (1000, 2000, 50)
     features, target = make_features(naive_m, naive_width, 1, seed=0)
     features64 = features[:, :, 0].double().numpy().copy()
     target64 = target[:, 0].double().numpy()

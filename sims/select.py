@@ -226,6 +226,19 @@ class _Scratch:
             torch.mv(centered, vector, out=result[start:start + len(block)])
         return result
 
+    def stored_centered_products(self, stored: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+        """<q - Y, vector> for every row q of ``stored`` ((p, D) float64, contiguous), (p,)
+        float64; as ``(stored - Y) @ vector`` per call of 2**22 // D rows."""
+        count, dim = stored.shape
+        result = torch.empty(count, dtype=torch.float64, device=vector.device)
+        for call in range(0, count, self.call_rows):
+            call_end = min(count, call + self.call_rows)
+            for start in range(call, call_end, self.block_rows):
+                end = min(call_end, start + self.block_rows)
+                centered = torch.sub(stored[start:end], self.problem.target, out=self.wide[:(end - start) * dim].view(end - start, dim))
+                torch.mv(centered, vector, out=result[start:end])
+        return result
+
     def centered_sq_norms(self) -> torch.Tensor:
         """||phi_i - Y||^2 for every i, (N,) float64, from the explicit differences c = phi_i - Y
         (as ``(c * c).sum(1)`` per call of 2**22 // D rows)."""
@@ -547,18 +560,31 @@ class _FullyCorrective(_Reweighting):
     """fcfw: S grows by the linear minimiser s (when new), and the weights are re-solved exactly
     over the simplex on S: Wolfe's min-norm point of the |S| x |S| Gram matrix of phi_j - Y,
     warm-started from the previous weights (s at 0). S keeps s even if rounding makes the solve
-    worse than not moving. ``tol``: relative stopping tolerance of the solve."""
+    worse than not moving. ``tol``: relative stopping tolerance of the solve.
+
+    The rows of S are kept in float64 (|S| x D x 8 bytes, in a buffer that doubles when full:
+    a few allocations per run, none per step), so a new Gram column is one pass over them
+    through the scratch and the output is one product ``weights @ rows``."""
 
     def __init__(self, problem, tol):
         super().__init__(problem)
         self.tol = tol
         self.scratch = _Scratch(problem)
         self.gram = np.zeros((0, 0))
+        # phi_j in float64 for j in S, in order of entry: rows [0, |S|) of a buffer that doubles
+        self.stored = torch.empty((1, problem.phi.shape[1]), dtype=torch.float64, device=problem.phi.device)
 
     def _enter(self, neuron, weight):
-        centered = self.problem.row(neuron) - self.problem.target
-        column = self.scratch.centered_products(centered, rows=self.support).cpu().numpy()
+        size = len(self.support)
+        row = self.problem.row(neuron)
+        centered = row - self.problem.target
+        column = self.scratch.stored_centered_products(self.stored[:size], centered).cpu().numpy()
         self.gram = _extend_gram(self.gram, column, float(centered @ centered))
+        if size == self.stored.shape[0]:
+            grown = torch.empty((2 * size, row.shape[0]), dtype=torch.float64, device=row.device)
+            grown[:size] = self.stored
+            self.stored = grown
+        self.stored[size] = row
         super()._enter(neuron, weight)
 
     def reweight(self, output, vertex):
@@ -566,7 +592,8 @@ class _FullyCorrective(_Reweighting):
             return None  # f is already optimal on S, which contains the best vertex: nothing changes
         self._enter(vertex, 0.0)
         solved = min_norm_point(self.gram, self.support_weights, tol=self.tol)
-        return _Proposal(self.scratch.combination(self.support, solved), vertex, weights=solved)
+        output = torch.as_tensor(solved, device=self.stored.device) @ self.stored[:len(self.support)]
+        return _Proposal(output, vertex, weights=solved)
 
     def accept(self, proposal):
         self.support_weights = proposal.weights
