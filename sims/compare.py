@@ -28,6 +28,7 @@ The dense network's rows have method ``dense`` and n = N. A method whose GD dive
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import sys
@@ -45,7 +46,7 @@ from sims.model import ACTIVATIONS, TwoLayerNet, forward, init_network, neuron_f
 __all__ = [
     "COMPRESSIONS", "GREEDY_PATH_METHODS", "METHOD_STYLE", "Split", "parameter_count", "forward_flops",
     "criterion_of", "tradeoff_rows", "tradeoff_table", "plot_tradeoff", "CompareConfig", "COMPARE_FIELDS",
-    "load_state_dict", "run_compare",
+    "ROW_COLUMNS", "load_state_dict", "run_compare",
 ]
 
 COMPRESSIONS = (2, 4, 8, 16, 32)
@@ -375,6 +376,24 @@ class CompareConfig:
 COMPARE_FIELDS = ("model", "activation", "methods", "compressions", "iterations", "lr", "seed", "tolerance", "out")
 
 
+#: The tidy-row columns of sims.runner.COLUMNS (spelled here: the runner imports the experiments,
+#: E5 imports this module; a test reads compare's rows.csv with sims.runner.read_rows).
+ROW_COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step", "eps")
+
+
+def _rows_csv(rows: list[dict]) -> str:
+    """Tidy rows as CSV text in the runner's format (floats by repr, None as empty)."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ROW_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else (repr(row[c]) if isinstance(row[c], float) else row[c])
+                         for c in ROW_COLUMNS])
+    return buffer.getvalue()
+
+
 def load_state_dict(path: str) -> dict:
     """A state dict from ``path`` (torch.load with weights_only); an InputError names --model."""
     try:
@@ -414,7 +433,6 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress:
     is unknown); the others prune the user's weights. ``progress`` (default: on a terminal) shows a bar."""
     from sims.io import atomic_write
     from sims.prune import model_from_state_dict
-    from sims.runner import rows_to_csv
     from sims.train import TrainConfig
 
     methods, compressions = config.method_names, config.compression_values
@@ -481,7 +499,7 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress:
         row["experiment"] = "compare"
     atomic_write(paths["markdown"], lambda temporary: Path(temporary).write_text(markdown + note))
     atomic_write(paths["csv"], lambda temporary: Path(temporary).write_text(tradeoff_table(rows, dataset_name, form="csv")))
-    atomic_write(paths["rows"], lambda temporary: Path(temporary).write_text(rows_to_csv(rows)))
+    atomic_write(paths["rows"], lambda temporary: Path(temporary).write_text(_rows_csv(rows)))
     figure = plot_tradeoff(rows, dataset_name, out, title=f"{Path(config.model).name} on {dataset_name}: "
                                                            f"{criterion.replace('_', ' ')} against compression")
     paths["figure"] = figure[0]
