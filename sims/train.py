@@ -25,6 +25,7 @@ second fixed (with ``init_network(second_layer='sign')`` this is the NTK set-up 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -164,6 +165,29 @@ _KERNELS = {
 }
 
 
+@contextmanager
+def _one_torch_thread():
+    """torch's intra-op pool on one thread inside the block (then restored).
+
+    Besides the two products with X, a step is memory-bound work on (m, N) arrays (the
+    activation, its derivative, dL/dZ) and thin products with inner or outer dimension K. A
+    second thread gains little there, and when another process holds a core every parallel
+    region waits for a descheduled thread: at m = 5000, N = 1000, K = 10 under load that part
+    of a step took 114 ms on one thread against 266 ms on two. At one thread nothing changes;
+    with more, these operations give the bits of one thread (the thread count is process-wide,
+    so concurrent ``train`` calls from several Python threads would see each other's setting).
+    """
+    previous = torch.get_num_threads()
+    if previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class _Workspace:
     """The buffers of the loss-and-gradient pass on up to ``capacity`` examples of one model,
     allocated on first use and reused by every later pass (views of their first rows serve a
@@ -219,7 +243,9 @@ def _loss_gradients_hidden(model, inputs, targets, loss_form, names, workspace, 
 
     ``hidden`` may be passed when the first layer is not differentiated (mode "second"): act(Z)
     is then the same at every step and is not recomputed. The arithmetic is the same either way,
-    and bitwise that of the plain formulas of the module docstring evaluated left to right."""
+    and bitwise that of the plain formulas of the module docstring evaluated left to right.
+    Only the two products with X (m*d*N multiply-adds each) use the caller's torch threads; the
+    rest runs on one thread (see :func:`_one_torch_thread`)."""
     rows = inputs.shape[0]
     kernels = workspace.kernels
     first_layer = "first_weight" in names or "first_bias" in names
@@ -229,27 +255,32 @@ def _loss_gradients_hidden(model, inputs, targets, loss_form, names, workspace, 
     if hidden is None:
         z = workspace.rows("preactivation", rows)
         torch.mm(inputs, model.first_weight.T, out=z)
-        if model.first_bias is not None:
-            z.add_(model.first_bias)
-        hidden = workspace.rows("hidden", rows)
-        kernels.forward(z, hidden)
-        if kernels.from_hidden:
-            z = None  # overwritten by act(Z)
-    scale = model.output_scale
-    residual = scale * (hidden @ model.second_weight) - targets
-    loss = _loss_from_residual(residual, loss_form)
-    output_grad = residual / rows if loss_form == "mean" else residual
-    grads = {}
-    if "second_weight" in names:
-        grads["second_weight"] = torch.mm(hidden.T, output_grad, out=workspace.gradient("second_weight")).mul_(scale)
+    with _one_torch_thread():
+        if z is not None:
+            if model.first_bias is not None:
+                z.add_(model.first_bias)
+            hidden = workspace.rows("hidden", rows)
+            kernels.forward(z, hidden)
+            if kernels.from_hidden:
+                z = None  # overwritten by act(Z)
+        scale = model.output_scale
+        residual = scale * (hidden @ model.second_weight) - targets
+        loss = _loss_from_residual(residual, loss_form)
+        output_grad = residual / rows if loss_form == "mean" else residual
+        grads = {}
+        if "second_weight" in names:
+            grads["second_weight"] = torch.mm(hidden.T, output_grad,
+                                              out=workspace.gradient("second_weight")).mul_(scale)
+        if first_layer:
+            z_grad = workspace.rows("hidden_grad", rows)
+            derivative = workspace.rows("derivative", rows)
+            kernels.derivative(z, hidden, derivative, z_grad)  # z_grad serves as scratch first
+            torch.mm(output_grad, model.second_weight.T, out=z_grad).mul_(scale).mul_(derivative)
     if first_layer:
-        z_grad = workspace.rows("hidden_grad", rows)
-        derivative = workspace.rows("derivative", rows)
-        kernels.derivative(z, hidden, derivative, z_grad)  # z_grad serves as scratch first
-        torch.mm(output_grad, model.second_weight.T, out=z_grad).mul_(scale).mul_(derivative)
         grads["first_weight"] = torch.mm(z_grad.T, inputs, out=workspace.gradient("first_weight"))
         if model.first_bias is not None:
-            grads["first_bias"] = torch.sum(z_grad, 0, out=workspace.gradient("first_bias"))
+            with _one_torch_thread():
+                grads["first_bias"] = torch.sum(z_grad, 0, out=workspace.gradient("first_bias"))
     return float(loss), grads, hidden
 
 
@@ -374,6 +405,6 @@ def train(
 
 def _apply(model: TwoLayerNet, names: list[str], grads: dict, step_size: float) -> None:
     """One step: parameter -= step_size * gradient, scaling the gradient buffers in place."""
-    with torch.no_grad():
+    with torch.no_grad(), _one_torch_thread():
         for name in names:
             getattr(model, name).sub_(grads[name].mul_(step_size))
