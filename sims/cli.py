@@ -142,6 +142,7 @@ def command_flags() -> dict[str, list[FlagSet]]:
         "figures": [FlagSet(ResultsOptions, _fields_of(ResultsOptions, "report"))],
         "report": [FlagSet(ResultsOptions, _fields_of(ResultsOptions))],
         "list": [],
+        "compare": _compare_flag_sets(data),
     }
 
 
@@ -452,6 +453,25 @@ COMMANDS = {  # name -> (handler, help)
     "report": (command_report, "write the Markdown report of the claims"),
     "list": (command_list, "list experiments, methods, datasets and activations"),
 }
+
+
+def command_compare(args) -> None:
+    """Every registered pruning method on a plain Linear-act-Linear state dict and a data set: the
+    trade-off table (Markdown, CSV) and figure (sims.compare.run_compare)."""
+    from sims.compare import COMPARE_FIELDS, CompareConfig, run_compare
+
+    config = config_from_flags(CompareConfig, args, COMPARE_FIELDS)
+    data_config, dataset = _dataset_from_args(args)
+    run_compare(config, dataset, data_config.name)
+
+
+def _compare_flag_sets(data: FlagSet) -> list[FlagSet]:
+    from sims.compare import COMPARE_FIELDS, CompareConfig
+
+    return [FlagSet(CompareConfig, COMPARE_FIELDS[:1]), data, FlagSet(CompareConfig, COMPARE_FIELDS[1:])]
+
+
+COMMANDS["compare"] = (command_compare, "trade-off of every pruning method on a plain Linear-act-Linear state dict")
 
 
 def build_parser() -> argparse.ArgumentParser:

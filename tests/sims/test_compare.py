@@ -1,0 +1,148 @@
+"""sims.compare: the efficiency counts against literal counting, and `gfs compare` on a plain
+nn.Sequential state dict saved by a user, with its refusals of bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import torch
+
+from sims.baselines import PRUNING_METHODS
+from sims.cli import main
+from sims.compare import ROW_COLUMNS, CompareConfig, forward_flops, parameter_count, tradeoff_table
+from sims.data import load_dataset
+from sims.errors import InputError
+from sims.runner import COLUMNS, read_rows
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class CountingFloat:
+    """A number that counts the arithmetic done with it (one shared counter)."""
+
+    operations = 0
+
+    def __init__(self, value):
+        self.value = value
+
+    def _binary(self, other, op):
+        CountingFloat.operations += 1
+        return CountingFloat(op(self.value, other.value if isinstance(other, CountingFloat) else other))
+
+    def __add__(self, other):
+        return self._binary(other, lambda a, b: a + b)
+
+    def __mul__(self, other):
+        return self._binary(other, lambda a, b: a * b)
+
+
+def literal_forward(x, w1, b1, w2, b2):
+    """Linear-ReLU-Linear on one example, one operation at a time."""
+    hidden = []
+    for row, bias in zip(w1, b1 or [None] * len(w1)):
+        total = row[0] * x[0]
+        for weight, value in zip(row[1:], x[1:]):
+            total = total + weight * value
+        if bias is not None:
+            total = total + bias
+        CountingFloat.operations += 1  # the activation
+        hidden.append(CountingFloat(max(total.value, 0.0)))
+    outputs = []
+    for row, bias in zip(w2, b2 or [None] * len(w2)):
+        total = row[0] * hidden[0]
+        for weight, value in zip(row[1:], hidden[1:]):
+            total = total + weight * value
+        outputs.append(total + bias if bias is not None else total)
+    return outputs
+
+
+@pytest.mark.parametrize("d, n, k, first_bias, output_bias", [(3, 4, 2, True, True), (5, 1, 3, False, False),
+                                                               (2, 6, 1, True, False)])
+def test_flops_and_parameters_are_counted_literally(d, n, k, first_bias, output_bias):
+    def values(count):
+        return [CountingFloat(0.1 * (i + 1)) for i in range(count)]
+
+    w1 = [values(d) for _ in range(n)]
+    w2 = [values(n) for _ in range(k)]
+    b1, b2 = (values(n) if first_bias else None), (values(k) if output_bias else None)
+    CountingFloat.operations = 0
+    literal_forward(values(d), w1, b1, w2, b2)
+    assert forward_flops(d, n, k, first_bias=first_bias, output_bias=output_bias) == CountingFloat.operations
+    module = torch.nn.Sequential(torch.nn.Linear(d, n, bias=first_bias), torch.nn.ReLU(),
+                                 torch.nn.Linear(n, k, bias=output_bias))
+    assert parameter_count(d, n, k, first_bias=first_bias, output_bias=output_bias) == \
+        sum(p.numel() for p in module.parameters())
+
+
+@pytest.fixture(scope="module")
+def user_model(tmp_path_factory):
+    """A user's plain nn.Sequential(Linear(64, 24), ReLU, Linear(24, 10)), trained a little with Adam."""
+    torch.manual_seed(0)
+    data = load_dataset(name="digits", m=300)
+    module = torch.nn.Sequential(torch.nn.Linear(64, 24), torch.nn.ReLU(), torch.nn.Linear(24, 10))
+    optimiser = torch.optim.Adam(module.parameters(), lr=0.01)
+    inputs, targets = torch.as_tensor(data.train_inputs, dtype=torch.float32), torch.as_tensor(data.train_targets,
+                                                                                              dtype=torch.float32)
+    for _ in range(50):
+        optimiser.zero_grad()
+        loss = ((module(inputs) - targets) ** 2).sum(1).mean()
+        loss.backward()
+        optimiser.step()
+    path = tmp_path_factory.mktemp("user") / "mlp.pt"
+    torch.save(module.state_dict(), path)
+    return path, module
+
+
+def test_gfs_compare_on_a_users_sequential(user_model, tmp_path, capsys):
+    path, module = user_model
+    out = tmp_path / "report"
+    status = main(["compare", "--model", str(path), "--data", "digits", "--m", "300", "--iterations", "20",
+                   "--compressions", "2,4", "--out", str(out)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    for name in ("tradeoff.md", "tradeoff.csv", "rows.csv", "tradeoff_digits.png", "tradeoff_digits.pdf"):
+        assert (out / name).is_file(), name
+    table = list(csv.DictReader(io.StringIO((out / "tradeoff.csv").read_text())))
+    assert {row["method"] for row in table} == {"dense", *PRUNING_METHODS}
+    assert {row["n"] for row in table if row["method"] == "rigl"} == {"12", "6"}
+    dense = next(row for row in table if row["method"] == "dense")
+    # the dense row is the user's own network: its accuracy, its parameter count (both biases)
+    data = load_dataset(name="digits", m=300)
+    with torch.no_grad():
+        outputs = module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).numpy()
+    assert float(dense["test_accuracy"]) == pytest.approx(float((outputs.argmax(1) == data.test_labels).mean()))
+    assert float(dense["params"]) == sum(p.numel() for p in module.parameters())
+    assert "| gfs-published |" in printed and "n(eps)" in printed
+    rows = read_rows(out / "rows.csv")  # the runner's tidy format, read back by the runner
+    assert {row["method"] for row in rows} == {"dense", *PRUNING_METHODS} and set(ROW_COLUMNS) == set(COLUMNS)
+
+
+@pytest.mark.parametrize("argv, parameter", [
+    (["--model", "missing.pt"], "--model file 'missing.pt' does not exist"),
+    (["--methods", "gfs,nope"], "methods: unknown method(s) nope"),
+    (["--compressions", "2,x"], "compressions must be comma-separated positive integers"),
+    (["--compressions", "64"], "compressions: 64 exceeds the model's width N = 24"),
+    (["--iterations", "0"], "argument --iterations"),
+    (["--task", "binary", "--m", "100"], "maps 64 inputs to 10 outputs, but --data digits has 64 inputs and 1 outputs"),
+])
+def test_bad_input_is_one_line_naming_the_parameter(user_model, tmp_path, capsys, argv, parameter):
+    path, _ = user_model
+    arguments = ["compare", "--model", str(path), "--data", "digits", "--m", "300", "--out", str(tmp_path / "out")]
+    status = main(arguments + argv) if argv[0] != "--iterations" else None
+    if status is None:
+        with pytest.raises(SystemExit) as exit_info:
+            main(arguments + argv)
+        status = exit_info.value.code
+    error = capsys.readouterr().err
+    assert status == 2 and parameter in error and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_and_table_refuse_bad_values():
+    with pytest.raises(InputError, match="methods"):
+        CompareConfig(model="m.pt", methods="")
+    with pytest.raises(InputError, match="form"):
+        tradeoff_table([], "digits", form="html")
