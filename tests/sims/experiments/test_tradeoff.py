@@ -88,6 +88,15 @@ def test_claims_need_three_seeds_and_figures_are_drawn(quick_tradeoff):
     assert "| digits | gfs-published |" in summary and "Trade-off on teacher" in summary
 
 
+def test_full_mnist_without_its_files_is_a_note_not_a_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("GFS_MNIST_DIR", str(tmp_path))
+    config = replace(SMALL, problems=("mnist",))
+    rows = tradeoff.run_cell(config, tradeoff.cells(config)[0])
+    assert [r["metric"] for r in rows] == ["skipped_data_missing"]
+    assert all(v.outcome == "not testable" for v in tradeoff.claims(rows, config))
+    assert "mnist" not in tradeoff.TradeoffConfig().problems
+
+
 def test_config_refuses_compressions_beyond_the_width():
     with pytest.raises(InputError, match="compressions"):
         tradeoff.TradeoffConfig(width=16, compressions=(2, 32))
