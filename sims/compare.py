@@ -347,7 +347,8 @@ class CompareConfig:
     model: str = field(metadata={"help": "a plain nn.Sequential(Linear, act, Linear) state dict (.pt)"})
     activation: str = field(default="relu", metadata={"help": "activation of the model's middle module",
                                                       "choices": lambda: ACTIVATIONS})
-    methods: str = field(default="all", metadata={"help": "'all' or comma-separated pruning methods"})
+    methods: str = field(default="all", metadata={"help": "'all' or a comma-separated list of "
+                                                          + ", ".join(PRUNING_METHODS)})
     compressions: str = field(default="2,4,8,16,32", metadata={"help": "compressions N/n, comma-separated"})
     iterations: int = field(default=300, metadata={"help": "GD steps of the methods that train", "range": "positive"})
     lr: float = field(default=1.0, metadata={"help": "width-independent learning rate of those methods",
