@@ -78,7 +78,7 @@ class SubmodularityConfig:
 
 
 def quick() -> SubmodularityConfig:
-    return SubmodularityConfig(instances=4, width=7, sizes=(2, 3), stochastic_runs=3)
+    return SubmodularityConfig(instances=5, width=7, sizes=(2, 3), stochastic_runs=3)
 
 
 def cells(config: SubmodularityConfig) -> list[dict]:

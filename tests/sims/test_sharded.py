@@ -64,6 +64,14 @@ def test_sharded_on_two_dask_workers_equals_the_engine(dask_client, method):
     assert len(dask_client.scheduler_info()["workers"]) == 2
 
 
+def test_sharded_through_a_scheduler_address(dask_client):
+    """--scheduler ADDRESS: a client of its own to an existing cluster, closed afterwards."""
+    model, inputs, targets = problem()
+    reference = select(neuron_features(model, inputs), targets, 8, "herding")
+    address = dask_client.scheduler_info()["address"]
+    assert_same(reference, sharded_select(model, inputs, targets, 8, "herding", scheduler=address))
+
+
 def test_sharded_with_more_shards_than_workers_and_ntk_scaling(dask_client):
     model, inputs, targets = problem(scaling="ntk", outputs=3, bias=False)
     for method in ("gfs-norep", "stochastic-gfs"):
