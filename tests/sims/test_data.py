@@ -122,3 +122,18 @@ def test_too_large_subset_and_missing_files_have_their_own_error_types(tmp_path)
     assert too_large.value.available == 1438  # 1797 digits minus the 20% held out
     with pytest.raises(DataFilesMissing):
         load_dataset(name="mnist", data_dir=str(tmp_path))
+
+
+def test_bundled_pools_are_parsed_once_and_read_only():
+    """mnist5k and digits are read once per process and handed out read-only, so no dataset can
+    change another's inputs."""
+    from sims import data
+
+    first, again = data._mnist5k_pool(None), data._mnist5k_pool(None)
+    assert first[0] is again[0] and first[0].shape == (5000, 784)
+    for array in (*first, *data._digits_pool(None)):
+        with pytest.raises(ValueError):
+            array[0] = 0
+    dataset = load_dataset(name="digits", m=50)
+    dataset.train_inputs[0, 0] = -1.0  # a dataset's arrays are its own copies
+    assert data._digits_pool(None)[0].min() >= 0.0
