@@ -433,13 +433,15 @@ def command_report(args) -> None:
 
 def command_list(args) -> None:
     """Print the registries."""
+    from sims.baselines import PRUNING_METHODS
     from sims.data import DATASETS
     from sims.model import ACTIVATIONS
     from sims.runner import experiments
     from sims.select import METHODS
 
     print("experiments: " + ", ".join(f"{name} ({e.description})" for name, e in experiments().items()))
-    print("methods:     " + ", ".join(METHODS))
+    print("methods:     " + ", ".join(METHODS) + "   (selection from features: gfs select, gfs prune)")
+    print("pruning:     " + ", ".join(PRUNING_METHODS) + "   (methods on a network: gfs compare)")
     print("datasets:    " + ", ".join(DATASETS))
     print("activations: " + ", ".join(ACTIVATIONS))
 

@@ -9,8 +9,8 @@ EXPERIMENTS = {experiment.name: experiment for experiment in (
     rates.EXPERIMENT,
     pretraining.EXPERIMENT,
     finetune.EXPERIMENT,
-    submodularity.EXPERIMENT,
     tradeoff.EXPERIMENT,
+    submodularity.EXPERIMENT,
 )}
 
 __all__ = ["EXPERIMENTS"]

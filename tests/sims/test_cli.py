@@ -148,3 +148,15 @@ def test_prune_a_plain_pytorch_state_dict(tmp_path, capsys):
     with torch.no_grad():
         produced = small(torch.from_numpy(data.test_inputs)).numpy()
     np.testing.assert_allclose(produced, expected, rtol=REFERENCE, atol=EXACT)
+
+
+def test_list_names_every_registry(capsys):
+    from sims.baselines import PRUNING_METHODS
+    from sims.experiments import EXPERIMENTS
+    from sims.select import METHODS
+
+    assert main(["list"]) == 0
+    lines = {line.split(":")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert all(name in lines["experiments"] for name in EXPERIMENTS)
+    assert all(name in lines["methods"] for name in METHODS)
+    assert all(name in lines["pruning"] for name in PRUNING_METHODS)
