@@ -99,6 +99,7 @@ TRAIN_FIELDS = ("mode", "lr", "iterations", "target_loss", "loss_form")
 NETWORK_FIELDS = ("width", "activation", "scaling", "bias", "seed", "dtype", "device")
 SELECTION_FIELDS = ("n", "method", "seed")
 SELECTION_RENAMES = {"n": "-n"}
+SHARDING_FIELDS = ("shards", "chunk_rows", "scheduler")
 # a `gfs train` of zero steps would write an untrained network as if trained: refused here,
 # although TrainConfig allows it (E3 measures the network at step 0)
 TRAIN_RANGES = {"iterations": "positive"}
@@ -125,6 +126,7 @@ def command_flags() -> dict[str, list[FlagSet]]:
     from sims.data import DatasetConfig
     from sims.model import NetworkConfig
     from sims.select import SelectionConfig
+    from sims.sharded import ShardingConfig
     from sims.train import TrainConfig
 
     data = FlagSet(DatasetConfig, DATA_FIELDS, DATA_RENAMES, group="data")
@@ -135,8 +137,11 @@ def command_flags() -> dict[str, list[FlagSet]]:
                   FlagSet(TrainConfig, TRAIN_FIELDS, ranges=TRAIN_RANGES, group="model and training"),
                   FlagSet(NetworkConfig, NETWORK_FIELDS[4:], group="model and training"),
                   FlagSet(TrainFiles, _fields_of(TrainFiles), group="model and training")],
-        "select": [FlagSet(SelectFiles, ("features", "target")), selection, FlagSet(SelectFiles, ("out",))],
+        "select": [FlagSet(SelectFiles, ("features", "target")), selection,
+                   FlagSet(ShardingConfig, ("chunk_rows",), group="features larger than memory"),
+                   FlagSet(SelectFiles, ("out",))],
         "prune": [FlagSet(PruneFiles, ("model", "state_dict", "activation")), data, selection,
+                  FlagSet(ShardingConfig, SHARDING_FIELDS, group="selection past one machine"),
                   FlagSet(PruneFiles, ("out",))],
         "run": [FlagSet(RunOptions, _fields_of(RunOptions))],
         "figures": [FlagSet(ResultsOptions, _fields_of(ResultsOptions, "report"))],
@@ -244,9 +249,9 @@ def _check_writable(parameter: str, path: Path) -> None:
             raise InputError(f"{parameter} {str(path)!r}: {str(sibling)!r} is a folder, so the summary cannot be written")
 
 
-def _load_array(path: str, parameter: str) -> np.ndarray:
+def _load_array(path: str, parameter: str, *, memory_map: bool = False) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False, mmap_mode="r" if memory_map else None)
     except FileNotFoundError:
         raise InputError(f"{parameter} file {path!r} does not exist") from None
     except (OSError, ValueError) as error:
@@ -258,13 +263,21 @@ def command_select(args) -> None:
     from sims.guards import check_memory, selection_bytes
     from sims.select import SelectionConfig, select
 
+    from sims.sharded import ArraySource, ShardingConfig, chunked_select
+
     wanted = config_from_flags(SelectionConfig, args, SELECTION_FIELDS, flags=SELECTION_RENAMES)
-    features = _load_array(args.features, "--features")
+    sharding = config_from_flags(ShardingConfig, args, ("chunk_rows",))
+    # in chunks, the feature file is memory-mapped and read chunk by chunk, never loaded whole
+    features = _load_array(args.features, "--features", memory_map=not sharding.whole_array)
     target = _load_array(args.target, "--target")
     width = features.shape[1] if features.ndim >= 2 else 1
     check_memory("-n", selection_bytes(wanted.n, width, wanted.method),
                  f"{wanted.n} selection steps over {width} neurons and their JSON output")
-    selection = select(features, target, wanted.n, wanted.method, seed=wanted.seed)
+    if sharding.whole_array:
+        selection = select(features, target, wanted.n, wanted.method, seed=wanted.seed)
+    else:
+        selection = chunked_select(ArraySource(features, target), wanted.n, wanted.method,
+                                   chunk_rows=sharding.chunk_rows, seed=wanted.seed)
     _write_json(Path(args.out), selection.to_dict())
     print(f"{wanted.method}: n={wanted.n}, loss {selection.losses[0]:.4g} -> {selection.losses[-1]:.4g}, "
           f"{selection.support_size} distinct neurons; wrote {args.out}")
@@ -281,7 +294,10 @@ def command_prune(args) -> None:
     from sims.prune import prune_model, prune_state_dict
     from sims.select import SelectionConfig
 
+    from sims.sharded import ShardingConfig
+
     wanted = config_from_flags(SelectionConfig, args, SELECTION_FIELDS, flags=SELECTION_RENAMES)
+    sharding = config_from_flags(ShardingConfig, args, SHARDING_FIELDS)
     _, dataset = _dataset_from_args(args)
     if args.state_dict:
         try:
@@ -297,7 +313,8 @@ def command_prune(args) -> None:
             raise InputError(f"--model {args.model!r} takes {first.shape[1]} inputs, but --data {args.data} has "
                              f"{dataset.input_dim}")
         small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, wanted.n,
-                                            wanted.method, activation=args.activation, seed=wanted.seed)
+                                            wanted.method, activation=args.activation, seed=wanted.seed,
+                                            sharding=sharding)
         from sims.io import atomic_write
 
         atomic_write(args.out, lambda temporary: torch.save(small, temporary))
@@ -310,7 +327,7 @@ def command_prune(args) -> None:
             raise InputError(f"--model {args.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
                              f"--data {args.data} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
         small, selection = prune_model(model, dataset.train_inputs, dataset.train_targets, wanted.n, wanted.method,
-                                       seed=wanted.seed)
+                                       seed=wanted.seed, sharding=sharding)
         save_model(small, args.out, metadata={"pruned_from": str(args.model), "method": wanted.method, "n": wanted.n,
                                               "train_loss": float(selection.losses[-1]), "source": metadata})
         width = small.width

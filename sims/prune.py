@@ -34,7 +34,7 @@ STATE_DICT_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias")
 
 
 def prune_model(model: TwoLayerNet, inputs, targets, n: int, method: str = "gfs", *,
-                seed: int | None = None, **options) -> tuple[TwoLayerNet, Selection]:
+                seed: int | None = None, sharding=None, **options) -> tuple[TwoLayerNet, Selection]:
     """Select n neurons of ``model`` on data (inputs (m, d), targets (m, K) or (m,)) and build
     the physically smaller network.
 
@@ -42,11 +42,18 @@ def prune_model(model: TwoLayerNet, inputs, targets, n: int, method: str = "gfs"
     units (repeated picks are merged, zero weights dropped), the same activation and scaling,
     and ``forward(small_model, X)`` equals ``neuron_features(model, X) @ selection.weights``
     for every X, up to rounding. ``method``, ``seed`` and ``options`` are those of
-    :func:`sims.select.select`, which also validates them.
+    :func:`sims.select.select`, which also validates them. ``sharding`` (a
+    :class:`sims.sharded.ShardingConfig`) streams the features in chunks or splits them over Dask
+    workers instead of forming them at once: same picks (see :mod:`sims.sharded`).
     """
-    features = neuron_features(model, inputs)  # (m, N, K), a view of a neuron-major buffer
-    selection = select(features, targets, n, method, seed=seed, **options)
-    del features
+    if sharding is None or sharding.whole_array:
+        features = neuron_features(model, inputs)  # (m, N, K), a view of a neuron-major buffer
+        selection = select(features, targets, n, method, seed=seed, **options)
+        del features
+    else:
+        from sims.sharded import network_select
+
+        selection = network_select(model, inputs, targets, n, method, sharding, seed=seed, **options)
     support = np.flatnonzero(selection.weights)
     return subnetwork(model, support, selection.weights[support]), selection
 
@@ -114,7 +121,7 @@ def state_dict_from_model(model: TwoLayerNet, output_bias: torch.Tensor | None =
 
 
 def prune_state_dict(state_dict: dict, inputs, targets, n: int, method: str = "gfs", *,
-                     activation: str = "relu", seed: int | None = None,
+                     activation: str = "relu", seed: int | None = None, sharding=None,
                      **options) -> tuple[dict, Selection]:
     """Prune a plain ``nn.Sequential(nn.Linear(d, N), activation, nn.Linear(N, K))`` state dict.
 
@@ -135,7 +142,7 @@ def prune_state_dict(state_dict: dict, inputs, targets, n: int, method: str = "g
     else:
         raise InputError(f"targets must have shape (m, {model.output_dim})"
                          f"{' or (m,)' if model.output_dim == 1 else ''}, got {tuple(targets.shape)}")
-    small, selection = prune_model(model, inputs, shifted, n, method, seed=seed, **options)
+    small, selection = prune_model(model, inputs, shifted, n, method, seed=seed, sharding=sharding, **options)
     small_state = state_dict_from_model(small, output_bias)
     if "0.bias" not in state_dict:
         del small_state["0.bias"]

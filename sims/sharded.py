@@ -37,23 +37,46 @@ plain sums over the m*K entries.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
 import numpy as np
 import torch
 
+from sims.constraints import check_fields
 from sims.errors import InputError
 from sims.model import TwoLayerNet, hidden_activations
 from sims.select import Selection
 from sims.simplex_qp import min_norm_point
 
-__all__ = ["EXACT_METHODS", "NetworkSource", "ArraySource", "FeatureShard", "LocalShards", "DaskShards",
-           "run_on_shards", "chunked_select", "sharded_select", "start_dask_shards", "split_rows"]
+__all__ = ["EXACT_METHODS", "ShardingConfig", "NetworkSource", "ArraySource", "FeatureShard", "LocalShards", "DaskShards",
+           "run_on_shards", "chunked_select", "sharded_select", "network_select", "start_dask_shards", "split_rows"]
 
 #: Methods whose every step only needs sums over data rows, run here exactly as the engine runs them.
 EXACT_METHODS = ("gfs", "gfs-norep", "herding", "stochastic-gfs", "fw", "fcfw")
+
+
+@dataclass(frozen=True)
+class ShardingConfig:
+    """Where a selection's features live: all at once in this process (the defaults), streamed in
+    chunks of ``chunk_rows`` data rows (:func:`chunked_select`), or split over ``shards`` Dask
+    workers (:func:`sharded_select`, on a local cluster or the one at ``scheduler``)."""
+
+    shards: int = field(default=1, metadata={
+        "help": "split the data rows over this many Dask workers; 1 selects in this process", "range": "positive"})
+    chunk_rows: int | None = field(default=None, metadata={
+        "help": "compute the features in chunks of this many data rows, never all at once", "range": "positive"})
+    scheduler: str | None = field(default=None, metadata={
+        "help": "address of an existing Dask scheduler for --shards (default: a local cluster)"})
+
+    def __post_init__(self):
+        check_fields(self)
+
+    @property
+    def whole_array(self) -> bool:
+        """True when nothing asks for chunks or shards: the single-process engine applies."""
+        return self.shards == 1 and self.chunk_rows is None and self.scheduler is None
 
 
 # ---------------------------------------------------------------------------------------
@@ -528,3 +551,17 @@ def sharded_select(model: TwoLayerNet, inputs, targets, n: int, method: str = "g
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def network_select(model: TwoLayerNet, inputs, targets, n: int, method: str, sharding: ShardingConfig, *,
+                   seed: int | None = None, **options) -> Selection:
+    """Select from ``model``'s features on (inputs (m, d), targets (m, K) or (m,)) as ``sharding``
+    says: in chunks in this process when ``sharding.shards == 1`` and no scheduler is given
+    (:func:`chunked_select`), else over Dask workers (:func:`sharded_select`, one worker per shard
+    on a local cluster). Same picks as the single-process engine."""
+    if sharding.shards == 1 and sharding.scheduler is None:
+        inputs, targets = _network_inputs(model, inputs, targets)
+        return chunked_select(NetworkSource(model, inputs, targets), n, method, chunk_rows=sharding.chunk_rows,
+                              seed=seed, **options)
+    return sharded_select(model, inputs, targets, n, method, shards=sharding.shards, scheduler=sharding.scheduler,
+                          workers=sharding.shards, chunk_rows=sharding.chunk_rows, seed=seed, **options)

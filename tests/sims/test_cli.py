@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from sims.cli import main
 from sims.model import load_model
@@ -160,3 +161,46 @@ def test_list_names_every_registry(capsys):
     assert all(name in lines["experiments"] for name in EXPERIMENTS)
     assert all(name in lines["methods"] for name in METHODS)
     assert all(name in lines["pruning"] for name in PRUNING_METHODS)
+
+
+def test_select_in_chunks_of_a_memory_mapped_file_makes_the_same_picks(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "F.npy", rng.standard_normal((30, 25, 2)))
+    np.save(tmp_path / "Y.npy", rng.standard_normal((30, 2)) * 0.1)
+    files = ["--features", str(tmp_path / "F.npy"), "--target", str(tmp_path / "Y.npy"), "-n", "9", "--method", "fcfw"]
+    assert main(["select", *files, "--out", str(tmp_path / "whole.json")]) == 0
+    assert main(["select", *files, "--chunk-rows", "7", "--out", str(tmp_path / "chunks.json")]) == 0
+    whole, chunks = (json.loads((tmp_path / name).read_text()) for name in ("whole.json", "chunks.json"))
+    assert whole["indices"] == chunks["indices"]
+    np.testing.assert_allclose(chunks["losses"], whole["losses"], rtol=REFERENCE, atol=EXACT)
+
+
+@pytest.mark.parametrize("sharding", [["--chunk-rows", "64"], pytest.param(["--shards", "2"], marks=pytest.mark.slow)])
+def test_prune_past_one_machine_keeps_the_same_neurons(tmp_path, sharding):
+    """gfs prune with the features computed in chunks (or on two Dask workers) keeps the same
+    neurons with the same weights as the single-process engine."""
+    from sims.model import forward
+
+    dense = tmp_path / "dense.pt"
+    assert main(["train", "--data", "digits", "--m", "300", "--width", "60", "--iterations", "10",
+                 "--out", str(dense)]) == 0
+    common = ["prune", "--model", str(dense), "--data", "digits", "--m", "300", "-n", "8", "--method", "herding"]
+    assert main([*common, "--out", str(tmp_path / "whole.pt")]) == 0
+    assert main([*common, *sharding, "--out", str(tmp_path / "sharded.pt")]) == 0
+    whole, _ = load_model(tmp_path / "whole.pt")
+    sharded, _ = load_model(tmp_path / "sharded.pt")
+    assert torch.equal(whole.first_weight, sharded.first_weight)
+    probe = torch.randn(5, whole.input_dim, dtype=whole.dtype)
+    torch.testing.assert_close(forward(sharded, probe), forward(whole, probe), rtol=REFERENCE, atol=EXACT)
+
+
+def test_prune_refuses_a_method_that_cannot_run_in_chunks(tmp_path, capsys):
+    dense = tmp_path / "dense.pt"
+    assert main(["train", "--data", "digits", "--m", "100", "--width", "20", "--iterations", "5",
+                 "--out", str(dense)]) == 0
+    code = main(["prune", "--model", str(dense), "--data", "digits", "--m", "100", "-n", "4", "--method", "backward",
+                 "--chunk-rows", "10", "--out", str(tmp_path / "small.pt")])
+    assert code == 2 and "cannot run on sharded features" in capsys.readouterr().err
+    assert not (tmp_path / "small.pt").exists()

@@ -13,10 +13,12 @@ from sims.data import DatasetConfig
 from sims.errors import InputError
 from sims.experiments import EXPERIMENTS
 from sims.model import NetworkConfig
+from sims.sharded import ShardingConfig
 from sims.train import TrainConfig
 
 # SelectionConfig is left out on purpose: select() checks its values itself.
-CONFIG_CLASSES = [DatasetConfig, TrainConfig, NetworkConfig] + [e.config_class for e in EXPERIMENTS.values()]
+CONFIG_CLASSES = [DatasetConfig, TrainConfig, NetworkConfig, ShardingConfig] + [
+    e.config_class for e in EXPERIMENTS.values()]
 
 
 def _bad_values(field, annotation) -> list:
