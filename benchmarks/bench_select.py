@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -105,9 +106,11 @@ def load_baseline(path: str):
     return module.select
 
 
-def _spin() -> None:
-    while True:
-        pass
+def _spin(parent: int) -> None:
+    """Keep a core busy until the benchmark's process is gone (also if it was killed)."""
+    while os.getppid() == parent:
+        for _ in range(100_000):
+            pass
 
 
 def table(rows: list[tuple], engines: dict) -> None:
@@ -155,7 +158,7 @@ def main() -> None:
     engines = {"new": select}
     if args.baseline:
         engines["baseline"] = load_baseline(args.baseline)
-    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.load)]
+    spinners = [multiprocessing.Process(target=_spin, args=(os.getpid(),), daemon=True) for _ in range(args.load)]
     for spinner in spinners:
         spinner.start()
     try:

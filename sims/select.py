@@ -666,8 +666,9 @@ def _fcfw(problem, n, seed, *, tol=1e-12):
     matrix of phi_j - Y, warm-started from the previous weights).
 
     Per step: one pass over all features (the linear minimiser) and, when s is new, two passes
-    over the |S| chosen rows in float64 scratch blocks (the Gram column and the output) plus
-    the O(|S|^3) solve. ``tol``: relative stopping tolerance of the inner solve.
+    over the float64 copy of the |S| chosen rows (the Gram column, the output) plus the
+    O(|S|^3) solve. Memory beyond the features: that copy, |S| x D x 8 bytes, and the Gram
+    matrix. ``tol``: relative stopping tolerance of the inner solve.
     """
     return _reweighted_greedy(problem, n, _FullyCorrective(problem, tol))
 
