@@ -271,7 +271,8 @@ def command_select(args) -> None:
     features = _load_array(args.features, "--features", memory_map=not sharding.whole_array)
     target = _load_array(args.target, "--target")
     width = features.shape[1] if features.ndim >= 2 else 1
-    check_memory("-n", selection_bytes(wanted.n, width, wanted.method),
+    row_length = int(np.prod(features.shape[:1] + features.shape[2:]))  # m*K
+    check_memory("-n", selection_bytes(wanted.n, width, wanted.method, row_length),
                  f"{wanted.n} selection steps over {width} neurons and their JSON output")
     if sharding.whole_array:
         selection = select(features, target, wanted.n, wanted.method, seed=wanted.seed)

@@ -55,12 +55,19 @@ def training_bytes(m: int, input_dim: int, width: int, outputs: int, itemsize: i
     return itemsize * (3.0 * width * (input_dim + outputs + 1) + 4.0 * m * width)
 
 
-def selection_bytes(n: int, width: int, method: str) -> float:
+def selection_bytes(n: int, width: int, method: str, row_length: int = 0) -> float:
     """Bytes a selection of ``n`` steps needs beyond its features: per step an index, a loss and
-    their JSON and Python-list forms (about 150 bytes), the weights over the width, and for the
-    fully corrective methods a Gram matrix of the support (at most min(n, width) squared)."""
+    their JSON and Python-list forms (about 150 bytes) and the weights over the width; for the
+    fully corrective methods a Gram matrix of the support (at most min(n, width) squared); fcfw
+    also keeps its support's feature rows (``row_length`` = m*K entries each) in float64, in a
+    buffer that doubles (up to twice the support); the set-function methods (greedi,
+    stochastic-greedy-opt) keep one column of N inner products per chosen neuron."""
     support = min(n, width)
-    gram = 8.0 * support * support if method in ("fcfw", "greedy-opt") else 0.0
+    gram = 8.0 * support * support if method in ("fcfw", "greedy-opt", "greedi", "stochastic-greedy-opt") else 0.0
+    if method == "fcfw":
+        gram += 16.0 * support * row_length
+    if method in ("greedi", "stochastic-greedy-opt"):
+        gram += 8.0 * support * width
     return 150.0 * n + 8.0 * width + gram
 
 

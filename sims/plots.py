@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sims.io import atomic_write  # noqa: E402
+from sims.select import METHODS  # noqa: E402
 
 __all__ = [
     "METHOD_STYLE", "save_figure", "plot_loss_curve", "select_rows", "seed_band", "constant", "draw_band",
@@ -43,11 +44,9 @@ def plot_loss_curve(losses, path: str | Path, title: str = "") -> None:
 
 # ---------------------------------------------------------------- tidy-row helpers
 
-METHOD_STYLE = {
-    "gfs": ("C0", "-"), "gfs-norep": ("C9", "-"), "herding": ("C1", "-"), "fw": ("C2", "-"),
-    "fcfw": ("C3", "-"), "greedy-opt": ("C4", "-"), "stochastic-gfs": ("C5", "-"), "random": ("0.5", ":"),
-    "magnitude": ("C6", ":"), "backward": ("C8", "-."), "direct-gd": ("k", "--"),
-}
+#: (colour, line style) of each selection method (from its record in sims.select.METHODS) and of
+#: direct training at the same width.
+METHOD_STYLE = {**{name: spec.style for name, spec in METHODS.items()}, "direct-gd": ("k", "--")}
 
 
 def select_rows(rows, **equal) -> list[dict]:

@@ -25,7 +25,8 @@ Internally inner products are plain sums over the m*K entries; the (1/m) of docs
 scales every score by the same factor, and losses divide by m at the end.
 
 Adding a method: write ``def _name(problem, n, seed, *, option=default) -> (indices, losses,
-weights)`` and add one line to ``METHODS``; its keyword-only parameters are its options. A
+weights)`` and add one :class:`SelectionMethod` line to ``METHODS`` (its facts: re-weighted or
+not, P4's exponential rate or not, plot style); its keyword-only parameters are its options. A
 re-weighted method is a :class:`_Reweighting` rule run by :func:`_reweighted_greedy`.
 """
 
@@ -41,10 +42,11 @@ import numpy as np
 import torch
 
 from sims.errors import InputError
+from sims.set_greedy import greedi, stochastic_greedy_opt
 from sims.simplex_qp import min_norm_point
 
 __all__ = [
-    "Selection", "METHODS", "REWEIGHTED_METHODS", "method_options", "SelectionConfig", "select",
+    "Selection", "SelectionMethod", "METHODS", "REWEIGHTED_METHODS", "UNIFORM_PREFIX_METHODS", "method_options", "SelectionConfig", "select",
     "subnetwork_output"
 ]
 
@@ -751,29 +753,51 @@ def _backward(problem, n, seed):
 # ---------------------------------------------------------------------------------------
 # Registry and entry point
 
+@dataclass(frozen=True)
+class SelectionMethod:
+    """A selection method and what the rest of the toolkit needs to know about it, in one place.
+
+    run: ``(problem, n, seed, **options) -> (indices (n,), losses (n,), weights (N,))``; its
+        keyword-only parameters are the method's options.
+    reweighted: each step re-optimises the weights over the simplex, so the size-k subnetwork is
+        not the uniform average of ``indices[:k]`` (with repeats) and must be selected anew for
+        each k; False means that uniform-prefix property holds.
+    exponential: P4 (docs/THEORY.md) predicts an exponential rate inside the hull (the
+        Frank-Wolfe family); the experiments check P4 and the exponential claim for these.
+    style: (matplotlib colour, line style) of the method's curves in every figure.
+    """
+
+    run: object
+    reweighted: bool = False
+    exponential: bool = False
+    style: tuple = (None, "-")
+
+
 METHODS = {
-    "gfs": _gfs,
-    "gfs-norep": _gfs_norep,
-    "herding": _herding,
-    "fw": _fw,
-    "fcfw": _fcfw,
-    "greedy-opt": _greedy_opt,
-    "stochastic-gfs": _stochastic_gfs,
-    "random": _random,
-    "magnitude": _magnitude,
-    "backward": _backward,
+    "gfs": SelectionMethod(_gfs, style=("C0", "-")),
+    "gfs-norep": SelectionMethod(_gfs_norep, style=("C9", "-")),
+    "herding": SelectionMethod(_herding, style=("C1", "-")),
+    "fw": SelectionMethod(_fw, reweighted=True, exponential=True, style=("C2", "-")),
+    "fcfw": SelectionMethod(_fcfw, reweighted=True, exponential=True, style=("C3", "-")),
+    "greedy-opt": SelectionMethod(_greedy_opt, reweighted=True, exponential=True, style=("C4", "-")),
+    "stochastic-gfs": SelectionMethod(_stochastic_gfs, style=("C5", "-")),
+    "random": SelectionMethod(_random, style=("0.5", ":")),
+    "magnitude": SelectionMethod(_magnitude, style=("C6", ":")),
+    "backward": SelectionMethod(_backward, style=("C8", "-.")),
+    # greedy on F, the set function greedy-opt maximises (docs/THEORY.md section 8)
+    "greedi": SelectionMethod(greedi, reweighted=True, style=("C7", "--")),
+    "stochastic-greedy-opt": SelectionMethod(stochastic_greedy_opt, reweighted=True, style=("C4", ":")),
 }
 
-#: The re-weighted greedy methods (the Frank-Wolfe family): each step re-optimises the weights
-#: over the simplex, so the step-k subnetwork is not the uniform average of the first k picks,
-#: and P4 predicts an exponential rate for them. Every other method's step-k subnetwork is the
-#: uniform average of ``indices[:k]`` (with repeats).
-REWEIGHTED_METHODS = ("fw", "fcfw", "greedy-opt")
+#: The methods P4 covers (the Frank-Wolfe family): exponential rate inside the hull.
+REWEIGHTED_METHODS = tuple(name for name, spec in METHODS.items() if spec.exponential)
+#: The methods whose size-k subnetwork is the uniform average of their first k picks.
+UNIFORM_PREFIX_METHODS = tuple(name for name, spec in METHODS.items() if not spec.reweighted)
 
 
 def method_options(method: str) -> dict:
     """The options a method accepts, with their defaults: {name: default}."""
-    parameters = inspect.signature(METHODS[method]).parameters.values()
+    parameters = inspect.signature(METHODS[method].run).parameters.values()
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
@@ -848,7 +872,7 @@ def select(features, target, n, method: str = "gfs", *, seed: int | None = None,
         raise InputError(f"seed must be an integer or None, got {seed!r}")
     problem = _problem(features, target, threads=torch.get_num_threads())
     with _one_thread():  # only the passes over all features use the caller's threads
-        indices, losses, weights = METHODS[method](problem, int(n), seed, **options)
+        indices, losses, weights = METHODS[method].run(problem, int(n), seed, **options)
     return Selection(
         indices=np.asarray(indices, dtype=np.int64),
         losses=np.asarray(losses, dtype=np.float64),

@@ -36,7 +36,7 @@ from sims.experiments.common import (
     tidy_row,
     train_dense,
 )
-from sims.select import METHODS, REWEIGHTED_METHODS
+from sims.select import METHODS, UNIFORM_PREFIX_METHODS
 from theory.claims import EXCESS_LOSS, PROJECTION_LOSS, TRAIN_LOSS
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
@@ -160,7 +160,6 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
 # Methods whose step-k subnetwork is the uniform average of indices[:k]: the size-n network's
 # weights are read off the n_max run. The others (re-weighting) are re-run to n, which is
 # deterministic and equal to their step n.
-UNIFORM_PREFIX_METHODS = tuple(method for method in METHODS if method not in REWEIGHTED_METHODS)
 
 
 def _test_rows(features, targets, test_features, dataset, selection, seed, config, setting, problem) -> list[dict]:

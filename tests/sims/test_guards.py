@@ -116,6 +116,10 @@ def test_selection_bytes_hand_count():
     assert guards.selection_bytes(5, 3, "greedy-opt") == 774.0 + 72.0
     # the support is at most n: 2 steps over width 100, Gram 2 x 2
     assert guards.selection_bytes(2, 100, "fcfw") == 300.0 + 800.0 + 32.0
+    # fcfw's float64 support rows, m*K = 40 entries each, in a buffer of up to twice the support
+    assert guards.selection_bytes(5, 3, "fcfw", row_length=40) == 774.0 + 72.0 + 2 * 3 * 40 * 8
+    # the set-function methods keep one N-long column of inner products per chosen neuron
+    assert guards.selection_bytes(5, 3, "greedi") == 774.0 + 72.0 + 3 * 3 * 8
 
 
 def test_selection_bytes_grow_with_n_and_width():

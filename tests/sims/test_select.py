@@ -130,6 +130,36 @@ def ref_greedy_opt(F, Y, n):
     return chosen, losses
 
 
+def ref_greedy_on_f(F, Y, n, ground, sample=None):
+    """Greedy on F(S) = L(0) - min over the simplex on S: each step the candidate (not chosen
+    yet; ``sample(remaining)`` of them if given) whose best re-weighted loss is lowest."""
+    chosen, losses = [], []
+    for _ in range(min(n, len(ground))):
+        remaining = [i for i in ground if i not in chosen]
+        candidates = remaining if sample is None else list(sample(remaining))
+        results = [exact_simplex_qp(F, Y, chosen + [i])[0] for i in candidates]
+        best = first_min(results)
+        chosen.append(int(candidates[best]))
+        losses.append(results[best])
+    return chosen, losses
+
+
+def ref_greedi(F, Y, n, seed, parts=2):
+    """GreeDi: greedy on F in each part of a seeded random split of the neurons, then on the union."""
+    order = np.random.default_rng(0 if seed is None else seed).permutation(F.shape[1])
+    picks = [ref_greedy_on_f(F, Y, n, sorted(piece.tolist()))[0] for piece in np.array_split(order, parts)]
+    return ref_greedy_on_f(F, Y, n, sorted(i for part in picks for i in part))
+
+
+def ref_stochastic_greedy_opt(F, Y, n, seed, eps=0.1):
+    """Stochastic greedy on F: each step a uniform sample of ceil(N/n ln(1/eps)) of the neurons left."""
+    N = F.shape[1]
+    size = max(1, math.ceil(N / n * math.log(1 / eps)))
+    rng = np.random.default_rng(0 if seed is None else seed)
+    return ref_greedy_on_f(F, Y, n, list(range(N)),
+                           sample=lambda left: np.sort(rng.choice(left, size=min(size, len(left)), replace=False)))
+
+
 def ref_backward(F, Y, n):
     alive = list(range(F.shape[1]))
     removed, losses_by_size = [], {len(alive): loss_of(mean_of(F, alive), Y)}
@@ -166,6 +196,10 @@ def reference(method, F, Y, n, seed=None):
         return ref_fcfw(F, Y, n)
     if method == "greedy-opt":
         return ref_greedy_opt(F, Y, n)
+    if method == "greedi":
+        return ref_greedi(F, Y, n, seed)
+    if method == "stochastic-greedy-opt":
+        return ref_stochastic_greedy_opt(F, Y, n, seed)
     if method == "backward":
         return ref_backward(F, Y, n)
     if method == "random":
@@ -196,7 +230,7 @@ SHAPES = [(6, 9, 1), (4, 8, 3), (10, 12, 2)]
 def test_method_equals_slow_reference(method, shape, seed):
     m, N, K = shape
     F, Y = instance(m, N, K, seed)
-    n = 5 if method in ("fcfw", "greedy-opt") else 6
+    n = 5 if method in ("fcfw", "greedy-opt", "greedi", "stochastic-greedy-opt") else 6
     expected_indices, expected_losses = reference(method, F, Y, n, seed=seed)
     features = F[:, :, 0] if K == 1 else F  # K = 1 also through the (m, N) form
     target = Y[:, 0] if K == 1 else Y
@@ -220,7 +254,7 @@ def test_method_equals_slow_reference(method, shape, seed):
 )
 def test_properties(method, m, N, K, n, seed):
     F, Y = instance(m, N, K, seed)
-    if method in ("gfs-norep", "random", "magnitude", "backward"):
+    if method in ("gfs-norep", "random", "magnitude", "backward", "greedi", "stochastic-greedy-opt"):
         n = min(n, N)
     result = select(F, Y, n, method, seed=seed)
     assert isinstance(result, Selection) and result.method == method
@@ -234,7 +268,7 @@ def test_properties(method, m, N, K, n, seed):
     assert result.support_size == np.count_nonzero(result.weights)
     if method in ("fw", "fcfw", "greedy-opt"):
         assert np.all(np.diff(result.losses) <= 0)
-    if method in ("gfs-norep", "random", "magnitude", "backward"):
+    if method in ("gfs-norep", "random", "magnitude", "backward", "greedi", "stochastic-greedy-opt"):
         assert len(set(result.indices.tolist())) == n
     if method in ("gfs", "gfs-norep", "herding", "stochastic-gfs", "random", "magnitude"):
         counts = np.bincount(result.indices, minlength=N)
@@ -354,15 +388,18 @@ def test_bad_input_is_rejected_with_the_parameter_named():
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_reweighted_methods_are_exactly_those_whose_weights_are_not_the_uniform_prefix(method):
-    """The fact REWEIGHTED_METHODS records: every other method's step-n weights are the pick
-    counts of indices[:n] divided by n; the re-weighted methods' are not (on this instance)."""
-    from sims.select import REWEIGHTED_METHODS
+    """The fact each method's record states: a method that is not re-weighted has as step-n
+    weights the pick counts of indices[:n] divided by n; a re-weighted one does not (on this
+    instance); UNIFORM_PREFIX_METHODS and REWEIGHTED_METHODS (P4's family) follow the records."""
+    from sims.select import REWEIGHTED_METHODS, UNIFORM_PREFIX_METHODS
 
     rng = np.random.default_rng(5)
     features, target = rng.standard_normal((6, 20)), rng.standard_normal(6) * 0.3
     selection = select(features, target, 8, method, seed=0)
     uniform = np.bincount(selection.indices, minlength=20) / 8
-    assert np.allclose(selection.weights, uniform) == (method not in REWEIGHTED_METHODS)
+    assert np.allclose(selection.weights, uniform) == (not METHODS[method].reweighted)
+    assert (method in UNIFORM_PREFIX_METHODS) == (not METHODS[method].reweighted)
+    assert set(REWEIGHTED_METHODS) == {"fw", "fcfw", "greedy-opt"}
 
 
 # ---------------------------------------------------------------------------------------
