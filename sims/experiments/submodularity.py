@@ -25,7 +25,7 @@ Claims: one theorem check per method, "guarantee <= achieved ratio on every inst
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -182,18 +182,24 @@ def claims(rows: list[dict], config: SubmodularityConfig) -> list:
     verdicts = []
     for method in METHODS:
         achieved, guaranteed = _values(rows, method, ACHIEVED), _values(rows, method, GUARANTEED)
-        keys = sorted(achieved)
-        verdicts.append(theorem_check(
+        every = sorted(achieved)
+        # a guarantee <= 0 says nothing (any achieved ratio meets it): such points are not evidence
+        keys = [key for key in every if guaranteed[key] > 0]
+        verdict = theorem_check(
             names[method], [guaranteed[key] for key in keys], [achieved[key] for key in keys],
-            seeds=len({key[:2] for key in keys}), where=[f"{family} instance {seed}, n={n}" for family, seed, n in keys]))
+            seeds=len({key[:2] for key in keys}), where=[f"{family} instance {seed}, n={n}" for family, seed, n in keys])
+        vacuous = len(every) - len(keys)
+        verdicts.append(replace(verdict, numbers={**verdict.numbers, "vacuous_points": float(vacuous)},
+                                summary=f"{verdict.summary}; checked where the guarantee is positive: {vacuous} of "
+                                        f"{len(every)} points have a guarantee <= 0 (vacuous) and are not counted"))
     return verdicts
 
 
 def summary(rows: list[dict], config: SubmodularityConfig) -> list[str]:
     """The gamma table: per family and n, the submodularity ratios and each method's guaranteed and
-    achieved ratios (means over the instances where a guarantee applies)."""
-    lines = ["| family | n | instances | γ > 0 | γ median | γ+ min / median / max | method | guaranteed (mean) | "
-             "achieved (mean / min) | γ bound > 0 | guarantee held |",
+    achieved ratios; guarantees <= 0 (vacuous) are counted apart, never averaged or counted as held."""
+    lines = ["| family | n | instances | γ > 0 | γ median | γ+ min / median / max | method | guaranteed (mean where > 0) | "
+             "achieved (mean / min) | γ bound > 0 | guarantee held (where > 0) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for family in config.families:
         gamma = _values(rows, "instance", GAMMA, family)
@@ -211,12 +217,15 @@ def summary(rows: list[dict], config: SubmodularityConfig) -> list[str]:
                 a = np.array([achieved[key] for key in keys])
                 b = np.array([guaranteed[key] for key in keys])
                 positive = sum(1 for key in keys if gamma_bound[key] > 0)
-                held = int(np.sum(b <= a + 1e-9 * np.abs(a) + 1e-12))
+                informative = b > 0  # a guarantee <= 0 is vacuous: neither averaged nor counted as held
+                held = int(np.sum((b <= a + 1e-9 * np.abs(a) + 1e-12) & informative))
                 head = (f"| {family} | {n} | {len(g)} | {int(np.sum(g > 0))} | {np.median(g):.3g} | "
                         f"{gp.min():.3f} / {np.median(gp):.3f} / {gp.max():.3f} |" if position == 0 and gp.size
                         else "| | | | | | |")
-                lines.append(f"{head} {method} | {b.mean():.3f} | {a.mean():.3f} / {a.min():.3f} | "
-                             f"{positive} of {len(keys)} | {held} of {len(keys)} |")
+                mean_guarantee = f"{b[informative].mean():.3f}" if informative.any() else "–"
+                lines.append(f"{head} {method} | {mean_guarantee} | {a.mean():.3f} / {a.min():.3f} | "
+                             f"{positive} of {len(keys)} | {held} of {int(informative.sum())} "
+                             f"({len(keys) - int(informative.sum())} vacuous) |")
     means = _values(rows, "stochastic-greedy", RUN_MEAN)
     exact = _values(rows, "stochastic-greedy", ACHIEVED)
     if means:

@@ -24,7 +24,10 @@ def test_every_guarantee_holds_in_the_quick_run(quick_results):
     assert all(v.outcome == "held" for v in verdicts), [v.summary for v in verdicts]
     cells = config.instances * len(config.families)
     points = cells * len(config.sizes) - len([r for r in by_metric(rows, OPTIMUM) if r["value"] <= 0])
-    assert all(v.numbers["points"] == points for v in verdicts)
+    for method, verdict in zip(METHODS, verdicts):  # only positive guarantees are evidence
+        informative = len([r for r in by_metric(rows, GUARANTEED, method=method) if r["value"] > 0])
+        assert verdict.numbers["points"] == informative
+        assert verdict.numbers["points"] + verdict.numbers["vacuous_points"] == points
     assert len(by_metric(rows, GAMMA)) == len(by_metric(rows, GAMMA_PLUS)) == cells * len(config.sizes)
     assert all(r["value"] <= 1 + REFERENCE for r in by_metric(rows, GAMMA_PLUS))
     gamma_bounds = by_metric(rows, GAMMA_BOUND, method="greedy", dataset="positive")
@@ -50,13 +53,24 @@ def test_engine_greedy_opt_reaches_the_tables_greedy(quick_results):
 def test_a_tampered_achieved_ratio_is_caught(quick_results):
     _, config, rows = quick_results
     tampered = [dict(r) for r in rows]
-    target = next(r for r in tampered if r["method"] == "greedi" and r["metric"] == ACHIEVED)
-    guarantee = next(r for r in rows if r["method"] == "greedi" and r["metric"] == GUARANTEED
-                     and r["seed"] == target["seed"] and r["n"] == target["n"])
+    guarantee = next(r for r in rows if r["method"] == "greedi" and r["metric"] == GUARANTEED and r["value"] > 0)
+    target = next(r for r in tampered if r["method"] == "greedi" and r["metric"] == ACHIEVED
+                  and (r["dataset"], r["seed"], r["n"]) == (guarantee["dataset"], guarantee["seed"], guarantee["n"]))
     target["value"] = guarantee["value"] - 0.01
     verdicts = get_experiment("submodularity").claims(tampered, config)
     assert [v.outcome for v in verdicts] == ["held", "held", "violated"]
     assert {r["method"] for r in by_metric(rows, ACHIEVED)} == set(METHODS)
+
+
+def test_vacuous_guarantees_are_not_evidence(quick_results):
+    """A guarantee <= 0 holds for any achieved ratio: such points are counted apart, and a method
+    whose every guarantee is vacuous gets "not applicable", never "held"."""
+    _, config, rows = quick_results
+    vacuous = [dict(r, value=-1.0) if r["metric"] == GUARANTEED and r["method"] == "greedy" else r for r in rows]
+    verdicts = get_experiment("submodularity").claims(vacuous, config)
+    assert verdicts[0].outcome == "not applicable" and verdicts[0].numbers["points"] == 0
+    assert verdicts[0].numbers["vacuous_points"] == len(by_metric(rows, GUARANTEED, method="greedy"))
+    assert "(vacuous) and are not counted" in verdicts[0].summary
 
 
 def test_figure_is_written(quick_results, tmp_path):
