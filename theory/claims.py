@@ -425,9 +425,10 @@ def pruned_beats_strongest_competitor(rows, *, pruned_method: str = "gfs", compe
                                       experiment=None, dataset=None, m=None, n=None) -> Verdict:
     """ICML'20 re-asked: the pruned network beats every same-width competitor, the strongest included.
 
-    For each competitor in ``competitors`` that has rows, :func:`pruned_beats_direct_training`
-    with it in the place of direct training (paired by seed, at the largest shared size, or at
-    size ``n`` when given). The strongest competitor is the one with the largest mean log-ratio
+    For each competitor in ``competitors``, :func:`pruned_beats_direct_training` with it in the
+    place of direct training, paired by seed, at size ``n``, or without ``n`` at the largest size
+    measured for the pruned network and every competitor (one width for all). A competitor
+    without rows makes the claim "not testable" (it is named), never silently dropped. The strongest competitor is the one with the largest mean log-ratio
     ln L_pruned - ln L_competitor (the one the pruned network beats by the least). Intersection-union
     rule: "held" only when the pruned network is significantly better than every competitor;
     "did not hold" when it is significantly worse than at least one; "indistinguishable" otherwise;
@@ -436,9 +437,19 @@ def pruned_beats_strongest_competitor(rows, *, pruned_method: str = "gfs", compe
     is reported (with the product of the single tests' powers)."""
     claim = f"pruned ({pruned_method}) beats the strongest same-width competitor" + (f" at n={n:g}" if n else "")
     data = filter_rows(rows, experiment=experiment, dataset=dataset, m=m, metric=metric, n=n)
-    present = [c for c in competitors if any(str(row.get("method")) == c for row in data)]
-    if not present:
-        return _not_testable(claim, f"no rows of the competitors {', '.join(competitors)}")
+    sizes = {method: {row["n"] for row in data if str(row.get("method")) == method and row.get("n") is not None}
+             for method in (pruned_method, *competitors)}
+    # a competitor without rows (diverged on every seed, failed, misspelt) is never silently dropped
+    missing = [c for c in competitors if not sizes[c]]
+    if missing:
+        return _not_testable(claim, f"no {metric} rows of the competitor(s) {', '.join(missing)} (diverged, failed or "
+                                    f"not run), so 'every competitor' cannot be checked")
+    if n is None:  # one width for all: the largest size measured for the pruned network and every competitor
+        shared = set.intersection(*sizes.values())
+        if not shared:
+            return _not_testable(claim, f"no size measured for {pruned_method} and every competitor")
+        data = [row for row in data if row.get("n") == max(shared)]
+    present = list(competitors)
     parts = {c: pruned_beats_direct_training(data, pruned_method=pruned_method, direct_method=c, metric=metric)
              for c in present}
     untestable = [c for c, v in parts.items() if v.outcome == "not testable"]

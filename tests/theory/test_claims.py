@@ -569,3 +569,20 @@ def test_strongest_competitor_at_a_given_size():
     at_50 = claims.pruned_beats_strongest_competitor(rows, competitors=("rigl",), metric="test_loss", n=50)
     assert (at_100.outcome, at_50.outcome) == ("held", "did not hold")
     assert at_50.numbers["n_max"] == 50 and "n=50" in at_50.claim
+
+
+def test_strongest_competitor_never_drops_a_competitor_without_rows():
+    """A competitor that diverged on every seed (only diverged_lr rows) or is misspelt makes the
+    claim not testable, named in the evidence, instead of "held" against the others."""
+    rows = competitor_rows({"snip": [-0.5, -0.6, -0.55]})
+    rows += [row("rigl", 100, "diverged_lr", 1.0, seed=seed) for seed in range(3)]
+    verdict = claims.pruned_beats_strongest_competitor(rows, competitors=("snip", "rigl"), metric="test_loss")
+    assert verdict.outcome == "not testable" and "rigl" in verdict.summary
+
+
+def test_strongest_competitor_without_n_compares_one_width():
+    """Without n, every competitor is compared at the largest size measured for all of them."""
+    rows = (competitor_rows({"snip": [-0.5, -0.6, -0.55]}, n=64) + competitor_rows({"rigl": [0.3, 0.31, 0.29]}, n=8)
+            + competitor_rows({"snip": [0.4, 0.45, 0.42]}, n=8))
+    verdict = claims.pruned_beats_strongest_competitor(rows, competitors=("snip", "rigl"), metric="test_loss")
+    assert verdict.numbers["n_max"] == 8 and verdict.outcome == "did not hold"
