@@ -102,6 +102,10 @@ class NetworkSource:
         return self.model.width
 
     @property
+    def outputs(self) -> int:
+        return self.model.output_dim
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.model.dtype
 
@@ -144,6 +148,13 @@ class ArraySource:
     features: object
     targets: object
 
+    def __post_init__(self):
+        shape = tuple(getattr(self.features, "shape", ()))
+        if len(shape) not in (2, 3) or 0 in shape:
+            raise InputError(f"features must have shape (m, N) or (m, N, K) with m, N, K >= 1, got {shape}")
+        if not np.issubdtype(np.dtype(self.features.dtype), np.number):
+            raise InputError(f"features must be numeric, got dtype {self.features.dtype}")
+
     @property
     def rows(self) -> int:
         return self.features.shape[0]
@@ -153,11 +164,18 @@ class ArraySource:
         return self.features.shape[1]
 
     @property
+    def outputs(self) -> int:
+        return self.features.shape[2] if len(self.features.shape) == 3 else 1
+
+    @property
     def dtype(self) -> torch.dtype:
         return torch.float32 if np.dtype(self.features.dtype) == np.float32 else torch.float64
 
     def _chunk(self, start: int, stop: int) -> torch.Tensor:
         block = torch.as_tensor(np.array(self.features[start:stop])).to(self.dtype)  # a private copy of the chunk
+        if not torch.isfinite(block).all():  # checked as each chunk is read: the array is never read whole
+            raise InputError(f"features contain NaN or inf (data rows {start}..{stop - 1}); only finite values "
+                             "are accepted")
         return block.unsqueeze(2) if block.ndim == 2 else block
 
     def hidden(self, start: int, stop: int) -> torch.Tensor:
@@ -177,8 +195,19 @@ class ArraySource:
 
 
 def _targets(source) -> torch.Tensor:
-    targets = torch.as_tensor(np.asarray(source.targets, dtype=np.float64))
-    return targets.reshape(source.rows, -1)
+    """The source's targets as (rows, K) float64, refused with an InputError unless they have
+    shape (rows, K) (or (rows,) when K = 1) and finite entries."""
+    try:
+        targets = np.asarray(source.targets, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"target must be a numeric array, got {type(source.targets).__name__}") from None
+    rows, outputs = source.rows, source.outputs
+    if targets.shape not in ((rows, outputs), (rows,) if outputs == 1 else (rows, outputs)):
+        raise InputError(f"target must have shape ({rows}, {outputs})" + (f" or ({rows},)" if outputs == 1 else "")
+                         + f" to match the features, got {targets.shape}")
+    if not np.all(np.isfinite(targets)):
+        raise InputError("target contains NaN or inf; only finite values are accepted")
+    return torch.as_tensor(targets).reshape(rows, outputs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -533,24 +562,21 @@ def sharded_select(model: TwoLayerNet, inputs, targets, n: int, method: str = "g
     _check_request(n, method, options, model.width)
     blocks = split_rows(inputs.shape[0], shards)
     factories = [partial(NetworkSource, model, inputs[a:b].clone(), targets[a:b].clone()) for a, b in blocks]
-    cluster = None
-    own_client = client is None
-    if own_client:
-        from dask.distributed import Client
-
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = _local_cluster(workers, processes)
-            client = Client(cluster)
-    try:
+    if client is not None:
         group = start_dask_shards(client, factories, chunk_rows=chunk_rows, cache=cache)
         return run_on_shards(group, n, method, seed=seed, **options)
-    finally:
-        if own_client:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    from contextlib import ExitStack
+
+    from dask.distributed import Client
+
+    with ExitStack() as resources:  # closed in reverse order, each even if another fails
+        if scheduler:
+            client = resources.enter_context(Client(scheduler))
+        else:
+            cluster = resources.enter_context(_local_cluster(workers, processes))
+            client = resources.enter_context(Client(cluster))
+        group = start_dask_shards(client, factories, chunk_rows=chunk_rows, cache=cache)
+        return run_on_shards(group, n, method, seed=seed, **options)
 
 
 def network_select(model: TwoLayerNet, inputs, targets, n: int, method: str, sharding: ShardingConfig, *,

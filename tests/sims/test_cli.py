@@ -204,3 +204,31 @@ def test_prune_refuses_a_method_that_cannot_run_in_chunks(tmp_path, capsys):
                  "--chunk-rows", "10", "--out", str(tmp_path / "small.pt")])
     assert code == 2 and "cannot run on sharded features" in capsys.readouterr().err
     assert not (tmp_path / "small.pt").exists()
+
+
+@pytest.mark.parametrize("case,message", [
+    ("short-target", "target must have shape (10, 2) to match the features, got (9, 2)"),
+    ("wrong-k", "target must have shape (10, 2) to match the features, got (10, 3)"),
+    ("nan-feature", "features contain NaN or inf (data rows 0..3)"),
+    ("nan-target", "target contains NaN or inf"),
+])
+def test_select_in_chunks_refuses_bad_input_in_one_line(tmp_path, capsys, case, message):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    features, target = rng.standard_normal((10, 6, 2)), rng.standard_normal((10, 2))
+    if case == "short-target":
+        target = target[:9]
+    elif case == "wrong-k":
+        target = rng.standard_normal((10, 3))
+    elif case == "nan-feature":
+        features[3, 2, 1] = np.nan
+    else:
+        target[4, 0] = np.nan
+    np.save(tmp_path / "F.npy", features)
+    np.save(tmp_path / "Y.npy", target)
+    out = tmp_path / "sel.json"
+    code = main(["select", "--features", str(tmp_path / "F.npy"), "--target", str(tmp_path / "Y.npy"), "-n", "3",
+                 "--chunk-rows", "4", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and not out.exists()

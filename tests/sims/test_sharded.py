@@ -146,3 +146,30 @@ def test_sharded_on_a_local_process_cluster():
     for method in ("gfs", "fcfw"):
         reference = select(neuron_features(model, inputs), targets, steps(method), method)
         assert_same(reference, sharded_select(model, inputs, targets, steps(method), method, workers=2, shards=2))
+
+
+def test_a_failing_client_does_not_leak_the_local_cluster(monkeypatch):
+    """sharded_select closes the local cluster it started when connecting a client to it fails."""
+    import dask.distributed
+
+    from sims import sharded
+    from sims.model import init_network
+
+    closed = []
+
+    class FakeCluster:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            closed.append(True)
+
+    def refuse(*args, **kwargs):
+        raise OSError("cannot connect")
+
+    monkeypatch.setattr(sharded, "_local_cluster", lambda workers, processes: FakeCluster())
+    monkeypatch.setattr(dask.distributed, "Client", refuse)
+    model = init_network(3, 4, 1, seed=0)
+    with pytest.raises(OSError, match="cannot connect"):
+        sharded.sharded_select(model, torch.zeros(6, 3), torch.zeros(6, 1), 2, "gfs")
+    assert closed == [True]
