@@ -102,3 +102,28 @@ def test_config_refuses_compressions_beyond_the_width():
         tradeoff.TradeoffConfig(width=16, compressions=(2, 32))
     with pytest.raises(InputError, match="methods"):
         tradeoff.TradeoffConfig(methods=("gfs", "nope"))
+
+
+def test_claims_on_real_rows_follow_the_intersection_union_rule(tmp_path):
+    """Three seeds of a tiny teacher run: every compression gets a verdict (not "not testable"),
+    and it is the intersection-union of the per-competitor comparisons, the strongest competitor
+    being the one GFS beats by the least."""
+    from theory.claims import pruned_beats_direct_training
+
+    config = replace(SMALL, problems=("teacher",), seeds=(0, 1, 2), compressions=(2, 4))
+    folder = run_experiment("tradeoff", config, out=tmp_path, progress=False, log=lambda text: None)
+    rows = load_results(folder)
+    verdicts = get_experiment("tradeoff").claims(rows, config)
+    for compression, verdict in zip(config.compressions, verdicts):
+        n = config.width // compression
+        parts = {c: pruned_beats_direct_training([r for r in rows if r["dataset"] == "teacher" and r["n"] == n],
+                                                 pruned_method="gfs", direct_method=c, metric="test_loss")
+                 for c in tradeoff.competitors(config)}
+        outcomes = {p.outcome for p in parts.values()}
+        assert "not testable" not in outcomes and verdict.seeds == 3
+        expected = ("held" if outcomes == {"held"} else "did not hold" if "did not hold" in outcomes
+                    else "indistinguishable")
+        assert verdict.outcome == expected, verdict.summary
+        strongest = max(parts, key=lambda c: parts[c].numbers["log_gap_at_n_max"])
+        assert verdict.summary.startswith(f"strongest competitor {strongest}:")
+        assert verdict.numbers["competitors"] == len(parts)
