@@ -124,12 +124,11 @@ def sweep(ms, widths, chunk_rows: int, steps: int, client, repeats: int = 3) -> 
 
 
 def plot(records: list[dict], path_stem: Path, ms, widths) -> list[Path]:
-    import matplotlib
+    """The scale figure (PNG and PDF at ``path_stem``) from sweep records: per-step and total time
+    against N and against m, and the memory each engine holds."""
+    from sims.plots import plain_log_labels, plt, save_both
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4.6))
     styles = {"single": ("tab:blue", "o"), "chunked": ("tab:orange", "s"), "sharded": ("tab:green", "^")}
     middle_n, middle_m = widths[len(widths) // 2], ms[len(ms) // 2]
     for engine, (colour, marker) in styles.items():
@@ -150,15 +149,12 @@ def plot(records: list[dict], path_stem: Path, ms, widths) -> list[Path]:
     axes[2].set(xlabel=f"neurons N (m = {middle_m})", ylabel="GiB",
                 title="memory each engine holds\n(sharded: total over 2 workers)")
     for axis in axes:
-        axis.legend(fontsize=7)
+        plain_log_labels(axis, "x")
+        plain_log_labels(axis, "y")
+        axis.grid(True, which="both", alpha=0.25)
+        axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     figure.tight_layout()
-    paths = []
-    for suffix in ("png", "pdf"):
-        path = path_stem.with_suffix("." + suffix)
-        figure.savefig(path, dpi=130)
-        paths.append(path)
-    plt.close(figure)
-    return paths
+    return save_both(figure, path_stem.parent, path_stem.name)
 
 
 class TimedShards(LocalShards):
@@ -211,7 +207,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="steps timed per engine in --sweep")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default torch's)")
     parser.add_argument("--json", default=None, help="also write the records to this JSON file")
+    parser.add_argument("--replot", default=None,
+                        help="redraw figures/selection_scale from the sweep records of a --json file (the committed figure's: benchmarks/selection_scale_sweep.json), measure nothing")
     args = parser.parse_args()
+    if args.replot:
+        sweep_records = json.loads(Path(args.replot).read_text())["sweep"]
+        ms, widths = sorted({r["m"] for r in sweep_records}), sorted({r["N"] for r in sweep_records})
+        for path in plot(sweep_records, Path("figures/selection_scale"), ms, widths):
+            print(f"wrote {path}")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     records: dict = {}
