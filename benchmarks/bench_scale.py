@@ -32,7 +32,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from sims.model import forward, init_network, neuron_features
