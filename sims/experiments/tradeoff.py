@@ -162,14 +162,17 @@ def _scoped(verdict, scope: str):
 
 def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
     """Markdown: per data set, method and eps, n(eps) on the compression grid and, for the greedy
-    methods, along the selection path: mean [95% Student-t interval] over seeds."""
+    methods, along the selection path: mean [95% Student-t interval] over seeds, and how many
+    seeds are censored at N (no pruned size met eps)."""
     from sims.compare import _cell, criterion_of
 
     lines = ["n(eps): the smallest measured n whose test accuracy is at least (1 - eps) x the dense network's "
              "(mnist5k, digits) or whose test loss is at most the dense network's + eps (teacher, unit-RMS targets); "
              f"the dense width {config.width} when no compression meets it. Grid: n in "
              f"{{{', '.join(str(config.width // c) for c in sorted(config.compressions))}}}; path: every n up to "
-             f"{config.width // min(config.compressions)} along the selection path. Mean [95% interval] over seeds.", "",
+             f"{config.width // min(config.compressions)} along the selection path. Mean [95% interval] over seeds; "
+             "'(k of s at N)': k seeds where no pruned size met eps, counted at N, the largest value n(eps) can "
+             "take, so the mean is an upper bound and the interval not a proper one.", "",
              "| data set | method | " + " | ".join(f"n(eps={eps:g}) grid | path" for eps in config.tolerances) + " |",
              "|---|---|" + "---|---|" * len(config.tolerances)]
     for problem in config.problems:
@@ -179,7 +182,9 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
                 for metric in ("n_eps", "n_eps_path"):
                     values = [r["value"] for r in rows if r["dataset"] == problem and r["method"] == method
                               and r["metric"] == metric and r.get("eps") is not None and abs(r["eps"] - eps) < 1e-12]
-                    cells_.append(_cell(values) if values else "–")
+                    censored = sum(1 for value in values if value >= config.width)  # no pruned size met eps
+                    cell = _cell(values) if values else "–"
+                    cells_.append(f"{cell} ({censored} of {len(values)} at N)" if censored else cell)
             if any(cell != "–" for cell in cells_):
                 lines.append(f"| {problem} | {method} | " + " | ".join(cells_) + " |")
     return lines

@@ -127,3 +127,16 @@ def test_claims_on_real_rows_follow_the_intersection_union_rule(tmp_path):
         strongest = max(parts, key=lambda c: parts[c].numbers["log_gap_at_n_max"])
         assert verdict.summary.startswith(f"strongest competitor {strongest}:")
         assert verdict.numbers["competitors"] == len(parts)
+
+
+def test_n_eps_table_counts_the_seeds_censored_at_n():
+    """A seed whose pruned sizes all miss eps counts at N; the table says how many such seeds a
+    cell has, since their mean is then an upper bound."""
+    config = replace(SMALL, problems=("teacher",), methods=("gfs", "snip"), tolerances=(0.02,))
+    rows = [{"dataset": "teacher", "method": method, "metric": "n_eps", "eps": 0.02, "seed": seed, "n": None,
+             "value": float(value)}
+            for method, values in (("gfs", (4, config.width, config.width)), ("snip", (4, 8, 8)))
+            for seed, value in enumerate(values)]
+    lines = tradeoff.n_eps_table(rows, config)
+    gfs, snip = (next(line for line in lines if line.startswith(f"| teacher | {m} |")) for m in ("gfs", "snip"))
+    assert "(2 of 3 at N)" in gfs and "at N)" not in snip
