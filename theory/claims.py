@@ -212,10 +212,12 @@ def _not_testable(claim: str, why: str, seeds: int = 0, numbers=None) -> Verdict
 def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolute_slack: float = 1e-12) -> Verdict:
     """Check ``measured <= bound`` at every point (arrays of equal length).
 
-    A point with an infinite bound holds trivially. Slack: ROUNDING relative to the bound
-    plus ``absolute_slack``. ``where`` (optional, one label per point) names the worst point.
-    Numbers: points, violations, worst_ratio (largest measured/bound over finite positive
-    bounds) and worst_gap (largest measured - bound).
+    A point with an infinite bound holds for any measurement, so it is not evidence: it is
+    counted apart (``infinite_bound_points``), and with no finite bound at all the outcome is
+    "not applicable". Slack: ROUNDING relative to the bound plus ``absolute_slack``. ``where``
+    (optional, one label per point) names the worst point. Numbers: points (with a finite
+    bound), infinite_bound_points, violations, worst_ratio (largest measured/bound over finite
+    positive bounds) and worst_gap (largest measured - bound).
     """
     measured = np.asarray(measured, dtype=np.float64).ravel()
     bound = np.asarray(bound, dtype=np.float64).ravel()
@@ -234,19 +236,22 @@ def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolu
                "worst_ratio": float(ratio.max()) if positive.any() else math.nan,
                "worst_gap": float(gap.max()) if finite.any() else math.nan}
     label = f" at {where[worst]}" if where is not None else ""
+    # an infinite bound holds for any measurement: such points are counted apart, never as evidence
+    numbers["points"], numbers["infinite_bound_points"] = float(finite.sum()), float((~finite).sum())
     if not finite.any():
-        return Verdict(claim, "held", f"the bound is infinite (vacuous) at all {measured.size} points",
-                       numbers, kind="theorem", seeds=seeds)
+        return Verdict(claim, "not applicable", f"the bound is infinite (vacuous) at all {measured.size} points: "
+                       "nothing to check", numbers, kind="theorem", seeds=seeds)
     if bad.any():
         first = int(np.argmax(bad))
-        text = (f"violated at {int(bad.sum())} of {measured.size} points; first"
+        text = (f"violated at {int(bad.sum())} of {int(finite.sum())} points; first"
                 f"{' at ' + str(where[first]) if where is not None else ''}: measured {measured[first]:.6g} > "
                 f"bound {bound[first]:.6g}")
         return Verdict(claim, "violated", text, numbers, kind="theorem", seeds=seeds)
-    text = (f"held at all {measured.size} points; tightest{label}: measured/bound = {numbers['worst_ratio']:.3g}"
-            if positive.any() else f"held at all {measured.size} points")
+    checked = int(finite.sum())
+    text = (f"held at all {checked} points; tightest{label}: measured/bound = {numbers['worst_ratio']:.3g}"
+            if positive.any() else f"held at all {checked} points")
     if (~finite).any():
-        text += f" ({int((~finite).sum())} points with an infinite bound)"
+        text += f" with a finite bound ({int((~finite).sum())} more points with an infinite bound are not counted)"
     return Verdict(claim, "held", text, numbers, kind="theorem", seeds=seeds)
 
 

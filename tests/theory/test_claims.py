@@ -51,7 +51,9 @@ def test_theorem_check_outcomes_and_worst_ratio():
     assert violated.outcome == "violated" and violated.numbers["violations"] == 1
     assert claims.theorem_check("c", [], [], seeds=0).outcome == "not applicable"
     vacuous = claims.theorem_check("c", [5.0, 7.0], [math.inf, math.inf], seeds=1)
-    assert vacuous.outcome == "held" and "infinite" in vacuous.summary
+    assert vacuous.outcome == "not applicable" and "infinite" in vacuous.summary  # an infinite bound is no evidence
+    partly = claims.theorem_check("c", [5.0, 7.0, 1.0], [math.inf, 8.0, 2.0], seeds=1)
+    assert partly.outcome == "held" and partly.numbers["points"] == 2 and partly.numbers["infinite_bound_points"] == 1
 
 
 def test_theorem_check_slack_is_rounding_only():

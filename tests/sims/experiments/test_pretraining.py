@@ -126,7 +126,11 @@ def test_pretraining_claims_and_figures(quick_pretraining):
     verdicts = experiment.claims(rows, pretraining.quick())
     assert verdicts and all(isinstance(v, Verdict) for v in verdicts)
     p7 = [v for v in verdicts if "P7 T*" in v.claim]
-    assert len(p7) == len(pretraining.quick().setups) and all(v.kind == "theorem" and v.outcome == "held" for v in p7)
+    assert len(p7) == len(pretraining.quick().setups) and all(v.kind == "theorem" for v in p7)
+    # where T_B is infinite at every point the certificate says nothing: "not applicable", never "held"
+    assert any(v.outcome == "held" for v in p7)
+    for verdict in p7:
+        assert verdict.outcome == ("held" if verdict.numbers["points"] > 0 else "not applicable"), verdict.summary
     assert any("grows like log m" in v.claim for v in verdicts)
     p8 = [v for v in verdicts if "P8 closed-form" in v.claim]
     assert p8 and p8[0].outcome == "held"
