@@ -15,3 +15,11 @@ ROUNDING = 1e-9
 def by_metric(rows, metric, **equal):
     """The rows whose metric is `metric` and whose columns equal the keyword values."""
     return [r for r in rows if r["metric"] == metric and all(r.get(k) == v for k, v in equal.items())]
+
+
+def quiet_run(experiment: str, config, out):
+    """Run an experiment through the runner without progress output; (results folder, its rows)."""
+    from sims.runner import load_results, run_experiment
+
+    folder = run_experiment(experiment, config, out=out, progress=False, log=lambda text: None)
+    return folder, load_results(folder)

@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 
 from sims.experiments import finetune
-from sims.runner import get_experiment, load_results, run_experiment
+from sims.runner import get_experiment
 from theory.claims import Verdict
 
+from tests.helpers import quiet_run
 from tests.helpers import by_metric as _by_metric
 
 
@@ -18,9 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def quick_finetune(tmp_path_factory):
-    folder = run_experiment("finetune", finetune.quick(), out=tmp_path_factory.mktemp("e4"), progress=False,
-                            log=lambda text: None)
-    return folder, load_results(folder)
+    return quiet_run("finetune", finetune.quick(), tmp_path_factory.mktemp("e4"))
 
 
 def test_finetune_quick_rows(quick_finetune):

@@ -13,7 +13,7 @@ from sims.experiments import pretraining
 from sims.runner import get_experiment, load_results, run_experiment
 from theory.claims import Verdict
 
-from tests.helpers import EXACT, REFERENCE
+from tests.helpers import EXACT, REFERENCE, quiet_run
 from tests.helpers import by_metric as _by_metric
 
 
@@ -29,9 +29,7 @@ def _tiny_pretraining(**changes):
 
 @pytest.fixture(scope="module")
 def quick_pretraining(tmp_path_factory):
-    folder = run_experiment("pretraining", pretraining.quick(), out=tmp_path_factory.mktemp("e3"), progress=False,
-                            log=lambda text: None)
-    return folder, load_results(folder)
+    return quiet_run("pretraining", pretraining.quick(), tmp_path_factory.mktemp("e3"))
 
 
 def test_pretraining_quick_rows(quick_pretraining):

@@ -12,7 +12,7 @@ from sims.experiments import tradeoff
 from sims.runner import get_experiment, load_results, run_experiment
 from theory.claims import Verdict
 
-from tests.helpers import EXACT, by_metric
+from tests.helpers import EXACT, by_metric, quiet_run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -23,9 +23,7 @@ SMALL = replace(tradeoff.quick(), problems=("teacher", "digits"))
 
 @pytest.fixture(scope="module")
 def quick_tradeoff(tmp_path_factory):
-    folder = run_experiment("tradeoff", SMALL, out=tmp_path_factory.mktemp("e5"), progress=False,
-                            log=lambda text: None)
-    return folder, load_results(folder)
+    return quiet_run("tradeoff", SMALL, tmp_path_factory.mktemp("e5"))
 
 
 def test_every_method_at_every_compression_with_its_efficiency(quick_tradeoff):
