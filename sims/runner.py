@@ -289,20 +289,24 @@ def cell_key(cell: dict) -> str:
     return f"{readable}_{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
-def _run_cell_isolated(experiment_name: str, config, cell: dict) -> list[dict]:
+def _run_cell_isolated(experiment_name: str, config, cell: dict) -> tuple[list[dict], dict]:
     """Run one cell with one torch thread and one BLAS thread for numpy/scipy, so that
     reductions happen in the same order however the work is spread: identical rows whatever
-    the worker count."""
+    the worker count. Returns the rows and the cell's cost, ``{"wall_seconds", "cpu_seconds"}``
+    (CPU time of the process running it, user plus system)."""
     import torch
     from threadpoolctl import threadpool_limits
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         with threadpool_limits(limits=1):
-            return get_experiment(experiment_name).run_cell(config, cell)
+            rows = get_experiment(experiment_name).run_cell(config, cell)
     finally:
         torch.set_num_threads(threads)
+    cost = {"wall_seconds": round(time.perf_counter() - wall, 3), "cpu_seconds": round(time.process_time() - cpu, 3)}
+    return rows, cost
 
 
 # ---------------------------------------------------------------- provenance
@@ -407,12 +411,12 @@ def run_experiment(
     started = time.time()
     written = []
 
-    def finish(key: str, rows: list[dict]) -> None:
+    def finish(key: str, rows: list[dict], cost: dict) -> None:
         for row in rows:
             row.setdefault("experiment", name)
         data = rows_to_csv(rows).encode()
         atomic_write(folder / "cells" / f"{key}.csv", lambda temporary: Path(temporary).write_bytes(data))
-        checksums[key] = {"rows": len(rows), "sha256": hashlib.sha256(data).hexdigest()}
+        checksums[key] = {"rows": len(rows), "sha256": hashlib.sha256(data).hexdigest(), **cost}
         table = json.dumps(checksums, indent=0, sort_keys=True) + "\n"
         atomic_write(folder / CHECKSUMS, lambda temporary: Path(temporary).write_text(table))
         written.append(key)
@@ -431,7 +435,7 @@ def run_experiment(
             _run_on_dask(name, config, pending, finish, workers, scheduler)
         else:
             for key, cell in pending:
-                finish(key, _run_cell_isolated(name, config, cell))
+                finish(key, *_run_cell_isolated(name, config, cell))
     except BaseException:
         if first_created is not None and not written:  # nothing finished: no trace of the folders made here
             _remove_empty_folder(folder, first_created)
@@ -452,6 +456,7 @@ def run_experiment(
         "git_revision": git_revision(),
         "cells": len(cells),
         "seconds_this_run": round(time.time() - started, 2),
+        "cell_cpu_seconds_this_run": round(sum(checksums[key].get("cpu_seconds", 0.0) for key in written), 2),
     }
     atomic_write(
         folder / "meta.json", lambda temporary: Path(temporary).write_text(json.dumps(meta, indent=2, default=list) + "\n")
@@ -494,7 +499,7 @@ def _run_on_dask(name, config, pending, finish, workers, scheduler) -> None:
     try:
         futures = {client.submit(_run_cell_isolated, name, config, cell, pure=False): key for key, cell in pending}
         for future in as_completed(futures):
-            finish(futures[future], future.result())
+            finish(futures[future], *future.result())
     finally:
         client.close()
         if cluster is not None:

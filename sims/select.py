@@ -36,7 +36,7 @@ import inspect
 import math
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -72,6 +72,8 @@ class Selection:
     weights: (N,) float64 final mixing weights: ``features @ weights`` over the neuron axis is
         the selected subnetwork's output (non-negative and summing to 1 for every method).
     method, seed, options: how it was produced.
+    path_weights: {k: (N,) float64} the weights of the subnetwork after step k of this run
+        (its loss is losses[k-1]), for each k asked for with ``select(..., record_steps=...)``.
     """
 
     indices: np.ndarray
@@ -80,6 +82,7 @@ class Selection:
     method: str
     seed: int | None = None
     options: dict = field(default_factory=dict)
+    path_weights: dict = field(default_factory=dict)
 
     @property
     def support_size(self) -> int:
@@ -112,6 +115,9 @@ class _Problem:
     m: int
     sq_norms: torch.Tensor  # (N,) float64, ||phi_i||^2 as plain sums
     threads: int = 1
+    # steps whose weights a re-weighted method keeps (see :meth:`record`), and what it kept
+    record_steps: frozenset = frozenset()
+    recorded: dict = field(default_factory=dict)
 
     @property
     def width(self) -> int:
@@ -134,6 +140,14 @@ class _Problem:
     def dots(self, vector: torch.Tensor) -> torch.Tensor:
         """<phi_i, vector> for every i, (N,) float64: ONE pass over the features."""
         return self.pass_over(self.phi, vector)
+
+    def record(self, step: int, support: list[int], support_weights: np.ndarray) -> None:
+        """Keep the (N,) weights after ``step`` (1-based) when that step was asked for. Methods
+        whose weights are not a uniform average of their picks call this after every step."""
+        if step in self.record_steps:
+            weights = np.zeros(self.width)
+            weights[support] = support_weights
+            self.recorded[step] = weights
 
     def loss(self, output: torch.Tensor) -> float:
         """0.5 * mean over samples of ||output - target||^2, from the explicit residual."""
@@ -502,15 +516,16 @@ def _reweighted_greedy(problem: _Problem, n: int, rule: _Reweighting):
     first = rule.first()
     output = problem.row(first)
     indices[0], losses[0] = first, problem.loss(output)
+    problem.record(1, rule.support, rule.support_weights)
     for k in range(1, n):
         indices[k], proposal = rule.propose(output)
         losses[k] = losses[k - 1]
-        if proposal is None:
-            continue
-        loss = problem.loss(proposal.output)
-        if loss <= losses[k - 1]:
-            rule.accept(proposal)
-            output, losses[k] = proposal.output, loss
+        if proposal is not None:
+            loss = problem.loss(proposal.output)
+            if loss <= losses[k - 1]:
+                rule.accept(proposal)
+                output, losses[k] = proposal.output, loss
+        problem.record(k + 1, rule.support, rule.support_weights)
     return indices, losses, rule.weights()
 
 
@@ -765,12 +780,16 @@ class SelectionMethod:
     exponential: P4 (docs/THEORY.md) predicts an exponential rate inside the hull (the
         Frank-Wolfe family); the experiments check P4 and the exponential claim for these.
     style: (matplotlib colour, line style) of the method's curves in every figure.
+    depends_on_n: the choice at step k depends on the run's length n (a sample size or a
+        partition set from n), so step k of a run to n need not be the size-k subnetwork of a
+        run to k; False means it is, bit for bit.
     """
 
     run: object
     reweighted: bool = False
     exponential: bool = False
     style: tuple = (None, "-")
+    depends_on_n: bool = False
 
 
 METHODS = {
@@ -780,13 +799,14 @@ METHODS = {
     "fw": SelectionMethod(_fw, reweighted=True, exponential=True, style=("C2", "-")),
     "fcfw": SelectionMethod(_fcfw, reweighted=True, exponential=True, style=("C3", "-")),
     "greedy-opt": SelectionMethod(_greedy_opt, reweighted=True, exponential=True, style=("C4", "-")),
-    "stochastic-gfs": SelectionMethod(_stochastic_gfs, style=("C5", "-")),
-    "random": SelectionMethod(_random, style=("0.5", ":")),
+    "stochastic-gfs": SelectionMethod(_stochastic_gfs, style=("C5", "-"), depends_on_n=True),
+    "random": SelectionMethod(_random, style=("0.5", ":"), depends_on_n=True),
     "magnitude": SelectionMethod(_magnitude, style=("C6", ":")),
     "backward": SelectionMethod(_backward, style=("C8", "-.")),
     # greedy on F, the set function greedy-opt maximises (docs/THEORY.md section 8)
-    "greedi": SelectionMethod(greedi, reweighted=True, style=("C7", "--")),
-    "stochastic-greedy-opt": SelectionMethod(stochastic_greedy_opt, reweighted=True, style=("C4", ":")),
+    "greedi": SelectionMethod(greedi, reweighted=True, style=("C7", "--"), depends_on_n=True),
+    "stochastic-greedy-opt": SelectionMethod(stochastic_greedy_opt, reweighted=True, style=("C4", ":"),
+                                             depends_on_n=True),
 }
 
 #: The methods P4 covers (the Frank-Wolfe family): exponential rate inside the hull.
@@ -812,7 +832,8 @@ class SelectionConfig:
     seed: int | None = field(default=None, metadata={"help": "seed of randomised methods", "range": "non-negative"})
 
 
-def select(features, target, n, method: str = "gfs", *, seed: int | None = None, **options) -> Selection:
+def select(features, target, n, method: str = "gfs", *, seed: int | None = None, record_steps=(),
+           **options) -> Selection:
     """Choose n neurons of a two-layer network by ``method``.
 
     Parameters
@@ -831,6 +852,11 @@ def select(features, target, n, method: str = "gfs", *, seed: int | None = None,
         One of ``METHODS``.
     seed : int or None
         Seed of ``random`` and ``stochastic-gfs`` (None means 0).
+    record_steps : iterable of int
+        Steps k in [1, n] whose subnetwork weights to keep in ``Selection.path_weights``: one run
+        gives the size-k subnetworks of its path (for gfs, fw, fcfw and the other methods whose
+        steps do not depend on n, the same weights as a run to k). Uniform-prefix methods read
+        them off ``indices[:k]``; re-weighted ones keep them as they go.
     **options
         Method-specific keywords (see ``method_options(method)``).
 
@@ -870,17 +896,39 @@ def select(features, target, n, method: str = "gfs", *, seed: int | None = None,
         raise InputError(f"n must be a positive integer (the subnetwork size), got {n!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise InputError(f"seed must be an integer or None, got {seed!r}")
+    steps = _checked_steps(record_steps, int(n))
     problem = _problem(features, target, threads=torch.get_num_threads())
+    reweighted = METHODS[method].reweighted
+    if reweighted:
+        problem = replace(problem, record_steps=steps)
     with _one_thread():  # only the passes over all features use the caller's threads
         indices, losses, weights = METHODS[method].run(problem, int(n), seed, **options)
+    indices = np.asarray(indices, dtype=np.int64)
+    if reweighted:
+        path_weights = {k: problem.recorded[k] for k in sorted(steps)}
+    else:
+        path_weights = {k: _uniform_weights(indices[:k], problem.width) for k in sorted(steps)}
     return Selection(
-        indices=np.asarray(indices, dtype=np.int64),
+        indices=indices,
         losses=np.asarray(losses, dtype=np.float64),
         weights=np.asarray(weights, dtype=np.float64),
         method=method,
         seed=seed,
         options={**accepted, **options},
+        path_weights=path_weights,
     )
+
+
+def _checked_steps(record_steps, n: int) -> frozenset:
+    """``record_steps`` as a set of ints in [1, n]; an InputError for anything else."""
+    try:
+        steps = list(record_steps)
+    except TypeError:
+        steps = None
+    if steps is None or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= n
+                                for k in steps):
+        raise InputError(f"record_steps must be integers in [1, n = {n}], got {record_steps!r}")
+    return frozenset(int(k) for k in steps)
 
 
 def subnetwork_output(features, weights) -> np.ndarray:

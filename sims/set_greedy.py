@@ -124,11 +124,12 @@ class _Oracle:
         return 0.5 * float(residual @ residual) / self.m
 
 
-def greedy_on_f(problem, n: int, ground=None, *, sampler=None):
+def greedy_on_f(problem, n: int, ground=None, *, sampler=None, on_step=None):
     """Greedy on F over ``ground`` (an index array; default all neurons) for min(n, |ground|) steps.
 
     ``sampler(step, remaining) -> candidates`` (a sorted index array, a subset of ``remaining``)
     restricts each step's candidates (stochastic greedy); default: all remaining.
+    ``on_step(k, support, support_weights)``, if given, is called after step k (1-based).
     Returns (indices (k,), losses (k,), support list, support weights).
     """
     oracle = problem if isinstance(problem, _Oracle) else _Oracle(problem)
@@ -180,6 +181,8 @@ def greedy_on_f(problem, n: int, ground=None, *, sampler=None):
         output = torch.as_tensor(weights) @ oracle.phi[torch.as_tensor(chosen, dtype=torch.long)].to(torch.float64)
         indices[step] = pick
         losses[step] = current = oracle.loss_of(chosen, weights)
+        if on_step is not None:
+            on_step(step + 1, chosen, weights)
     return indices, losses, chosen, weights
 
 
@@ -202,7 +205,7 @@ def greedi(problem, n, seed, *, parts=2):
     _require_distinct(n, oracle.width, "greedi")
     groups = greedi_partition(oracle.width, parts, seed)
     union = np.sort(np.concatenate([greedy_on_f(oracle, n, group)[0] for group in groups]))
-    indices, losses, support, weights = greedy_on_f(oracle, n, union)
+    indices, losses, support, weights = greedy_on_f(oracle, n, union, on_step=getattr(problem, "record", None))
     return _result(oracle.width, indices, losses, support, weights)
 
 
@@ -221,7 +224,7 @@ def stochastic_greedy_opt(problem, n, seed, *, eps=0.1):
     def sampler(step, remaining):
         return np.sort(rng.choice(remaining, size=min(size, remaining.size), replace=False))
 
-    indices, losses, support, weights = greedy_on_f(oracle, n, sampler=sampler)
+    indices, losses, support, weights = greedy_on_f(oracle, n, sampler=sampler, on_step=getattr(problem, "record", None))
     return _result(oracle.width, indices, losses, support, weights)
 
 

@@ -36,7 +36,7 @@ from sims.experiments.common import (
     tidy_row,
     train_dense,
 )
-from sims.select import METHODS, UNIFORM_PREFIX_METHODS
+from sims.select import METHODS
 from theory.claims import EXCESS_LOSS, PROJECTION_LOSS, TRAIN_LOSS
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
@@ -146,35 +146,27 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
     grid = sorted(set(size_grid(setting["n_max"], 40)) | set(direct_sizes(config, setting)))
     labelled = dataset.train_labels is not None
     test_features = features_of(dense.model, dataset.test_inputs) if labelled else None
+    test_sizes = direct_sizes(config, setting) if labelled else []
     for method in config.methods:
-        selection = select(features, targets, setting["n_max"], method, seed=seed)
+        selection = select(features, targets, setting["n_max"], method, seed=seed, record_steps=test_sizes)
         for n in grid:
             loss = selection.losses[n - 1]
             rows.append(tidy_row(problem, method, m, n, seed, TRAIN_LOSS, loss))
             rows.append(tidy_row(problem, method, m, n, seed, EXCESS_LOSS, loss - constants[PROJECTION_LOSS]))
         if labelled:
-            rows.extend(_test_rows(features, targets, test_features, dataset, selection, seed, config, setting, problem))
+            rows.extend(_test_rows(test_features, dataset, selection, seed, problem))
     return rows
 
 
-# Methods whose step-k subnetwork is the uniform average of indices[:k]: the size-n network's
-# weights are read off the n_max run. The others (re-weighting) are re-run to n, which is
-# deterministic and equal to their step n.
-
-
-def _test_rows(features, targets, test_features, dataset, selection, seed, config, setting, problem) -> list[dict]:
-    """Test loss and accuracy, on a coarse grid of n, of the same size-n subnetworks whose
-    training loss the train_loss rows report."""
+def _test_rows(test_features, dataset, selection, seed, problem) -> list[dict]:
+    """Test loss and accuracy of the subnetworks whose training loss the train_loss rows report:
+    those after step n of the n_max run, for each n recorded in ``selection.path_weights``
+    (for the methods whose steps do not depend on n_max, the same weights as a run to n)."""
     from sims.experiments.common import accuracy, half_mean_squared_error
-    from sims.select import select, subnetwork_output
+    from sims.select import subnetwork_output
 
     rows = []
-    width = features.shape[1]
-    for n in direct_sizes(config, setting):
-        if selection.method in UNIFORM_PREFIX_METHODS:
-            weights = np.bincount(selection.indices[:n], minlength=width) / n
-        else:
-            weights = select(features, targets, n, selection.method, seed=seed).weights
+    for n, weights in selection.path_weights.items():
         outputs = subnetwork_output(test_features, weights)
         rows.append(tidy_row(problem, selection.method, dataset.m, n, seed, "test_loss",
                          half_mean_squared_error(outputs, dataset.test_targets)))

@@ -92,6 +92,21 @@ def test_rerun_skips_finished_cells_and_reproduces_rows(toy, tmp_path):
     assert len(read_rows(folder / "rows.csv")) == 24
 
 
+def test_each_cell_records_its_wall_and_cpu_seconds(toy, tmp_path):
+    """checksums.json keeps each cell's cost beside its checksum: a sleeping cell spends wall time,
+    not CPU time; meta.json sums the CPU seconds of the cells this run computed."""
+    import json
+
+    folder = run_experiment("toy", toy.ToyConfig(cells=2, pause=0.3), out=tmp_path / "out", progress=False,
+                            log=lambda _: None)
+    table = json.loads((folder / "checksums.json").read_text())
+    for record in table.values():
+        assert record["wall_seconds"] >= 0.3
+        assert 0 <= record["cpu_seconds"] < 0.25
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["cell_cpu_seconds_this_run"] == pytest.approx(sum(r["cpu_seconds"] for r in table.values()), abs=0.01)
+
+
 def test_folder_of_another_config_is_refused(toy, tmp_path):
     folder = run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
     (folder / "config.json").write_text('{"experiment": "toy", "config": {"cells": 99}}\n')

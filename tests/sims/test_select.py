@@ -402,6 +402,39 @@ def test_reweighted_methods_are_exactly_those_whose_weights_are_not_the_uniform_
     assert set(REWEIGHTED_METHODS) == {"fw", "fcfw", "greedy-opt"}
 
 
+@pytest.mark.parametrize("method", list(METHODS))
+def test_recorded_path_weights_are_the_subnetworks_whose_losses_the_run_reports(method):
+    """For every method and every recorded step k: the weights lie on the simplex, their
+    subnetwork's loss (computed here from the features) is losses[k-1], and for the methods
+    whose steps do not depend on n they are bit for bit the weights of a separate run to k."""
+    rng = np.random.default_rng(11)
+    features = rng.standard_normal((9, 40, 2))
+    target = features[:, :6].mean(1) + 0.05 * rng.standard_normal((9, 2))
+    n = 10
+    selection = select(features, target, n, method, seed=4, record_steps=[1, 3, 7, 10])
+    assert list(selection.path_weights) == [1, 3, 7, 10]
+    assert np.array_equal(selection.path_weights[n], selection.weights)
+    for k, weights in selection.path_weights.items():
+        assert weights.shape == (40,) and np.all(weights >= 0) and abs(weights.sum() - 1) < EXACT
+        output = np.einsum("mnk,n->mk", features, weights)
+        loss = 0.5 * np.mean(np.sum((output - target) ** 2, axis=1))
+        assert loss == pytest.approx(selection.losses[k - 1], rel=REFERENCE)
+        separate = select(features, target, k, method, seed=4).weights
+        if not METHODS[method].depends_on_n:
+            assert np.array_equal(weights, separate)
+    if METHODS[method].depends_on_n:  # the record says so: on this instance some step differs
+        assert any(not np.array_equal(w, select(features, target, k, method, seed=4).weights)
+                   for k, w in selection.path_weights.items())
+
+
+def test_record_steps_outside_one_to_n_are_rejected():
+    F, Y = np.ones((3, 4)), np.zeros(3)
+    assert select(F, Y, 2, "gfs").path_weights == {}
+    for bad in ([0], [3], [1.5], [True], 5, ["1"]):
+        with pytest.raises(ValueError, match=r"record_steps must be integers in \[1, n = 2\]"):
+            select(F, Y, 2, "gfs", record_steps=bad)
+
+
 # ---------------------------------------------------------------------------------------
 # fcfw and greedy-opt: float64 products over the support in reused scratch blocks
 

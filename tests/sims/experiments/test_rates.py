@@ -74,22 +74,26 @@ def test_figures_and_report_are_written(quick_results, tmp_path):
     assert "| teacher-interior | gfs | no interval (fewer than 2 seeds" in text  # the quick run has one seed
 
 
-def test_test_metrics_describe_the_same_subnetworks_as_the_train_loss():
-    """For every method, the size-n weights used for test metrics reproduce the train_loss row."""
-    import numpy as np
+def test_test_metrics_describe_the_subnetworks_of_the_one_run_per_method(monkeypatch):
+    """Each method runs once to n_max, recording the weights at the test sizes (the direct-GD
+    widths); the test rows are those subnetworks' (whose losses the train_loss rows report:
+    tests/sims/test_select.py checks that recorded weights reproduce the run's losses)."""
+    import sims.select
+    from sims.experiments import rates
 
-    from sims.experiments.rates import UNIFORM_PREFIX_METHODS
-    from sims.select import METHODS, select, subnetwork_output
+    config = rates.RatesConfig(problems=("mnist5k",), methods=("gfs", "fw", "fcfw"), seeds=(0,), mnist_m=60,
+                               mnist_width=20, mnist_iterations=3, mnist_n_max=9, grid_points=3)
+    calls, original = [], sims.select.select
 
-    rng = np.random.default_rng(1)
-    features, target = rng.standard_normal((8, 30, 2)), rng.standard_normal((8, 2)) * 0.1
-    for method in ("gfs", "gfs-norep", "herding", "stochastic-gfs", "random", "magnitude", "backward", "fw"):
-        assert method in METHODS
-        selection = select(features, target, 12, method, seed=0)
-        for n in (3, 7, 12):
-            if method in UNIFORM_PREFIX_METHODS:
-                weights = np.bincount(selection.indices[:n], minlength=30) / n
-            else:
-                weights = select(features, target, n, method, seed=0).weights
-            loss = 0.5 * np.mean(np.sum((subnetwork_output(features, weights) - target) ** 2, axis=1))
-            assert loss == pytest.approx(selection.losses[n - 1], rel=REFERENCE), (method, n)
+    def counting(features, target, n, method, **keywords):
+        selection = original(features, target, n, method, **keywords)
+        calls.append((method, n, sorted(keywords.get("record_steps", ()))))
+        return selection
+
+    monkeypatch.setattr(sims.select, "select", counting)
+    rows = rates.run_cell(config, {"kind": "select", "problem": "mnist5k", "seed": 0})
+    sizes = rates.direct_sizes(config, rates._problem_setting(config, "mnist5k"))
+    assert calls == [(method, 9, sizes) for method in config.methods]
+    for method in config.methods:
+        tested = sorted(r["n"] for r in rows if r["method"] == method and r["metric"] == "test_loss")
+        assert tested == sizes
