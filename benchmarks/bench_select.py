@@ -85,6 +85,27 @@ def per_step(engines: dict, features, target, method: str, short: int, long: int
             for name, t in times.items()}
 
 
+def traffic_bound(method: str, features, target, short: int, long: int) -> float:
+    """The least step / floor a method can reach while keeping its float64 bits: the bytes it must
+    read per step between n = short and n = long over the bytes of one read of the features.
+
+    gfs, herding and fw read the features once per step (bound 1). fcfw, when step k's vertex is
+    new, also reads its float64 support rows twice (the Gram column over the |S| rows, the output
+    over |S| + 1) and writes the new row: 8 D (2|S| + 2) bytes, with |S| the distinct picks
+    before step k. greedy-opt: one float64 pass over all N rows per new neuron (8 N D bytes)."""
+    if method in ("gfs", "herding", "fw"):
+        return 1.0
+    m, width, outputs = features.shape
+    dim, floor_bytes = m * outputs, width * m * outputs * features.element_size()
+    indices = select(features, target, long, method).indices
+    extra = 0.0
+    for k in range(short, long):
+        if indices[k] not in set(indices[:k].tolist()):
+            support = len(set(indices[:k].tolist()))
+            extra += 8 * dim * (2 * support + 2) if method == "fcfw" else 8 * width * dim
+    return 1.0 + extra / ((long - short) * floor_bytes)
+
+
 def naive_gfs(features: np.ndarray, target: np.ndarray, n: int) -> list[int]:
     """GFS scoring every candidate by a from-scratch forward pass and loss."""
     chosen = []
@@ -114,17 +135,18 @@ def _spin(parent: int) -> None:
 
 
 def table(rows: list[tuple], engines: dict) -> None:
-    """Print one markdown table: rows of (size label, K, features, floor s, method, {engine: s})."""
-    header = "| size | K | features | floor: one GEMV | method | per step | step / floor |"
-    rule = "|---|---|---|---|---|---|---|"
+    """Print one markdown table: rows of (size label, K, features, floor s, method, {engine: s},
+    traffic bound)."""
+    header = "| size | K | features | floor: one GEMV | method | per step | step / floor | traffic bound |"
+    rule = "|---|---|---|---|---|---|---|---|"
     if "baseline" in engines:
         header += " baseline per step | baseline step / floor | new / baseline |"
         rule += "---|---|---|"
     print(header)
     print(rule)
-    for label, outputs, size, floor, method, step in rows:
+    for label, outputs, size, floor, method, step, bound in rows:
         line = (f"| {label} | {outputs} | {size} | {floor * 1e3:.1f} ms | {method} | {step['new'] * 1e3:.1f} ms | "
-                f"{step['new'] / floor:.2f} |")
+                f"{step['new'] / floor:.2f} | {bound:.2f} |")
         if "baseline" in engines:
             old = step["baseline"]
             line += f" {old * 1e3:.1f} ms | {old / floor:.2f} | {step['new'] / old if old else float('nan'):.2f} |"
@@ -139,7 +161,8 @@ def run_case(engines, label, m, width, outputs, cases, repeats, seed) -> list[tu
     before = floor_gemv(features)
     steps = [(method, per_step(engines, features, target, method, short, long, repeats)) for method, short, long in cases]
     floor = statistics.median([before, floor_gemv(features)])
-    return [(label, outputs, size, floor, method, step) for method, step in steps]
+    bounds = [traffic_bound(method, features, target, short, long) for method, short, long in cases]
+    return [(label, outputs, size, floor, method, step, bound) for (method, step), bound in zip(steps, bounds)]
 
 
 def main() -> None:

@@ -814,7 +814,8 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
     0.25 or a power law better by ΔBIC >= 6), slower (c below -0.25), falling (b < 0) or
     flat (with 95% confidence the log law changes T* by at most 10% of its mean over the whole
     range of m), also bootstrap-stable; "indistinguishable" otherwise. Needs >= 4 sizes with >= MIN_SEEDS
-    seeds each. Calibrated at the same sizes, seeds and per-size noise: false "held" under
+    seeds each; "not testable" when T* = 0 everywhere (the criterion holds at initialisation: a
+    measurement at its floor, not evidence of a flat law). Calibrated at the same sizes, seeds and per-size noise: false "held" under
     the least favourable false law (c = ±0.25 fitted to the data), power under the fitted
     log law.
     """
@@ -826,6 +827,9 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
         return _not_testable(claim, f"{len(sizes)} size(s) with >= {MIN_SEEDS} seeds; need 4"
                              + (f" (too few seeds at m = {', '.join(f'{x:g}' for x in too_few)})" if too_few else ""),
                              seeds)
+    if all(np.all(t == 0) for _, t in sizes):
+        return _not_testable(claim, "T* = 0 at every size and seed: the criterion is met before any training, so "
+                             "there is no growth to measure (a stricter criterion would give one)", seeds)
     finite_max = max((float(t[np.isfinite(t)].max()) for _, t in sizes if np.isfinite(t).any()), default=math.nan)
     censored = any(not np.all(np.isfinite(t)) for _, t in sizes)
     cap = censor_at if censor_at is not None else finite_max

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
 from sims.data import DatasetConfig, load_dataset
 from sims.constraints import check_fields, constrained
@@ -145,7 +146,8 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
     # compared (and their crossover bracketed) only at sizes where both were measured.
     grid = sorted(set(size_grid(setting["n_max"], 40)) | set(direct_sizes(config, setting)))
     labelled = dataset.train_labels is not None
-    test_features = features_of(dense.model, dataset.test_inputs) if labelled else None
+    # converted once here rather than by each of the ~100 subnetwork_output calls (the same values)
+    test_features = features_of(dense.model, dataset.test_inputs).to(torch.float64) if labelled else None
     test_sizes = direct_sizes(config, setting) if labelled else []
     for method in config.methods:
         selection = select(features, targets, setting["n_max"], method, seed=seed, record_steps=test_sizes)

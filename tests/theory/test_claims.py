@@ -412,6 +412,19 @@ def test_growth_law_every_outcome():
     assert claims.growth_law_verdict("c", MS, growth(lambda m: np.log(m), seeds=2)).outcome == "not testable"
 
 
+def test_growth_law_with_t_star_zero_everywhere_is_not_testable_but_a_flat_positive_law_did_not_hold():
+    """T* = 0 at every point means the criterion is met at initialisation: there is nothing to
+    grow, so no verdict (before, the 'flat' rule said 'did not hold' with power 0). One non-zero
+    point, or a constant positive T*, is a measurement again."""
+    zeros = [[0.0] * 8 for _ in MS]
+    verdict = claims.growth_law_verdict("c", MS, zeros)
+    assert verdict.outcome == "not testable" and "met before any training" in verdict.summary
+    one_step = [row[:] for row in zeros]
+    one_step[-1][0] = 1.0
+    assert claims.growth_law_verdict("c", MS, one_step).outcome != "not testable"
+    assert claims.growth_law_verdict("c", MS, growth(lambda m: 12.0 + 0 * m, noise=0.3)).outcome == "did not hold"
+
+
 def test_growth_law_exponent_threshold_pinned_from_both_sides():
     """Exact Box-Cox laws with tiny noise (the exponent's interval is then ±0.01): c = 0.15 and
     0.21 count as logarithmic, c = 0.29 and 0.35 as faster: the margin is 0.25."""
