@@ -4,6 +4,8 @@ Dask engine against N and m, and select from features larger than this machine's
     python benchmarks/bench_scale.py --sweep      # the scale figure: figures/selection_scale.{png,pdf}
     python benchmarks/bench_scale.py --big        # n = 100 from features >= 1.5x free memory (minutes)
     python benchmarks/bench_scale.py --quick      # both, tiny sizes, seconds (nothing written to figures/)
+    python benchmarks/bench_scale.py --big --big-m 20000 --big-width 8000 --big-n 20 --chunk-rows 4000
+                                                  # the big run's engine at a medium size (about a minute)
 
 Problem: a random mean-field ReLU network (N neurons, d = 32 inputs, K = 10 outputs, float32)
 on m Gaussian inputs, target a random teacher's outputs. Features phi = a ⊗ act(X w) (m, N, K).
@@ -20,7 +22,8 @@ run the time of the n = 100 selection minus its norm pass, divided by 100. Memor
 computed from the sizes (the arrays each engine holds), not measured. The **chunked memory floor**
 is the time to read the nominal feature array once: one GEMV over a materialised chunk of
 features (neuron-major, float32), times the number of chunks; the **recompute floor** is the time
-to compute act(X w) for all rows once (the chunked engine's own minimum per pass).
+to compute act(X w) for all rows once (the chunked engine's own minimum per pass), into one
+chunk's buffers reused from chunk to chunk as the engine does.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import torch
 
 from sims.model import forward, init_network, neuron_features
 from sims.select import select
-from sims.sharded import FeatureShard, LocalShards, NetworkSource, chunked_select, run_on_shards, sharded_select
+from sims.sharded import (ChunkBuffers, FeatureShard, LocalShards, NetworkSource, chunked_select, run_on_shards,
+                          sharded_select)
 
 INPUT_DIM, OUTPUTS = 32, 10
 GiB = float(1 << 30)
@@ -68,7 +72,7 @@ def timed(function) -> float:
 
 def memory_floor(model, inputs, chunk_rows: int, repeats: int = 5) -> tuple[float, float]:
     """(seconds to read all m*N*K features once by GEMV over materialised chunks, seconds to
-    compute act(X w) for all rows once), both extrapolated from one chunk."""
+    compute act(X w) for all rows once into reused chunk buffers), both extrapolated from one chunk."""
     rows = inputs.shape[0]
     chunk = inputs[:min(chunk_rows, rows)]
     features = neuron_features(model, chunk)  # (rows, N, K) view of an (N, rows, K) buffer
@@ -77,7 +81,9 @@ def memory_floor(model, inputs, chunk_rows: int, repeats: int = 5) -> tuple[floa
     torch.mv(matrix, vector)
     read = statistics.median(timed(lambda: torch.mv(matrix, vector)) for _ in range(repeats))
     source = NetworkSource(model, chunk, torch.zeros(chunk.shape[0], OUTPUTS, dtype=torch.float64))
-    compute = statistics.median(timed(lambda: source.hidden(0, chunk.shape[0])) for _ in range(repeats))
+    buffers = ChunkBuffers(chunk.shape[0])
+    source.hidden(0, chunk.shape[0], buffers)  # allocates the buffers, as the engine's first pass does
+    compute = statistics.median(timed(lambda: source.hidden(0, chunk.shape[0], buffers)) for _ in range(repeats))
     del features, matrix
     return read * rows / chunk.shape[0], compute * rows / chunk.shape[0]
 
@@ -202,6 +208,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes for both (seconds); figure to /tmp")
     parser.add_argument("--factor", type=float, default=1.5, help="nominal features / free memory in --big")
     parser.add_argument("--big-m", type=int, default=60000, help="samples m in --big")
+    parser.add_argument("--big-width", type=int, default=None,
+                        help="neurons N in --big (default: the smallest multiple of 1000 reaching --factor)")
+    parser.add_argument("--big-n", type=int, default=100, help="subnetwork size n (steps) in --big")
     parser.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default 1000; 4000 in --big)")
     parser.add_argument("--steps", type=int, default=20, help="steps timed per engine in --sweep")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default torch's)")
@@ -238,7 +247,7 @@ def main() -> None:
         if args.quick:
             records["big"] = big(2000, 0.0, 5, 500, width=500)
         else:
-            records["big"] = big(args.big_m, args.factor, 100, args.chunk_rows or 4000, None)
+            records["big"] = big(args.big_m, args.factor, args.big_n, args.chunk_rows or 4000, args.big_width)
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1) + "\n")
 

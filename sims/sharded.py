@@ -24,7 +24,9 @@ Two ways to run the shards:
 
 - :func:`chunked_select`: one shard in this process, streaming its rows in chunks of
   ``chunk_rows``: features larger than memory, computed on the fly (or read from a memory-mapped
-  file). Memory: one chunk of hidden activations (chunk_rows x N) plus O(mK + N) state.
+  file). Memory: one chunk of hidden activations (chunk_rows x N) plus O(mK + N) state. The
+  chunk's temporaries live in buffers (:class:`ChunkBuffers`) allocated on the first pass and
+  reused by every later one: no pass after the first allocates anything of a chunk's size.
 - :func:`sharded_select`: one shard per Dask actor, on a local cluster started here (``workers``
   processes, one thread each) or on an existing scheduler (``scheduler`` address, as
   ``sims.runner`` does). The network and each shard's input rows are sent to its worker, which
@@ -46,12 +48,14 @@ import torch
 
 from sims.constraints import check_fields
 from sims.errors import InputError
-from sims.model import TwoLayerNet, hidden_activations
+from sims.model import TwoLayerNet, _as_input, hidden_activations
 from sims.select import Selection
 from sims.simplex_qp import min_norm_point
+from sims.train import _KERNELS  # act(Z) into a given tensor, bitwise sims.model.ACTIVATIONS (tested there)
 
-__all__ = ["EXACT_METHODS", "ShardingConfig", "NetworkSource", "ArraySource", "FeatureShard", "LocalShards", "DaskShards",
-           "run_on_shards", "chunked_select", "sharded_select", "network_select", "start_dask_shards", "split_rows"]
+__all__ = ["EXACT_METHODS", "ShardingConfig", "ChunkBuffers", "NetworkSource", "ArraySource", "FeatureShard",
+           "LocalShards", "DaskShards", "run_on_shards", "chunked_select", "sharded_select", "network_select",
+           "start_dask_shards", "split_rows"]
 
 #: Methods whose every step only needs sums over data rows, run here exactly as the engine runs them.
 EXACT_METHODS = ("gfs", "gfs-norep", "herding", "stochastic-gfs", "fw", "fcfw")
@@ -83,6 +87,50 @@ class ShardingConfig:
 # Sources: where a shard's features come from
 
 
+class ChunkBuffers:
+    """Named buffers for chunks of up to ``capacity`` data rows, allocated on first use and
+    reused by every later chunk and pass (a fresh set per call gives fresh tensors).
+
+    ``take(name, rows, tail, dtype, device)``: the first ``rows`` rows of the (capacity, *tail)
+    buffer ``name``, a C-contiguous tensor (a ``numpy`` array when ``dtype`` is a numpy dtype),
+    laid out as a fresh (rows, *tail) array would be. Its contents are overwritten by the next
+    chunk."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._buffers: dict = {}
+
+    def take(self, name: str, rows: int, tail: tuple[int, ...], dtype, device=None):
+        buffer = self._buffers.get(name)
+        if buffer is None:
+            shape = (self.capacity, *tail)
+            buffer = (torch.empty(shape, dtype=dtype, device=device) if isinstance(dtype, torch.dtype)
+                      else np.empty(shape, dtype))
+            self._buffers[name] = buffer
+        return buffer[:rows]
+
+    def release(self, name: str) -> None:
+        """Free buffer ``name`` (if allocated), e.g. one only the norm pass needs."""
+        self._buffers.pop(name, None)
+
+
+def _squares(block: torch.Tensor, buffers: ChunkBuffers) -> torch.Tensor:
+    """block.to(float64) ** 2 elementwise (the product x * x), in the buffer "squares"."""
+    squares = buffers.take("squares", block.shape[0], tuple(block.shape[1:]), torch.float64, block.device)
+    squares.copy_(block)
+    return squares.mul_(squares)
+
+
+def _check_finite(block: torch.Tensor, start: int, stop: int) -> None:
+    """InputError unless every entry of ``block`` (data rows start..stop-1) is finite. min and
+    max propagate NaN, so both are finite exactly when every entry is (and nothing of the
+    block's size is allocated, as isfinite would)."""
+    low, high = torch.aminmax(block)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputError(f"features contain NaN or inf (data rows {start}..{stop - 1}); only finite values "
+                         "are accepted")
+
+
 @dataclass(frozen=True, eq=False)
 class NetworkSource:
     """The features of ``model`` on ``inputs`` (rows, d), never materialised:
@@ -109,20 +157,36 @@ class NetworkSource:
     def dtype(self) -> torch.dtype:
         return self.model.dtype
 
-    def hidden(self, start: int, stop: int) -> torch.Tensor:
-        return hidden_activations(self.model, self.inputs[start:stop])
+    def hidden(self, start: int, stop: int, buffers: ChunkBuffers | None = None) -> torch.Tensor:
+        """act(X[start:stop] A^T + bias), (stop - start, N) in the model's dtype, bitwise
+        ``sims.model.hidden_activations``: written into ``buffers`` ("preactivation", and
+        "hidden" unless act(Z) overwrites Z), or into fresh tensors when ``buffers`` is None."""
+        model, rows = self.model, stop - start
+        buffers = ChunkBuffers(rows) if buffers is None else buffers
+        kernels = _KERNELS[model.activation]
+        z = buffers.take("preactivation", rows, (self.width,), model.dtype, model.device)
+        torch.mm(_as_input(model, self.inputs[start:stop]), model.first_weight.T, out=z)
+        if model.first_bias is not None:
+            z.add_(model.first_bias)
+        hidden = z if kernels.from_hidden else buffers.take("hidden", rows, (self.width,), model.dtype, model.device)
+        kernels.forward(z, hidden)
+        return hidden
 
-    def dots(self, start: int, stop: int, vectors: torch.Tensor, hidden=None) -> torch.Tensor:
-        """sum_{j in chunk, k} phi[j, i, k] v[j, k] for every i, float64 (N,); v: (chunk, K) float64."""
-        hidden = self.hidden(start, stop) if hidden is None else hidden
+    def dots(self, start: int, stop: int, vectors: torch.Tensor, hidden=None,
+             buffers: ChunkBuffers | None = None) -> torch.Tensor:
+        """sum_{j in chunk, k} phi[j, i, k] v[j, k] for every i, float64 (N,); v: (chunk, K) float64.
+        ``hidden``: the chunk's hidden activations if already computed, else computed into ``buffers``."""
+        hidden = self.hidden(start, stop, buffers) if hidden is None else hidden
         products = (vectors.to(hidden.dtype).T @ hidden).T.to(torch.float64)  # (N, K); V^T H reads H row-major
         result = (products * self.model.second_weight.to(torch.float64)).sum(1)
         return result * self.model.neuron_scale if self.model.scaling != "mean-field" else result
 
-    def sq_norms(self, start: int, stop: int, hidden=None) -> torch.Tensor:
-        hidden = (self.hidden(start, stop) if hidden is None else hidden).to(torch.float64)
+    def sq_norms(self, start: int, stop: int, hidden=None, buffers: ChunkBuffers | None = None) -> torch.Tensor:
+        """||phi_i||^2 summed over the chunk's rows, float64 (N,) (float64 squares in ``buffers``)."""
+        hidden = self.hidden(start, stop, buffers) if hidden is None else hidden
+        squares = _squares(hidden, ChunkBuffers(stop - start) if buffers is None else buffers)
         second = self.model.second_weight.to(torch.float64)
-        return (hidden * hidden).sum(0) * (second * second).sum(1) * self.model.neuron_scale ** 2
+        return squares.sum(0) * (second * second).sum(1) * self.model.neuron_scale ** 2
 
     def columns(self, indices) -> torch.Tensor:
         """phi[:, indices, :] on all rows of the source as float64 (rows, len, K), computed as
@@ -171,23 +235,39 @@ class ArraySource:
     def dtype(self) -> torch.dtype:
         return torch.float32 if np.dtype(self.features.dtype) == np.float32 else torch.float64
 
-    def _chunk(self, start: int, stop: int) -> torch.Tensor:
-        block = torch.as_tensor(np.array(self.features[start:stop])).to(self.dtype)  # a private copy of the chunk
-        if not torch.isfinite(block).all():  # checked as each chunk is read: the array is never read whole
-            raise InputError(f"features contain NaN or inf (data rows {start}..{stop - 1}); only finite values "
-                             "are accepted")
+    def hidden(self, start: int, stop: int, buffers: ChunkBuffers | None = None) -> torch.Tensor:
+        """Rows start..stop-1 of the features as (rows, N, K) in :attr:`dtype`: read into the
+        buffer "read" (the array's own dtype; converted into "features" when that differs), or
+        into fresh arrays when ``buffers`` is None. Checked finite as each chunk is read (the
+        array is never read whole)."""
+        rows, tail = stop - start, tuple(self.features.shape[1:])
+        buffers = ChunkBuffers(rows) if buffers is None else buffers
+        read = buffers.take("read", rows, tail, np.dtype(self.features.dtype))
+        read[...] = self.features[start:stop]
+        block = torch.as_tensor(read)
+        if block.dtype != self.dtype:
+            block = buffers.take("features", rows, tail, self.dtype).copy_(block)
+        _check_finite(block, start, stop)
         return block.unsqueeze(2) if block.ndim == 2 else block
 
-    def hidden(self, start: int, stop: int) -> torch.Tensor:
-        return self._chunk(start, stop)
-
-    def dots(self, start: int, stop: int, vectors: torch.Tensor, hidden=None) -> torch.Tensor:
-        block = self._chunk(start, stop) if hidden is None else hidden
+    def dots(self, start: int, stop: int, vectors: torch.Tensor, hidden=None,
+             buffers: ChunkBuffers | None = None) -> torch.Tensor:
+        """sum_{j in chunk, k} phi[j, i, k] v[j, k] for every i, float64 (N,); v: (chunk, K) float64."""
+        block = self.hidden(start, stop, buffers) if hidden is None else hidden
+        if min(block.shape) > 1:
+            # einsum contracts (j, k) with one bmm over the block in (i, j, k) order, copying it into
+            # a fresh tensor when that order is not a view of it: copied here into a reused buffer
+            rows, width, outputs = block.shape
+            buffers = ChunkBuffers(rows) if buffers is None else buffers
+            neuron_major = buffers.take("neuron_major", rows, (width * outputs,), block.dtype)
+            neuron_major = neuron_major.view(width, rows, outputs).copy_(block.permute(1, 0, 2))
+            block = neuron_major.permute(1, 0, 2)
         return torch.einsum("jik,jk->i", block, vectors.to(block.dtype)).to(torch.float64)
 
-    def sq_norms(self, start: int, stop: int, hidden=None) -> torch.Tensor:
-        block = (self._chunk(start, stop) if hidden is None else hidden).to(torch.float64)
-        return (block * block).sum((0, 2))
+    def sq_norms(self, start: int, stop: int, hidden=None, buffers: ChunkBuffers | None = None) -> torch.Tensor:
+        """||phi_i||^2 summed over the chunk's rows, float64 (N,) (float64 squares in ``buffers``)."""
+        block = self.hidden(start, stop, buffers) if hidden is None else hidden
+        return _squares(block, ChunkBuffers(stop - start) if buffers is None else buffers).sum((0, 2))
 
     def columns(self, indices) -> torch.Tensor:
         values = torch.as_tensor(np.array(self.features[:, np.asarray(indices)])).to(torch.float64)
@@ -221,7 +301,9 @@ class FeatureShard:
     returning one (called here, so a Dask worker can build or load its own rows).
     ``chunk_rows``: rows per chunk (default all rows: one chunk). ``cache``: keep every chunk's
     hidden activations (rows x N) in memory instead of recomputing them at every pass.
-    Every method returns float64 numpy partial sums over this shard's rows.
+    Every method returns float64 numpy partial sums over this shard's rows. A chunk's
+    temporaries live in ``buffers``, sized by the largest chunk, allocated on the first pass
+    that needs them and reused by every later one.
     """
 
     def __init__(self, source, chunk_rows: int | None = None, cache: bool = False):
@@ -230,7 +312,8 @@ class FeatureShard:
         rows = self.source.rows
         step = rows if not chunk_rows else max(1, int(chunk_rows))
         self.chunks = [(start, min(rows, start + step)) for start in range(0, rows, step)]
-        self.cache = [self.source.hidden(a, b) for a, b in self.chunks] if cache else None
+        self.cache = [self.source.hidden(a, b) for a, b in self.chunks] if cache else None  # fresh tensors each
+        self.buffers = ChunkBuffers(max((stop - start for start, stop in self.chunks), default=0))
         self.total = torch.zeros_like(self.target)  # running sum of picks (averaging methods)
         self.output = torch.zeros_like(self.target)  # current subnetwork output (re-weighted methods)
         self.pending = None
@@ -242,20 +325,27 @@ class FeatureShard:
         return self.source.rows, self.source.width, self.target.shape[1], float(torch.finfo(self.source.dtype).eps)
 
     # -- passes over the features
+    def _hidden(self, position: int) -> torch.Tensor:
+        """Chunk ``position``'s hidden activations (or features): cached, or computed into the
+        shard's buffers (valid until the next chunk)."""
+        if self.cache is not None:
+            return self.cache[position]
+        start, stop = self.chunks[position]
+        return self.source.hidden(start, stop, self.buffers)
+
     def _dots(self, vectors: torch.Tensor) -> np.ndarray:
         result = None
         for position, (start, stop) in enumerate(self.chunks):
-            hidden = None if self.cache is None else self.cache[position]
-            part = self.source.dots(start, stop, vectors[start:stop], hidden)
+            part = self.source.dots(start, stop, vectors[start:stop], self._hidden(position), self.buffers)
             result = part if result is None else result + part
         return result.numpy()
 
     def sq_norms(self) -> np.ndarray:
         result = None
         for position, (start, stop) in enumerate(self.chunks):
-            hidden = None if self.cache is None else self.cache[position]
-            part = self.source.sq_norms(start, stop, hidden)
+            part = self.source.sq_norms(start, stop, self._hidden(position), self.buffers)
             result = part if result is None else result + part
+        self.buffers.release("squares")  # float64, used by this pass only
         return result.numpy()
 
     def _column(self, i: int) -> torch.Tensor:
@@ -514,8 +604,11 @@ def chunked_select(source, n: int, method: str = "gfs", *, chunk_rows: int | Non
 
     ``source``: a :class:`NetworkSource` (features computed on the fly from the network, never
     materialised) or an :class:`ArraySource` (e.g. a memory-mapped (m, N, K) file). Same picks
-    as ``sims.select.select`` on the full array, losses equal to rounding. Memory: one chunk
-    (chunk_rows x N hidden activations, or chunk_rows x N x K features) plus O(mK + N).
+    as ``sims.select.select`` on the full array, losses equal to rounding. Memory: the buffers of
+    one chunk, reused by every pass (a network: Z = X A^T, chunk_rows x N, and act(Z) unless it
+    overwrites Z; an array: the chunk of chunk_rows x N x K features as read, a converted copy
+    if its dtype is not float32/64, and a neuron-major copy for the contraction; the first pass
+    also float64 squares of one chunk), plus O(mK + N).
     """
     if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer))
                                    or chunk_rows < 1):

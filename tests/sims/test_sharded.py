@@ -1,16 +1,20 @@
 """Sharded and chunked selection reproduce the single-process engine: same picks, losses within
 REFERENCE, for gfs, herding, fw and fcfw (and gfs-norep, stochastic-gfs), on a local Dask cluster
-with 2 workers and on chunks smaller than the feature array."""
+with 2 workers and on chunks smaller than the feature array. A chunk's temporaries live in
+buffers reused from pass to pass: bitwise the plain formulas, and nothing of a chunk's size is
+allocated after the first pass."""
+
+import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 
 from sims.errors import InputError
-from sims.model import forward, init_network, neuron_features
+from sims.model import ACTIVATIONS, forward, hidden_activations, init_network, neuron_features
 from sims.select import select
-from sims.sharded import (EXACT_METHODS, ArraySource, FeatureShard, LocalShards, NetworkSource, chunked_select,
-                          run_on_shards, sharded_select, split_rows)
+from sims.sharded import (EXACT_METHODS, ArraySource, ChunkBuffers, FeatureShard, LocalShards, NetworkSource,
+                          chunked_select, run_on_shards, sharded_select, split_rows)
 from tests.helpers import REFERENCE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -102,6 +106,31 @@ def test_chunked_memory_mapped_features(tmp_path):
                                               chunk_rows=6))
 
 
+@pytest.mark.parametrize("name", ["float16 (m, N)", "int64 (m, N)", "float32 (m, N, K)"])
+def test_chunked_features_converted_from_other_dtypes(name):
+    """Arrays of another dtype are read into the chunk buffer as they are, then converted."""
+    model, inputs, targets = problem(outputs=1 if "(m, N)" in name else 2)
+    features = neuron_features(model, inputs).contiguous().numpy()
+    array = {"float16 (m, N)": features[:, :, 0].astype(np.float16),
+             "int64 (m, N)": np.rint(features[:, :, 0] * 1000).astype(np.int64),
+             "float32 (m, N, K)": features.astype(np.float32)}[name]
+    for method in ("gfs", "fw"):
+        reference = select(torch.as_tensor(array).to(torch.float32 if array.dtype == np.float32 else torch.float64),
+                           targets, steps(method), method)
+        assert_same(reference, chunked_select(ArraySource(array, targets.numpy()), steps(method), method,
+                                              chunk_rows=6))
+
+
+def test_non_finite_features_are_refused_as_their_chunk_is_read():
+    model, inputs, targets = problem()
+    features = neuron_features(model, inputs).contiguous().numpy()
+    for bad in (np.nan, np.inf, -np.inf):
+        array = features.copy()
+        array[33, 5, 1] = bad
+        with pytest.raises(InputError, match=r"NaN or inf \(data rows 30\.\.39\)"):
+            chunked_select(ArraySource(array, targets.numpy()), 3, "gfs", chunk_rows=10)
+
+
 def test_float32_features_use_float32_rounding_for_ties():
     model, inputs, targets = problem()
     model32 = model.to(dtype=torch.float32)
@@ -173,3 +202,129 @@ def test_a_failing_client_does_not_leak_the_local_cluster(monkeypatch):
     with pytest.raises(OSError, match="cannot connect"):
         sharded.sharded_select(model, torch.zeros(6, 3), torch.zeros(6, 1), 2, "gfs")
     assert closed == [True]
+
+
+# ---------------------------------------------------------------- reused chunk buffers: same bits, no later allocations
+
+
+def plain_array_dots(block, vectors):
+    """ArraySource.dots as it was before the chunk buffers: einsum on the (rows, N, K) chunk."""
+    return torch.einsum("jik,jk->i", block, vectors.to(block.dtype)).to(torch.float64)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_hidden_in_reused_buffers_is_bitwise_the_model_activations(activation, dtype, bias):
+    model = init_network(4, 60, 2, seed=1, activation=activation, bias=bias, dtype=dtype)
+    inputs = torch.randn(40, 4, generator=torch.Generator().manual_seed(2), dtype=dtype).mul_(3)
+    source = NetworkSource(model, inputs, torch.zeros(40, 2, dtype=torch.float64))
+    buffers = ChunkBuffers(15)
+    for start, stop in [(0, 15), (15, 30), (30, 40), (3, 4)]:  # a smaller chunk after larger ones
+        expected = hidden_activations(model, inputs[start:stop])
+        hidden = source.hidden(start, stop, buffers)
+        assert torch.equal(hidden, expected) and torch.equal(hidden.signbit(), expected.signbit())
+        assert hidden.stride() == expected.stride()
+        vectors = torch.randn(stop - start, 2, generator=torch.Generator().manual_seed(start), dtype=torch.float64)
+        products = (vectors.to(dtype).T @ expected).T.to(torch.float64)
+        assert torch.equal(source.dots(start, stop, vectors, None, buffers),
+                           (products * model.second_weight.to(torch.float64)).sum(1))
+        expected64 = expected.to(torch.float64)
+        second = model.second_weight.to(torch.float64)
+        assert torch.equal(source.sq_norms(start, stop, None, buffers),
+                           (expected64 * expected64).sum(0) * (second * second).sum(1))
+
+
+@pytest.mark.parametrize("shape", [(40, 60, 3), (40, 60, 1), (40, 1, 3), (40, 60)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_array_chunks_in_reused_buffers_are_bitwise_the_plain_formulas(shape, dtype):
+    """dots: einsum on the block (which copies it to (N, rows, K) order when K, N > 1), here
+    on a reused copy in that order; sq_norms: the float64 squares summed; both bitwise."""
+    array = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    source = ArraySource(array, np.zeros((shape[0], shape[2] if len(shape) == 3 else 1)))
+    buffers = ChunkBuffers(15)
+    for start, stop in [(0, 15), (15, 30), (30, 40), (3, 4)]:
+        block = torch.as_tensor(array[start:stop].copy())
+        block = block.unsqueeze(2) if block.ndim == 2 else block
+        assert torch.equal(source.hidden(start, stop, buffers), block)
+        vectors = torch.randn(stop - start, block.shape[2], generator=torch.Generator().manual_seed(start),
+                              dtype=torch.float64)
+        assert torch.equal(source.dots(start, stop, vectors, None, buffers), plain_array_dots(block, vectors))
+        block64 = block.to(torch.float64)
+        assert torch.equal(source.sq_norms(start, stop, None, buffers), (block64 * block64).sum((0, 2)))
+
+
+def large_tensor_allocations(run, threshold_bytes: int) -> int:
+    """How many tensors of at least ``threshold_bytes`` ``run()`` allocates (torch profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    return sum(1 for event in prof.events() if event.self_cpu_memory_usage >= threshold_bytes)
+
+
+def numpy_bytes_while_contracting(run, monkeypatch) -> list[int]:
+    """At every torch.einsum call of ``run()`` (the contraction of a chunk of an ArraySource),
+    the bytes of the numpy arrays allocated since ``run()`` began and still held (tracemalloc's
+    numpy domain: the threads of the Dask fixture allocate Python objects meanwhile)."""
+    numpy_only = [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)]
+    held, einsum = [], torch.einsum
+
+    def measured_einsum(*args):
+        traces = tracemalloc.take_snapshot().filter_traces(numpy_only)
+        held.append(sum(stat.size for stat in traces.statistics("filename")))
+        return einsum(*args)
+
+    monkeypatch.setattr(torch, "einsum", measured_einsum)
+    tracemalloc.start()
+    try:
+        run()
+    finally:
+        tracemalloc.stop()
+        monkeypatch.undo()
+    return held
+
+
+def memory_mapped(tmp_path, array):
+    path = tmp_path / "features.npy"
+    np.save(path, array)
+    return np.load(path, mmap_mode="r")
+
+
+@pytest.mark.parametrize("kind", ["relu network with bias", "gelu network", "float32 memmap (m, N, K)",
+                                  "float16 memmap (m, N)"])
+def test_passes_after_the_first_allocate_nothing_of_a_chunks_size(tmp_path, monkeypatch, kind):
+    """Every pass over the features (a step's dots) reuses the chunk buffers of the first: later
+    passes allocate no tensor, and numpy holds no array, of the size of the smallest chunk
+    (rows x N). (Before the buffers each pass made 2-3 such allocations a chunk: Z, Z + bias,
+    act(Z); or the chunk's copy, isfinite's mask and einsum's copy.)"""
+    model, inputs, targets = problem(outputs=1 if "(m, N)" in kind else 2, width=400)
+    if "network" in kind:
+        model = init_network(4, 400, 2, seed=1, activation=kind.split()[0], bias="bias" in kind, dtype="float32")
+        source, itemsize = NetworkSource(model, inputs.float(), targets), 4
+    else:
+        dtype = np.float32 if "float32" in kind else np.float16
+        features = neuron_features(model, inputs).contiguous().numpy().astype(dtype)
+        array = features if features.shape[2] > 1 else features[:, :, 0]
+        source, itemsize = ArraySource(memory_mapped(tmp_path, array), targets.numpy()), np.dtype(dtype).itemsize
+    shard = FeatureShard(source, chunk_rows=15)  # chunks of 15, 15 and 10 rows
+    threshold = 10 * 400 * itemsize  # above every (m, K), (N, K) and (N,) array of the steps
+    shard.sq_norms()
+
+    def first():
+        shard.averaging_dots(1, False)
+        shard.add(7, 1)
+
+    def later(steps):
+        for k in steps:
+            shard.averaging_dots(k, False)
+            shard.add(k, k)
+        shard.residual_dots(False)
+
+    first()  # the first pass allocates the buffers the norm pass did not need
+    assert large_tensor_allocations(lambda: later(range(2, 6)), threshold) == 0
+    if "memmap" in kind:
+        held = numpy_bytes_while_contracting(lambda: later(range(6, 10)), monkeypatch)
+        assert len(held) == 5 * 3 and max(held) < threshold  # 5 passes of 3 chunks
+    fresh = FeatureShard(source, chunk_rows=15)
+    assert large_tensor_allocations(fresh.sq_norms, threshold) > 0  # the test sees the buffers being made
