@@ -50,6 +50,7 @@ DEFAULT_CELLS = {
     "exponential": "kind-phase",
     "pretraining": "setup-mf-mnist5k",
     "finetune": "problem-mnist5k",
+    "tradeoff": "problem-mnist5k",
 }
 
 
