@@ -209,15 +209,20 @@ def _not_testable(claim: str, why: str, seeds: int = 0, numbers=None) -> Verdict
 # ------------------------------------------------------------------ theorem checks
 
 
-def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolute_slack: float = 1e-12) -> Verdict:
+def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolute_slack: float = 1e-12,
+                  floor: float | None = None) -> Verdict:
     """Check ``measured <= bound`` at every point (arrays of equal length).
 
     A point with an infinite bound holds for any measurement, so it is not evidence: it is
     counted apart (``infinite_bound_points``), and with no finite bound at all the outcome is
-    "not applicable". Slack: ROUNDING relative to the bound plus ``absolute_slack``. ``where``
-    (optional, one label per point) names the worst point. Numbers: points (with a finite
-    bound), infinite_bound_points, violations, worst_ratio (largest measured/bound over finite
-    positive bounds) and worst_gap (largest measured - bound).
+    "not applicable". Likewise, when the measurement cannot go below ``floor`` (a step count
+    T* >= 0), a point measured at the floor holds for every bound >= floor, right or wrong: it
+    is counted apart (``floor_points``), and with no other point the outcome is "not
+    applicable". Slack: ROUNDING relative to the bound plus ``absolute_slack``. ``where``
+    (optional, one label per point) names the worst point. Numbers: points (the evidence:
+    finite bound, measurement off the floor), infinite_bound_points, floor_points, violations,
+    worst_ratio (largest measured/bound over finite positive bounds) and worst_gap (largest
+    measured - bound).
     """
     measured = np.asarray(measured, dtype=np.float64).ravel()
     bound = np.asarray(bound, dtype=np.float64).ravel()
@@ -226,32 +231,44 @@ def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolu
     if measured.size == 0:
         return Verdict(claim, "not applicable", "no point to check", {"points": 0.0}, kind="theorem", seeds=seeds)
     finite = np.isfinite(bound)
+    # a measurement at its floor meets every bound >= floor: such a point cannot tell a right bound from a wrong one
+    at_floor = (finite & (measured <= floor) & (bound >= floor)) if floor is not None else np.zeros(measured.shape, bool)
     slack = ROUNDING * np.abs(np.where(finite, bound, 0.0)) + absolute_slack
     bad = finite & ~(measured <= bound + slack)
-    gap = np.subtract(measured, bound, out=np.full(measured.shape, -np.inf), where=finite)
-    positive = finite & (bound > 0)
+    gap = np.subtract(measured, bound, out=np.full(measured.shape, -np.inf), where=finite & ~at_floor)
+    positive = finite & ~at_floor & (bound > 0)
     ratio = np.where(positive, measured / np.where(positive, bound, 1.0), -np.inf)
     worst = int(np.argmax(ratio)) if positive.any() else int(np.argmax(gap))
     numbers = {"points": float(measured.size), "violations": float(bad.sum()),
                "worst_ratio": float(ratio.max()) if positive.any() else math.nan,
-               "worst_gap": float(gap.max()) if finite.any() else math.nan}
+               "worst_gap": float(gap.max()) if (finite & ~at_floor).any() else math.nan}
     label = f" at {where[worst]}" if where is not None else ""
     # an infinite bound holds for any measurement: such points are counted apart, never as evidence
     numbers["points"], numbers["infinite_bound_points"] = float(finite.sum()), float((~finite).sum())
+    if floor is not None:
+        numbers["points"], numbers["floor_points"] = float((finite & ~at_floor).sum()), float(at_floor.sum())
     if not finite.any():
         return Verdict(claim, "not applicable", f"the bound is infinite (vacuous) at all {measured.size} points: "
                        "nothing to check", numbers, kind="theorem", seeds=seeds)
+    if (at_floor | ~finite).all():
+        return Verdict(claim, "not applicable", f"every point is vacuous: the bound is infinite at {int((~finite).sum())} "
+                       f"and the measurement is at its floor {floor:g} (which meets any bound >= {floor:g}) at "
+                       f"{int(at_floor.sum())} of {measured.size} points: nothing to check", numbers, kind="theorem",
+                       seeds=seeds)
     if bad.any():
         first = int(np.argmax(bad))
         text = (f"violated at {int(bad.sum())} of {int(finite.sum())} points; first"
                 f"{' at ' + str(where[first]) if where is not None else ''}: measured {measured[first]:.6g} > "
                 f"bound {bound[first]:.6g}")
         return Verdict(claim, "violated", text, numbers, kind="theorem", seeds=seeds)
-    checked = int(finite.sum())
+    checked = int((finite & ~at_floor).sum())
     text = (f"held at all {checked} points; tightest{label}: measured/bound = {numbers['worst_ratio']:.3g}"
             if positive.any() else f"held at all {checked} points")
     if (~finite).any():
         text += f" with a finite bound ({int((~finite).sum())} more points with an infinite bound are not counted)"
+    if at_floor.any():
+        text += (f"; {int(at_floor.sum())} points measured at the floor {floor:g}, which meets any bound, "
+                 "are not counted")
     return Verdict(claim, "held", text, numbers, kind="theorem", seeds=seeds)
 
 
@@ -815,7 +832,10 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
     flat (with 95% confidence the log law changes T* by at most 10% of its mean over the whole
     range of m), also bootstrap-stable; "indistinguishable" otherwise. Needs >= 4 sizes with >= MIN_SEEDS
     seeds each; "not testable" when T* = 0 everywhere (the criterion holds at initialisation: a
-    measurement at its floor, not evidence of a flat law). Calibrated at the same sizes, seeds and per-size noise: false "held" under
+    measurement at its floor, not evidence of a flat law). The smallest sizes where every seed
+    has T* = 0 are at that floor too (a growing law clipped at 0 shows them, and entered at 0 they
+    make a log law look faster than log): they are left out, and fewer than 4 sizes above them
+    is "not testable". Calibrated at the same sizes, seeds and per-size noise: false "held" under
     the least favourable false law (c = ±0.25 fitted to the data), power under the fitted
     log law.
     """
@@ -830,6 +850,21 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
     if all(np.all(t == 0) for _, t in sizes):
         return _not_testable(claim, "T* = 0 at every size and seed: the criterion is met before any training, so "
                              "there is no growth to measure (a stricter criterion would give one)", seeds)
+    # The smallest sizes where every seed has T* = 0 are at the measurement's floor: any law that
+    # grows, clipped at 0, shows them, and entered at 0 they bend a log law into "faster than log".
+    sizes.sort(key=lambda size: size[0])
+    leading = 0
+    while np.all(sizes[leading][1] == 0):
+        leading += 1
+    floor_sizes = [mv for mv, _ in sizes[:leading]]
+    sizes = sizes[leading:]
+    floor_text = (f"; sizes with T* = 0 at every seed (the floor), left out: {', '.join(f'{x:g}' for x in floor_sizes)}"
+                  if floor_sizes else "")
+    if len(sizes) < 4:
+        return _not_testable(claim, f"{len(sizes)} size(s) above the floor T* = 0; need 4 (at m = "
+                             f"{', '.join(f'{x:g}' for x in floor_sizes)} every seed met the criterion before any "
+                             "training, which any growth law clipped at 0 shows)", seeds)
+    seeds = min(t.size for _, t in sizes)
     finite_max = max((float(t[np.isfinite(t)].max()) for _, t in sizes if np.isfinite(t).any()), default=math.nan)
     censored = any(not np.all(np.isfinite(t)) for _, t in sizes)
     cap = censor_at if censor_at is not None else finite_max
@@ -862,6 +897,8 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
         text += f"; {int(numbers['censored_points'])} T* beyond the budget entered at {cap:g} (lower bounds)"
     if too_few:
         text += f"; sizes with < {MIN_SEEDS} seeds left out: {', '.join(f'{x:g}' for x in too_few)}"
+    text += floor_text
+    numbers["floor_sizes"] = float(len(floor_sizes))
     verdict = Verdict(claim, str(outcome[0]), text, numbers, seeds=seeds)
 
     # Calibration: same points, per-size noise (seed sd at that size, floored by the pooled one).

@@ -782,11 +782,12 @@ def claims(rows: list[dict], config: PretrainingConfig) -> list:
             continue
         setting = _setting(config, setup)
         seeds = len({r["seed"] for r in _select(rows, dataset=setup, metric="pretrain_steps")})
-        # P7, a theorem check at every (m, seed, eps), both forms
+        # P7, a theorem check at every (m, seed, eps), both forms; T* = 0 (met at initialisation)
+        # meets every T_B >= 0, so such points are not evidence (floor=0)
         pairs = _paired(rows, setup, "pretrain_steps", "certificate_steps") + \
             _paired(rows, setup, "pretrain_steps_sum", "certificate_steps_sum")
         check = theorem_check(f"{setup}: P7 T* <= T_B at every m, seed and eps", [p[0] for p in pairs],
-                              [p[1] for p in pairs], seeds=seeds, where=[p[2] for p in pairs])
+                              [p[1] for p in pairs], seeds=seeds, where=[p[2] for p in pairs], floor=0.0)
         verdicts.append(replace(check, summary=check.summary + _tightness(pairs)))
         # the raw growth law of T*(m), per criterion
         for metric, form in (("pretrain_steps", "loss ≤ eps"), ("pretrain_steps_sum", "summed loss ≤ eps"),
@@ -831,7 +832,7 @@ def claims(rows: list[dict], config: PretrainingConfig) -> list:
             if finite:
                 check = theorem_check(f"{setup}: P6 T* <= predicted T where it is finite",
                                       *zip(*[(t, b) for t, b, _ in _paired(rows, setup, "pretrain_steps", "p6_steps")]),
-                                      seeds=seeds)
+                                      seeds=seeds, floor=0.0)
                 verdicts.append(replace(check, summary=f"{check.summary}; {summary}",
                                         numbers=dict(check.numbers, **numbers)))
             else:

@@ -56,6 +56,24 @@ def test_theorem_check_outcomes_and_worst_ratio():
     assert partly.outcome == "held" and partly.numbers["points"] == 2 and partly.numbers["infinite_bound_points"] == 1
 
 
+def test_theorem_check_points_at_the_measurements_floor_are_not_evidence():
+    """T* >= 0: a T* of 0 meets every T_B >= 0, a wrong bound as well as a right one, so with
+    floor=0 such points are counted apart like infinite bounds; with nothing else left the check
+    is 'not applicable' (before, P7 'held' on mf- and rf-teacher rested only on such points)."""
+    only_floor = claims.theorem_check("c", [0.0, 0.0, 0.0], [0.0, 2.0, math.inf], seeds=1, floor=0.0)
+    assert only_floor.outcome == "not applicable" and "floor" in only_floor.summary
+    assert only_floor.numbers["points"] == 0 and only_floor.numbers["floor_points"] == 2
+    assert claims.theorem_check("c", [0.0, 0.0], [0.0, 2.0], seeds=1).outcome == "held"  # without a floor: as before
+    mixed = claims.theorem_check("c", [0.0, 3.0], [5.0, 4.0], seeds=1, where=["a", "b"], floor=0.0)
+    assert mixed.outcome == "held" and mixed.numbers["points"] == 1 and mixed.numbers["floor_points"] == 1
+    assert mixed.numbers["worst_ratio"] == pytest.approx(0.75) and "at b" in mixed.summary
+    assert "1 points measured at the floor" in mixed.summary
+    # a bound below the floor is violated by a measurement at the floor: that point is evidence
+    below = claims.theorem_check("c", [0.0, 0.0], [-1.0, 3.0], seeds=1, floor=0.0)
+    assert below.outcome == "violated" and below.numbers["violations"] == 1
+    assert claims.theorem_check("c", [0.0, 5.0], [2.0, 4.0], seeds=1, floor=0.0).outcome == "violated"
+
+
 def test_theorem_check_slack_is_rounding_only():
     """A point above the bound by more than ROUNDING (relative) is a violation; within it, not."""
     bound = 0.3
@@ -420,9 +438,27 @@ def test_growth_law_with_t_star_zero_everywhere_is_not_testable_but_a_flat_posit
     verdict = claims.growth_law_verdict("c", MS, zeros)
     assert verdict.outcome == "not testable" and "met before any training" in verdict.summary
     one_step = [row[:] for row in zeros]
-    one_step[-1][0] = 1.0
+    one_step[0][0] = 1.0  # at the smallest size: the zeros after it are measurements (after leading floor sizes: next test)
     assert claims.growth_law_verdict("c", MS, one_step).outcome != "not testable"
     assert claims.growth_law_verdict("c", MS, growth(lambda m: 12.0 + 0 * m, noise=0.3)).outcome == "did not hold"
+
+
+def test_growth_law_leaves_out_the_smallest_sizes_at_the_floor():
+    """A log law clipped at T* = 0: where it would be negative every seed meets the criterion at
+    initialisation. Entered at 0, those sizes bent the fit into "faster than log" (did not hold);
+    they are left out, and with fewer than 4 sizes above them the claim is not testable."""
+    law = lambda m: np.maximum(0.0, 6.0 * np.log(m / 700.0))  # noqa: E731; 0 at m = 100, 250, 630
+    values = [list(np.where(law(m) > 0, law(m) + np.random.default_rng(int(m)).normal(0, 0.5, 8), 0.0))
+              for m in MS]
+    assert all(np.all(np.asarray(v) == 0) for v in values[:3]) and all(np.all(np.asarray(v) > 0) for v in values[3:])
+    verdict = claims.growth_law_verdict("c", MS, values)
+    assert verdict.outcome == "held", verdict.summary  # before: "did not hold" (c = 0.30 [0.25, ...])
+    assert verdict.numbers["floor_sizes"] == 3 and verdict.numbers["sizes"] == 4 and "100, 250, 630" in verdict.summary
+    few = claims.growth_law_verdict("c", MS[:6], [[0.0] * 8] * 3 + values[3:6])
+    assert few.outcome == "not testable" and "3 size(s) above the floor" in few.summary
+    # zeros after a positive size are measurements (T* fell to the floor), not left out
+    falling = [[5.0 + 0.1 * s for s in range(8)]] + [[0.0] * 8] * 6
+    assert claims.growth_law_verdict("c", MS, falling).numbers["floor_sizes"] == 0
 
 
 def test_growth_law_exponent_threshold_pinned_from_both_sides():

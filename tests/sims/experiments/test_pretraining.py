@@ -125,8 +125,8 @@ def test_pretraining_claims_and_figures(quick_pretraining):
     assert verdicts and all(isinstance(v, Verdict) for v in verdicts)
     p7 = [v for v in verdicts if "P7 T*" in v.claim]
     assert len(p7) == len(pretraining.quick().setups) and all(v.kind == "theorem" for v in p7)
-    # where T_B is infinite at every point the certificate says nothing: "not applicable", never "held"
-    assert any(v.outcome == "held" for v in p7)
+    # where T_B is infinite, or T* = 0, at every point the certificate says nothing: "not applicable",
+    # never "held" (the quick run has no other point; held and violated are pinned on built rows below)
     for verdict in p7:
         assert verdict.outcome == ("held" if verdict.numbers["points"] > 0 else "not applicable"), verdict.summary
     assert any("grows like log m" in v.claim for v in verdicts)
@@ -155,6 +155,23 @@ def test_pretraining_p7_check_can_fail():
     rows[0]["value"] = 20.0
     (check,) = [v for v in pretraining.claims(rows, config) if "P7 T*" in v.claim]
     assert check.outcome == "held"
+
+
+def test_pretraining_p7_with_t_star_zero_wherever_t_b_is_finite_is_not_applicable():
+    """T* = 0 (the criterion met at initialisation) meets every T_B >= 0, right or wrong, as an
+    infinite T_B meets every T*: such points are no evidence. The full run's mf- and rf-teacher
+    P7 'held' rested only on them (T* = 0 at all 80 and 75 finite-T_B points)."""
+    def rows_with(t_star):
+        return [dict(dataset="mf-teacher", method=method, m=100, n=None, seed=seed, metric=metric, value=value,
+                     step=None, eps=eps)
+                for seed in range(3) for eps, t, b in ((0.4, t_star, 2.0), (0.1, 9.0, math.inf))
+                for method, metric, value in (("gfs", "pretrain_steps", t), ("p7-bound", "certificate_steps", b))]
+    config = replace(pretraining.quick(), setups=("mf-teacher",))
+    (check,) = [v for v in pretraining.claims(rows_with(0.0), config) if "P7 T*" in v.claim]
+    assert check.outcome == "not applicable" and "floor" in check.summary, check.summary
+    assert check.numbers["floor_points"] == 3 and check.numbers["infinite_bound_points"] == 3
+    (check,) = [v for v in pretraining.claims(rows_with(1.0), config) if "P7 T*" in v.claim]
+    assert check.outcome == "held" and check.numbers["points"] == 3
 
 
 @pytest.mark.parametrize("changes", [dict(ntk_eps=(0.0,), mf_eps=(0.0,)), dict(ntk_eps=(1e-12,), mf_eps=(1e-12,))])
