@@ -358,18 +358,15 @@ def _experiment_config(experiment, args):
 
 def command_run(args) -> None:
     """Run (or resume) one experiment or all of them, then write figures and the report."""
-    from sims.runner import experiments, get_experiment, run_experiment
+    from sims.runner import experiments, get_experiment, run_experiments
 
     names = list(experiments()) if args.experiment == "all" else [get_experiment(args.experiment).name]
     # quick runs go beside, not over, the full-scale results and the committed figures
     if args.out is None:
         args.out = QUICK_RESULTS if args.quick else FULL_RESULTS
     args.figures = _figures_folder(args.out, args.figures)
-    folders = []
-    for name in names:
-        experiment = get_experiment(name)
-        config = _experiment_config(experiment, args)
-        folders.append(run_experiment(name, config, out=args.out, workers=args.workers, scheduler=args.scheduler))
+    requests = [(name, _experiment_config(get_experiment(name), args)) for name in names]
+    folders = run_experiments(requests, out=args.out, workers=args.workers, scheduler=args.scheduler)
     if not args.no_figures:
         _write_figures(folders, Path(args.figures))
         _write_report(folders, Path(args.out) / "REPORT.md", Path(args.figures))

@@ -21,6 +21,7 @@ count, so the rows do not depend on how the work was spread.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -45,7 +46,7 @@ __all__ = [
     "Experiment", "COLUMNS", "register", "experiments", "get_experiment", "non_default_fields",
     "config_hash", "config_from_mapping", "results_folder", "rows_to_csv", "parse_rows", "read_rows",
     "CHECKSUMS", "read_cell", "cell_key", "package_versions", "git_revision", "run_experiment",
-    "load_results"
+    "load_results", "run_experiments"
 ]
 
 # ``eps`` is the criterion a row was measured against (E3's T*(eps) rows); empty for the other
@@ -377,7 +378,7 @@ def run_experiment(
     out: str | Path = "results",
     workers: int = 1,
     scheduler: str | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Run (or resume) experiment ``name`` with ``config`` (default: the config class's defaults).
@@ -387,81 +388,138 @@ def run_experiment(
     connects to an existing one. Finished cell files are checked (schema, and row count and
     checksum where recorded) before any work starts; a damaged one raises an InputError naming
     it. If the run fails before any cell finishes, the folders it created are removed. With
-    ``progress``, a bar on a terminal, otherwise one ``log`` line per finished cell.
+    ``progress``, a bar on a terminal, otherwise one ``log`` line per finished cell
+    (``progress="lines"``: lines on a terminal too).
     """
-    experiment = get_experiment(name)
-    config = experiment.config_class() if config is None else config
     if workers < 1:
         raise InputError(f"workers must be a positive integer, got {workers!r}")
-    # the cells are listed before anything is written: a config they refuse leaves no folder
-    cells = experiment.cells(config)
-    keys = [cell_key(cell) for cell in cells]
-    if len(set(keys)) != len(keys):
-        raise RuntimeError(f"experiment {name} produced duplicate cells")
-    folder = results_folder(out, name, config)
-    first_created = next((path for path in reversed((folder, *folder.parents)) if not path.exists()), None)
-    _prepare_folder(folder, name, config)
-    checksums = _read_checksums(folder)
-    finished = [key for key in keys if (folder / "cells" / f"{key}.csv").exists()]
-    for key in finished:  # a damaged cell file stops the run before any work is spent
-        read_cell(folder, key, checksums)
-    done_before = set(finished)
-    pending = [(key, cell) for key, cell in zip(keys, cells) if key not in done_before]
-    log(f"{name}: {len(cells)} cells, {len(finished)} already done, results in {folder}")
-    started = time.time()
-    written = []
-
-    def finish(key: str, rows: list[dict], cost: dict) -> None:
-        for row in rows:
-            row.setdefault("experiment", name)
-        data = rows_to_csv(rows).encode()
-        atomic_write(folder / "cells" / f"{key}.csv", lambda temporary: Path(temporary).write_bytes(data))
-        checksums[key] = {"rows": len(rows), "sha256": hashlib.sha256(data).hexdigest(), **cost}
-        table = json.dumps(checksums, indent=0, sort_keys=True) + "\n"
-        atomic_write(folder / CHECKSUMS, lambda temporary: Path(temporary).write_text(table))
-        written.append(key)
-        if bar is not None:
-            bar.update(1)
-        elif progress:
-            log(f"{name}: cell {len(written)}/{len(pending)} finished after {time.time() - started:.1f} s ({key})")
-
-    bar = None
-    if progress and pending and sys.stderr.isatty():
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(pending), desc=name, unit="cell")
+    run = _ExperimentRun(name, config, out, progress, log)
     try:
-        if pending and (workers > 1 or scheduler):
-            _run_on_dask(name, config, pending, finish, workers, scheduler)
+        if run.pending and (workers > 1 or scheduler):
+            _run_on_dask([run], workers, scheduler)
         else:
-            for key, cell in pending:
-                finish(key, *_run_cell_isolated(name, config, cell))
+            for key, cell in run.pending:
+                run.finish(key, *_run_cell_isolated(run.name, run.config, cell))
     except BaseException:
-        if first_created is not None and not written:  # nothing finished: no trace of the folders made here
-            _remove_empty_folder(folder, first_created)
+        run.abandon()
         raise
-    finally:
-        if bar is not None:
-            bar.close()
-    all_rows = []
-    for key in keys:
-        all_rows.extend(read_cell(folder, key, checksums))
-    atomic_write(folder / "rows.csv", lambda temporary: Path(temporary).write_text(rows_to_csv(all_rows)))
-    meta = {
-        "experiment": name,
-        "config": asdict(config),
-        "non_default_fields": non_default_fields(config),
-        "seed": getattr(config, "seed", None),
-        "versions": package_versions(),
-        "git_revision": git_revision(),
-        "cells": len(cells),
-        "seconds_this_run": round(time.time() - started, 2),
-        "cell_cpu_seconds_this_run": round(sum(checksums[key].get("cpu_seconds", 0.0) for key in written), 2),
-    }
-    atomic_write(
-        folder / "meta.json", lambda temporary: Path(temporary).write_text(json.dumps(meta, indent=2, default=list) + "\n")
-    )
-    return folder
+    return run.complete()
+
+
+def run_experiments(
+    requests: list[tuple[str, object]],
+    *,
+    out: str | Path = "results",
+    workers: int = 1,
+    scheduler: str | None = None,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
+    """Run (or resume) several experiments, ``requests`` = [(name, config or None), ...], and
+    return their results folders in the same order.
+
+    With one worker they run one after the other, as :func:`run_experiment`. With ``workers`` > 1
+    (or a ``scheduler``) every pending cell of every experiment goes to one cluster at once (a
+    local one of ``workers`` processes unless ``scheduler`` is given), so no worker idles at the
+    end of one experiment while another has work, and the worker processes (with the data sets
+    they cache) stay up for the whole run. Progress is one log line per finished cell, prefixed
+    with the experiment's name. Rows are those of separate runs: each cell runs alone on one
+    thread, wherever it runs. A failing cell stops the run, as in :func:`run_experiment`.
+    """
+    if workers < 1:
+        raise InputError(f"workers must be a positive integer, got {workers!r}")
+    if len(requests) < 2 or (workers == 1 and not scheduler):
+        return [run_experiment(name, config, out=out, workers=workers, scheduler=scheduler, log=log)
+                for name, config in requests]
+    runs = []
+    try:
+        for name, config in requests:  # every folder is checked before any work starts
+            runs.append(_ExperimentRun(name, config, out, "lines", log))
+        _run_on_dask(runs, workers, scheduler)
+    except BaseException:
+        for run in runs:
+            run.abandon()
+        raise
+    return [run.complete() for run in runs]
+
+
+class _ExperimentRun:
+    """One experiment's run in progress: its folder prepared and checked, the pending cells, and
+    the writing of each finished cell (``finish``), of rows.csv and meta.json (``complete``), or
+    the removal of what it created if it ends before any cell finished (``abandon``)."""
+
+    def __init__(self, name: str, config, out, progress: bool | str, log: Callable[[str], None]):
+        experiment = get_experiment(name)
+        self.name, self.progress, self.log = name, progress, log
+        self.config = experiment.config_class() if config is None else config
+        # the cells are listed before anything is written: a config they refuse leaves no folder
+        cells = experiment.cells(self.config)
+        self.keys = [cell_key(cell) for cell in cells]
+        if len(set(self.keys)) != len(self.keys):
+            raise RuntimeError(f"experiment {name} produced duplicate cells")
+        self.folder = folder = results_folder(out, name, self.config)
+        self.first_created = next((path for path in reversed((folder, *folder.parents)) if not path.exists()), None)
+        _prepare_folder(folder, name, self.config)
+        self.checksums = _read_checksums(folder)
+        finished = [key for key in self.keys if (folder / "cells" / f"{key}.csv").exists()]
+        for key in finished:  # a damaged cell file stops the run before any work is spent
+            read_cell(folder, key, self.checksums)
+        done_before = set(finished)
+        self.pending = [(key, cell) for key, cell in zip(self.keys, cells) if key not in done_before]
+        log(f"{name}: {len(cells)} cells, {len(finished)} already done, results in {folder}")
+        self.started = time.time()
+        self.written: list[str] = []
+        self.bar = None
+        if progress and progress != "lines" and self.pending and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=len(self.pending), desc=name, unit="cell")
+
+    def finish(self, key: str, rows: list[dict], cost: dict) -> None:
+        """Write one finished cell atomically and record its checksum and cost."""
+        for row in rows:
+            row.setdefault("experiment", self.name)
+        data = rows_to_csv(rows).encode()
+        atomic_write(self.folder / "cells" / f"{key}.csv", lambda temporary: Path(temporary).write_bytes(data))
+        self.checksums[key] = {"rows": len(rows), "sha256": hashlib.sha256(data).hexdigest(), **cost}
+        table = json.dumps(self.checksums, indent=0, sort_keys=True) + "\n"
+        atomic_write(self.folder / CHECKSUMS, lambda temporary: Path(temporary).write_text(table))
+        self.written.append(key)
+        if self.bar is not None:
+            self.bar.update(1)
+        elif self.progress:
+            self.log(f"{self.name}: cell {len(self.written)}/{len(self.pending)} finished after "
+                     f"{time.time() - self.started:.1f} s ({key})")
+
+    def abandon(self) -> None:
+        """After a failure: close the bar; if no cell finished, remove the folders this run made."""
+        if self.bar is not None:
+            self.bar.close()
+        if self.first_created is not None and not self.written:
+            _remove_empty_folder(self.folder, self.first_created)
+
+    def complete(self) -> Path:
+        """Write rows.csv (the cells in the order ``cells`` listed them) and meta.json."""
+        if self.bar is not None:
+            self.bar.close()
+        all_rows = []
+        for key in self.keys:
+            all_rows.extend(read_cell(self.folder, key, self.checksums))
+        atomic_write(self.folder / "rows.csv", lambda temporary: Path(temporary).write_text(rows_to_csv(all_rows)))
+        meta = {
+            "experiment": self.name,
+            "config": asdict(self.config),
+            "non_default_fields": non_default_fields(self.config),
+            "seed": getattr(self.config, "seed", None),
+            "versions": package_versions(),
+            "git_revision": git_revision(),
+            "cells": len(self.keys),
+            "seconds_this_run": round(time.time() - self.started, 2),
+            "cell_cpu_seconds_this_run": round(sum(self.checksums[key].get("cpu_seconds", 0.0)
+                                                   for key in self.written), 2),
+        }
+        text = json.dumps(meta, indent=2, default=list) + "\n"
+        atomic_write(self.folder / "meta.json", lambda temporary: Path(temporary).write_text(text))
+        return self.folder
 
 
 def _remove_empty_folder(folder: Path, top: Path) -> None:
@@ -480,30 +538,38 @@ def _remove_empty_folder(folder: Path, top: Path) -> None:
             break
 
 
-def _run_on_dask(name, config, pending, finish, workers, scheduler) -> None:
-    from dask.distributed import Client, LocalCluster, as_completed
+@contextlib.contextmanager
+def _local_cluster(workers: int):
+    """A local Dask cluster of ``workers`` single-threaded worker processes (closed on exit)."""
+    import dask
+    from dask.distributed import LocalCluster
 
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        import dask
-
-        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which turns off glibc's dynamic mmap threshold:
-        # every large temporary of a GD step is then mapped and zero-filled anew (most of a
-        # cell's system time). A 64 MiB top pad keeps freed memory in the heap for reuse.
-        environment = dict(dask.config.get("distributed.nanny.pre-spawn-environ"), MALLOC_TOP_PAD_=str(64 << 20))
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environment}):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which turns off glibc's dynamic mmap threshold:
+    # every large temporary of a GD step is then mapped and zero-filled anew (most of a
+    # cell's system time). A 64 MiB top pad keeps freed memory in the heap for reuse.
+    environment = dict(dask.config.get("distributed.nanny.pre-spawn-environ"), MALLOC_TOP_PAD_=str(64 << 20))
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environment}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     try:
-        futures = {client.submit(_run_cell_isolated, name, config, cell, pure=False): key for key, cell in pending}
-        for future in as_completed(futures):
-            finish(futures[future], *future.result())
+        yield cluster
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        cluster.close()
+
+
+def _run_on_dask(runs: list[_ExperimentRun], workers: int, scheduler: str | None) -> None:
+    """Every pending cell of ``runs`` on one Dask cluster (local unless ``scheduler``), each
+    finished cell handed to its run's ``finish`` as it completes."""
+    from dask.distributed import Client, as_completed
+
+    with contextlib.ExitStack() as stack:
+        if not scheduler:
+            scheduler = stack.enter_context(_local_cluster(workers)).scheduler_address
+        client = stack.enter_context(contextlib.closing(Client(scheduler)))
+        futures = {client.submit(_run_cell_isolated, run.name, run.config, cell, pure=False): (run, key)
+                   for run in runs for key, cell in run.pending}
+        for future in as_completed(futures):
+            run, key = futures[future]
+            run.finish(key, *future.result())
 
 
 def load_results(folder: str | Path) -> list[dict]:

@@ -155,6 +155,47 @@ def test_dask_workers_give_identical_rows(tmp_path):
     assert (serial / "rows.csv").read_text() == (parallel / "rows.csv").read_text()
 
 
+def test_experiments_sharing_one_cluster_give_the_rows_of_separate_runs(tmp_path):
+    """gfs run all --workers 2: every experiment's cells on one cluster at once; each folder ends
+    with the rows, cell files and checksums of a one-process run of that experiment alone."""
+    import json
+
+    from sims.experiments.exponential import ExponentialConfig
+    from sims.experiments.submodularity import SubmodularityConfig
+    from sims.runner import run_experiments
+
+    requests = [
+        ("exponential", ExponentialConfig(seeds=(0, 1), dense_iterations=30, contraction_width=40,
+                                          contraction_n_max=10, methods=("gfs", "fw"), phase_m=(4,), phase_width=50,
+                                          phase_n_max=20, grid_points=4, max_radius_dim=8)),
+        ("submodularity", SubmodularityConfig(instances=3, sizes=(2,), m_values=(3,))),
+    ]
+    lines = []
+    shared = run_experiments(requests, out=tmp_path / "shared", workers=2, log=lines.append)
+    assert [folder.name.split("-")[0] for folder in shared] == ["exponential", "submodularity"]
+    for (name, config), folder in zip(requests, shared):
+        alone = run_experiment(name, config, out=tmp_path / "alone", progress=False, log=lambda _: None)
+        assert (folder / "rows.csv").read_text() == (alone / "rows.csv").read_text()
+        table = json.loads((folder / "checksums.json").read_text())
+        assert {key: record["sha256"] for key, record in table.items()} == {
+            key: record["sha256"] for key, record in json.loads((alone / "checksums.json").read_text()).items()}
+        assert sum(line.startswith(f"{name}: cell ") for line in lines) == len(table)
+
+
+def test_a_refused_folder_stops_every_experiment_before_any_work(toy, tmp_path):
+    """run_experiments checks every folder before submitting anything: a foreign folder for the
+    second request raises, and the first request's new folders are removed again."""
+    from sims.runner import results_folder, run_experiments
+
+    foreign = results_folder(tmp_path / "out", "toy", toy.ToyConfig(cells=2))
+    (foreign / "cells").mkdir(parents=True)
+    (foreign / "config.json").write_text('{"experiment": "other", "config": {}}')
+    with pytest.raises(ValueError, match="was written by another config"):
+        run_experiments([("toy", toy.ToyConfig(cells=3)), ("toy", toy.ToyConfig(cells=2))], out=tmp_path / "out",
+                        workers=2, log=lambda _: None)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [foreign.name]
+
+
 @pytest.mark.parametrize(
     "arguments,message",
     [(["run", "nonsense"], "unknown experiment 'nonsense'; valid:"),
