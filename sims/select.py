@@ -27,7 +27,9 @@ scales every score by the same factor, and losses divide by m at the end.
 Adding a method: write ``def _name(problem, n, seed, *, option=default) -> (indices, losses,
 weights)`` and add one :class:`SelectionMethod` line to ``METHODS`` (its facts: re-weighted or
 not, P4's exponential rate or not, plot style); its keyword-only parameters are its options. A
-re-weighted method is a :class:`_Reweighting` rule run by :func:`_reweighted_greedy`.
+re-weighted method is a :class:`_Reweighting` rule run by :func:`_reweighted_greedy`; one with its
+own loop calls ``problem.record(k, support, support_weights)`` after every step k (what
+``select(..., record_steps=...)`` returns).
 """
 
 from __future__ import annotations
@@ -905,6 +907,10 @@ def select(features, target, n, method: str = "gfs", *, seed: int | None = None,
         indices, losses, weights = METHODS[method].run(problem, int(n), seed, **options)
     indices = np.asarray(indices, dtype=np.int64)
     if reweighted:
+        missing = sorted(steps - problem.recorded.keys())
+        if missing:
+            raise RuntimeError(f"method {method!r} did not record its weights at steps {missing} "
+                               "(a re-weighted method calls problem.record after every step)")
         path_weights = {k: problem.recorded[k] for k in sorted(steps)}
     else:
         path_weights = {k: _uniform_weights(indices[:k], problem.width) for k in sorted(steps)}

@@ -427,6 +427,21 @@ def test_recorded_path_weights_are_the_subnetworks_whose_losses_the_run_reports(
                    for k, w in selection.path_weights.items())
 
 
+def test_a_reweighted_method_that_does_not_record_its_steps_is_named(monkeypatch):
+    import sims.select as engine
+
+    def silent(problem, n, seed):  # re-weighted, but never calls problem.record
+        weights = np.zeros(problem.width)
+        weights[0] = 1.0
+        return np.zeros(n, dtype=np.int64), np.ones(n), weights
+
+    monkeypatch.setitem(engine.METHODS, "silent", engine.SelectionMethod(silent, reweighted=True))
+    F, Y = np.ones((3, 4)), np.zeros(3)
+    assert select(F, Y, 2, "silent").path_weights == {}
+    with pytest.raises(RuntimeError, match=r"method 'silent' did not record its weights at steps \[2\]"):
+        select(F, Y, 2, "silent", record_steps=[2])
+
+
 def test_record_steps_outside_one_to_n_are_rejected():
     F, Y = np.ones((3, 4)), np.zeros(3)
     assert select(F, Y, 2, "gfs").path_weights == {}
