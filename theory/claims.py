@@ -39,6 +39,7 @@ from theory.inference import (
     calibrate,
     growth_fits,
     growth_outcomes,
+    growth_reasons,
     side_of,
     sides,
     t_bounds,
@@ -898,6 +899,16 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
     if too_few:
         text += f"; sizes with < {MIN_SEEDS} seeds left out: {', '.join(f'{x:g}' for x in too_few)}"
     text += floor_text
+    if outcome[0] == "did not hold":
+        flags = {name: bool(flag[0]) for name, flag in growth_reasons(fits).items()}
+        if censored:  # censoring hides growth: only "faster than log" can decide
+            flags = {"faster than log": flags["faster than log"]}
+        # the "faster" tests compare shapes, so a curve that falls steeply passes them too: say which
+        faster = "grows faster than log m" if b_log >= 0 else "falls more steeply than log m would (b < 0)"
+        text += "; did not hold because T* " + " and ".join(
+            {"faster than log": faster, "slower than log": "grows slower than log m (saturates)",
+             "falling": "falls with more data (b < 0)", "flat": "hardly changes (flat)"}[name]
+            for name, flag in flags.items() if flag)
     numbers["floor_sizes"] = float(len(floor_sizes))
     verdict = Verdict(claim, str(outcome[0]), text, numbers, seeds=seeds)
 

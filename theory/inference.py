@@ -44,6 +44,7 @@ __all__ = [
     "GrowthFits",
     "growth_fits",
     "growth_outcomes",
+    "growth_reasons",
     "bootstrap_columns",
 ]
 
@@ -245,14 +246,11 @@ def growth_outcomes(fits: GrowthFits, *, censored: bool = False) -> np.ndarray:
     FLAT_FRACTION of the mean T). indistinguishable otherwise. With ``censored`` data (some T* beyond the budget, entered at the budget),
     only "faster than log" can be concluded, since censoring hides growth.
     """
-    faster = (fits.c_low > LOG_LIKE_EXPONENT) | (
-        np.minimum(fits.bic["sqrt"], fits.bic["linear"]) <= fits.bic["log"] - STRONG_BIC
-    )
-    flat = np.maximum(np.abs(fits.b_log_low), np.abs(fits.b_log_high)) * fits.log_range <= FLAT_FRACTION * np.abs(
-        fits.mean)
-    slower = (fits.c_high < -LOG_LIKE_EXPONENT) | (fits.b_log_high < 0) | flat
+    reasons = growth_reasons(fits)
+    faster = reasons["faster than log"]
+    slower = reasons["slower than log"] | reasons["falling"] | reasons["flat"]
     held = (
-        ~flat
+        ~reasons["flat"]
         & (fits.b_log_low > 0)
         & (fits.c_low > -LOG_LIKE_EXPONENT)
         & (fits.c_high < LOG_LIKE_EXPONENT)
@@ -267,6 +265,22 @@ def growth_outcomes(fits: GrowthFits, *, censored: bool = False) -> np.ndarray:
     out[faster] = "did not hold"
     out[held] = "held"
     return out
+
+
+def growth_reasons(fits: GrowthFits) -> dict[str, np.ndarray]:
+    """The tests behind a "did not hold" of :func:`growth_outcomes`, each a boolean per column:
+    "faster than log" (exponent interval above LOG_LIKE_EXPONENT, or sqrt or linear better than
+    log by STRONG_BIC), "slower than log" (exponent interval below -LOG_LIKE_EXPONENT), "falling"
+    (b's interval below 0) and "flat" (the log law's change over the range within FLAT_FRACTION
+    of the mean T). Several can be true at once."""
+    return {
+        "faster than log": (fits.c_low > LOG_LIKE_EXPONENT)
+        | (np.minimum(fits.bic["sqrt"], fits.bic["linear"]) <= fits.bic["log"] - STRONG_BIC),
+        "slower than log": fits.c_high < -LOG_LIKE_EXPONENT,
+        "falling": fits.b_log_high < 0,
+        "flat": np.maximum(np.abs(fits.b_log_low), np.abs(fits.b_log_high)) * fits.log_range
+        <= FLAT_FRACTION * np.abs(fits.mean),
+    }
 
 
 def bootstrap_columns(groups: list[np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:

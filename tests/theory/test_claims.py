@@ -422,12 +422,32 @@ def test_growth_law_every_outcome():
     assert held.outcome == "held", held.summary
     assert held.numbers["log_b"] == pytest.approx(5.0, abs=0.2)
     assert held.false_held_rate <= 0.05 and held.power > 0.5
-    for law in (lambda m: 10 + 0.3 * np.sqrt(m), lambda m: 10 + 0.005 * m, lambda m: 60 - 5 * np.log(m)):
-        assert claims.growth_law_verdict("c", MS, growth(law)).outcome == "did not hold"
+    for law, reason in ((lambda m: 10 + 0.3 * np.sqrt(m), "grows faster than log m"),
+                        (lambda m: 10 + 0.005 * m, "grows faster than log m"),
+                        (lambda m: 60 - 5 * np.log(m), "falls with more data (b < 0)"),
+                        (lambda m: 12.0 + 0 * m, "hardly changes (flat)")):
+        verdict = claims.growth_law_verdict("c", MS, growth(law, noise=0.3))
+        assert verdict.outcome == "did not hold", verdict.summary
+        assert f"did not hold because T* {reason}" in verdict.summary  # the evidence names the rule
+        assert "because" not in held.summary
     noisy = claims.growth_law_verdict("c", MS, growth(lambda m: 10 + 1 * np.log(m), noise=6.0))
     assert noisy.outcome == "indistinguishable", noisy.summary
+    assert "because" not in noisy.summary
     assert claims.growth_law_verdict("c", MS[:3], growth(lambda m: np.log(m), ms=MS[:3])).outcome == "not testable"
     assert claims.growth_law_verdict("c", MS, growth(lambda m: np.log(m), seeds=2)).outcome == "not testable"
+
+
+def test_growth_law_evidence_says_when_a_shape_test_fired_on_a_falling_curve():
+    """Censored data (never reached at the smallest sizes, entered at the budget) that then fall:
+    the only rule allowed under censoring is "faster than log", a shape test, and a steep fall
+    passes it; the evidence must not call that growth."""
+    rng = np.random.default_rng(3)
+    budget = 30.0
+    t_star = [[math.inf] * 8, [math.inf] * 8] + [list(30 - 0.0027 * m + rng.normal(0, 0.5, 8)) for m in MS[2:6]]
+    verdict = claims.growth_law_verdict("c", MS[:6], t_star, censor_at=budget)
+    assert verdict.outcome == "did not hold", verdict.summary
+    assert "did not hold because T* falls more steeply than log m would (b < 0)" in verdict.summary
+    assert "grows faster" not in verdict.summary
 
 
 def test_growth_law_with_t_star_zero_everywhere_is_not_testable_but_a_flat_positive_law_did_not_hold():
