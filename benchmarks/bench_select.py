@@ -99,10 +99,11 @@ def traffic_bound(method: str, features, target, short: int, long: int) -> float
     dim, floor_bytes = m * outputs, width * m * outputs * features.element_size()
     indices = select(features, target, long, method).indices
     extra = 0.0
+    chosen = set(indices[:short].tolist())  # the support before step k: the distinct earlier picks
     for k in range(short, long):
-        if indices[k] not in set(indices[:k].tolist()):
-            support = len(set(indices[:k].tolist()))
-            extra += 8 * dim * (2 * support + 2) if method == "fcfw" else 8 * width * dim
+        if indices[k] not in chosen:
+            extra += 8 * dim * (2 * len(chosen) + 2) if method == "fcfw" else 8 * width * dim
+            chosen.add(int(indices[k]))
     return 1.0 + extra / ((long - short) * floor_bytes)
 
 

@@ -147,9 +147,7 @@ class _Problem:
         """Keep the (N,) weights after ``step`` (1-based) when that step was asked for. Methods
         whose weights are not a uniform average of their picks call this after every step."""
         if step in self.record_steps:
-            weights = np.zeros(self.width)
-            weights[support] = support_weights
-            self.recorded[step] = weights
+            self.recorded[step] = _full_weights(self.width, support, support_weights)
 
     def loss(self, output: torch.Tensor) -> float:
         """0.5 * mean over samples of ||output - target||^2, from the explicit residual."""
@@ -351,6 +349,13 @@ def _problem(features, target, threads: int = 1) -> _Problem:
     return _Problem(phi=phi, target=target, m=m, sq_norms=norms.to(torch.float64) ** 2, threads=threads)
 
 
+def _full_weights(width: int, support: list[int], support_weights: np.ndarray) -> np.ndarray:
+    """(N,) float64 weights: ``support_weights`` on the neurons of ``support``, 0 elsewhere."""
+    weights = np.zeros(width)
+    weights[support] = support_weights
+    return weights
+
+
 def _first_min(scores: torch.Tensor, scale: float, eps: float) -> int:
     """Lowest index whose score is within a few rounding errors (of size eps*scale) of the minimum."""
     best = scores.min()
@@ -500,9 +505,7 @@ class _Reweighting:
 
     def weights(self) -> np.ndarray:
         """The (N,) weights of the current subnetwork."""
-        weights = np.zeros(self.problem.width)
-        weights[self.support] = self.support_weights
-        return weights
+        return _full_weights(self.problem.width, self.support, self.support_weights)
 
 
 def _reweighted_greedy(problem: _Problem, n: int, rule: _Reweighting):
