@@ -89,7 +89,7 @@ def crossing_steps(meets: Callable[[int], bool], coarse: Sequence[int]) -> tuple
         return math.inf, math.inf
     k = flags.index(True)
     first = grid[0] if k == 0 else _bisect(meets, grid[k - 1], grid[k])
-    if flags[-1] is False:
+    if not flags[-1]:
         return float(first), math.inf
     last_fail = max((i for i, flag in enumerate(flags) if not flag), default=None)
     if last_fail is None:

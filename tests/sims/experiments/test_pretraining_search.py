@@ -166,3 +166,13 @@ def test_scan_crossing_steps_cases():
     assert scan_crossing_steps(lambda t: False, 10) == (math.inf, math.inf)
     assert scan_crossing_steps(lambda t: True, 10) == (0.0, 0.0)
     assert scan_crossing_steps(lambda t: t == 0, 0) == (0.0, 0.0)
+
+
+def test_crossing_steps_accepts_numpy_booleans():
+    """A predicate built from numpy comparisons (np.bool_, never `is False`): a criterion that
+    fails at the last coarse step is never stable, as with Python booleans."""
+    losses = np.array([0.5, 0.3, 0.1, 0.05, 0.2])
+    meets = lambda t: losses[t] <= 0.1  # noqa: E731
+    assert isinstance(meets(4), np.bool_)
+    assert crossing_steps(meets, [0, 1, 2, 3, 4]) == (2.0, math.inf)
+    assert crossing_steps(lambda t: np.bool_(t >= 3), [0, 2, 4]) == (3.0, 3.0)
