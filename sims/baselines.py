@@ -20,7 +20,11 @@ parameters of a neuron: a_i (d,), beta_i if present, b_i (K,)):
   neuron level): train the dense network from its initialisation for T steps, remembering its
   weights at step k (the rewind point); then, for each of ``levels`` levels with widths falling
   geometrically from N to n, keep the neurons of largest magnitude ||(a_i, beta_i, b_i)|| of the
-  current network, reset them to their step-k values and train them for T - k steps.
+  current network, reset them to their step-k values and train them. The rounds SHARE the budget
+  T after the checkpoint (round l gets T // levels steps, the first T % levels rounds one more),
+  so IMP trains as many steps as direct GD at width n; with ``flops_budget=B`` each round gets
+  the most steps whose training FLOPs at its width fit in B / levels instead (equal FLOPs: its
+  wider rounds cost more per step than width n).
 - ``rigl`` (Evci et al. 2020, at neuron level): n neurons active from the start (a seeded random
   set of the initial network); full-batch GD for T steps, the budget of direct training at width
   n; every ``update_interval`` steps until ``end_fraction`` T, drop the k active neurons of
@@ -37,6 +41,10 @@ One-shot criteria after training keep the kept neurons' parameters, so (mean-fie
 network is the mean of the kept neurons' contributions, the same convention as
 :func:`sims.select.select`'s baselines. Training uses :func:`sims.train.train` with the
 problem's budget (learning rate, T = budget.iterations, loss form).
+
+Training cost: every result carries ``train_steps`` (GD steps after the checkpoint) and
+``train_flops`` (their FLOPs, :func:`gd_step_flops` at the width each step runs at); one-shot
+criteria carry 0 and 0 (their scoring is in ``cost``, not in the training FLOPs).
 
 Adding a method: one function ``(problem, n, **options) -> PruningResult`` and one line in
 :data:`PRUNING_METHODS`.
@@ -58,7 +66,7 @@ from sims.train import TrainConfig, epoch_batches, loss_and_gradients, train
 __all__ = [
     "PruningProblem", "PruningResult", "PruningMethod", "PRUNING_METHODS", "SECOND_DERIVATIVES", "REWIND_FRACTION",
     "neuron_magnitude", "snip_scores", "grasp_scores", "taylor_scores", "activation_scores", "top_indices",
-    "neurons_of", "prune_with",
+    "neurons_of", "prune_with", "gd_step_flops", "training_flops",
     "snip", "grasp", "taylor", "activation", "imp_rewind", "rigl", "direct_gd",
 ]
 
@@ -104,14 +112,19 @@ class PruningProblem:
 class PruningResult:
     """indices: (n',) int64, the dense network's neurons kept, in the order of the network's
     hidden units (repeats merged). network: the width-n' (n' <= n) TwoLayerNet the method ends
-    with. cost: deterministic cost counters of the method (GD steps run, candidate-example
-    scores computed). path: for greedy selection, the n picks in order (the size-k subnetwork
-    is the uniform mean of path[:k]); None otherwise."""
+    with. cost: deterministic cost counters of the method (candidate-example scores computed,
+    neurons regrown, GD steps of a dense run it had to make itself). path: for greedy selection,
+    the n picks in order (the size-k subnetwork is the uniform mean of path[:k]); None otherwise.
+    train_steps: GD steps run after the checkpoint (0 for a one-shot criterion); train_flops:
+    their exact FLOPs (:func:`gd_step_flops` at the width each step ran at; NaN for a budget
+    that is not full-batch GD on both layers)."""
 
     indices: np.ndarray
     network: TwoLayerNet
     cost: dict = field(default_factory=dict)
     path: np.ndarray | None = None
+    train_steps: int = 0
+    train_flops: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,7 @@ class PruningMethod:
     at_initialisation: bool = False
     trains: bool = False
     budget: str = "none (one shot on the checkpoint)"
+    flops_budget: bool = False  # accepts the option flops_budget=B (at most B training FLOPs)
 
 
 #: imp-rewind's default rewind point, as a share of the budget T (k = round(REWIND_FRACTION T)).
@@ -257,6 +271,47 @@ def _steps(budget: TrainConfig, iterations: int) -> TrainConfig:
     return replace(budget, iterations=int(iterations), checkpoints=(), target_loss=None)
 
 
+def gd_step_flops(m: int, d: int, width: int, k: int, *, first_bias: bool, loss_form: str = "mean") -> int:
+    """Exact floating-point operations of one full-batch GD step of :func:`sims.train.train`
+    (mode "both") on m examples at hidden width n = ``width``, input dimension d, K = ``k``
+    outputs. A product of an (a, b) and a (b, c) matrix counts a c (2b - 1); every elementwise
+    operation, activation and activation-derivative evaluation counts one. With s the output scale:
+
+    - forward: Z = X A^T  m n (2d - 1), + bias m n, act(Z) m n, act(Z) B  m K (2n - 1), times s
+      m K, minus Y m K;
+    - loss (recorded every step): squares m K, their sum m K - 1, times 0.5 one, / m one (mean form);
+    - backward: dL/df = E / m  m K (mean form), dL/dB = H^T (dL/df)  n K (2m - 1), times s n K,
+      (dL/df) B^T  m n (2K - 1), times s m n, act'(Z) m n, times act'(Z) m n,
+      dL/dA = (dL/dZ)^T X  n d (2m - 1), dL/dbias  n (m - 1);
+    - update: a multiplication and a subtraction per parameter, 2 (n d + n K [+ n]).
+    """
+    n, mean = width, loss_form == "mean"
+    forward = m * n * (2 * d - 1) + (m * n if first_bias else 0) + m * n + m * k * (2 * n - 1) + 2 * m * k
+    loss = m * k + (m * k - 1) + 1 + (1 if mean else 0)
+    backward = ((m * k if mean else 0) + n * k * (2 * m - 1) + n * k + m * n * (2 * k - 1) + 3 * m * n
+                + n * d * (2 * m - 1) + (n * (m - 1) if first_bias else 0))
+    update = 2 * (n * d + n * k + (n if first_bias else 0))
+    return forward + loss + backward + update
+
+
+def training_flops(problem: PruningProblem, width: int, steps: int) -> float:
+    """FLOPs of ``steps`` GD steps of ``problem.budget`` at hidden width ``width`` on the problem's
+    training data (:func:`gd_step_flops`); NaN when the budget is not full-batch GD on both layers."""
+    budget = problem.budget
+    if budget.mode != "both" or budget.batch_size is not None:
+        return math.nan
+    m, d = problem.inputs.shape
+    step = gd_step_flops(m, d, width, problem.targets.shape[1], first_bias=problem.dense.first_bias is not None,
+                         loss_form=budget.loss_form)
+    return float(step * int(steps))
+
+
+def _trained(kept: np.ndarray, result, problem: PruningProblem, cost: dict | None = None) -> PruningResult:
+    """A PruningResult of a method that trained ``result.model`` (its width throughout) after the checkpoint."""
+    return PruningResult(kept, result.model, cost or {}, train_steps=result.steps,
+                         train_flops=training_flops(problem, result.model.width, result.steps))
+
+
 # ---------------------------------------------------------------------------------------
 # Methods
 
@@ -266,7 +321,7 @@ def snip(problem: PruningProblem, n: int) -> PruningResult:
     _check_n(problem, n, "snip")
     kept = np.sort(top_indices(snip_scores(problem.dense_init, problem.inputs, problem.targets), n))
     result = train(neurons_of(problem.dense_init, kept), problem.inputs, problem.targets, problem.budget)
-    return PruningResult(kept, result.model, {"gd_steps": result.steps})
+    return _trained(kept, result, problem)
 
 
 def grasp(problem: PruningProblem, n: int) -> PruningResult:
@@ -274,7 +329,7 @@ def grasp(problem: PruningProblem, n: int) -> PruningResult:
     _check_n(problem, n, "grasp")
     kept = np.sort(top_indices(grasp_scores(problem.dense_init, problem.inputs, problem.targets), n, largest=False))
     result = train(neurons_of(problem.dense_init, kept), problem.inputs, problem.targets, problem.budget)
-    return PruningResult(kept, result.model, {"gd_steps": result.steps})
+    return _trained(kept, result, problem)
 
 
 def taylor(problem: PruningProblem, n: int, *, batch_size: int = 64) -> PruningResult:
@@ -292,35 +347,51 @@ def activation(problem: PruningProblem, n: int) -> PruningResult:
     return PruningResult(kept, neurons_of(problem.dense, kept))
 
 
-def imp_rewind(problem: PruningProblem, n: int, *, levels: int = 3,
-               rewind_fraction: float = REWIND_FRACTION) -> PruningResult:
+def imp_rewind(problem: PruningProblem, n: int, *, levels: int = 3, rewind_fraction: float = REWIND_FRACTION,
+               flops_budget: float | None = None) -> PruningResult:
     """Iterative magnitude pruning with rewinding to step k = round(rewind_fraction T), over
     ``levels`` levels of widths round(N (n/N)^(l/levels)), l = 1..levels (see the module docstring).
-    GD steps: T (the dense run, skipped when ``problem.checkpoints`` holds step k) + levels (T - k)."""
+
+    The rounds share T = ``problem.budget.iterations`` GD steps (round l: T // levels, one more for
+    the first T % levels rounds). ``flops_budget``: instead, round l runs the most steps whose
+    :func:`training_flops` at its width are at most flops_budget / levels. The dense run to the
+    checkpoint (T steps, skipped when ``problem.checkpoints`` holds step k) is before the
+    checkpoint: counted in ``cost["dense_steps"]``, not in ``train_steps``."""
     _check_n(problem, n, "imp-rewind")
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise InputError(f"option levels must be a positive integer, got {levels!r}")
     if not 0 <= rewind_fraction < 1:
         raise InputError(f"option rewind_fraction must lie in [0, 1), got {rewind_fraction!r}")
+    if flops_budget is not None and not (isinstance(flops_budget, (int, float)) and flops_budget >= 0):
+        raise InputError(f"option flops_budget must be a non-negative number of FLOPs, got {flops_budget!r}")
+    if flops_budget is not None and not math.isfinite(training_flops(problem, n, 1)):
+        raise InputError("option flops_budget needs a full-batch GD budget on both layers (mode 'both', no batch_size)")
     total = problem.budget.iterations
     rewind_step = int(round(rewind_fraction * total))
-    steps = 0
+    dense_steps = 0
     if rewind_step in problem.checkpoints:
         rewound, current = problem.checkpoints[rewind_step], problem.dense
     else:
         run = train(problem.dense_init, problem.inputs, problem.targets,
                     replace(problem.budget, checkpoints=(rewind_step,), target_loss=None))
-        rewound, current, steps = run.checkpoints[rewind_step], run.model, run.steps
+        rewound, current, dense_steps = run.checkpoints[rewind_step], run.model, run.steps
     width = problem.width
     widths = [max(n, int(round(width * (n / width) ** (level / levels)))) for level in range(1, levels + 1)]
     widths[-1] = n
     alive = np.arange(width)
-    for level_width in widths:
+    steps, flops = 0, 0.0
+    for level, level_width in enumerate(widths):
         keep = np.sort(top_indices(neuron_magnitude(current), min(level_width, alive.size)))
         alive = alive[keep]
-        result = train(neurons_of(rewound, alive), problem.inputs, problem.targets, _steps(problem.budget, total - rewind_step))
+        if flops_budget is None:
+            round_steps = total // levels + (1 if level < total % levels else 0)
+        else:
+            round_steps = int((flops_budget / levels) // training_flops(problem, alive.size, 1))
+        result = train(neurons_of(rewound, alive), problem.inputs, problem.targets, _steps(problem.budget, round_steps))
         current, steps = result.model, steps + result.steps
-    return PruningResult(alive.astype(np.int64), current, {"gd_steps": steps})
+        flops += training_flops(problem, alive.size, result.steps)
+    cost = {"dense_steps": dense_steps} if dense_steps else {}
+    return PruningResult(alive.astype(np.int64), current, cost, train_steps=steps, train_flops=flops)
 
 
 def _grow_scores(init: TwoLayerNet, network: TwoLayerNet, candidates: np.ndarray, inputs, targets,
@@ -380,7 +451,8 @@ def rigl(problem: PruningProblem, n: int, *, update_interval: int | None = None,
             first_bias=None if init.first_bias is None else torch.cat([remaining.first_bias, newcomers.first_bias])[order],
             activation=init.activation, scaling=init.scaling)
         active, network = new_active[order], merged
-    return PruningResult(active, network, {"gd_steps": total, "regrown": grown_total})
+    return PruningResult(active, network, {"regrown": grown_total}, train_steps=total,
+                         train_flops=training_flops(problem, n, total))
 
 
 def direct_gd(problem: PruningProblem, n: int) -> PruningResult:
@@ -392,7 +464,7 @@ def direct_gd(problem: PruningProblem, n: int) -> PruningResult:
                          bias=dense.first_bias is not None, seed=10_000 + problem.seed, dtype=dense.dtype,
                          device=dense.device)
     result = train(start, problem.inputs, problem.targets, problem.budget)
-    return PruningResult(np.zeros(0, dtype=np.int64), result.model, {"gd_steps": result.steps})
+    return _trained(np.zeros(0, dtype=np.int64), result, problem)
 
 
 def _selected(method: str) -> Callable[..., PruningResult]:
@@ -449,10 +521,12 @@ PRUNING_METHODS: dict[str, PruningMethod] = {
     "magnitude": PruningMethod(_selected("magnitude"), "largest contribution norm ||phi_i||", "sims.select"),
     "random": PruningMethod(_selected("random"), "n random neurons", "sims.select", needs_data=False),
     "imp-rewind": PruningMethod(imp_rewind, "iterative magnitude pruning over 3 levels, rewinding to step 0.1 T",
-                                "Frankle et al. 2020; open_lth", trains=True,
-                                budget="T + 3 (T - k) steps (the dense run reused when it is the checkpoint)"),
+                                "Frankle et al. 2020; open_lth", trains=True, flops_budget=True,
+                                budget="T steps shared by its 3 rounds (at widths falling from N to n) after the "
+                                       "checkpoint, or T x (a width-n step's FLOPs) with flops_budget"),
     "rigl": PruningMethod(rigl, "n active neurons, drop by magnitude and regrow by output-weight gradient",
-                          "Evci et al. 2020", at_initialisation=True, trains=True, budget="T steps at width n"),
+                          "Evci et al. 2020", at_initialisation=True, trains=True,
+                          budget="T steps at width n (regrowth scoring not in the training FLOPs)"),
     "direct-gd": PruningMethod(direct_gd, "a fresh width-n network trained directly", "Ye et al. 2020 (ICML) baseline",
                                at_initialisation=True, trains=True, budget="T steps at width n"),
 }

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from sims.baselines import (
-    PRUNING_METHODS, PruningProblem, activation_scores, grasp_scores, prune_with, snip_scores, taylor_scores,
+    PRUNING_METHODS, PruningProblem, activation_scores, gd_step_flops, grasp_scores, prune_with, snip_scores,
+    taylor_scores,
 )
 from sims.errors import InputError
 from sims.model import forward, init_network
@@ -196,18 +197,64 @@ def test_imp_rewind_is_open_lths_procedure_at_neuron_level():
     problem = _problem(iterations=10, width=9)
     X, Y = problem.inputs, problem.targets
     A0, beta0, B0 = (t.detach() for t in _params(problem.dense_init))
-    # rewind point k = round(0.2 * 10) = 2; dense run 10 steps; levels 2: widths round(9 (2/9)^(1/2)) = 4, then 2
+    # rewind point k = round(0.2 * 10) = 2; dense run 10 steps; levels 2: widths round(9 (2/9)^(1/2)) = 4, then 2;
+    # the two rounds share the budget T = 10 after the checkpoint: 5 steps each
     Ak, betak, Bk = ref_gd(A0, beta0, B0, X, Y, "tanh", 0.5, 2, True)
     A, beta, B = ref_gd(Ak, betak, Bk, X, Y, "tanh", 0.5, 8, True)
     alive = list(range(9))
     for width in (4, 2):
         keep = ref_keep(ref_magnitude(A, beta, B), width)
         alive = [alive[i] for i in keep]
-        A, beta, B = ref_gd(Ak[alive], betak[alive], Bk[alive], X, Y, "tanh", 0.5, 8, True)
+        A, beta, B = ref_gd(Ak[alive], betak[alive], Bk[alive], X, Y, "tanh", 0.5, 5, True)
     result = prune_with("imp-rewind", problem, 2, levels=2, rewind_fraction=0.2)
     assert result.indices.tolist() == alive
-    assert result.cost["gd_steps"] == 10 + 2 * 8
+    assert result.cost["dense_steps"] == 10 and result.train_steps == 10
+    assert result.train_flops == 5 * ref_step_flops(problem, 4) + 5 * ref_step_flops(problem, 2)
     _close(_outputs(result.network, X), ref_output(A, beta, B, X, "tanh").numpy())
+
+
+def test_imp_rewind_rounds_share_an_uneven_budget_and_a_flops_budget():
+    problem = _problem(iterations=10, width=9)
+    three = prune_with("imp-rewind", problem, 2, levels=3)  # widths 5, 3, 2: steps 4, 3, 3
+    assert three.train_steps == 10
+    assert three.train_flops == sum(s * ref_step_flops(problem, w) for s, w in ((4, 5), (3, 3), (3, 2)))
+    budget = 10 * ref_step_flops(problem, 2)  # F steps at width n = 2
+    at_flops = prune_with("imp-rewind", problem, 2, levels=2, flops_budget=budget)
+    steps = [int(budget / 2 // ref_step_flops(problem, w)) for w in (4, 2)]
+    assert steps[1] == 5 and steps[0] < 5
+    assert at_flops.train_steps == sum(steps) and at_flops.train_flops <= budget
+    assert at_flops.train_flops == sum(s * ref_step_flops(problem, w) for s, w in zip(steps, (4, 2)))
+    with pytest.raises(InputError, match="flops_budget"):
+        prune_with("imp-rewind", problem, 2, flops_budget=-1.0)
+
+
+def ref_step_flops(problem, width):
+    """One GD step's FLOPs on the problem's data, tanh with bias, mean loss, written out per operation."""
+    (m, d), k = problem.inputs.shape, problem.targets.shape[1]
+    return gd_step_flops(m, d, width, k, first_bias=problem.dense.first_bias is not None)
+
+
+def test_gd_step_flops_counts_the_products_of_a_step_and_one_op_per_element():
+    """The five matrix products against torch's flop counter (2abc per product, which counts an
+    addition more per output than a (2b - 1) count: one per output element); the rest by hand on
+    m = d = n = K = 1."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sims.train import loss_and_gradients
+
+    m, d, n, k = 7, 3, 5, 2
+    net = init_network(d, n, k, activation="relu", bias=True, seed=0)
+    X, Y = torch.randn(m, d, dtype=torch.float64), torch.randn(m, k, dtype=torch.float64)
+    with FlopCounterMode(display=False) as counter:
+        loss_and_gradients(net, X, Y)
+    products = counter.get_total_flops() - (m * n + m * k + n * k + m * n + n * d)  # to (2b - 1) per output
+    elementwise = gd_step_flops(m, d, n, k, first_bias=True) - products
+    # + bias, act, x s, - Y; squares, sum, 0.5, /m; /m; x s (dB); x s, act', x act' (dZ); dbias; update
+    assert elementwise == (m * n + m * n + m * k + m * k + m * k + (m * k - 1) + 2 + m * k + n * k
+                           + 3 * m * n + n * (m - 1) + 2 * (n * d + n * k + n))
+    # m = d = n = K = 1, no bias, sum loss: Z 1, act 1, f 1, x s 1, - Y 1 | square 1, 0.5 1 | dB 1, x s 1,
+    # dZ 1, x s 1, act' 1, x act' 1, dA 1 | update 2 x 2
+    assert gd_step_flops(1, 1, 1, 1, first_bias=False, loss_form="sum") == 5 + 2 + 7 + 4
 
 
 def test_rigl_drops_by_magnitude_and_grows_by_output_weight_gradient():
@@ -268,6 +315,11 @@ def test_every_method_returns_a_network_of_at_most_n_kept_neurons():
         assert 1 <= result.network.width <= 4, name
         assert result.indices.size in (0, result.network.width), name
         assert np.all((result.indices >= 0) & (result.indices < 10)), name
+        # equal steps after the checkpoint: every procedure that trains runs T = 6, at width 4 but IMP's rounds
+        trains = PRUNING_METHODS[name].trains
+        assert result.train_steps == (6 if trains else 0), name
+        if name != "imp-rewind":
+            assert result.train_flops == (6 * ref_step_flops(problem, 4) if trains else 0), name
 
 
 def test_methods_at_initialisation_ignore_the_checkpoint_and_data_free_ones_the_targets():
