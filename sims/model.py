@@ -248,19 +248,33 @@ def neuron_features(model: TwoLayerNet, inputs) -> torch.Tensor:
     return neuron_major.permute(1, 0, 2)
 
 
-def subnetwork(model: TwoLayerNet, indices, weights) -> TwoLayerNet:
+def subnetwork(model: TwoLayerNet, indices, weights=None) -> TwoLayerNet:
     """The physically smaller network whose output is ``sum_j weights[j] * phi_{indices[j]}``.
 
+    Called as ``subnetwork(model, selection)`` with a :class:`sims.select.Selection` of this
+    model's neurons (its ``support()`` gives the indices and weights), or as
+    ``subnetwork(model, indices, weights)`` with two arrays of the same length n.
     ``indices`` (n,) may repeat; repeated neurons are merged by summing their weights, so the
     result has one hidden unit per distinct index (in order of first appearance) and zero-weight
     units are dropped. The result keeps the activation and scaling; its second-layer weights
     are rescaled so that its outputs equal ``neuron_features(model, X)[:, indices] @ weights``
     up to floating-point rounding.
     """
+    if weights is None:
+        if not callable(getattr(indices, "support", None)):
+            raise InputError("weights are required with indices; pass a Selection, or (indices, weights) "
+                             "of the same length such as selection.support()")
+        if len(indices.weights) != model.width:
+            raise InputError(f"the selection has weights for {len(indices.weights)} neurons but the model has "
+                             f"{model.width}: it was made on another network")
+        indices, weights = indices.support()
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     weights = np.asarray(weights, dtype=np.float64).reshape(-1)
     if indices.shape != weights.shape:
-        raise InputError(f"indices ({indices.shape[0]}) and weights ({weights.shape[0]}) must have the same length")
+        hint = (" (weights has one entry per neuron of the model, like Selection.weights: pass the Selection "
+                "itself, or selection.support())" if weights.shape[0] == model.width else "")
+        raise InputError(f"indices ({indices.shape[0]}) and weights ({weights.shape[0]}) must have the same "
+                         f"length{hint}")
     if indices.size == 0:
         raise InputError("indices must not be empty")
     if indices.min() < 0 or indices.max() >= model.width:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from sims.extras import require
 
+matplotlib = require("matplotlib", "drawing figures")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

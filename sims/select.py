@@ -39,6 +39,7 @@ import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -48,8 +49,8 @@ from sims.set_greedy import greedi, stochastic_greedy_opt
 from sims.simplex_qp import min_norm_point
 
 __all__ = [
-    "Selection", "SelectionMethod", "METHODS", "REWEIGHTED_METHODS", "UNIFORM_PREFIX_METHODS", "method_options", "SelectionConfig", "select",
-    "subnetwork_output"
+    "Selection", "SelectionRun", "SelectionMethod", "METHODS", "REWEIGHTED_METHODS", "UNIFORM_PREFIX_METHODS", "method_options",
+    "SelectionConfig", "select", "subnetwork_output", "dense_loss"
 ]
 
 # Rows per BLAS call of the float64 products over a set of rows: 2**22 // D (at least 1). The
@@ -90,6 +91,17 @@ class Selection:
     def support_size(self) -> int:
         """Number of neurons with non-zero weight: the width of the pruned network."""
         return int(np.count_nonzero(self.weights))
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        """The subnetwork as (indices, weights), both of length ``support_size``: the neurons
+        with non-zero weight in increasing order (int64) and their weights (float64, summing
+        to 1), the form ``sims.model.subnetwork(model, indices, weights)`` takes.
+
+        ``indices`` lists each pick in order with repeats and ``weights`` has one entry per
+        neuron of the dense network (N), so the two do not pair up; this method pairs them.
+        """
+        indices = np.flatnonzero(self.weights)
+        return indices, self.weights[indices]
 
     def to_dict(self) -> dict:
         """JSON-ready plain data (lists and numbers)."""
@@ -773,6 +785,20 @@ def _backward(problem, n, seed):
 # ---------------------------------------------------------------------------------------
 # Registry and entry point
 
+class SelectionRun(Protocol):
+    """What a selection method's ``run`` is: called as ``run(problem, n, seed, **options)``.
+
+    ``problem`` is the validated input (neuron-major features, the target, the loss; see the
+    module docstring), ``n`` the number of steps, ``seed`` the seed of randomised methods (None
+    means 0). The method's options are its keyword-only parameters, each with a default
+    (``method_options`` reads them off the signature). It returns ``(indices, losses,
+    weights)``: the pick of each step (n,), the loss after each step (n,) and the final (N,)
+    mixing weights, non-negative and summing to 1.
+    """
+
+    def __call__(self, problem, n: int, seed: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
 @dataclass(frozen=True)
 class SelectionMethod:
     """A selection method and what the rest of the toolkit needs to know about it, in one place.
@@ -790,7 +816,7 @@ class SelectionMethod:
         run to k; False means it is, bit for bit.
     """
 
-    run: object
+    run: SelectionRun
     reweighted: bool = False
     exponential: bool = False
     style: tuple = (None, "-")
@@ -941,9 +967,34 @@ def _checked_steps(record_steps, n: int) -> frozenset:
 
 
 def subnetwork_output(features, weights) -> np.ndarray:
-    """features @ weights over the neuron axis, in float64: (m,) or (m, K)."""
+    """features @ weights over the neuron axis, in float64: (m,) or (m, K). ``weights`` has one
+    entry per neuron (N,), as ``Selection.weights``."""
     features = _as_tensor("features", features).to(torch.float64)
     weights = torch.as_tensor(np.asarray(weights, dtype=np.float64), device=features.device)
     if features.ndim == 2:
         return (features @ weights).cpu().numpy()
     return torch.einsum("mnk,n->mk", features, weights).cpu().numpy()
+
+
+def dense_loss(features, target) -> float:
+    """The loss of the dense network, ``0.5 * mean_j ||features[j].mean(over neurons) - target[j]||^2``.
+
+    The dense network is the plain mean of its N neurons, so this is the loss every selection
+    approaches as it grows, the baseline of the excess loss and of P2's bound. ``features`` and
+    ``target`` are as for :func:`select` (shapes (m, N) or (m, N, K), and (m,) or (m, K));
+    the mean and the loss are computed in float64, with the same residual formula as
+    ``Selection.losses``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features = np.array([[1.0, 3.0], [0.0, 2.0]])   # m = 2 samples, N = 2 neurons
+    >>> dense_loss(features, np.array([2.0, 0.0]))      # dense outputs (2, 1): 0.5 * (0 + 1) / 2
+    0.25
+    """
+    problem = _problem(features, target)
+    total = torch.zeros(problem.phi.shape[1], dtype=torch.float64, device=problem.phi.device)
+    rows = max(1, _BLOCK_ELEMENTS // max(1, problem.phi.shape[1]))
+    for start in range(0, problem.width, rows):
+        total += problem.phi[start:start + rows].to(torch.float64).sum(0)
+    return problem.loss(total / problem.width)

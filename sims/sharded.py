@@ -48,6 +48,7 @@ import torch
 
 from sims.constraints import check_fields
 from sims.errors import InputError
+from sims.extras import require
 from sims.model import TwoLayerNet, _as_input, hidden_activations
 from sims.select import Selection
 from sims.simplex_qp import min_norm_point
@@ -651,6 +652,7 @@ def sharded_select(model: TwoLayerNet, inputs, targets, n: int, method: str = "g
     with one thread each, closed afterwards. Returns the engine's Selection: same picks as
     ``sims.select.select(neuron_features(model, inputs), targets, n, method)``.
     """
+    require("dask.distributed", "selection over Dask workers (shards)")
     inputs, targets = _network_inputs(model, inputs, targets)
     _check_request(n, method, options, model.width)
     blocks = split_rows(inputs.shape[0], shards)

@@ -145,3 +145,40 @@ def test_public_modules_list_their_public_names(name):
     assert all(hasattr(module, listed) for listed in module.__all__)
     missing = _public_names_defined_in(_modules()[name]) - set(module.__all__)
     assert not missing, f"{name}.__all__ lacks {sorted(missing)}"
+
+
+# ---------------------------------------------------------------- the public surface
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_public_surface_lists_only_names_that_exist(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    assert module.__all__ and len(set(module.__all__)) == len(module.__all__)
+    assert [name for name in module.__all__ if not hasattr(module, name)] == []
+    assert (ROOT / package / "py.typed").is_file()
+
+
+def test_sims_select_and_train_are_the_functions_whatever_was_imported_first():
+    """The submodules sims.select and sims.train share their names with the functions the package
+    re-exports: the package binds the functions, and importing a submodule first does not undo it."""
+    code = ("import sims.select, sims.train, sims.runner\nimport sims\nfrom sims.select import METHODS\n"
+            "from sims.train import TrainConfig\n"
+            "assert sims.select.__module__ == 'sims.select' and callable(sims.select), sims.select\n"
+            "assert sims.train.__module__ == 'sims.train' and callable(sims.train), sims.train\n"
+            "assert sims.METHODS is METHODS and sims.TrainConfig is TrainConfig\n"
+            "print(sims.__version__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    from importlib import metadata
+
+    assert result.stdout.strip() == metadata.version("gfs-toolkit")
+
+
+def test_python_dash_m_sims_is_the_command_line():
+    result = subprocess.run([sys.executable, "-m", "sims", "list"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("experiments:") and "methods:" in result.stdout
+    refused = subprocess.run([sys.executable, "-m", "sims", "select", "--features", "absent.npy", "--target",
+                              "absent.npy", "-n", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and refused.stderr.startswith("gfs select: error:")

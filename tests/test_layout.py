@@ -1,5 +1,6 @@
 """The test tree mirrors the package: every module ``<package>/<path>/<module>.py`` of sims/ and
-theory/ (at any depth, ``__init__.py`` aside) has its own test file
+theory/ (at any depth, the package files ``__init__.py`` and ``__main__.py`` aside: tests/test_imports.py
+covers them) has its own test file
 ``tests/<package>/<path>/test_<module>.py``, and every test folder of that tree is a package (two
 files may share a name, e.g. tests/theory/test_rates.py and tests/sims/experiments/test_rates.py).
 Adding a module means adding its test file; this test says which one is missing."""
@@ -10,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sims", "theory")
+PACKAGE_FILES = ("__init__.py", "__main__.py")
 
 
 def mirrored(module: str) -> str:
@@ -20,7 +22,7 @@ def mirrored(module: str) -> str:
 
 def _modules() -> list[str]:
     return sorted(path.relative_to(ROOT).as_posix() for package in PACKAGES for path in (ROOT / package).rglob("*.py")
-                  if path.name != "__init__.py")
+                  if path.name not in PACKAGE_FILES)
 
 
 def test_mirrored_path():
@@ -34,7 +36,7 @@ def test_the_walk_finds_modules_at_every_depth_and_skips_package_files():
     modules = _modules()
     assert "sims/select.py" in modules and "theory/geometry.py" in modules
     assert "sims/experiments/rates.py" in modules
-    assert not any(module.endswith("__init__.py") for module in modules)
+    assert not any(module.endswith(("__init__.py", "__main__.py")) for module in modules)
 
 
 def test_every_module_has_its_mirrored_test_file():

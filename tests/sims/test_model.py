@@ -80,6 +80,36 @@ def test_subnetwork_rejects_bad_indices():
         subnetwork(model, [0, 1], [1.0])
 
 
+@pytest.mark.parametrize("method", ["gfs", "fcfw"])
+def test_subnetwork_of_a_selection_is_the_selected_mixture(method):
+    """subnetwork(model, selection) and subnetwork(model, *selection.support()) both build the network
+    whose output is features @ selection.weights (gfs repeats picks; fcfw re-weights them)."""
+    from sims.select import select, subnetwork_output
+
+    model = init_network(4, 30, 2, seed=5)
+    inputs = random_inputs(12, 4)
+    features = neuron_features(model, inputs)
+    selection = select(features, forward(init_network(4, 3, 2, seed=9), inputs), 8, method)
+    expected = torch.from_numpy(subnetwork_output(features, selection.weights))
+    for small in (subnetwork(model, selection), subnetwork(model, *selection.support())):
+        assert small.width == selection.support_size
+        torch.testing.assert_close(forward(small, inputs), expected, rtol=EXACT, atol=1e-14)
+
+
+def test_subnetwork_refuses_a_selection_fed_wrongly_with_a_hint():
+    from sims.select import select
+
+    model = init_network(3, 10, 1, seed=0)
+    inputs = random_inputs(6, 3)
+    selection = select(neuron_features(model, inputs), torch.zeros(6), 4, "gfs")
+    with pytest.raises(ValueError, match=r"one entry per neuron.*selection.support\(\)"):
+        subnetwork(model, selection.indices, selection.weights)  # (4,) picks against (10,) weights
+    with pytest.raises(ValueError, match="weights are required"):
+        subnetwork(model, selection.indices)
+    with pytest.raises(ValueError, match="made on another network"):
+        subnetwork(init_network(3, 11, 1, seed=0), selection)
+
+
 def test_init_is_deterministic_and_dtype_independent():
     first = init_network(5, 20, 2, seed=7, dtype="float64")
     again = init_network(5, 20, 2, seed=7, dtype="float64")

@@ -7,6 +7,7 @@ must be identical and losses equal to 1e-10 relative.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 
@@ -15,7 +16,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from sims.select import METHODS, Selection, _neuron_major, method_options, select, subnetwork_output
+from sims.select import METHODS, Selection, _neuron_major, dense_loss, method_options, select, subnetwork_output
 
 from tests.helpers import EXACT, REFERENCE
 
@@ -428,7 +429,7 @@ def test_recorded_path_weights_are_the_subnetworks_whose_losses_the_run_reports(
 
 
 def test_a_reweighted_method_that_does_not_record_its_steps_is_named(monkeypatch):
-    import sims.select as engine
+    engine = importlib.import_module("sims.select")  # the module (sims.select is the function)
 
     def silent(problem, n, seed):  # re-weighted, but never calls problem.record
         weights = np.zeros(problem.width)
@@ -457,7 +458,7 @@ def test_record_steps_outside_one_to_n_are_rejected():
 def _scratch_instance(dim: int, dtype, layout: str):
     """A problem with N = 120 neurons whose phi is (N, dim) row-major ('rows') or a transposed
     (m, N) row-major view ('columns'), and its scratch (sizes set by the caller)."""
-    import sims.select as engine
+    engine = importlib.import_module("sims.select")  # the module (sims.select is the function)
 
     generator = torch.Generator().manual_seed(dim)
     buffer = torch.randn(120, dim, generator=generator, dtype=dtype) + torch.randn(120, 1, generator=generator, dtype=dtype)
@@ -475,7 +476,7 @@ def test_scratch_products_have_the_bits_of_the_plain_formulas(monkeypatch, dim, 
     greedy-opt's picks and losses byte-identical to the unblocked engine. Calls of 37 rows cut
     into blocks of 16 (18 rounded down to whole groups of eight) meet every kind of boundary:
     block, call, and a call's tail of one to three rows."""
-    import sims.select as engine
+    engine = importlib.import_module("sims.select")  # the module (sims.select is the function)
 
     monkeypatch.setattr(engine, "_BLOCK_ELEMENTS", 37 * dim)
     monkeypatch.setattr(engine, "_SCRATCH_BYTES", 18 * dim * 8)  # 18 rows, rounded down to 16
@@ -508,7 +509,7 @@ def test_reweighted_steps_allocate_nothing_of_support_size(method):
     block (8 float64 rows, 2.4 MiB), where the support's (|S|, D) float64 copies and the 104-row
     blocks of centred products (12-33 MB) were re-allocated at every step. Only fcfw's store of
     its support rows grows beyond it, by doubling: at most log2(n) times in a run."""
-    import sims.select as engine
+    engine = importlib.import_module("sims.select")  # the module (sims.select is the function)
     from torch.profiler import ProfilerActivity, profile
 
     generator = torch.Generator().manual_seed(0)
@@ -526,7 +527,7 @@ def test_only_the_passes_over_all_features_use_the_callers_threads(monkeypatch):
     """Small operations (vectors of length D, products over the support, the simplex solves)
     run on one thread, torch's and numpy's BLAS alike; the GEMV over all N features runs on
     the caller's threads; both counts are restored afterwards."""
-    import sims.select as engine
+    engine = importlib.import_module("sims.select")  # the module (sims.select is the function)
     from threadpoolctl import threadpool_info
 
     def blas_threads():
@@ -557,3 +558,31 @@ def test_only_the_passes_over_all_features_use_the_callers_threads(monkeypatch):
         torch.set_num_threads(threads)
     assert seen["full"] == {2} and seen["support"] == {1}
     assert seen["solve"] == {(1,) + (1,) * len(blas)}
+
+
+@pytest.mark.parametrize("method", ["gfs", "fw", "backward"])
+def test_support_pairs_each_kept_neuron_with_its_weight(method):
+    rng = np.random.default_rng(3)
+    features, target = rng.standard_normal((15, 12)), rng.standard_normal(15)
+    selection = select(features, target, 6, method)
+    indices, weights = selection.support()
+    assert indices.dtype == np.int64 and len(indices) == len(weights) == selection.support_size
+    assert np.all(np.diff(indices) > 0) and np.all(weights > 0)
+    full = np.zeros(12)
+    full[indices] = weights
+    np.testing.assert_array_equal(full, selection.weights)  # nothing lost, nothing moved
+
+
+@pytest.mark.parametrize("shape", [(9, 7), (9, 7, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_loss_is_the_loss_of_the_plain_mean_of_the_neurons(shape, dtype):
+    rng = np.random.default_rng(4)
+    features = rng.standard_normal(shape).astype(dtype)
+    target = rng.standard_normal((shape[0],) + shape[2:])
+    dense = features.astype(np.float64).mean(axis=1)
+    by_hand = 0.5 * np.sum((dense - target) ** 2) / shape[0]
+    assert dense_loss(features, target) == pytest.approx(by_hand, rel=EXACT)
+    # the size-N subnetwork of uniform weights is the dense network
+    uniform = subnetwork_output(features, np.full(shape[1], 1 / shape[1]))
+    assert dense_loss(features, target) == pytest.approx(0.5 * np.sum((uniform - target) ** 2) / shape[0], rel=EXACT)
+

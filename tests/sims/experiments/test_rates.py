@@ -78,19 +78,22 @@ def test_test_metrics_describe_the_subnetworks_of_the_one_run_per_method(monkeyp
     """Each method runs once to n_max, recording the weights at the test sizes (the direct-GD
     widths); the test rows are those subnetworks' (whose losses the train_loss rows report:
     tests/sims/test_select.py checks that recorded weights reproduce the run's losses)."""
-    import sims.select
+    import importlib
+
     from sims.experiments import rates
+
+    engine = importlib.import_module("sims.select")  # the module (sims.select is the function)
 
     config = rates.RatesConfig(problems=("mnist5k",), methods=("gfs", "fw", "fcfw"), seeds=(0,), mnist_m=60,
                                mnist_width=20, mnist_iterations=3, mnist_n_max=9, grid_points=3)
-    calls, original = [], sims.select.select
+    calls, original = [], engine.select
 
     def counting(features, target, n, method, **keywords):
         selection = original(features, target, n, method, **keywords)
         calls.append((method, n, sorted(keywords.get("record_steps", ()))))
         return selection
 
-    monkeypatch.setattr(sims.select, "select", counting)
+    monkeypatch.setattr(engine, "select", counting)
     rows = rates.run_cell(config, {"kind": "select", "problem": "mnist5k", "seed": 0})
     sizes = rates.direct_sizes(config, rates._problem_setting(config, "mnist5k"))
     assert calls == [(method, 9, sizes) for method in config.methods]
