@@ -23,8 +23,8 @@ parameters of a neuron: a_i (d,), beta_i if present, b_i (K,)):
   current network, reset them to their step-k values and train them. The rounds SHARE the budget
   T after the checkpoint (round l gets T // levels steps, the first T % levels rounds one more),
   so IMP trains as many steps as direct GD at width n; with ``flops_budget=B`` each round gets
-  the most steps whose training FLOPs at its width fit in B / levels instead (equal FLOPs: its
-  wider rounds cost more per step than width n).
+  the most steps whose training FLOPs at its width fit in an equal share of what is left of B
+  instead (equal FLOPs: its wider rounds cost more per step than width n).
 - ``rigl`` (Evci et al. 2020, at neuron level): n neurons active from the start (a seeded random
   set of the initial network); full-batch GD for T steps, the budget of direct training at width
   n; every ``update_interval`` steps until ``end_fraction`` T, drop the k active neurons of
@@ -354,7 +354,8 @@ def imp_rewind(problem: PruningProblem, n: int, *, levels: int = 3, rewind_fract
 
     The rounds share T = ``problem.budget.iterations`` GD steps (round l: T // levels, one more for
     the first T % levels rounds). ``flops_budget``: instead, round l runs the most steps whose
-    :func:`training_flops` at its width are at most flops_budget / levels. The dense run to the
+    :func:`training_flops` at its width fit in an equal share of what the earlier rounds left of
+    flops_budget (so at most flops_budget in all). The dense run to the
     checkpoint (T steps, skipped when ``problem.checkpoints`` holds step k) is before the
     checkpoint: counted in ``cost["dense_steps"]``, not in ``train_steps``."""
     _check_n(problem, n, "imp-rewind")
@@ -386,7 +387,8 @@ def imp_rewind(problem: PruningProblem, n: int, *, levels: int = 3, rewind_fract
         if flops_budget is None:
             round_steps = total // levels + (1 if level < total % levels else 0)
         else:
-            round_steps = int((flops_budget / levels) // training_flops(problem, alive.size, 1))
+            share = (flops_budget - flops) / (levels - level)  # an equal share of what is left
+            round_steps = int(share // training_flops(problem, alive.size, 1))
         result = train(neurons_of(rewound, alive), problem.inputs, problem.targets, _steps(problem.budget, round_steps))
         current, steps = result.model, steps + result.steps
         flops += training_flops(problem, alive.size, result.steps)

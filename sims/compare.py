@@ -13,9 +13,15 @@ network is reported as tidy rows (one per method, n, seed and metric):
   theoretical speed-up);
 - ``train_loss``, ``test_loss`` (mean form ``0.5 mean_j ||f(x_j) - y_j||^2``) and, for labelled
   data, ``train_accuracy``, ``test_accuracy``;
-- ``cost_<counter>``: the method's deterministic cost counters (``cost_gd_steps``: GD steps run;
-  ``cost_candidate_scores``: candidate-example loss evaluations of a greedy selection;
-  ``cost_regrown``: neurons RigL regrew);
+- ``train_steps``, ``train_flops``: GD steps run after the checkpoint and their exact FLOPs at
+  the width each step runs at (:func:`sims.baselines.gd_step_flops`; 0 for a one-shot criterion);
+- ``cost_<counter>``: the method's other deterministic cost counters (``cost_candidate_scores``:
+  candidate-example loss evaluations of a greedy selection; ``cost_regrown``: neurons RigL
+  regrew; ``cost_dense_steps``: a dense run IMP made itself);
+- with ``finetune``: the same rows for ``<method>+ft``, each one-shot method's pruned network
+  fine-tuned for F = T GD steps (:mod:`sims.finetune_stage`), so every procedure that trains has
+  the same steps after the checkpoint; and ``<name>@flops`` rows where the equal-FLOPs view
+  differs from the equal-steps one (IMP's wider rounds; a ``+ft`` narrower than n);
 - ``n_eps`` (with ``eps``): the smallest measured n whose criterion metric (test accuracy for
   labelled data, ``>= (1 - eps)`` times the dense network's; test loss otherwise, ``<= dense + eps``)
   is met; the dense width N when no compression meets it (censored: the dense network itself
@@ -135,7 +141,8 @@ def _path_metric(problem: PruningProblem, method: str, n_max: int, split: Split,
 
 def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, *, dataset: str, seed: int,
                   tolerances=(0.02,), first_bias: bool | None = None, output_bias=None,
-                  progress: Callable[[str], None] | None = None, problem_of: dict | None = None) -> list[dict]:
+                  progress: Callable[[str], None] | None = None, problem_of: dict | None = None,
+                  finetune: bool = False) -> list[dict]:
     """Tidy rows of every method at every compression (see the module docstring).
 
     problem: the checkpoint and its budget (targets there are the training targets minus
@@ -145,8 +152,11 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
     the dense network's). ``progress(text)`` is called after each (method, n). ``problem_of``:
     {method: PruningProblem} for methods that run on another problem than ``problem`` (same data;
     e.g. imp-rewind on a trajectory from ``problem.dense_init`` when ``problem.dense`` is a user's
-    checkpoint without one).
+    checkpoint without one). ``finetune``: also the ``+ft`` and ``@flops`` rows (module docstring),
+    F = the method's problem's ``budget.iterations``.
     """
+    from sims.baselines import training_flops
+    from sims.finetune_stage import equal_flops_steps, finetune as finetuned, finetuned_name, flops_name, is_one_shot
     from sims.train import TrainingDiverged
 
     dense = problem.dense
@@ -172,24 +182,48 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
     evaluation = "test" if splits["test"].inputs.shape[0] else "train"
     criterion = criterion.replace("test", evaluation)
     sizes = sorted({max(1, width // c) for c in compressions}, reverse=True)
+
+    def emit(name: str, n: int, run: Callable):
+        """Rows of ``run()``'s PruningResult as method ``name`` at size n (a diverged_lr row if GD diverged)."""
+        try:
+            result = run()
+        except TrainingDiverged:
+            rows.append(_row(dataset, name, m, n, seed, "diverged_lr", problem.budget.lr))
+            return None
+        metrics = {**efficiency(result.network.width), **_evaluate(result.network, splits, bias),
+                   "train_steps": result.train_steps, "train_flops": result.train_flops}
+        measured.setdefault(name, {})[n] = metrics[criterion]
+        rows.extend(_row(dataset, name, m, n, seed, metric, value) for metric, value in metrics.items())
+        rows.extend(_row(dataset, name, m, n, seed, f"cost_{counter}", value) for counter, value in result.cost.items())
+        return result
+
     for method in methods:
-        measured = {}
+        measured: dict[str, dict] = {}
+        target = (problem_of or {}).get(method, problem)
         for n in sizes:
             try:
-                result = prune_with(method, (problem_of or {}).get(method, problem), n)
-            except TrainingDiverged:
-                rows.append(_row(dataset, method, m, n, seed, "diverged_lr", problem.budget.lr))
-                continue
+                result = emit(method, n, lambda: prune_with(method, target, n))
             finally:
                 if progress is not None:
                     progress(f"{method} n={n}")
-            metrics = {**efficiency(result.network.width), **_evaluate(result.network, splits, bias)}
-            measured[n] = metrics[criterion]
-            rows += [_row(dataset, method, m, n, seed, name, value) for name, value in metrics.items()]
-            rows += [_row(dataset, method, m, n, seed, f"cost_{name}", value) for name, value in result.cost.items()]
-        for eps in tolerances:
-            met = [n for n in measured if _meets(measured[n], dense_metrics[criterion], eps, higher)]
-            rows.append(_row(dataset, method, m, None, seed, "n_eps", min(met) if met else width, eps))
+            if result is None or not finetune:
+                continue
+            flops_budget = training_flops(target, n, target.budget.iterations)  # F steps at width n
+            if is_one_shot(method):
+                name = finetuned_name(method)
+                tuned = emit(name, n, lambda: finetuned(target, result))
+                steps = equal_flops_steps(target, n, result.network.width) if math.isfinite(flops_budget) else None
+                if tuned is not None and steps is not None and steps != tuned.train_steps:
+                    emit(flops_name(name), n, lambda: finetuned(target, result, steps))
+            elif (PRUNING_METHODS[method].flops_budget and math.isfinite(flops_budget)
+                  and result.train_flops != flops_budget):
+                emit(flops_name(method), n, lambda: prune_with(method, target, n, flops_budget=flops_budget))
+        for name in (method, finetuned_name(method)):  # n(eps) of the equal-steps view
+            if name not in measured and name != method:
+                continue
+            for eps in tolerances:
+                met = [n for n in measured.get(name, {}) if _meets(measured[name][n], dense_metrics[criterion], eps, higher)]
+                rows.append(_row(dataset, name, m, None, seed, "n_eps", min(met) if met else width, eps))
         if method in GREEDY_PATH_METHODS and sizes:
             path = _path_metric(problem, method, sizes[0], splits[evaluation], bias, criterion)
             for eps in tolerances:
@@ -232,8 +266,9 @@ def tradeoff_table(rows: list[dict], dataset: str, *, form: str = "markdown") ->
     if form not in ("markdown", "csv"):
         raise InputError(f"form must be 'markdown' or 'csv', got {form!r}")
     rows = [r for r in rows if r["dataset"] == dataset and r.get("n") is not None]
-    metrics = [name for name in ("width", "compression", "params", "flops", "speedup", "train_loss", "test_loss",
-                                 "train_accuracy", "test_accuracy") if any(r["metric"] == name for r in rows)]
+    metrics = [name for name in ("width", "compression", "params", "flops", "speedup", "train_steps", "train_flops",
+                                 "train_loss", "test_loss", "train_accuracy", "test_accuracy")
+               if any(r["metric"] == name for r in rows)]
     methods = ["dense"] + [m for m in dict.fromkeys(r["method"] for r in rows) if m != "dense"]
     lines = []
     if form == "markdown":
@@ -273,11 +308,26 @@ def _band(rows, method, metric, log: bool):
     return np.array(ns, dtype=float), transform(np.array(centre)), transform(np.array(low)), transform(np.array(high))
 
 
+def _style(method: str) -> tuple[str, str, float, float]:
+    """(colour, line style, line width, alpha): a ``+ft`` method in its one-shot twin's colour, solid
+    and thick; a one-shot criterion with a ``+ft`` twin thin and faint; the rest METHOD_STYLE."""
+    from sims.finetune_stage import FINETUNED, is_one_shot
+
+    if method.endswith(FINETUNED):
+        return METHOD_STYLE.get(method[:-len(FINETUNED)], ("k", "-"))[0], "-", 2.0, 1.0
+    color, style = METHOD_STYLE.get(method, ("k", "-"))
+    return (color, ":", 1.0, 0.55) if is_one_shot(method) else (color, style, 1.5, 1.0)
+
+
 def plot_tradeoff(rows: list[dict], dataset: str, folder, *, title: str | None = None) -> list[Path]:
     """The trade-off figure of one data set: (left) test accuracy, or test loss for unlabelled data,
-    against the compression N/n, every method, the dense network as a horizontal line; (right) the
-    training loss. Seed means with 95% Student-t bands over seeds. Writes tradeoff_<dataset>.png
-    and .pdf into ``folder``; returns their paths."""
+    against the compression N/n, every method at equal training steps after the checkpoint (one-shot
+    criteria faint, their ``+ft`` twins solid), the dense network as a horizontal line; (right) the
+    same at equal training FLOPs (:func:`sims.finetune_stage.equal_flops_view`, the procedures that
+    train) when the rows have ``+ft`` methods, else the training loss. Seed means with 95%
+    Student-t bands over seeds. Writes tradeoff_<dataset>.png and .pdf into ``folder``; returns
+    their paths."""
+    from sims.finetune_stage import AT_EQUAL_FLOPS, FINETUNED, equal_flops_view, is_one_shot
     from sims.plots import legend_below, plain_log_labels, plt, save_both
 
     rows = [r for r in rows if r["dataset"] == dataset]
@@ -288,18 +338,28 @@ def plot_tradeoff(rows: list[dict], dataset: str, folder, *, title: str | None =
     dense_width = max((r["n"] for r in rows if r["method"] == "dense" and r.get("n") is not None), default=None)
     if dense_width is None:
         return []
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-    methods = [m for m in dict.fromkeys(r["method"] for r in rows) if m != "dense"]
-    for axis, metric, log in ((axes[0], left, not labelled), (axes[1], "train_loss", True)):
-        for method in methods:
-            ns, centre, low, high = _band(rows, method, metric, log)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    steps_view = [r for r in rows if not r["method"].endswith(AT_EQUAL_FLOPS)]
+    methods = [m for m in dict.fromkeys(r["method"] for r in steps_view) if m != "dense"]
+    budgets = any(m.endswith(FINETUNED) for m in methods)
+    steps = max((r["value"] for r in steps_view if r["metric"] == "train_steps"), default=0)
+    panels = [(axes[0], left, not labelled, steps_view, methods)]
+    if budgets:
+        panels.append((axes[1], left, not labelled, equal_flops_view(rows),
+                       [m for m in methods if not is_one_shot(m)]))
+    else:
+        panels.append((axes[1], "train_loss", True, rows, methods))
+    for axis, metric, log, panel_rows, panel_methods in panels:
+        for method in panel_methods:
+            ns, centre, low, high = _band(panel_rows, method, metric, log)
             if not ns.size:
                 continue
             x = dense_width / ns
-            color, style = METHOD_STYLE.get(method, ("k", "-"))
-            axis.plot(x, centre, style, marker="o", ms=3, color=color, label=method, lw=1.5)
+            color, style, width, alpha = _style(method)
+            axis.plot(x, centre, style, marker="o", ms=3, color=color, label=method if axis is axes[0] else None,
+                      lw=width, alpha=alpha)
             if np.any(high > low):
-                axis.fill_between(x, low, high, color=color, alpha=0.15, lw=0)
+                axis.fill_between(x, low, high, color=color, alpha=0.15 * alpha, lw=0)
         dense = [r["value"] for r in rows if r["method"] == "dense" and r["metric"] == metric]
         if dense:
             axis.axhline(float(np.exp(np.mean(np.log(dense))) if log else np.mean(dense)), color="k", lw=1.0,
@@ -312,8 +372,13 @@ def plot_tradeoff(rows: list[dict], dataset: str, folder, *, title: str | None =
             plain_log_labels(axis, "y")
         axis.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:g}"))
         axis.grid(True, which="both", alpha=0.25)
-    axes[0].set_title(title or f"{dataset}: {left.replace('_', ' ')} against compression (N = {dense_width})")
-    axes[1].set_title(f"{dataset}: training loss (log scale)")
+    if budgets:
+        axes[0].set_title(title or f"{dataset}: {left.replace('_', ' ')}, equal training steps ({steps:g} after the "
+                                   f"checkpoint; N = {dense_width})", fontsize=10)
+        axes[1].set_title(f"{dataset}: equal training FLOPs ({steps:g} steps at width n)", fontsize=10)
+    else:
+        axes[0].set_title(title or f"{dataset}: {left.replace('_', ' ')} against compression (N = {dense_width})")
+        axes[1].set_title(f"{dataset}: training loss (log scale)")
     legend_below(figure, axes[0], ncol=7)
     return save_both(figure, folder, f"tradeoff_{dataset}")
 

@@ -7,15 +7,26 @@ of the dense network.
 Problems (``dataset`` column): ``teacher`` (mean-field teacher, inputs on the unit sphere, targets
 scaled to unit RMS, a held-out test sample), ``mnist5k`` and ``digits`` (one-hot targets, stratified
 test split), and, when chosen, full ``mnist`` (m = mnist_m of its 60k training images, its own 10k
-test images; a cell whose IDX files are missing gives one ``skipped_data_missing`` row). A cell is (dataset, seed): train the dense width-N network by full-batch GD for T
-steps (keeping its step-k weights for imp-rewind's rewinding), then run every method at every
-compression with the same budget T for the methods that train (sims.compare.tradeoff_rows, whose
-docstring lists the rows).
+test images; a cell whose IDX files are missing gives one ``skipped_data_missing`` row). A cell is
+(dataset, seed): train the dense width-N network by full-batch GD for T steps (keeping its step-k
+weights for imp-rewind's rewinding), then run every method at every compression
+(sims.compare.tradeoff_rows with ``finetune``, whose docstring lists the rows).
 
-Claims: per data set and compression, GFS (the analysed, ``gfs``) beats the strongest same-width
-competitor (every non-GFS method) on test loss, by theory.claims.pruned_beats_strongest_competitor;
-and per data set, the exact GFS without replacement (``gfs-norep``) ends with a lower test loss
-than the published procedure (``gfs-published``), averaged over compressions (paired_improvement).
+Budgets after the checkpoint, stated per row (``train_steps``, ``train_flops``): every procedure
+that trains gets F = T GD steps: direct GD, RigL, SNIP and GraSP at initialisation at width n,
+IMP's three rounds together, and every one-shot criterion's fine-tuned twin ``<method>+ft``
+(sims.finetune_stage: F steps at width n from the pruned weights). At equal training FLOPs
+(F steps at width n, counted exactly), IMP's wider rounds get fewer steps (``imp-rewind@flops``)
+and a ``+ft`` narrower than n more (``gfs+ft@flops``); sims.finetune_stage.equal_flops_view.
+
+Claims, per data set and compression, on test loss, with theory.claims's verdict layer (the
+union over competitors corrected there): GFS then fine-tuning (``gfs+ft``) beats every competitor
+outside the GFS family at equal training steps, and at equal training FLOPs
+(pruned_beats_strongest_competitor); ``gfs+ft`` beats direct training of the same width (the
+ICML'20 claim, pruned_beats_direct_training); one-shot ``gfs`` beats every one-shot criterion
+(Taylor, activation, magnitude, random: all at zero training). Per data set: the exact GFS
+without replacement (``gfs-norep``) ends with a lower test loss than the published procedure
+(``gfs-published``), averaged over compressions (paired_improvement).
 """
 
 from __future__ import annotations
@@ -52,7 +63,7 @@ class TradeoffConfig:
     compressions: tuple[int, ...] = constrained((2, 4, 8, 16, 32), value_range="positive")
     tolerances: tuple[float, ...] = constrained((0.02, 0.05), value_range="non-negative")
     width: int = constrained(256, value_range="positive")
-    iterations: int = constrained(200, value_range="positive")
+    iterations: int = constrained(200, value_range="positive")  # T: the checkpoint's steps and F, the budget after it
     lr: float = constrained(1.0, value_range="positive")
     teacher_m: int = constrained(1000, value_range="positive")
     input_dim: int = constrained(5, value_range="positive")
@@ -120,7 +131,7 @@ def run_cell(config: TradeoffConfig, cell: dict) -> list[dict]:
               "test": Split(torch.as_tensor(dataset.test_inputs, dtype=inputs.dtype), dataset.test_targets,
                             dataset.test_labels)}
     return tradeoff_rows(problem, config.methods, config.compressions, splits, dataset=problem_name, seed=seed,
-                         tolerances=config.tolerances)
+                         tolerances=config.tolerances, finetune=True)
 
 
 def figures(rows: list[dict], config: TradeoffConfig, folder) -> list:
@@ -133,20 +144,54 @@ def figures(rows: list[dict], config: TradeoffConfig, folder) -> list:
 
 
 def competitors(config: TradeoffConfig) -> list[str]:
-    """The same-width competitors of GFS: every configured method outside the GFS family."""
-    return [method for method in config.methods if method not in GFS_FAMILY]
+    """The competitors of ``gfs+ft`` at equal budgets: every configured procedure outside the GFS
+    family that trains after the checkpoint (a one-shot criterion as its ``+ft`` twin)."""
+    from sims.finetune_stage import finetuned_name, is_one_shot
+
+    return [finetuned_name(method) if is_one_shot(method) else method
+            for method in config.methods if method not in GFS_FAMILY]
+
+
+def one_shot_competitors(config: TradeoffConfig) -> list[str]:
+    """The one-shot criteria outside the GFS family (no training after the checkpoint)."""
+    from sims.finetune_stage import is_one_shot
+
+    return [method for method in config.methods if method not in GFS_FAMILY and is_one_shot(method)]
 
 
 def claims(rows: list[dict], config: TradeoffConfig) -> list:
-    from theory.claims import paired_improvement, pruned_beats_strongest_competitor
+    """Per data set and compression: ``gfs+ft`` against every competitor at equal steps and at equal
+    FLOPs, against direct GD (equal steps), and one-shot ``gfs`` against the one-shot criteria; per
+    data set ``gfs-norep`` against ``gfs-published`` (module docstring). Thin wrappers over
+    theory.claims; a comparison whose methods are not configured is left out."""
+    from sims.finetune_stage import equal_flops_view
+    from theory.claims import paired_improvement, pruned_beats_direct_training, pruned_beats_strongest_competitor
 
     verdicts = []
+    at_flops = equal_flops_view(rows)
+    tuned = "gfs+ft"
     for problem in config.problems:
+        if "gfs" not in config.methods:
+            break
         for compression in config.compressions:
             n = config.width // compression
-            verdict = pruned_beats_strongest_competitor(rows, pruned_method="gfs", competitors=competitors(config),
-                                                        metric="test_loss", dataset=problem, n=n)
-            verdicts.append(_scoped(verdict, f"{problem}, compression {compression}, test loss"))
+            scope = f"{problem}, compression {compression}, test loss"
+            if competitors(config):
+                for view, view_rows in (("equal training steps", rows), ("equal training FLOPs", at_flops)):
+                    verdict = pruned_beats_strongest_competitor(view_rows, pruned_method=tuned,
+                                                                competitors=competitors(config), metric="test_loss",
+                                                                dataset=problem, n=n)
+                    verdicts.append(_scoped(verdict, f"{scope}, {view}"))
+            if "direct-gd" in config.methods:
+                verdict = pruned_beats_direct_training([r for r in rows if r.get("n") == n], pruned_method=tuned,
+                                                       direct_method="direct-gd", metric="test_loss", dataset=problem)
+                verdicts.append(_scoped(verdict, f"{scope}, equal training steps"))
+            if one_shot_competitors(config):
+                verdict = pruned_beats_strongest_competitor(rows, pruned_method="gfs",
+                                                            competitors=one_shot_competitors(config),
+                                                            metric="test_loss", dataset=problem, n=n)
+                verdicts.append(_scoped(verdict, f"{scope}, one shot: no training after the checkpoint"))
+    for problem in config.problems:
         if "gfs-norep" in config.methods and "gfs-published" in config.methods:
             verdicts.append(paired_improvement(
                 rows, method="gfs-norep", baseline="gfs-published", metric="test_loss", dataset=problem,
@@ -166,6 +211,8 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
     seeds are censored at N (no pruned size met eps)."""
     from sims.compare import _cell, criterion_of
 
+    from sims.finetune_stage import AT_EQUAL_FLOPS
+
     lines = ["n(eps): the smallest measured n whose test accuracy is at least (1 - eps) x the dense network's "
              "(mnist5k, digits) or whose test loss is at most the dense network's + eps (teacher, unit-RMS targets); "
              f"the dense width {config.width} when no compression meets it. Grid: n in "
@@ -175,8 +222,10 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
              "take, so the mean is an upper bound and the interval not a proper one.", "",
              "| data set | method | " + " | ".join(f"n(eps={eps:g}) grid | path" for eps in config.tolerances) + " |",
              "|---|---|" + "---|---|" * len(config.tolerances)]
+    methods = [m for m in dict.fromkeys(r["method"] for r in rows if r["metric"] in ("n_eps", "n_eps_path"))
+               if not m.endswith(AT_EQUAL_FLOPS)]
     for problem in config.problems:
-        for method in config.methods:
+        for method in methods:
             cells_ = []
             for eps in config.tolerances:
                 for metric in ("n_eps", "n_eps_path"):
@@ -191,10 +240,17 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
 
 
 def summary(rows: list[dict], config: TradeoffConfig) -> list[str]:
-    """The n(eps) table and, per data set, the trade-off table (sims.compare.tradeoff_table)."""
+    """The budgets, the n(eps) table and, per data set, the trade-off table (sims.compare.tradeoff_table)."""
     from sims.compare import tradeoff_table
 
-    lines = n_eps_table(rows, config) + [""]
+    lines = [f"Budgets after the checkpoint: every procedure that trains runs F = {config.iterations} full-batch GD "
+             "steps (direct-gd, rigl, snip and grasp at width n; imp-rewind's 3 rounds together, at widths from N down "
+             "to n; every one-shot method's '+ft' twin at its pruned width). At equal training FLOPs (F steps at "
+             "width n, forward and backward counted exactly: column train_flops) imp-rewind's wider rounds get fewer "
+             "steps ('imp-rewind@flops') and a '+ft' narrower than n (GFS with replacement) more ('gfs+ft@flops'); "
+             "every other procedure spends exactly that budget in both views. Columns train_steps and train_flops "
+             "give each row's cost; one-shot rows spend none.", ""]
+    lines += n_eps_table(rows, config) + [""]
     for problem in config.problems:
         if any(r["dataset"] == problem for r in rows):
             lines += [f"Trade-off on {problem} (mean [95% interval] over seeds):", "",

@@ -33,7 +33,7 @@ def test_every_method_at_every_compression_with_its_efficiency(quick_tradeoff):
         dense_flops = by_metric(rows, "flops", dataset=problem, method="dense")[0]["value"]
         assert dense_flops == forward_flops(_input_dim(problem), config.width, _outputs(problem),
                                             first_bias=False, output_bias=False)
-        for method in config.methods:
+        for method in _names(config):
             for compression in config.compressions:
                 n = config.width // compression
                 width = by_metric(rows, "width", dataset=problem, method=method, n=n)[0]["value"]
@@ -54,6 +54,49 @@ def test_every_method_at_every_compression_with_its_efficiency(quick_tradeoff):
                 assert len(n_eps) == 1 and n_eps[0]["value"] in {config.width // c for c in config.compressions} | {config.width}
         assert by_metric(rows, "test_accuracy", dataset="digits", method="gfs")
         assert by_metric(rows, "n_eps_path", dataset=problem, method="gfs-published")
+
+
+def _names(config):
+    """Every method of the equal-steps view: the configured ones and the one-shot ones' +ft twins."""
+    from sims.finetune_stage import finetuned_name, is_one_shot
+
+    return list(config.methods) + [finetuned_name(m) for m in config.methods if is_one_shot(m)]
+
+
+def test_equal_budgets_every_training_procedure_runs_t_steps_and_every_row_has_its_flops(quick_tradeoff):
+    """The issue's 'done when': per data set, seed and n, gfs+ft and >= 3 other +ft methods;
+    every procedure that trains has train_steps = T; every method a train_flops row, T width-n
+    steps' FLOPs for each procedure that trains at width n, at most that in the @flops rows."""
+    from sims.baselines import gd_step_flops
+    from sims.finetune_stage import FINETUNED, is_one_shot
+
+    _, rows = quick_tradeoff
+    config = SMALL
+    for problem in config.problems:
+        m = by_metric(rows, "train_loss", dataset=problem, method="dense")[0]["m"]
+        for seed in config.seeds:
+            for compression in config.compressions:
+                n = config.width // compression
+                here = [r for r in rows if r["dataset"] == problem and r["seed"] == seed and r["n"] == n]
+                steps = {r["method"]: r["value"] for r in here if r["metric"] == "train_steps"}
+                flops = {r["method"]: r["value"] for r in here if r["metric"] == "train_flops"}
+                tuned = [name for name in steps if name.endswith(FINETUNED)]
+                assert "gfs+ft" in tuned and len(tuned) >= 4
+                assert set(flops) == set(steps) and set(steps) >= set(_names(config))
+                budget = config.iterations * gd_step_flops(m, _input_dim(problem), n, _outputs(problem),
+                                                           first_bias=False)
+                for name in _names(config):
+                    if is_one_shot(name):
+                        assert steps[name] == 0 and flops[name] == 0, name
+                        continue
+                    assert steps[name] == config.iterations, name
+                    width = by_metric(here, "width", method=name)[0]["value"]
+                    if width == n and name != "imp-rewind":
+                        assert flops[name] == budget, name
+                assert flops["imp-rewind"] > budget  # its first rounds run wider than n
+                for name in [name for name in steps if name.endswith("@flops")]:
+                    assert flops[name] <= budget and flops[name] != flops[name[:-len("@flops")]], name
+                assert "imp-rewind@flops" in steps and steps["imp-rewind@flops"] < config.iterations
 
 
 def _input_dim(problem):
@@ -77,13 +120,18 @@ def test_claims_need_three_seeds_and_figures_are_drawn(quick_tradeoff):
     config = SMALL
     experiment = get_experiment("tradeoff")
     verdicts = experiment.claims(rows, config)
-    assert len(verdicts) == len(config.problems) * (len(config.compressions) + 1)
+    assert len(verdicts) == len(config.problems) * (4 * len(config.compressions) + 1)
     assert all(isinstance(v, Verdict) and v.outcome == "not testable" for v in verdicts)
-    assert "snip" in tradeoff.competitors(config) and "gfs-published" not in tradeoff.competitors(config)
+    competitors = tradeoff.competitors(config)
+    assert {"snip", "taylor+ft", "random+ft", "imp-rewind", "direct-gd"} <= set(competitors)
+    assert not {"gfs-published", "gfs-published+ft", "taylor", "gfs+ft"} & set(competitors)
+    assert tradeoff.one_shot_competitors(config) == ["taylor", "activation", "magnitude", "random"]
     paths = experiment.figures(rows, config, folder)
     assert {p.name for p in paths} == {f"tradeoff_{p}.{s}" for p in config.problems for s in ("png", "pdf")}
     summary = "\n".join(experiment.summary(rows, config))
     assert "| digits | gfs-published |" in summary and "Trade-off on teacher" in summary
+    assert "| teacher | gfs+ft |" in summary and "| teacher | taylor+ft |" in summary  # n(eps) of the +ft twins
+    assert "| imp-rewind@flops |" in summary and "train_flops" in summary
 
 
 def test_full_mnist_without_its_files_is_a_note_not_a_failure(tmp_path, monkeypatch):
@@ -102,29 +150,39 @@ def test_config_refuses_compressions_beyond_the_width():
         tradeoff.TradeoffConfig(methods=("gfs", "nope"))
 
 
-def test_claims_on_real_rows_follow_the_intersection_union_rule(tmp_path):
-    """Three seeds of a tiny teacher run: every compression gets a verdict (not "not testable"),
-    and it is the intersection-union of the per-competitor comparisons, the strongest competitor
-    being the one GFS beats by the least."""
-    from theory.claims import pruned_beats_direct_training
+def test_claims_on_real_rows_ask_each_view_of_its_own_rows(tmp_path):
+    """Three seeds of a tiny teacher run: every compression gets its four verdicts (none "not
+    testable"), each the verdict layer's answer on the rows of its view: at equal FLOPs the
+    competitors' @flops rows stand in for their equal-steps rows, the ICML'20 claim is gfs+ft
+    against direct-gd at that n, and the one-shot claim compares gfs with the one-shot criteria."""
+    from sims.finetune_stage import equal_flops_view
+    from theory.claims import pruned_beats_direct_training, pruned_beats_strongest_competitor
 
     config = replace(SMALL, problems=("teacher",), seeds=(0, 1, 2), compressions=(2, 4))
     folder = run_experiment("tradeoff", config, out=tmp_path, progress=False, log=lambda text: None)
     rows = load_results(folder)
     verdicts = get_experiment("tradeoff").claims(rows, config)
-    for compression, verdict in zip(config.compressions, verdicts):
+    assert len(verdicts) == 4 * len(config.compressions) + 1
+    view = equal_flops_view(rows)
+    for index, compression in enumerate(config.compressions):
         n = config.width // compression
-        parts = {c: pruned_beats_direct_training([r for r in rows if r["dataset"] == "teacher" and r["n"] == n],
-                                                 pruned_method="gfs", direct_method=c, metric="test_loss")
-                 for c in tradeoff.competitors(config)}
-        outcomes = {p.outcome for p in parts.values()}
-        assert "not testable" not in outcomes and verdict.seeds == 3
-        expected = ("held" if outcomes == {"held"} else "did not hold" if "did not hold" in outcomes
-                    else "indistinguishable")
-        assert verdict.outcome == expected, verdict.summary
-        strongest = max(parts, key=lambda c: parts[c].numbers["log_gap_at_n_max"])
-        assert verdict.summary.startswith(f"strongest competitor {strongest}:")
-        assert verdict.numbers["competitors"] == len(parts)
+        steps, flops, direct, one_shot = verdicts[4 * index:4 * index + 4]
+        assert all(v.outcome != "not testable" and v.seeds == 3 for v in (steps, flops, direct, one_shot))
+        assert "equal training steps" in steps.claim and "equal training FLOPs" in flops.claim
+        for verdict, data, pruned, competitors in ((steps, rows, "gfs+ft", tradeoff.competitors(config)),
+                                                   (flops, view, "gfs+ft", tradeoff.competitors(config)),
+                                                   (one_shot, rows, "gfs", tradeoff.one_shot_competitors(config))):
+            expected = pruned_beats_strongest_competitor(data, pruned_method=pruned, competitors=competitors,
+                                                         metric="test_loss", dataset="teacher", n=n)
+            assert (verdict.outcome, verdict.summary) == (expected.outcome, expected.summary)
+        expected = pruned_beats_direct_training([r for r in rows if r["n"] == n], pruned_method="gfs+ft",
+                                                direct_method="direct-gd", metric="test_loss", dataset="teacher")
+        assert (direct.outcome, direct.numbers["n_max"]) == (expected.outcome, n)
+        # the FLOPs view really reads imp-rewind's @flops rows: its test losses differ from the steps view's
+        at_steps = sorted(r["value"] for r in by_metric(rows, "test_loss", method="imp-rewind", n=n))
+        at_flops = sorted(r["value"] for r in by_metric(view, "test_loss", method="imp-rewind", n=n))
+        assert at_flops == sorted(r["value"] for r in by_metric(rows, "test_loss", method="imp-rewind@flops", n=n))
+        assert at_flops != at_steps
 
 
 def test_n_eps_table_counts_the_seeds_censored_at_n():
