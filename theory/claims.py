@@ -211,7 +211,7 @@ def _not_testable(claim: str, why: str, seeds: int = 0, numbers=None) -> Verdict
 
 
 def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolute_slack: float = 1e-12,
-                  floor: float | None = None) -> Verdict:
+                  floor: float | None = None, censor_at: float | None = None) -> Verdict:
     """Check ``measured <= bound`` at every point (arrays of equal length).
 
     A point with an infinite bound holds for any measurement, so it is not evidence: it is
@@ -219,7 +219,11 @@ def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolu
     "not applicable". Likewise, when the measurement cannot go below ``floor`` (a step count
     T* >= 0), a point measured at the floor holds for every bound >= floor, right or wrong: it
     is counted apart (``floor_points``), and with no other point the outcome is "not
-    applicable". Slack: ROUNDING relative to the bound plus ``absolute_slack``. ``where``
+    applicable". With ``censor_at`` (the budget of a step count), a measurement not reached
+    within it (inf) whose bound lies beyond the budget is censored: all that is known is
+    measured > censor_at, which every bound > censor_at allows, so it is counted apart
+    (``censored_points``), never as a violation (an inf measurement with a bound within the
+    budget still is one). Slack: ROUNDING relative to the bound plus ``absolute_slack``. ``where``
     (optional, one label per point) names the worst point. Numbers: points (the evidence:
     finite bound, measurement off the floor), infinite_bound_points, floor_points, violations,
     worst_ratio (largest measured/bound over finite positive bounds) and worst_gap (largest
@@ -232,6 +236,9 @@ def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolu
     if measured.size == 0:
         return Verdict(claim, "not applicable", "no point to check", {"points": 0.0}, kind="theorem", seeds=seeds)
     finite = np.isfinite(bound)
+    censored = (finite & np.isposinf(measured) & (bound > censor_at)) if censor_at is not None else \
+        np.zeros(measured.shape, bool)
+    finite = finite & ~censored  # from here on a censored point is treated like an infinite bound: not evidence
     # a measurement at its floor meets every bound >= floor: such a point cannot tell a right bound from a wrong one
     at_floor = (finite & (measured <= floor) & (bound >= floor)) if floor is not None else np.zeros(measured.shape, bool)
     slack = ROUNDING * np.abs(np.where(finite, bound, 0.0)) + absolute_slack
@@ -245,11 +252,17 @@ def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolu
                "worst_gap": float(gap.max()) if (finite & ~at_floor).any() else math.nan}
     label = f" at {where[worst]}" if where is not None else ""
     # an infinite bound holds for any measurement: such points are counted apart, never as evidence
-    numbers["points"], numbers["infinite_bound_points"] = float(finite.sum()), float((~finite).sum())
+    numbers["points"], numbers["infinite_bound_points"] = float(finite.sum()), float((~finite & ~censored).sum())
+    if censor_at is not None:
+        numbers["censored_points"] = float(censored.sum())
     if floor is not None:
         numbers["points"], numbers["floor_points"] = float((finite & ~at_floor).sum()), float(at_floor.sum())
+    censored_text = (f"; {int(censored.sum())} points not reached within the budget {censor_at:g} with a bound "
+                     "beyond it (censored) are not counted" if censored.any() else "")
     if not finite.any():
-        return Verdict(claim, "not applicable", f"the bound is infinite (vacuous) at all {measured.size} points: "
+        return Verdict(claim, "not applicable", f"no point with a finite bound and a measurement within the budget "
+                       f"(bound infinite at {int((~finite & ~censored).sum())}{censored_text}): nothing to check"
+                       if censored.any() else f"the bound is infinite (vacuous) at all {measured.size} points: "
                        "nothing to check", numbers, kind="theorem", seeds=seeds)
     if (at_floor | ~finite).all():
         return Verdict(claim, "not applicable", f"every point is vacuous: the bound is infinite at {int((~finite).sum())} "
@@ -265,8 +278,9 @@ def theorem_check(claim: str, measured, bound, *, seeds: int, where=None, absolu
     checked = int((finite & ~at_floor).sum())
     text = (f"held at all {checked} points; tightest{label}: measured/bound = {numbers['worst_ratio']:.3g}"
             if positive.any() else f"held at all {checked} points")
-    if (~finite).any():
-        text += f" with a finite bound ({int((~finite).sum())} more points with an infinite bound are not counted)"
+    if (~finite & ~censored).any():
+        text += f" with a finite bound ({int((~finite & ~censored).sum())} more points with an infinite bound are not counted)"
+    text += censored_text
     if at_floor.any():
         text += (f"; {int(at_floor.sum())} points measured at the floor {floor:g}, which meets any bound, "
                  "are not counted")
