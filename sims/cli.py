@@ -125,6 +125,7 @@ def command_flags() -> dict[str, list[FlagSet]]:
     :func:`build_parser` reads and the test compares with the parser."""
     from sims.data import DatasetConfig
     from sims.model import NetworkConfig
+    from sims.prune import TargetConfig
     from sims.select import SelectionConfig
     from sims.sharded import ShardingConfig
     from sims.train import TrainConfig
@@ -141,6 +142,7 @@ def command_flags() -> dict[str, list[FlagSet]]:
                    FlagSet(ShardingConfig, ("chunk_rows",), group="features larger than memory"),
                    FlagSet(SelectFiles, ("out",))],
         "prune": [FlagSet(PruneFiles, ("model", "state_dict", "activation")), data, selection,
+                  FlagSet(TargetConfig, _fields_of(TargetConfig), group="what the selection fits"),
                   FlagSet(ShardingConfig, SHARDING_FIELDS, group="selection past one machine"),
                   FlagSet(PruneFiles, ("out",))],
         "run": [FlagSet(RunOptions, _fields_of(RunOptions))],
@@ -288,51 +290,89 @@ def command_select(args) -> None:
 
 
 def command_prune(args) -> None:
-    """Prune a saved network (or a plain Linear-act-Linear state dict) on a dataset's training split."""
-    import torch
-
+    """Prune a saved network (or a plain nn.Sequential state dict of any depth) on a dataset's training split."""
     from sims.model import save_model
-    from sims.prune import prune_model, prune_state_dict
+    from sims.prune import TargetConfig, prune_model
     from sims.select import SelectionConfig
 
     from sims.sharded import ShardingConfig
 
     wanted = config_from_flags(SelectionConfig, args, SELECTION_FIELDS, flags=SELECTION_RENAMES)
     sharding = config_from_flags(ShardingConfig, args, SHARDING_FIELDS)
-    _, dataset = _dataset_from_args(args)
+    finish = config_from_flags(TargetConfig, args, ("target", "refit", "ridge"))
     if args.state_dict:
-        try:
-            state_dict = torch.load(args.model, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise InputError(f"--model file {args.model!r} does not exist") from None
-        except Exception as error:
-            raise InputError(f"--model file {args.model!r} is not a readable torch state dict: {error.__class__.__name__}") from None
-        if not isinstance(state_dict, dict):
-            raise InputError(f"--model file {args.model!r} does not hold a state dict")
-        first = state_dict.get("0.weight")
-        if isinstance(first, torch.Tensor) and first.ndim == 2 and first.shape[1] != dataset.input_dim:
-            raise InputError(f"--model {args.model!r} takes {first.shape[1]} inputs, but --data {args.data} has "
-                             f"{dataset.input_dim}")
-        small, selection = prune_state_dict(state_dict, dataset.train_inputs, dataset.train_targets, wanted.n,
-                                            wanted.method, activation=args.activation, seed=wanted.seed,
-                                            sharding=sharding)
-        from sims.io import atomic_write
+        _prune_user_model(args, wanted, sharding, finish)
+        return
+    if finish.target == "labels-ce" or finish.refit != "none":
+        raise InputError("--target labels-ce and --refit apply to a --state-dict model; a `gfs train` model takes "
+                         "--target dense or labels")
+    _, dataset = _dataset_from_args(args)
+    import torch
 
-        atomic_write(args.out, lambda temporary: torch.save(small, temporary))
-        width = small["0.weight"].shape[0]
-    else:
-        from sims.model import load_model
+    from sims.model import forward, load_model
 
-        model, metadata = load_model(args.model)
-        if model.input_dim != dataset.input_dim or model.output_dim != dataset.output_dim:
-            raise InputError(f"--model {args.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
-                             f"--data {args.data} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
-        small, selection = prune_model(model, dataset.train_inputs, dataset.train_targets, wanted.n, wanted.method,
-                                       seed=wanted.seed, sharding=sharding)
-        save_model(small, args.out, metadata={"pruned_from": str(args.model), "method": wanted.method, "n": wanted.n,
-                                              "train_loss": float(selection.losses[-1]), "source": metadata})
-        width = small.width
-    print(f"{wanted.method}: kept {width} hidden units, training loss {selection.losses[-1]:.4g}; wrote {args.out}")
+    model, metadata = load_model(args.model)
+    if model.input_dim != dataset.input_dim or model.output_dim != dataset.output_dim:
+        raise InputError(f"--model {args.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
+                         f"--data {args.data} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
+    targets = dataset.train_targets
+    if finish.target == "dense":
+        with torch.no_grad():
+            targets = forward(model, dataset.train_inputs).double().cpu().numpy()
+    small, selection = prune_model(model, dataset.train_inputs, targets, wanted.n, wanted.method,
+                                   seed=wanted.seed, sharding=sharding)
+    save_model(small, args.out, metadata={"pruned_from": str(args.model), "method": wanted.method, "n": wanted.n,
+                                          "target": finish.target or "labels",
+                                          "train_loss": float(selection.losses[-1]), "source": metadata})
+    print(f"{wanted.method}: kept {small.width} hidden units, training loss {selection.losses[-1]:.4g}; wrote {args.out}")
+
+
+def _user_inputs(args) -> str:
+    """For a user's model the inputs are the data as the loader returns them unless asked
+    otherwise (no silent image scaling): --input-scaling auto becomes none. Returns the line
+    saying which inputs are used."""
+    from sims.prune import LOADER_INPUTS
+
+    if args.input_scaling == "auto":
+        args.input_scaling = "none"
+    what = LOADER_INPUTS.get(args.data, "as the loader returns them") if args.input_scaling == "none" else \
+        f"then scaled '{args.input_scaling}'"
+    return (f"inputs: --data {args.data} with --input-scaling {args.input_scaling} ({what}); give the inputs as the "
+            "model was trained on them")
+
+
+def _prune_user_model(args, wanted, sharding, finish) -> None:
+    """``gfs prune --state-dict``: sims.prune.prune_network on a plain nn.Sequential state dict."""
+    import torch
+
+    from sims.compare import load_state_dict
+    from sims.io import atomic_write
+    from sims.layerwise import mlp_from_state_dict, state_dict_of
+    from sims.prune import prune_network
+
+    inputs_line = _user_inputs(args)
+    _, dataset = _dataset_from_args(args)
+    mlp = mlp_from_state_dict(load_state_dict(args.model, tensors_only=False), args.activation)
+    if mlp.input_dim != dataset.input_dim:
+        raise InputError(f"--model {args.model!r} takes {mlp.input_dim} inputs, but --data {args.data} has "
+                         f"{dataset.input_dim}")
+    if mlp.output_dim != dataset.output_dim:
+        raise InputError(f"--model {args.model!r} maps {mlp.input_dim} inputs to {mlp.output_dim} outputs, but "
+                         f"--data {args.data} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
+    _check_writable("--out", Path(args.out))
+    print(inputs_line)
+    pruned, report = prune_network(mlp, dataset.train_inputs, wanted.n, target=finish.target or "dense",
+                                   labels=dataset.train_labels, targets=dataset.train_targets, method=wanted.method,
+                                   refit=finish.refit, ridge=finish.ridge, seed=wanted.seed, sharding=sharding,
+                                   test_inputs=dataset.test_inputs, test_labels=dataset.test_labels,
+                                   test_targets=dataset.test_targets)
+    atomic_write(args.out, lambda temporary: torch.save(state_dict_of(pruned), temporary))
+    for line in report.lines(wanted.method):
+        print(line)
+    if report.warning:
+        print(f"warning: {report.warning}", file=sys.stderr)
+    shape = ", ".join([str(mlp.input_dim), *map(str, pruned.widths), str(mlp.output_dim)])
+    print(f"wrote {args.out} (loads into an nn.Sequential of Linear layers {shape})")
 
 
 def _experiment_config(experiment, args):

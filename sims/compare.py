@@ -460,15 +460,16 @@ def _rows_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def load_state_dict(path: str) -> dict:
-    """A state dict from ``path`` (torch.load with weights_only); an InputError names --model."""
+def load_state_dict(path: str, *, tensors_only: bool = True) -> dict:
+    """A state dict from ``path`` (torch.load with weights_only); an InputError names --model.
+    ``tensors_only=False`` accepts any dict (the caller's parser then names missing keys)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InputError(f"--model file {path!r} does not exist") from None
     except Exception as error:  # torch raises unrelated types for unreadable files
         raise InputError(f"--model file {path!r} is not a readable torch state dict: {error.__class__.__name__}") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or (tensors_only and not all(isinstance(v, torch.Tensor) for v in state.values())):
         raise InputError(f"--model file {path!r} does not hold a state dict of tensors")
     return state
 

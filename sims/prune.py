@@ -1,4 +1,4 @@
-"""Prune a two-layer network to a physically smaller one with a selection method.
+"""Prune a network to a physically smaller one with a selection method.
 
 Two kinds of model are accepted:
 
@@ -13,9 +13,20 @@ A plain model computes W2 act(W1 x + b1) + b2. Without b2 this is the mean of th
 contributions N * W2[:, i] act(w1_i . x + b1_i), i.e. a mean-field TwoLayerNet, so the output
 bias is set aside: selection fits the target minus b2 with those contributions, and the pruned
 state dict keeps b2 unchanged, so its output is (selected mixture of contributions) + b2.
+
+Pruning a user's network (:func:`prune_network`, :func:`prune_sequential`, ``gfs prune
+--state-dict``, any depth through :mod:`sims.layerwise`) adds what a network trained elsewhere
+needs: a choice of what the selection fits (:data:`TARGETS`; by default the dense network's own
+outputs), the dense network's baseline measured on the data given (and a refusal when it is near
+chance: the inputs then do not match the model), an optional exact refit of the output layer,
+and a one-line warning when the result is no better than the output bias alone.
 """
 
 from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,7 +38,9 @@ from sims.select import Selection, select
 
 __all__ = [
     "STATE_DICT_KEYS", "prune_model", "model_from_state_dict", "state_dict_from_model",
-    "prune_state_dict"
+    "prune_state_dict", "TARGETS", "REFITS", "LOADER_INPUTS", "NEAR_CHANCE", "NO_BETTER_MARGIN", "TargetConfig",
+    "prune_state_dict_cross_entropy", "network_metrics", "near_chance", "PruneReport", "prune_network",
+    "prune_sequential",
 ]
 
 STATE_DICT_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias")
@@ -149,3 +162,350 @@ def prune_state_dict(state_dict: dict, inputs, targets, n: int, method: str = "g
     if "2.bias" not in state_dict:
         del small_state["2.bias"]
     return small_state, selection
+
+
+# ------------------------------------------------------------------------------ a user's network
+
+#: What the selection fits on the training inputs (the output bias b is kept and never selected).
+TARGETS = {
+    "dense": "the dense network's own outputs (function matching, P2's setting; the default for a user's model)",
+    "labels": "the data set's targets (one-hot labels) with the squared loss",
+    "labels-ce": "the labels with the cross-entropy of the logits, by the published procedure "
+                 "(sims.published_gfs with all candidates and the full batch; each unit at most once)",
+}
+#: Final exact refit of the output layer on the kept units: none, least squares, or ridge.
+REFITS = ("none", "least-squares", "ridge")
+
+#: What each data set's inputs are with ``--input-scaling none`` (as its loader returns them).
+LOADER_INPUTS = {
+    "digits": "pixel values / 16, in [0, 1] (scikit-learn's digits.data / 16)",
+    "mnist5k": "pixel values / 255, in [0, 1]",
+    "mnist": "pixel values / 255, in [0, 1]",
+    "teacher": "x ~ N(0, I/d) (or uniform on the unit sphere)",
+}
+
+#: The dense network is "near chance" when its training accuracy is below
+#: chance + NEAR_CHANCE * (1 - chance), chance being the share of the most frequent class.
+NEAR_CHANCE = 0.2
+#: A pruned network is "no better than its output bias alone" when its training accuracy exceeds
+#: the bias's by at most this much (or, without labels, its loss against the target is no lower).
+NO_BETTER_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """What the selection on a user's network fits and how the result is finished."""
+
+    target: str | None = field(default=None, metadata={
+        "help": "what the selection fits (default: dense for a plain state dict, labels for a `gfs train` model)",
+        "choices": lambda: TARGETS})
+    refit: str = field(default="none", metadata={"help": "final exact refit of the output layer on the kept units",
+                                                 "choices": lambda: REFITS})
+    ridge: float = field(default=1e-3, metadata={
+        "help": "lambda of --refit ridge: minimises 0.5 mean ||W h + b - y||^2 + 0.5 lambda ||W||^2",
+        "range": "positive"})
+
+    def __post_init__(self):
+        if self.target is not None:
+            check_choice("target", self.target, TARGETS)
+        check_choice("refit", self.refit, REFITS)
+        if not (isinstance(self.ridge, (int, float)) and math.isfinite(self.ridge) and self.ridge > 0):
+            raise InputError(f"ridge must be a positive number, got {self.ridge!r}")
+
+
+def prune_state_dict_cross_entropy(state_dict: dict, inputs, labels, n: int, *,
+                                   activation: str = "relu") -> tuple[dict, object]:
+    """Prune a Linear-act-Linear state dict by the published GFS on the cross-entropy: n distinct
+    units chosen one at a time, each the one whose uniform mean with those already chosen has the
+    lowest cross-entropy of (mean + b2) against ``labels`` (m,) on all m examples and all
+    candidates (:func:`sims.published_gfs.published_gfs`, loss "cross-entropy"). n <= N. Returns
+    (small state dict with the same keys, PublishedSelection)."""
+    from sims.published_gfs import PublishedOptions, published_gfs
+
+    model, output_bias = model_from_state_dict(state_dict, activation)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    classes = model.output_dim
+    if model.output_dim < 2 or labels.min() < 0 or labels.max() >= classes:
+        raise InputError(f"target 'labels-ce' needs class labels in 0..K-1 and K >= 2 outputs (K = {classes})")
+    if not 1 <= n <= model.width:
+        raise InputError(f"n = {n} exceeds the number of units N = {model.width} (target 'labels-ce' picks each "
+                         "unit at most once)")
+    with torch.no_grad():
+        features = neuron_features(model, inputs)
+    bias = output_bias.double().cpu().numpy()
+    picked = published_gfs(features, np.eye(classes)[labels] - bias, n, PublishedOptions(loss="cross-entropy"),
+                           labels=labels, output_offset=bias)
+    support = np.sort(picked.indices)
+    small = state_dict_from_model(subnetwork(model, support, np.full(support.size, 1.0 / support.size)), output_bias)
+    for key in ("0.bias", "2.bias"):
+        if key not in state_dict:
+            del small[key]
+    return small, picked
+
+
+def _predictions(outputs: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    if outputs.shape[1] == 1:  # one output: its sign picks the first (-) or second (+) class
+        return np.where(outputs[:, 0] > 0, classes[-1], classes[0])
+    return outputs.argmax(1)
+
+
+def network_metrics(outputs, labels=None, targets=None, reference=None) -> dict[str, float]:
+    """Metrics of outputs (m, K) in float64: ``accuracy`` (argmax, or the sign for K = 1, against
+    labels (m,)), ``cross_entropy`` (K > 1), ``labels_loss`` (0.5 mean ||f - y||^2 against targets
+    (m, K)), ``target_loss`` (the same against ``reference`` (m, K), the selection's target)."""
+    outputs = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    metrics = {}
+    if labels is not None and len(labels):
+        labels = np.asarray(labels)
+        metrics["accuracy"] = float(np.mean(_predictions(outputs, np.unique(labels)) == labels))
+        if outputs.shape[1] > 1:
+            shifted = outputs - outputs.max(1, keepdims=True)
+            log_probabilities = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+            metrics["cross_entropy"] = float(-np.mean(log_probabilities[np.arange(len(labels)), labels]))
+    for name, values in (("labels_loss", targets), ("target_loss", reference)):
+        if values is not None and len(values):
+            values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+            metrics[name] = float(0.5 * np.mean(np.sum((outputs - values) ** 2, axis=1)))
+    return metrics
+
+
+def near_chance(accuracy: float, labels) -> tuple[bool, float]:
+    """(accuracy below chance + NEAR_CHANCE (1 - chance), chance), chance = the most frequent
+    class's share of ``labels``."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    chance = float(counts.max() / counts.sum())
+    return accuracy < chance + NEAR_CHANCE * (1 - chance), chance
+
+
+@dataclass(frozen=True, eq=False)
+class PruneReport:
+    """What :func:`prune_network` did and measured. target: a key of TARGETS; sizes: n per hidden
+    layer; dense_widths, widths: hidden widths before and after; dense, pruned, refit (None
+    without refit), trivial (the output bias alone): {"train_<metric>", "test_<metric>"} of
+    :func:`network_metrics`; refit_kind: a key of REFITS; warning: the one-line warning of a
+    useless result, or None."""
+
+    target: str
+    sizes: tuple
+    dense_widths: tuple
+    widths: tuple
+    dense: dict
+    pruned: dict
+    refit: dict | None
+    trivial: dict
+    refit_kind: str = "none"
+    warning: str | None = None
+
+    def lines(self, method: str = "gfs") -> list[str]:
+        """The report as printed by ``gfs prune``: the dense baseline, the pruned network, the refit."""
+        shape = "-".join(map(str, self.dense_widths))
+        out = [f"dense network (hidden widths {shape}): {_describe(self.dense)}"]
+        kept = ", ".join(f"{w} of {d}" for w, d in zip(self.widths, self.dense_widths))
+        out.append(f"{method}, target {self.target} (n = {', '.join(map(str, self.sizes))}): kept {kept} hidden units; "
+                   f"{_describe(self.pruned, self.dense)}")
+        if self.refit is not None:
+            out.append(f"after the {self.refit_kind} refit of the output layer: {_describe(self.refit, self.dense)}")
+        return out
+
+
+def _describe(metrics: dict, dense: dict | None = None) -> str:
+    parts = []
+    for split in ("train", "test"):
+        if f"{split}_accuracy" in metrics:
+            text = f"{split} accuracy {metrics[f'{split}_accuracy']:.3f}"
+            if dense and dense.get(f"{split}_accuracy"):
+                text += f" ({metrics[f'{split}_accuracy'] / dense[f'{split}_accuracy']:.1%} of dense)"
+            if f"{split}_cross_entropy" in metrics:
+                text += f", cross-entropy {metrics[f'{split}_cross_entropy']:.4g}"
+            parts.append(text)
+    if "train_labels_loss" in metrics:
+        parts.append(f"squared loss against the labels {metrics['train_labels_loss']:.4g}")
+    if dense is not None and "train_target_loss" in metrics and metrics.get("train_target_loss") != metrics.get(
+            "train_labels_loss"):
+        parts.append(f"against the target {metrics['train_target_loss']:.4g}")
+    return "; ".join(parts)
+
+
+def _split_metrics(mlp, splits: dict, reference) -> dict[str, float]:
+    from sims.layerwise import outputs
+
+    metrics = {}
+    for split, (inputs, labels, targets) in splits.items():
+        if inputs is None or len(inputs) == 0:
+            continue
+        values = outputs(mlp, inputs).double().cpu().numpy()
+        measured = network_metrics(values, labels, targets, reference if split == "train" else None)
+        metrics.update({f"{split}_{name}": value for name, value in measured.items()})
+    return metrics
+
+
+def _refit_output_layer(mlp, inputs, target: np.ndarray, ridge: float | None):
+    """mlp with its last Linear layer replaced by the least-squares (ridge: penalty 0.5 ridge ||W||^2
+    on the mean loss) fit of ``target`` (m, K) on the last hidden layer's activations; the bias,
+    if the layer has one, is fitted unpenalised."""
+    from sims.layerwise import PlainMLP, hidden
+
+    h = hidden(mlp, inputs, len(mlp.weights) - 1).double()
+    y = torch.as_tensor(target, dtype=torch.float64)
+    with_bias = mlp.biases[-1] is not None
+    h_mean, y_mean = (h.mean(0), y.mean(0)) if with_bias else (torch.zeros(h.shape[1], dtype=torch.float64),
+                                                               torch.zeros(y.shape[1], dtype=torch.float64))
+    hc, yc = h - h_mean, y - y_mean
+    if ridge is None:
+        solution = torch.linalg.lstsq(hc, yc, driver="gelsd").solution  # (n', K), minimum norm
+    else:
+        gram = hc.T @ hc / h.shape[0] + ridge * torch.eye(h.shape[1], dtype=torch.float64)
+        solution = torch.linalg.solve(gram, hc.T @ yc / h.shape[0])
+    weight = solution.T.to(mlp.dtype).contiguous()
+    bias = (y_mean - h_mean @ solution).to(mlp.dtype) if with_bias else None
+    return PlainMLP(mlp.weights[:-1] + (weight,), mlp.biases[:-1] + (bias,), mlp.activation)
+
+
+def _useless_warning(report_pruned: dict, trivial: dict, widths, sizes, target: str) -> str | None:
+    single = [l + 1 for l, (w, n) in enumerate(zip(widths, sizes)) if w == 1 and n >= 2]
+    if "train_accuracy" in report_pruned:
+        no_better = report_pruned["train_accuracy"] <= trivial["train_accuracy"] + NO_BETTER_MARGIN
+        evidence = (f"train accuracy {report_pruned['train_accuracy']:.3f}, the output bias alone "
+                    f"{trivial['train_accuracy']:.3f}")
+    else:
+        no_better = report_pruned["train_target_loss"] >= trivial["train_target_loss"]
+        evidence = (f"loss against the target {report_pruned['train_target_loss']:.4g}, the output bias alone "
+                    f"{trivial['train_target_loss']:.4g}")
+    if not (no_better or single):
+        return None
+    what = "no better than its output bias alone" if no_better else "a single unit"
+    if single:
+        what += f" (hidden layer {', '.join(map(str, single))} kept 1 unit of n = {sizes[single[0] - 1]} asked)"
+    if target == "labels":
+        cause = ("target 'labels' fits the labels with the squared loss, but this network's outputs (logits?) are on "
+                 "another scale; try target 'dense' (the network's own outputs) or 'labels-ce'")
+    else:
+        cause = ("too few units for this network, or inputs that do not match the model; try a larger n, the "
+                 "refit of the output layer, or check the input scaling")
+    return f"the pruned network is {what}: {evidence}. Likely cause: {cause}"
+
+
+def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targets=None, method: str = "gfs",
+                  activation: str = "relu", refit: str = "none", ridge: float = 1e-3, seed: int | None = None,
+                  sharding=None, test_inputs=None, test_labels=None, test_targets=None, check_chance: bool = True):
+    """Prune a user's plain MLP: an ``nn.Sequential(Linear, act, ..., Linear)`` object, its state
+    dict (``activation`` names its activation) or a :class:`sims.layerwise.PlainMLP`.
+
+    inputs (m, d): the training inputs, exactly as the model was trained on them; n: units to
+    select per hidden layer (one int, or one per layer); target: a key of :data:`TARGETS`;
+    labels (m,) int: class labels (needed by 'labels-ce' and for the accuracy checks); targets
+    (m, K): the 'labels' target (default: one-hot of ``labels``); method: a selection method of
+    sims.select (target 'labels-ce' runs the published procedure instead; gfs or gfs-norep);
+    refit: a key of :data:`REFITS` (``ridge``: its lambda), fitting the dense outputs for target
+    'dense', else the labels' targets; test_*: held-out data, only measured.
+
+    Checks: with labels, the dense network's training accuracy must not be near chance
+    (:func:`near_chance`), else an InputError says the inputs probably do not match the model.
+    Two-layer networks are pruned by :func:`prune_state_dict` (``sharding`` applies), deeper ones
+    layer by layer (:func:`sims.layerwise.prune_layerwise`). Returns (pruned PlainMLP of the same
+    depth, :class:`PruneReport`); its ``warning`` is set when the result is useless.
+    """
+    from sims.layerwise import PlainMLP, mlp_from_sequential, mlp_from_state_dict, outputs, prune_layerwise
+
+    config = TargetConfig(target=check_choice("target", target, TARGETS), refit=refit, ridge=ridge)
+    if isinstance(model, PlainMLP):
+        dense = model
+    elif isinstance(model, torch.nn.Module):
+        dense = mlp_from_sequential(model)
+    elif isinstance(model, dict):
+        dense = mlp_from_state_dict(model, activation)
+    else:
+        raise InputError(f"model must be an nn.Sequential, a state dict or a PlainMLP, got {type(model).__name__}")
+    inputs = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
+    if inputs.ndim != 2 or inputs.shape[1] != dense.input_dim:
+        raise InputError(f"inputs must have shape (m, {dense.input_dim}) for this model, got {tuple(inputs.shape)}")
+    m, classes = inputs.shape[0], dense.output_dim
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.shape != (m,):
+            raise InputError(f"labels must have shape ({m},), got {labels.shape}")
+    if targets is None and labels is not None and classes > 1:
+        targets = np.eye(classes)[labels]
+    if targets is not None:
+        targets = np.asarray(targets, dtype=np.float64).reshape(m, -1)
+        if targets.shape[1] != classes:
+            raise InputError(f"targets must have shape ({m}, {classes}), got {targets.shape}")
+    if config.target == "labels" and targets is None:
+        raise InputError("target 'labels' needs labels (or targets (m, K))")
+    if config.target == "labels-ce" and (labels is None or method not in ("gfs", "gfs-norep")):
+        raise InputError("target 'labels-ce' needs labels and runs the published GFS (method gfs or gfs-norep), "
+                         f"got method {method!r}" + ("" if labels is not None else " and no labels"))
+    dense_outputs = outputs(dense, inputs).double().cpu().numpy()
+    reference = dense_outputs if config.target == "dense" else targets
+    test_targets = (np.eye(classes)[np.asarray(test_labels)] if test_targets is None and test_labels is not None
+                    and classes > 1 else test_targets)
+    splits = {"train": (inputs, labels, targets), "test": (test_inputs, test_labels, test_targets)}
+    dense_metrics = _split_metrics(dense, splits, reference)
+    if check_chance and labels is not None:
+        low, chance = near_chance(dense_metrics["train_accuracy"], labels)
+        if low:
+            raise InputError(f"the dense network's training accuracy is {dense_metrics['train_accuracy']:.3f}, near "
+                             f"chance ({chance:.3f}): the inputs probably do not match the model (give them as it was "
+                             "trained on them, e.g. the same input scaling)")
+
+    def select_piece(piece, piece_inputs, piece_target, size):
+        return prune_state_dict(piece, piece_inputs, piece_target, size, method, activation=dense.activation,
+                                seed=seed, sharding=sharding if len(dense.weights) == 2 else None)
+
+    def select_last(piece, piece_inputs, piece_target, size):
+        if config.target == "labels-ce":
+            return prune_state_dict_cross_entropy(piece, piece_inputs, labels, size, activation=dense.activation)
+        return select_piece(piece, piece_inputs, piece_target, size)
+
+    from sims.layerwise import layer_sizes
+
+    sizes = layer_sizes(n, dense.widths)
+    pruned, _ = prune_layerwise(dense, inputs, sizes, dense_outputs if config.target == "dense" else targets,
+                                select_piece, select_last)
+    pruned_metrics = _split_metrics(pruned, splits, reference)
+    refit_metrics = None
+    final = pruned
+    if config.refit != "none":
+        final = _refit_output_layer(pruned, inputs, reference, config.ridge if config.refit == "ridge" else None)
+        refit_metrics = _split_metrics(final, splits, reference)
+    bias = dense.biases[-1]
+    constant = (np.zeros(classes) if bias is None else bias.double().cpu().numpy())
+    trivial = {}
+    for split, (split_inputs, split_labels, split_targets) in splits.items():
+        if split_inputs is not None and len(split_inputs):
+            values = np.broadcast_to(constant, (len(split_inputs), classes))
+            measured = network_metrics(values, split_labels, split_targets, reference if split == "train" else None)
+            trivial.update({f"{split}_{name}": value for name, value in measured.items()})
+    warning = _useless_warning(refit_metrics or pruned_metrics, trivial, final.widths, sizes, config.target)
+    report = PruneReport(config.target, sizes, dense.widths, final.widths, dense_metrics, pruned_metrics,
+                         refit_metrics, trivial, config.refit, warning)
+    return final, report
+
+
+def prune_sequential(model: torch.nn.Module, inputs, n, *, target: str = "dense", labels=None, method: str = "gfs",
+                     refit: str = "none", ridge: float = 1e-3, seed: int | None = None, test_inputs=None,
+                     test_labels=None, return_report: bool = False):
+    """Prune an ``nn.Sequential(Linear, act, Linear, ..., Linear)`` (any depth, act one of torch's
+    ReLU, Tanh, Sigmoid, Softplus, GELU) and get a narrower ``nn.Sequential`` of the same depth.
+
+    inputs (m, d): training inputs as the model was trained on them; n: units kept per hidden
+    layer (int or one per layer); target: "dense" (default: match the model's own outputs),
+    "labels" (squared loss against one-hot ``labels``) or "labels-ce" (cross-entropy, published
+    GFS); labels (m,) int class labels, optional for "dense" but then the checks below need them;
+    refit: "none", "least-squares" or "ridge" (``ridge`` its lambda) of the output layer.
+    The same checks as ``gfs prune --state-dict``: an InputError when the dense network's accuracy
+    on (inputs, labels) is near chance; a ``UserWarning`` (one line, with the likely cause) when
+    the result is no better than the output bias alone or keeps one unit where several were
+    asked. Returns the new nn.Sequential (the model is not modified), or (it, PruneReport) with
+    ``return_report=True``. Example::
+
+        small = prune_sequential(model, X_train, n=50, labels=y_train)
+    """
+    from sims.layerwise import sequential_of
+
+    pruned, report = prune_network(model, inputs, n, target=target, labels=labels, method=method, refit=refit,
+                                   ridge=ridge, seed=seed, test_inputs=test_inputs, test_labels=test_labels)
+    if report.warning:
+        warnings.warn(report.warning, UserWarning, stacklevel=2)
+    small = sequential_of(pruned)
+    return (small, report) if return_report else small

@@ -132,16 +132,23 @@ def test_prune_a_plain_pytorch_state_dict(tmp_path, capsys):
 
     torch.manual_seed(0)
     dense = torch.nn.Sequential(torch.nn.Linear(64, 40), torch.nn.Tanh(), torch.nn.Linear(40, 10)).double()
+    data = load_dataset(name="digits", m=200, input_scaling="unit-norm")
+    optimiser = torch.optim.Adam(dense.parameters(), lr=0.01)  # trained: an untrained model is refused (near chance)
+    for _ in range(30):
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(dense(torch.from_numpy(data.train_inputs)),
+                                          torch.from_numpy(data.train_labels)).backward()
+        optimiser.step()
     torch.save(dense.state_dict(), tmp_path / "mlp.pt")
     out = tmp_path / "small_mlp.pt"
     assert main(["prune", "--state-dict", "--model", str(tmp_path / "mlp.pt"), "--activation", "tanh",
-                 "--data", "digits", "--m", "200", "-n", "6", "--out", str(out)]) == 0
+                 "--data", "digits", "--input-scaling", "unit-norm", "--m", "200", "-n", "6", "--target", "labels",
+                 "--out", str(out)]) == 0
     small_state = torch.load(out, weights_only=True)
     width = small_state["0.weight"].shape[0]
     assert width <= 6 and set(small_state) == set(dense.state_dict())
     small = torch.nn.Sequential(torch.nn.Linear(64, width), torch.nn.Tanh(), torch.nn.Linear(width, 10)).double()
     small.load_state_dict(small_state)
-    data = load_dataset(name="digits", m=200)
     model, output_bias = model_from_state_dict(dense.state_dict(), activation="tanh")
     targets = data.train_targets - output_bias.numpy()
     selection = select(neuron_features(model, data.train_inputs), targets, 6, "gfs")
