@@ -839,6 +839,8 @@ METHODS = {
     "stochastic-greedy-opt": SelectionMethod(stochastic_greedy_opt, reweighted=True, style=("C4", ":"),
                                              depends_on_n=True),
 }
+"""The selection methods: name -> :class:`SelectionMethod` (its ``run`` and its facts). Adding a
+method is one line here (see the module docstring); everything else reads this table."""
 
 #: The methods P4 covers (the Frank-Wolfe family): exponential rate inside the hull.
 REWEIGHTED_METHODS = tuple(name for name, spec in METHODS.items() if spec.exponential)
