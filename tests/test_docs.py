@@ -102,3 +102,11 @@ def test_the_docs_hook_points_the_guide_links_at_site_pages():
             "[other](docs/THEORY.mdx)")
     assert hooks.rewrite_links(text) == ("[theory](THEORY.md#7-how) [b](benchmarks.md) ![f](figures/x.png) "
                                          "[r](guide.md) [other](docs/THEORY.mdx)")
+
+
+def test_the_readme_python_api_example_runs():
+    """The code block of the README's "Python API" section, as a reader would paste it."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Python API"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code, "README.md (Python API)", "exec"), {})
