@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["IdentityCheck", "expected_random_subnetwork_loss", "random_subnetwork_losses", "identity_check",
-           "p6_required_size"]
+__all__ = ["IdentityCheck", "expected_random_subnetwork_loss", "random_subnetwork_losses",
+           "random_subnetwork_losses_gram", "identity_check", "p6_required_size"]
 
 
 def expected_random_subnetwork_loss(dense_loss: float, variance: float, n) -> float:
@@ -51,25 +51,35 @@ def _neuron_major(features) -> np.ndarray:
 def random_subnetwork_losses(features, targets, n: int, draws: int, seed: int = 0) -> np.ndarray:
     """(draws,) losses (mean form) of ``draws`` subnetworks, each the mean of n neurons drawn
     i.i.d. uniformly with replacement from the N columns of ``features`` (m, N) or (m, N, K);
-    ``targets`` (m,) or (m, K). Deterministic in ``seed``.
-
-    A draw is its count vector c (multinomial(n, 1/N)); its output is ``Phi c / n`` and its
-    loss ``(c^T G c / n^2 - 2 c.b / n + ||y||^2) / (2m)`` with the Gram matrix ``G = Phi^T Phi``
-    and ``b = Phi^T y``: O(N^2) per draw whatever m and n are.
-    """
+    ``targets`` (m,) or (m, K). Deterministic in ``seed``. See :func:`random_subnetwork_losses_gram`."""
     phi = _neuron_major(features)
-    width = phi.shape[0]
     y = np.asarray(targets, dtype=np.float64).reshape(-1)
     if y.size != phi.shape[1]:
         raise ValueError(f"targets must have m * K = {phi.shape[1]} entries, got {y.size}")
-    if int(n) != n or n < 1 or int(draws) != draws or draws < 2:
-        raise ValueError(f"n must be an integer >= 1 and draws an integer >= 2, got n={n!r}, draws={draws!r}")
-    m = np.asarray(features).shape[0]
-    gram, cross, norm = phi @ phi.T, phi @ y, float(y @ y)
+    return random_subnetwork_losses_gram(phi @ phi.T, phi @ y, float(y @ y), np.asarray(features).shape[0], n, draws,
+                                         seed)
+
+
+def random_subnetwork_losses_gram(gram, cross, target_norm: float, m: int, n: int, draws: int,
+                                  seed: int = 0) -> np.ndarray:
+    """As :func:`random_subnetwork_losses` from the Gram matrix ``G = Phi^T Phi`` (N, N), the
+    products ``b = Phi^T y`` (N,) and ``||y||^2`` (sums over the m samples and K outputs), m.
+
+    A draw is its count vector c (multinomial(n, 1/N)); its output is ``Phi c / n`` and its
+    loss ``(c^T G c / n^2 - 2 c.b / n + ||y||^2) / (2m)``: O(N^2) per draw whatever m and n are.
+    """
+    gram = np.asarray(gram, dtype=np.float64)
+    cross = np.asarray(cross, dtype=np.float64).ravel()
+    width = cross.size
+    if gram.shape != (width, width) or width == 0:
+        raise ValueError(f"gram must be (N, N) with N = len(cross) = {width}, got {gram.shape}")
+    if int(n) != n or n < 1 or int(draws) != draws or draws < 2 or m < 1:
+        raise ValueError(f"n must be an integer >= 1, draws an integer >= 2 and m >= 1, got n={n!r}, "
+                         f"draws={draws!r}, m={m!r}")
     counts = np.random.default_rng(seed).multinomial(int(n), np.full(width, 1.0 / width), size=int(draws))
     counts = counts.astype(np.float64)
     quadratic = np.einsum("ri,ri->r", counts @ gram, counts)
-    return (quadratic / n ** 2 - 2.0 * (counts @ cross) / n + norm) / (2.0 * m)
+    return (quadratic / n ** 2 - 2.0 * (counts @ cross) / n + float(target_norm)) / (2.0 * m)
 
 
 @dataclass(frozen=True)

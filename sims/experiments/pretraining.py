@@ -68,9 +68,10 @@ from sims.errors import InputError
 from sims.experiment import Experiment
 from sims.experiments.common import accuracy, features_of, geometric_steps, tidy_row, unit_rms_targets
 
-SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k", "mf-mnist")
-DEFAULT_SETUPS = ("ntk-teacher", "mf-teacher", "rf-teacher", "mf-mnist5k", "sgd-mnist5k")
-SYNTHETIC = ("ntk-teacher", "mf-teacher", "rf-teacher")
+SETUPS = ("ntk-teacher", "mf-teacher", "mf-teacher-p7", "rf-teacher", "mf-mnist5k", "sgd-mnist5k", "mf-mnist")
+DEFAULT_SETUPS = ("ntk-teacher", "mf-teacher", "mf-teacher-p7", "rf-teacher", "mf-mnist5k", "sgd-mnist5k")
+SYNTHETIC = ("ntk-teacher", "mf-teacher", "mf-teacher-p7", "rf-teacher")
+IDENTITY_Z_LIMIT = 4.0  # |z| above it: the random-subnetwork identity is violated (6.3e-5 per check under it)
 NOTE_METRICS = ("diverged_lr", "skipped_m_too_large", "skipped_data_missing")
 
 
@@ -82,7 +83,9 @@ class PretrainingConfig:
     sum_eps: summed-form criteria for the synthetic set-ups (m L <= eps);
     taus: training-accuracy criteria (labelled data); coarse_points: size of the coarse grid
     of steps on which the subnetwork is evaluated before the exact search; mnist_seeds: the
-    MNIST set-ups run the first mnist_seeds of ``seeds`` (they cost most per cell).
+    MNIST set-ups run the first mnist_seeds of ``seeds`` (they cost most per cell); p7_*: the
+    ``mf-teacher-p7`` set-up (n = p7_n may exceed the width: GFS picks with replacement);
+    identity_draws: random subnetworks drawn per checked step for the identity (>= 2).
     """
 
     setups: tuple[str, ...] = constrained(DEFAULT_SETUPS, choices=lambda: SETUPS)
@@ -110,6 +113,18 @@ class PretrainingConfig:
     rf_iterations: int = constrained(1000, value_range="non-negative")
     rf_lr: float = constrained(1.0, value_range="positive")
     rf_eps: tuple[float, ...] = constrained((0.4, 0.1, 0.07, 0.05, 0.04), value_range="non-negative")
+    # P7 where it is informative: mean-field, both layers, n > N (GFS with replacement), second layer
+    # initialised p7_second_scale times smaller; the first p7_seeds of ``seeds``
+    p7_sizes: tuple[int, ...] = constrained((30, 100, 300, 1000), value_range="positive")
+    p7_n: int = constrained(4000, value_range="positive")
+    p7_width: int = constrained(200, value_range="positive")
+    p7_second_scale: float = constrained(0.3, value_range="positive")
+    p7_iterations: int = constrained(80, value_range="non-negative")
+    p7_lr: float = constrained(1.0, value_range="positive")
+    p7_eps: tuple[float, ...] = constrained((0.1, 0.07, 0.05, 0.04, 0.03), value_range="non-negative")
+    p7_seeds: int = constrained(4, value_range="positive")
+    # the random-subnetwork identity: draws per checked step
+    identity_draws: int = constrained(4000, value_range="positive")
     # MNIST (full-batch GD and SGD)
     mnist5k_sizes: tuple[int, ...] = constrained((250, 500, 1000, 2000, 5000), value_range="positive")
     mnist_sizes: tuple[int, ...] = constrained((1000, 3000, 10000, 30000, 60000), value_range="positive")
@@ -128,6 +143,8 @@ class PretrainingConfig:
         check_fields(self)
         if not self.seeds:
             raise InputError("seeds must not be empty")
+        if self.identity_draws < 2:
+            raise InputError(f"identity_draws must be an integer >= 2, got {self.identity_draws!r}")
 
 
 def quick() -> PretrainingConfig:
@@ -144,6 +161,13 @@ def quick() -> PretrainingConfig:
         mf_iterations=120,
         rf_width=100,
         rf_iterations=300,
+        p7_sizes=(30, 100, 300),
+        p7_n=600,
+        p7_width=60,
+        p7_iterations=40,
+        p7_eps=(0.25, 0.2, 0.15, 0.1, 0.07),
+        p7_seeds=1,
+        identity_draws=1000,
         mnist5k_sizes=(250, 500),
         mnist_width=60,
         mnist_iterations=60,
@@ -170,7 +194,7 @@ def _setting(config: PretrainingConfig, setup: str) -> dict:
         data = DatasetConfig(name="teacher", input_dim=config.input_dim, teacher_width=config.teacher_width,
                              input_distribution="sphere", test_fraction=0.0)
         common = dict(data=data, sizes=config.teacher_sizes, dtype="float64", store_every=1, sum_eps=config.sum_eps,
-                      batch_size=None, unit="step")
+                      batch_size=None, unit="step", n=config.n, second_scale=1.0)
         if setup == "ntk-teacher":
             return dict(common, width=config.ntk_width, iterations=config.ntk_iterations, lr=config.ntk_lr,
                         eps=config.ntk_eps, train=dict(mode="first", scaling="ntk", second_layer="sign",
@@ -178,12 +202,17 @@ def _setting(config: PretrainingConfig, setup: str) -> dict:
         if setup == "mf-teacher":
             return dict(common, width=config.mf_width, iterations=config.mf_iterations, lr=config.mf_lr,
                         eps=config.mf_eps, train=dict(mode="both"))
+        if setup == "mf-teacher-p7":
+            return dict(common, sizes=config.p7_sizes, width=config.p7_width, iterations=config.p7_iterations,
+                        lr=config.p7_lr, eps=config.p7_eps, sum_eps=(), n=config.p7_n,
+                        second_scale=config.p7_second_scale, train=dict(mode="both"))
         return dict(common, width=config.rf_width, iterations=config.rf_iterations, lr=config.rf_lr,
                     eps=config.rf_eps, train=dict(mode="second"))
     name = "mnist" if setup == "mf-mnist" else "mnist5k"
     sizes = config.mnist_sizes if name == "mnist" else config.mnist5k_sizes
     common = dict(data=DatasetConfig(name=name, test_fraction=0.0), sizes=sizes, width=config.mnist_width,
-                  dtype="float32", eps=config.mnist_eps, sum_eps=(), train=dict(mode="both"))
+                  dtype="float32", eps=config.mnist_eps, sum_eps=(), train=dict(mode="both"), n=config.n,
+                  second_scale=1.0)
     if setup == "sgd-mnist5k":
         return dict(common, iterations=config.sgd_epochs, lr=config.sgd_lr, store_every=1,
                     batch_size=config.sgd_batch_size, unit="epoch")
@@ -192,6 +221,8 @@ def _setting(config: PretrainingConfig, setup: str) -> dict:
 
 
 def _seeds(config: PretrainingConfig, setup: str) -> tuple[int, ...]:
+    if setup == "mf-teacher-p7":
+        return config.seeds[: config.p7_seeds]
     return config.seeds if setup in SYNTHETIC else config.seeds[: config.mnist_seeds]
 
 
@@ -250,6 +281,30 @@ def neuron_variance_from_hidden(model, hidden) -> float:
     return max(second_moment - float((outputs * outputs).sum()) / m, 0.0)
 
 
+def random_subnetwork_identity(model, inputs, targets, n: int, draws: int, seed, dense_loss: float, variance: float):
+    """theory.pretraining's identity for this network: ``draws`` subnetworks of n neurons drawn
+    i.i.d. with replacement (seeded by ``seed``, any numpy seed), their mean loss against
+    ``dense_loss + variance / (2n)`` (the values recorded during training at this step).
+
+    The draws' losses come from the Gram matrix of the neuron features phi_i = c act_i b_i,
+    ``G_ik = c^2 (act^T act)_ik (b_i . b_k)`` and ``Phi^T y``, in float64."""
+    import torch
+
+    from sims.model import hidden_activations
+    from theory.pretraining import identity_check, random_subnetwork_losses_gram
+
+    with torch.no_grad():
+        h = hidden_activations(model, inputs).double()
+        b = model.second_weight.double()
+        y = torch.as_tensor(np.asarray(targets, dtype=np.float64)).reshape(h.shape[0], -1)
+        c = model.neuron_scale
+        gram = (c * c) * (h.T @ h) * (b @ b.T)
+        cross = c * ((h.T @ y) * b).sum(1)
+    losses = random_subnetwork_losses_gram(gram.numpy(), cross.numpy(), float((y * y).sum()), h.shape[0], n, draws,
+                                           seed)
+    return identity_check(losses, dense_loss, variance, n)
+
+
 def contraction_rate(dense_loss: np.ndarray, t_star: float) -> float:
     """Mean log-contraction per step of the dense loss over [floor(T*/2), T*] (nan when T* < 2
     or not finite): the rate of the directions that still matter when eps is reached."""
@@ -272,11 +327,12 @@ def _criteria(setting: dict, m: int, labelled: bool) -> list[tuple[str, float, f
 def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
     import torch
 
-    from sims.experiments.pretraining_search import Trajectory, crossing_steps
+    from sims.experiments.pretraining_search import Trajectory, crossing_steps, updates_to_criterion
     from sims.model import init_network
     from sims.select import select, subnetwork_output
     from sims.train import TrainConfig, TrainingDiverged, train
     from theory import bounds
+    from theory.pretraining import p6_required_size
 
     setup, m, seed = cell["setup"], cell["m"], cell["seed"]
     setting = _setting(config, setup)
@@ -291,6 +347,8 @@ def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
     lr = dense_learning_rate(setup, setting["lr"], m)
     iterations, width, every = setting["iterations"], setting["width"], setting["store_every"]
     model = init_network(dataset.input_dim, width, dataset.output_dim, seed=seed, dtype=setting["dtype"], **options)
+    if setting["second_scale"] != 1.0:
+        model = replace(model, second_weight=model.second_weight * setting["second_scale"])
     train_config = TrainConfig(lr=lr, iterations=iterations, mode=mode, loss_form=loss_form,
                                batch_size=setting["batch_size"], shuffle_seed=seed)
     inputs = torch.as_tensor(dataset.train_inputs, dtype=model.dtype)
@@ -329,23 +387,30 @@ def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
 
     dense = result.losses / (m if loss_form == "sum" else 1.0)  # mean form, per step
     variance = np.asarray(variances)
-    n = min(config.n, width)
+    n = setting["n"]  # may exceed the width: GFS picks with replacement
     certificate = bounds.pretraining_certificate(dense, variance, n)
     trajectory = Trajectory(stored, inputs, targets, train_config, iterations)
     labels = dataset.train_labels
     cache: dict[int, tuple[float, float | None]] = {}
 
+    def subnet_of(current) -> tuple[float, float | None]:
+        features = features_of(current, inputs)
+        selection = select(features, dataset.train_targets, n, "gfs")
+        acc = None if labels is None else accuracy(subnetwork_output(features, selection.weights), labels)
+        return float(selection.losses[-1]), acc
+
     def subnet(step: int) -> tuple[float, float | None]:
         if step not in cache:
-            features = features_of(trajectory.model_at(step), inputs)
-            selection = select(features, dataset.train_targets, n, "gfs")
-            acc = None if labels is None else accuracy(subnetwork_output(features, selection.weights), labels)
-            cache[step] = (float(selection.losses[-1]), acc)
+            cache[step] = subnet_of(trajectory.model_at(step))
         return cache[step]
 
     coarse = geometric_steps(iterations, config.coarse_points)
     for step in coarse:
         loss, acc = subnet(step)
+        check = random_subnetwork_identity(trajectory.model_at(step), inputs, dataset.train_targets, n,
+                                           config.identity_draws, [seed, m, step], dense[step], variance[step])
+        rows.append(_row(setup, "identity", m, seed, "identity_z", check.z, step))
+        rows.append(_row(setup, "identity", m, seed, "identity_se", check.se, step))
         rows.append(_row(setup, "gfs", m, seed, "subnet_loss", loss, step))
         rows.append(_row(setup, "gfs", m, seed, "subnet_loss_sum", loss * m, step))
         if acc is not None:
@@ -369,6 +434,10 @@ def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
                          eps=eps))
         if suffix == "":
             rows.append(_row(setup, "dense", m, seed, "contraction_rate", contraction_rate(dense, first), eps=eps))
+            if setting["batch_size"] is not None:
+                updates = updates_to_criterion(first, trajectory, setting["batch_size"],
+                                               lambda current: subnet_of(current)[0] <= threshold)
+                rows.append(_row(setup, "gfs", m, seed, "pretrain_updates", updates, eps=eps))
         if prediction is not None:
             predicted = bounds.certificate_steps(bounds.pretraining_certificate(*prediction, n), threshold)
             rows.append(_row(setup, "p8-prediction", m, seed, f"predicted_certificate_steps{suffix}", predicted,
@@ -383,6 +452,10 @@ def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
         rows.append(_row(setup, "p8-prediction", m, seed, "p8_max_relative_error", error))
     if setting["batch_size"] is not None:
         rows.append(_row(setup, "dense", m, seed, "steps_per_epoch", math.ceil(m / setting["batch_size"])))
+    v_max = float(np.max(variance))
+    for eps in setting["eps"]:
+        if eps > 0:  # P6's required size: below it the pruning margin alone exceeds eps
+            rows.append(_row(setup, "p6-bound", m, seed, "p6_required_n", p6_required_size(v_max, eps), eps=eps))
     rows.append(_row(setup, "gfs", m, seed, "evaluations", len(cache)))
     rows.append(_row(setup, "dense", m, seed, "replayed_steps", trajectory.replayed_steps))
     if setup == "ntk-teacher":
@@ -519,7 +592,9 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
                                                              _log_axis(high) - _log_axis(mean)],
                                   fmt=style, color=color, ms=3, lw=1, capsize=2,
                                   alpha=1.0 if metric == "pretrain_steps" else 0.55,
-                                  label=f"{label}, eps={eps:g}")
+                                  label=f"{label}, eps={eps:g}" + (_infinite_note(points) if label == "T_B" else ""))
+                elif metric == "certificate_steps" and points:
+                    axis.plot([], [], style, color=color, alpha=0.55, label=f"T_B, eps={eps:g}: inf at every m")
                 if metric == "pretrain_steps":
                     missed = [m for m, s in points if s is None]
                     if missed:
@@ -534,10 +609,16 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
             axis.set_xticks(sizes, [f"{m:g}" for m in sizes])
         axis.grid(True, which="both", alpha=0.25)
         _legend_under(axis)
-    figure.suptitle("T*(m) (solid) and P7's certificate T_B (dashed) per eps; ▼ = some seed never met eps",
-                    fontsize=10)
+    figure.suptitle("T*(m) (solid) and P7's certificate T_B (dashed, drawn where finite at every seed; the legend "
+                    "names the m where it is infinite); ▼ = some seed never met eps", fontsize=9)
     figure.tight_layout()
     return save_both(figure, folder, "pretraining_t_star")
+
+
+def _infinite_note(points) -> str:
+    """' (inf at m=300, 1000)' for the sizes where some seed's value is infinite."""
+    missing = [m for m, stats in points if stats is None]
+    return f" (inf at m={', '.join(str(m) for m in missing)})" if missing else ""
 
 
 def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
@@ -576,35 +657,77 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
 
 
 def plot_certificate(rows, config: PretrainingConfig, folder) -> list:
-    """P7 at every point: T* against T_B (all set-ups, eps and seeds, mean and summed form);
-    P7 says every point lies on or above the diagonal T_B = T*."""
+    """P7 at its informative points (T_B finite, T* > 0): T_B against T*, log-log, one colour
+    per set-up; P7 says every point lies on or above the line T_B = T*. The legend counts the
+    points left out (T_B infinite, or T* = 0, which meets any T_B)."""
     from sims.plots import plt, save_both
 
     setups = _setups_with(rows, config, "certificate_steps")
     if not setups:
         return []
-    figure, axis = plt.subplots(figsize=(5.0, 4.4))
-    most = 1.0
+    figure, axis = plt.subplots(figsize=(5.6, 4.8))
+    low, high = math.inf, 1.0
     for index, setup in enumerate(setups):
         pairs = _paired(rows, setup, "pretrain_steps", "certificate_steps") + \
             _paired(rows, setup, "pretrain_steps_sum", "certificate_steps_sum")
-        finite = [(t, b) for t, b, _ in pairs if math.isfinite(t) and math.isfinite(b)]
-        vacuous = sum(1 for t, b, _ in pairs if not math.isfinite(b))
-        if finite:
-            t, b = np.array(finite).T
-            most = max(most, float(b.max()), float(t.max()))
-            axis.plot(_log_axis(t), _log_axis(b), "o", ms=3, alpha=0.5, color=f"C{index}",
-                      label=f"{setup} ({len(finite)} finite, {vacuous} with T_B = inf)")
+        shown = [(t, b) for t, b, _ in pairs if math.isfinite(b) and math.isfinite(t) and t > 0]
+        vacuous = sum(1 for _, b, _ in pairs if not math.isfinite(b))
+        floor = sum(1 for t, b, _ in pairs if math.isfinite(b) and t == 0)
+        left_out = f"left out: {vacuous} with T_B = inf, {floor} with T* = 0"
+        if shown:
+            t, b = np.array(shown).T
+            low, high = min(low, float(t.min())), max(high, float(b.max()), float(t.max()))
+            ratio = np.median(b / t)
+            axis.plot(t, b, "o", ms=3.5, alpha=0.6, color=f"C{index}",
+                      label=f"{setup}: {len(shown)} points, median T_B/T* {ratio:.2g} ({left_out})")
         elif pairs:
-            axis.plot([], [], "o", color=f"C{index}", label=f"{setup}: T_B = inf at all {len(pairs)} points")
-    grid = np.array([0.5, most * 2])
-    axis.plot(grid, grid, "k-", lw=0.8, label="T_B = T*")
-    axis.set(xscale="log", yscale="log", xlabel="measured T* (0 drawn at 0.5)", ylabel="P7 certificate T_B",
-             title="P7: T* <= T_B at every point")
+            axis.plot([], [], "o", color=f"C{index}", label=f"{setup}: no informative point ({left_out})")
+    low = 1.0 if not math.isfinite(low) else low
+    grid = np.array([low / 1.5, high * 1.5])
+    axis.plot(grid, grid, "k-", lw=0.8, label="T_B = T* (P7: no point below)")
+    axis.set(xscale="log", yscale="log", xlim=tuple(grid), ylim=tuple(grid), xlabel="measured T* (steps)",
+             ylabel="P7 certificate T_B (steps)", title="P7 where it is informative (T_B finite, T* > 0)")
+    _tidy_log_axis(axis)
     axis.grid(True, which="both", alpha=0.25)
-    axis.legend(fontsize=6)
+    axis.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     figure.tight_layout()
     return save_both(figure, folder, "pretraining_certificate")
+
+
+def plot_identity(rows, config: PretrainingConfig, folder) -> list:
+    """The random-subnetwork identity: z = (mean loss of R random subnetworks - (L(u_t) +
+    V_t/(2n))) / SE at every recorded step, one panel per set-up, one line per (m, seed); the
+    band |z| <= 4 is the check."""
+    from sims.plots import plt, save_both
+
+    setups = _setups_with(rows, config, "identity_z")
+    if not setups:
+        return []
+    figure, axes = _panels(plt, len(setups), width=4.4, height=3.8)
+    for axis, setup in zip(axes, setups):
+        zs = _select(rows, dataset=setup, metric="identity_z")
+        ms = sorted({r["m"] for r in zs})
+        colors = plt.cm.viridis(np.linspace(0, 0.9, len(ms)))
+        for m, color in zip(ms, colors):
+            for seed in sorted({r["seed"] for r in zs if r["m"] == m}):
+                curve = sorted((r["step"], r["value"]) for r in zs if r["m"] == m and r["seed"] == seed)
+                steps, values = np.array(curve).T
+                axis.plot(_log_axis(steps), values, "o-", ms=2, lw=0.6, alpha=0.7, color=color,
+                          label=f"m={m}" if seed == min(r["seed"] for r in zs if r["m"] == m) else None)
+        axis.axhspan(-IDENTITY_Z_LIMIT, IDENTITY_Z_LIMIT, color="0.9", zorder=0)
+        for level in (-IDENTITY_Z_LIMIT, IDENTITY_Z_LIMIT):
+            axis.axhline(level, color="k", ls="--", lw=0.7)
+        largest = max(abs(r["value"]) for r in zs)
+        axis.set(xscale="log", ylim=(-max(6.0, largest * 1.1), max(6.0, largest * 1.1)),
+                 xlabel=f"pre-training {_setting(config, setup)['unit']} (0 drawn at 0.5)", ylabel="z",
+                 title=f"{setup} (n={_setting(config, setup)['n']}, largest |z| {largest:.2f})")
+        _tidy_log_axis(axis)
+        axis.grid(True, which="both", alpha=0.25)
+        axis.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    figure.suptitle(f"random subnetworks (R={config.identity_draws} draws): z of their mean loss against "
+                    "L(u_t) + V_t/(2n); dashed: the check |z| <= 4", fontsize=9)
+    figure.tight_layout()
+    return save_both(figure, folder, "pretraining_identity")
 
 
 def _spectrum_of(rows, setup, m):
@@ -723,7 +846,8 @@ def plot_anatomy(rows, config: PretrainingConfig, folder) -> list:
 
 def figures(rows: list[dict], config: PretrainingConfig, folder) -> list:
     return (plot_t_star(rows, config, folder) + plot_subnet_curves(rows, config, folder)
-            + plot_certificate(rows, config, folder) + plot_spectrum(rows, config, folder)
+            + plot_certificate(rows, config, folder) + plot_identity(rows, config, folder)
+            + plot_spectrum(rows, config, folder)
             + plot_anatomy(rows, config, folder))
 
 
@@ -746,15 +870,46 @@ def _notes_verdict(rows, setup):
                    seeds=len({r["seed"] for r in notes}))
 
 
-def _tightness(pairs) -> str:
-    """T_B / max(T*, 1) over the points with a finite T_B (T* = 0 counts as one step)."""
-    ratios = [b / max(t, 1.0) for t, b, _ in pairs if math.isfinite(b) and math.isfinite(t)]
+def informative_ratios(pairs) -> np.ndarray:
+    """T_B / T* at the informative points of P7: T_B finite and 0 < T* < inf (a point with T* = 0
+    meets any T_B, one with T_B = inf any T*)."""
+    return np.array([b / t for t, b, _ in pairs if math.isfinite(b) and math.isfinite(t) and t > 0], dtype=float)
+
+
+def _tightness(pairs) -> tuple[str, dict]:
+    """P7's tightness at its informative points: (text, numbers with the median and worst T_B / T*)."""
+    ratios = informative_ratios(pairs)
     vacuous = sum(1 for _, b, _ in pairs if not math.isfinite(b))
-    if not ratios:
-        return f"; T_B = inf at {vacuous} of {len(pairs)} points (vacuous)"
-    q = np.percentile(ratios, [0, 50, 100])
-    return (f"; tightness T_B/max(T*, 1) median {q[1]:.3g} (range {q[0]:.3g}–{q[2]:.3g}) over {len(ratios)} "
-            f"points with a finite T_B; T_B = inf (vacuous) at {vacuous}")
+    if not ratios.size:
+        return f"; no informative point (T_B = inf at {vacuous} of {len(pairs)})", {"informative_points": 0.0}
+    median, worst = float(np.median(ratios)), float(ratios.max())
+    return (f"; tightness T_B/T* over the {ratios.size} informative points (finite T_B, T* > 0): median "
+            f"{median:.3g}, worst {worst:.3g}; T_B = inf (vacuous) at {vacuous}",
+            {"informative_points": float(ratios.size), "tightness_median": median, "tightness_worst": worst})
+
+
+def _identity_verdict(rows, setup, seeds: int, draws: int):
+    """The random-subnetwork identity at every recorded step: |z| <= IDENTITY_Z_LIMIT."""
+    from theory.claims import theorem_check
+
+    zs = _select(rows, dataset=setup, metric="identity_z")
+    if not zs:
+        return None
+    se = {(r["m"], r["seed"], r["step"]): r["value"] for r in _select(rows, dataset=setup, metric="identity_se")}
+    where = [f"m={r['m']} seed={r['seed']} step={r['step']}" for r in zs]
+    values = np.abs([r["value"] for r in zs])
+    check = theorem_check(f"{setup}: random subnetworks' mean loss = L(u_t) + V_t/(2n) at every recorded step "
+                          f"(|z| <= {IDENTITY_Z_LIMIT:g})", values, [IDENTITY_Z_LIMIT] * len(zs), seeds=seeds,
+                          where=where, absolute_slack=0.0)
+    false_alarm = 1.0 - (1.0 - math.erfc(IDENTITY_Z_LIMIT / math.sqrt(2))) ** len(zs)
+    ses = [se[(r["m"], r["seed"], r["step"])] for r in zs if (r["m"], r["seed"], r["step"]) in se]
+    worst = int(np.argmax(values))
+    numbers = dict(check.numbers, draws=float(draws), largest_abs_z=float(values[worst]),
+                   se_median=float(np.median(ses)) if ses else math.nan, false_violation_chance=false_alarm)
+    return replace(check, summary=(f"{check.summary}; largest |z| = {values[worst]:.2f} at {where[worst]}; R = {draws} "
+                                   f"draws per step, SE median {numbers['se_median']:.2g}; chance of a false "
+                                   f"'violated' over {len(zs)} checks if the identity holds: {false_alarm:.2g}"),
+                   numbers=numbers)
 
 
 def t_star_text(rows, setup, metric, eps) -> str:
@@ -788,15 +943,23 @@ def claims(rows: list[dict], config: PretrainingConfig) -> list:
             _paired(rows, setup, "pretrain_steps_sum", "certificate_steps_sum")
         check = theorem_check(f"{setup}: P7 T* <= T_B at every m, seed and eps", [p[0] for p in pairs],
                               [p[1] for p in pairs], seeds=seeds, where=[p[2] for p in pairs], floor=0.0)
-        verdicts.append(replace(check, summary=check.summary + _tightness(pairs)))
-        # the raw growth law of T*(m), per criterion
-        for metric, form in (("pretrain_steps", "loss ≤ eps"), ("pretrain_steps_sum", "summed loss ≤ eps"),
-                             ("pretrain_steps_accuracy", "accuracy ≥ tau")):
+        text, numbers = _tightness(pairs)
+        verdicts.append(replace(check, summary=check.summary + text, numbers=dict(check.numbers, **numbers)))
+        identity = _identity_verdict(rows, setup, seeds, config.identity_draws)
+        if identity is not None:
+            verdicts.append(identity)
+        # the raw growth law of T*(m), per criterion; SGD also in updates (censored at the smallest
+        # size's budget, a lower bound of every size's)
+        updates_budget = (float(setting["iterations"] * math.ceil(min(setting["sizes"]) / setting["batch_size"]))
+                          if setting["batch_size"] else None)
+        for metric, form in (("pretrain_steps", "loss ≤ eps"), ("pretrain_updates", "loss ≤ eps, in updates"),
+                             ("pretrain_steps_sum", "summed loss ≤ eps"), ("pretrain_steps_accuracy", "accuracy ≥ tau")):
             for eps in _eps_values(rows, setup, metric):
                 per_m = _per_m(rows, setup, metric, eps)
                 criterion = f"tau={eps:g}" if metric == "pretrain_steps_accuracy" else f"eps={eps:g}"
+                budget = updates_budget if metric == "pretrain_updates" else float(setting["iterations"])
                 verdict = growth_law_verdict(f"{setup} ({form}, {criterion}): T*(m) grows like log m", list(per_m),
-                                             list(per_m.values()), censor_at=float(setting["iterations"]))
+                                             list(per_m.values()), censor_at=budget)
                 verdicts.append(replace(verdict, summary=f"{verdict.summary}. T*(m): "
                                                          f"{t_star_text(rows, setup, metric, eps)}"))
         # the anatomy: T* x rate against the log residual ratio, slope 1
@@ -823,22 +986,34 @@ def claims(rows: list[dict], config: PretrainingConfig) -> list:
             finite = [v for v in p6 if math.isfinite(v)]
             summary = (f"P6 predicted T* finite at {len(finite)} of {len(p6)} (cell, eps) points"
                        + (f" (median {np.median(finite):.3g} steps)" if finite else "")
-                       + f"; pruning margin V(1+ln n)/(2n) = {np.median(margins):.3g} (median) vs eps = "
-                       + ", ".join(f"{e:g}" for e in setting["eps"]))
+                       + f"; pruning margin V(1+ln n)/(2n) = {np.median(margins):.3g} (median) at n = {setting['n']} "
+                       + "vs eps = " + ", ".join(f"{e:g}" for e in setting["eps"])
+                       + "; n needed for the margin to fall below eps (median over cells): "
+                       + required_size_text(rows, setup))
             # P6 is a w.h.p. statement under P5's wide-network assumptions; where its T is infinite
             # (eps below the pruning margin) its hypothesis is not met and there is nothing to check.
             numbers = {"p6_finite": float(len(finite)), "p6_points": float(len(p6)),
                        "pruning_margin_median": float(np.median(margins))}
             if finite:
+                # a T* not reached within the budget where P6's T lies beyond it is censored, not a violation
                 check = theorem_check(f"{setup}: P6 T* <= predicted T where it is finite",
                                       *zip(*[(t, b) for t, b, _ in _paired(rows, setup, "pretrain_steps", "p6_steps")]),
-                                      seeds=seeds, floor=0.0)
+                                      seeds=seeds, floor=0.0, censor_at=float(setting["iterations"]))
                 verdicts.append(replace(check, summary=f"{check.summary}; {summary}",
                                         numbers=dict(check.numbers, **numbers)))
             else:
                 verdicts.append(Verdict(f"{setup}: P6 T* <= predicted T where it is finite", "not applicable",
                                         f"{summary}: vacuous everywhere", numbers, kind="theorem", seeds=seeds))
     return verdicts
+
+
+def required_size_text(rows, setup) -> str:
+    """'eps=0.1: 4,685; eps=0.05: 10,133' (median over cells of P6's required n)."""
+    parts = []
+    for eps in _eps_values(rows, setup, "p6_required_n"):
+        values = [r["value"] for r in _select(rows, dataset=setup, metric="p6_required_n", eps=eps)]
+        parts.append(f"eps={eps:g}: {np.median(values):,.0f}")
+    return "; ".join(parts)
 
 
 def summary(rows: list[dict], config: PretrainingConfig) -> list[str]:
@@ -852,6 +1027,18 @@ def summary(rows: list[dict], config: PretrainingConfig) -> list[str]:
             for eps in _eps_values(rows, setup, metric):
                 lines.append(f"| {setup} | {form} {eps:g} | {t_star_text(rows, setup, metric, eps)} | "
                              f"{t_star_text(rows, setup, bound, eps) if bound else '–'} |")
+    lines += ["", "### P7 where it is informative, the random-subnetwork identity, P6's required size", "",
+              "| set-up | n | informative P7 points (T_B finite, T* > 0) | T_B/T* median, worst | identity checks | "
+              "largest abs z | P6's required n per eps (median over cells, V = max_t V_t) |", "|---|---|---|---|---|---|---|"]
+    for setup in _setups_with(rows, config, "pretrain_steps"):
+        pairs = _paired(rows, setup, "pretrain_steps", "certificate_steps") + \
+            _paired(rows, setup, "pretrain_steps_sum", "certificate_steps_sum")
+        ratios = informative_ratios(pairs)
+        zs = np.abs([r["value"] for r in _select(rows, dataset=setup, metric="identity_z")])
+        lines.append(f"| {setup} | {_setting(config, setup)['n']} | {ratios.size} of {len(pairs)} | "
+                     + (f"{np.median(ratios):.3g}, {ratios.max():.3g}" if ratios.size else "–")
+                     + f" | {zs.size} | " + (f"{zs.max():.2f}" if zs.size else "–")
+                     + f" | {required_size_text(rows, setup) or '–'} |")
     lines += ["", "### Ingredients: initial residual and contraction rate at T*", "",
               "| set-up | m | L(u_0) | m L(u_0) | rate at T*, per eps |", "|---|---|---|---|---|"]
     for setup in _setups_with(rows, config, "initial_loss"):
@@ -873,5 +1060,6 @@ EXPERIMENT = Experiment(
     figures=figures,
     claims=claims,
     summary=summary,
+    data=lambda config: [_setting(config, setup)["data"] for setup in config.setups],
     description="E3: pre-training steps T*(eps, m) before GFS finds a good subnetwork; P7 certificate, P8 spectrum",
 )

@@ -97,3 +97,39 @@ def crossing_steps(meets: Callable[[int], bool], coarse: Sequence[int]) -> tuple
     else:
         stable = _bisect(meets, grid[last_fail], grid[last_fail + 1])
     return float(first), float(stable)
+
+
+def model_after_updates(trajectory: Trajectory, epoch: int, updates: int) -> TwoLayerNet:
+    """The SGD run's parameters after ``updates`` mini-batch updates of epoch ``epoch`` (0 ->
+    the stored epoch itself; all of them -> the next epoch, bit for bit: each update is one
+    full-batch GD step on its block, the same operations SGD performs on it)."""
+    from sims.train import epoch_batches
+
+    config = trajectory.config
+    if config.batch_size is None:
+        raise ValueError("model_after_updates needs an SGD trajectory (batch_size set)")
+    m = trajectory.inputs.shape[0]
+    batches = epoch_batches(m, config.batch_size, config.shuffle_seed, config.start_epoch + epoch)
+    if not 0 <= updates <= len(batches):
+        raise ValueError(f"updates must lie in [0, {len(batches)}], got {updates}")
+    model = trajectory.model_at(epoch)
+    step = replace(config, iterations=1, batch_size=None, checkpoints=(), target_loss=None, start_epoch=0)
+    for batch in batches[:updates]:
+        model = train(model, trajectory.inputs[batch], trajectory.targets[batch], step).model
+    return model
+
+
+def updates_to_criterion(first_epoch: float, trajectory: Trajectory, batch_size: int,
+                         meets: Callable[[TwoLayerNet], bool]) -> float:
+    """T* in mini-batch updates: the first update count at which ``meets(model)`` holds, given
+    ``first_epoch``, the first epoch boundary at which it holds (inf: never, 0: at the start).
+    Bisection over the replayable updates of the epoch before it (between its start, which
+    fails, and its end, which meets), so the answer is exact under the module's assumption (one
+    change of value inside the bracket). Counted as (first_epoch - 1) * U + k, U =
+    ceil(m / batch_size) updates per epoch."""
+    if not math.isfinite(first_epoch) or first_epoch == 0:
+        return float(first_epoch)
+    epoch = int(first_epoch) - 1
+    per_epoch = math.ceil(trajectory.inputs.shape[0] / batch_size)
+    within = _bisect(lambda k: k == per_epoch or meets(model_after_updates(trajectory, epoch, k)), 0, per_epoch)
+    return float(epoch * per_epoch + within)

@@ -129,6 +129,15 @@ def test_pretraining_claims_and_figures(quick_pretraining):
     # never "held" (the quick run has no other point; held and violated are pinned on built rows below)
     for verdict in p7:
         assert verdict.outcome == ("held" if verdict.numbers["points"] > 0 else "not applicable"), verdict.summary
+    # issue 21: the P7 design with n > N is informative even in the quick run
+    (informative,) = [v for v in p7 if v.claim.startswith("mf-teacher-p7:")]
+    assert informative.outcome == "held" and informative.numbers["points"] >= 10, informative.summary
+    assert informative.numbers["informative_points"] == informative.numbers["points"]
+    assert 1 < informative.numbers["tightness_median"] <= informative.numbers["tightness_worst"]
+    identity = [v for v in verdicts if "random subnetworks' mean loss" in v.claim]
+    assert len(identity) == len(pretraining.quick().setups)
+    assert all(v.outcome == "held" and v.numbers["largest_abs_z"] <= 4 for v in identity), [v.summary for v in identity]
+    assert all(v.numbers["draws"] == pretraining.quick().identity_draws for v in identity)
     assert any("grows like log m" in v.claim for v in verdicts)
     p8 = [v for v in verdicts if "P8 closed-form" in v.claim]
     assert p8 and p8[0].outcome == "held"
@@ -137,7 +146,7 @@ def test_pretraining_claims_and_figures(quick_pretraining):
     paths = experiment.figures(rows, pretraining.quick(), folder)
     names = {p.name for p in paths}
     assert {"pretraining_t_star.png", "pretraining_subnet_loss.pdf", "pretraining_certificate.png",
-            "pretraining_spectrum.png"} <= names
+            "pretraining_spectrum.png", "pretraining_identity.png"} <= names
     assert all(p.stat().st_size > 1000 for p in paths)
     assert experiment.summary(rows, pretraining.quick())[0].startswith("###")
 
@@ -234,10 +243,15 @@ def test_pretraining_config_rejects_bad_input():
         pretraining.PretrainingConfig(mf_eps=0.1)
     with pytest.raises(ValueError, match="sgd_batch_size"):
         pretraining.PretrainingConfig(sgd_batch_size=0)
+    with pytest.raises(ValueError, match="identity_draws"):
+        pretraining.PretrainingConfig(identity_draws=1)
     default = pretraining.PretrainingConfig()
     assert "mf-mnist" not in default.setups and "rf-teacher" in default.setups
     sizes = default.teacher_sizes
     assert math.log10(max(sizes) / min(sizes)) >= 2.5 and len(default.seeds) >= 8  # issue 10: range and power
+    # issue 21: P7's informative design: >= 4 sizes over >= 1.5 decades, >= 3 seeds, n > N
+    assert "mf-teacher-p7" in default.setups and len(default.p7_sizes) >= 4 and default.p7_seeds >= 3
+    assert math.log10(max(default.p7_sizes) / min(default.p7_sizes)) >= 1.5 and default.p7_n > default.p7_width
 
 
 def test_lambda_0_subsample_is_an_upper_bound():
@@ -262,3 +276,115 @@ def test_directions_that_matter():
     np.testing.assert_array_equal(pretraining.directions_that_matter(share, 0.0, 0.2), [True, False, False, False])
     np.testing.assert_array_equal(pretraining.directions_that_matter(share, 0.03, 0.05), [True, False, True, True])
     assert not pretraining.directions_that_matter(share, 0.0, 1.0).any()
+
+
+# ---------------------------------------------------------------- issue 21: the identity, P6's sizes, SGD updates
+
+
+def _trained_ingredients(steps=40):
+    """A mean-field network trained by GD on teacher data: the model at every step, the dense
+    loss and V recorded during training (as run_cell records them), inputs and targets."""
+    import torch
+
+    from sims.data import DatasetConfig, load_dataset
+    from sims.experiments.common import unit_rms_targets
+    from sims.model import init_network
+    from sims.train import TrainConfig, train
+
+    data = unit_rms_targets(load_dataset(DatasetConfig(name="teacher", m=80, input_dim=5, teacher_width=10,
+                                                       input_distribution="sphere", test_fraction=0.0, seed=0)))
+    model = init_network(5, 30, 1, seed=0)
+    inputs = torch.as_tensor(data.train_inputs)
+    variances, models = [], []
+
+    def observe(step, current, hidden):
+        variances.append(pretraining.neuron_variance_from_hidden(current, hidden))
+        models.append(current.clone())
+
+    result = train(model, inputs, torch.as_tensor(data.train_targets), TrainConfig(lr=1.0, iterations=steps),
+                   observe=observe)
+    return models, result.losses, np.array(variances), inputs, data.train_targets
+
+
+def test_the_identity_holds_on_a_trained_network_and_fails_with_each_broken_ingredient():
+    """z within 4 with the ingredients recorded at the step; beyond 4 with the variance 10 steps
+    stale, P2's margin V(1+ln n)/(2n), the loss 5 steps off and a wrong n. Checked at steps where
+    the dense loss still moves (it falls 0.17 -> 0.10 over steps 5-8): at step 20 a 5-step shift
+    changes it by less than 4 standard errors of the R = 4,000 draws and goes unseen."""
+    models, losses, variances, inputs, targets = _trained_ingredients()
+    n, draws = 8, 4000
+    for t in (5, 6, 8):
+        def z(loss, variance, size=n):
+            return pretraining.random_subnetwork_identity(models[t], inputs, targets, n, draws, [0, t], loss,
+                                                          variance) if size == n else \
+                pretraining.random_subnetwork_identity(models[t], inputs, targets, n, draws, [0, t], loss,
+                                                       variance * n / size)
+        assert abs(z(losses[t], variances[t]).z) <= 4
+        broken = {"stale variance": z(losses[t], variances[t - 10]).z,
+                  "P2's margin": z(losses[t], variances[t] * (1 + math.log(n))).z,
+                  "loss 5 steps ahead": z(losses[t + 5], variances[t]).z,
+                  "loss 5 steps behind": z(losses[t - 5], variances[t]).z,
+                  "prediction for 2n": z(losses[t], variances[t], 2 * n).z}
+        assert all(abs(value) > 4 for value in broken.values()), (t, broken)
+
+
+def test_the_identity_uses_the_networks_own_neurons():
+    """The draws' losses (from the Gram matrix) equal theory.pretraining's from the features."""
+    from sims.model import neuron_features
+    from theory.pretraining import random_subnetwork_losses
+
+    models, losses, variances, inputs, targets = _trained_ingredients(steps=5)
+    check = pretraining.random_subnetwork_identity(models[5], inputs, targets, 7, 50, 3, losses[5], variances[5])
+    direct = random_subnetwork_losses(neuron_features(models[5], inputs).numpy(), targets, 7, 50, 3)
+    assert check.mean == pytest.approx(direct.mean(), rel=1e-10) and check.draws == 50
+
+
+def test_p6_censored_points_are_counted_apart_not_as_violations():
+    """A T* not reached within the budget (inf) where P6's T lies beyond the budget is censored;
+    an unreached T* with P6's T inside the budget is a violation."""
+    config = replace(pretraining.quick(), setups=("ntk-teacher",), ntk_iterations=200)
+
+    def rows_with(p6_steps):
+        out = []
+        for seed in range(3):
+            for eps, t_star, p6 in ((0.1, 12.0, 40.0), (0.05, math.inf, p6_steps)):
+                out += [dict(dataset="ntk-teacher", method="gfs", m=100, n=None, seed=seed, metric="pretrain_steps",
+                             value=t_star, step=None, eps=eps),
+                        dict(dataset="ntk-teacher", method="p6-bound", m=100, n=None, seed=seed, metric="p6_steps",
+                             value=p6, step=None, eps=eps)]
+            out.append(dict(dataset="ntk-teacher", method="p6-bound", m=100, n=None, seed=seed,
+                            metric="p6_pruning_margin", value=0.01, step=None, eps=None))
+        return out
+
+    (check,) = [v for v in pretraining.claims(rows_with(5000.0), config) if "P6" in v.claim]
+    assert check.outcome == "held" and check.numbers["censored_points"] == 3 and check.numbers["points"] == 3
+    (check,) = [v for v in pretraining.claims(rows_with(150.0), config) if "P6" in v.claim]
+    assert check.outcome == "violated"
+
+
+def test_p6_required_size_rows_and_n_beyond_the_width():
+    """n > N runs (GFS with replacement, no clamp), and every cell reports P6's required n per eps."""
+    from theory import bounds
+
+    config = _tiny_pretraining(setups=("mf-teacher",), teacher_sizes=(60,), mf_width=20, n=50, mf_eps=(0.3, 0.1))
+    rows = pretraining.run_cell(config, pretraining.cells(config)[0])
+    v_max = max(r["value"] for r in _by_metric(rows, "V"))  # V on the coarse grid: at most the max over steps
+    required = {r["eps"]: r["value"] for r in _by_metric(rows, "p6_required_n")}
+    assert set(required) == {0.3, 0.1}
+    for eps, n in required.items():
+        assert bounds.pruning_margin(n, v_max) < eps
+    assert all(abs(r["value"]) <= 4 for r in _by_metric(rows, "identity_z"))
+    assert len(_by_metric(rows, "identity_z")) == len(_by_metric(rows, "subnet_loss"))
+
+
+def test_sgd_rows_count_t_star_in_updates_too():
+    config = replace(pretraining.quick(), setups=("sgd-mnist5k",), mnist5k_sizes=(300,), mnist_width=30,
+                     sgd_epochs=4, coarse_points=4, mnist_eps=(0.45,), taus=())
+    rows = pretraining.run_cell(config, pretraining.cells(config)[0])
+    (epochs,) = _by_metric(rows, "pretrain_steps")
+    (updates,) = _by_metric(rows, "pretrain_updates")
+    per_epoch = math.ceil(300 / config.sgd_batch_size)
+    if math.isfinite(epochs["value"]) and epochs["value"] > 0:
+        assert (epochs["value"] - 1) * per_epoch < updates["value"] <= epochs["value"] * per_epoch
+    else:
+        assert updates["value"] == epochs["value"]

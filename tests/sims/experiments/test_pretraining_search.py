@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from sims.experiments import pretraining
-from sims.experiments.pretraining_search import Trajectory, crossing_steps
+from sims.experiments.pretraining_search import Trajectory, crossing_steps, model_after_updates, updates_to_criterion
 from sims.model import init_network
 from sims.train import TrainConfig, train
 
@@ -176,3 +176,56 @@ def test_crossing_steps_accepts_numpy_booleans():
     assert isinstance(meets(4), np.bool_)
     assert crossing_steps(meets, [0, 1, 2, 3, 4]) == (2.0, math.inf)
     assert crossing_steps(lambda t: np.bool_(t >= 3), [0, 2, 4]) == (3.0, 3.0)
+
+
+# ---------------------------------------------------------------- SGD counted in updates
+
+
+def _sgd_trajectory(m=50, batch_size=8, epochs=4, dtype="float64"):
+    rng = np.random.default_rng(3)
+    inputs = torch.as_tensor(rng.standard_normal((m, 3)), dtype=torch.float64 if dtype == "float64" else torch.float32)
+    targets = torch.as_tensor(rng.standard_normal((m, 1)), dtype=inputs.dtype)
+    model = init_network(3, 7, 1, seed=1, dtype=dtype)
+    config = TrainConfig(lr=0.3, iterations=epochs, batch_size=batch_size, shuffle_seed=5)
+    run = train(model, inputs, targets, replace(config, checkpoints=tuple(range(epochs + 1))))
+    return Trajectory(run.checkpoints, inputs, targets, config, epochs)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_replaying_every_update_of_an_epoch_gives_the_next_epoch_bit_for_bit(dtype):
+    trajectory = _sgd_trajectory(dtype=dtype)
+    per_epoch = math.ceil(50 / 8)  # the last block has 2 examples
+    for epoch in range(trajectory.iterations):
+        assert model_after_updates(trajectory, epoch, 0) is trajectory.model_at(epoch)
+        replayed = model_after_updates(trajectory, epoch, per_epoch)
+        stored = trajectory.model_at(epoch + 1)
+        assert torch.equal(replayed.first_weight, stored.first_weight)
+        assert torch.equal(replayed.second_weight, stored.second_weight)
+    one = model_after_updates(trajectory, 1, 1)
+    assert not torch.equal(one.first_weight, trajectory.model_at(1).first_weight)
+    with pytest.raises(ValueError, match="updates must lie in"):
+        model_after_updates(trajectory, 0, per_epoch + 1)
+
+
+def test_updates_to_criterion_finds_the_update_at_which_a_criterion_starts_to_hold():
+    """A criterion that holds from update K on (the model is recognised by its parameters among
+    the replayed ones, so the criterion is exactly "at least K updates"): the answer is K, for K
+    at an epoch's start, inside it and at its end."""
+    trajectory = _sgd_trajectory()
+    per_epoch = math.ceil(50 / 8)
+    models = [model_after_updates(trajectory, e, k) for e in range(trajectory.iterations) for k in range(per_epoch)]
+    models.append(trajectory.model_at(trajectory.iterations))
+
+    def updates_of(model) -> int:
+        return next(k for k, other in enumerate(models) if torch.equal(other.first_weight, model.first_weight))
+
+    for start in (1, 3, per_epoch, per_epoch + 1, 2 * per_epoch - 1, 3 * per_epoch + 2, len(models) - 1):
+        meets = lambda model: updates_of(model) >= start  # noqa: E731
+        first_epoch = next(e for e in range(trajectory.iterations + 1) if meets(trajectory.model_at(e)))
+        assert updates_to_criterion(float(first_epoch), trajectory, 8, meets) == start
+    assert updates_to_criterion(math.inf, trajectory, 8, lambda model: False) == math.inf
+    assert updates_to_criterion(0.0, trajectory, 8, lambda model: True) == 0.0
+    gd = Trajectory({0: trajectory.model_at(0)}, trajectory.inputs, trajectory.targets,
+                    replace(trajectory.config, batch_size=None), 3)
+    with pytest.raises(ValueError, match="SGD trajectory"):
+        model_after_updates(gd, 0, 1)
