@@ -517,15 +517,22 @@ def command_compare(args) -> None:
     trade-off table (Markdown, CSV) and figure (sims.compare.run_compare)."""
     from sims.compare import COMPARE_FIELDS, CompareConfig, run_compare
 
+    from sims.prune import TargetConfig
+
     config = config_from_flags(CompareConfig, args, COMPARE_FIELDS)
+    target = config_from_flags(TargetConfig, args, ("target",)).target or "dense"
+    inputs_line = _user_inputs(args)
     data_config, dataset = _dataset_from_args(args)
-    run_compare(config, dataset, data_config.name)
+    print(inputs_line)
+    run_compare(config, dataset, data_config.name, target=target)
 
 
 def _compare_flag_sets(data: FlagSet) -> list[FlagSet]:
     from sims.compare import COMPARE_FIELDS, CompareConfig
+    from sims.prune import TargetConfig
 
-    return [FlagSet(CompareConfig, COMPARE_FIELDS[:1]), data, FlagSet(CompareConfig, COMPARE_FIELDS[1:])]
+    return [FlagSet(CompareConfig, COMPARE_FIELDS[:1]), data, FlagSet(TargetConfig, ("target",)),
+            FlagSet(CompareConfig, COMPARE_FIELDS[1:])]
 
 
 COMMANDS["compare"] = (command_compare, "trade-off of every pruning method on a plain Linear-act-Linear state dict")

@@ -474,7 +474,7 @@ def load_state_dict(path: str, *, tensors_only: bool = True) -> dict:
     return state
 
 
-def run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: bool | None = None,
+def run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: str = "dense", progress: bool | None = None,
                 log: Callable[[str], None] = print) -> dict[str, Path]:
     """See :func:`_run_compare`; runs on one torch thread and one BLAS thread (the networks are small:
     more threads only wait on each other, and on a busy machine spin for minutes)."""
@@ -484,12 +484,13 @@ def run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: 
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1):
-            return _run_compare(config, dataset, dataset_name, progress=progress, log=log)
+            return _run_compare(config, dataset, dataset_name, target=target, progress=progress, log=log)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress: bool | None = None,
+def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: str = "dense",
+                 progress: bool | None = None,
                  log: Callable[[str], None] = print) -> dict[str, Path]:
     """Run every chosen method on the user's model and data set; write
     ``<out>/tradeoff.md``, ``<out>/tradeoff.csv``, ``<out>/rows.csv`` and the figure
@@ -521,7 +522,13 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress:
     dtype = model.dtype
     inputs = torch.as_tensor(dataset.train_inputs, dtype=dtype)
     bias = output_bias.double().cpu().numpy()
-    targets = torch.as_tensor(dataset.train_targets - bias, dtype=dtype)
+    from sims.prune import compare_references
+
+    with torch.no_grad():  # the user's network's own outputs, output bias included
+        dense_outputs = [forward(model, torch.as_tensor(x, dtype=dtype)).double().cpu().numpy() + bias
+                         for x in (dataset.train_inputs, dataset.test_inputs)]
+    train_reference, test_reference = compare_references(*dense_outputs, dataset, target, log)
+    targets = torch.as_tensor(train_reference - bias, dtype=dtype)
     init = init_network(model.input_dim, model.width, model.output_dim, activation=config.activation,
                         bias=model.first_bias is not None, seed=config.seed, dtype=dtype)
     budget = TrainConfig(lr=config.lr, iterations=config.iterations)
@@ -536,8 +543,8 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress:
 
         run = train(init, inputs, targets, replace(budget, checkpoints=(int(round(REWIND_FRACTION * config.iterations)),)))
         problem_of["imp-rewind"] = replace(problem, dense=run.model, checkpoints=run.checkpoints)
-    splits = {"train": Split(inputs, dataset.train_targets, dataset.train_labels),
-              "test": Split(torch.as_tensor(dataset.test_inputs, dtype=dtype), dataset.test_targets,
+    splits = {"train": Split(inputs, train_reference, dataset.train_labels),
+              "test": Split(torch.as_tensor(dataset.test_inputs, dtype=dtype), test_reference,
                             dataset.test_labels)}
     steps = len(methods) * len({max(1, model.width // c) for c in compressions})
     show = sys.stderr.isatty() if progress is None else progress
@@ -571,5 +578,10 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, progress:
                                                            f"{criterion.replace('_', ' ')} against compression")
     paths["figure"] = figure[0]
     log(markdown + note)
+    from sims.prune import compare_warning
+
+    warning = compare_warning(rows, dataset.train_labels, bias, target) if "gfs" in methods else None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     log("wrote " + ", ".join(str(p) for p in [*paths.values(), *figure[1:]]))
     return paths

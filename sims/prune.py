@@ -40,7 +40,7 @@ __all__ = [
     "STATE_DICT_KEYS", "prune_model", "model_from_state_dict", "state_dict_from_model",
     "prune_state_dict", "TARGETS", "REFITS", "LOADER_INPUTS", "NEAR_CHANCE", "NO_BETTER_MARGIN", "TargetConfig",
     "prune_state_dict_cross_entropy", "network_metrics", "near_chance", "PruneReport", "prune_network",
-    "prune_sequential",
+    "prune_sequential", "dense_baseline", "compare_references", "compare_warning",
 ]
 
 STATE_DICT_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias")
@@ -178,7 +178,7 @@ REFITS = ("none", "least-squares", "ridge")
 
 #: What each data set's inputs are with ``--input-scaling none`` (as its loader returns them).
 LOADER_INPUTS = {
-    "digits": "pixel values / 16, in [0, 1] (scikit-learn's digits.data / 16)",
+    "digits": "scikit-learn's digits.data / 16, in [0, 1]",
     "mnist5k": "pixel values / 255, in [0, 1]",
     "mnist": "pixel values / 255, in [0, 1]",
     "teacher": "x ~ N(0, I/d) (or uniform on the unit sphere)",
@@ -509,3 +509,63 @@ def prune_sequential(model: torch.nn.Module, inputs, n, *, target: str = "dense"
         warnings.warn(report.warning, UserWarning, stacklevel=2)
     small = sequential_of(pruned)
     return (small, report) if return_report else small
+
+
+# ------------------------------------------------------------------------------ gfs compare on a user's model
+
+
+def dense_baseline(train_outputs, test_outputs, dataset) -> tuple[dict, str]:
+    """The dense network's metrics ({"train_<metric>", "test_<metric>"} of :func:`network_metrics`
+    against ``dataset``'s labels and targets) and the line saying them; raises an InputError when
+    its training accuracy is near chance (:func:`near_chance`): the inputs then probably do not
+    match the model."""
+    metrics = {}
+    for split, values in (("train", train_outputs), ("test", test_outputs)):
+        labels, targets = getattr(dataset, f"{split}_labels"), getattr(dataset, f"{split}_targets")
+        if values is not None and len(values):
+            metrics.update({f"{split}_{k}": v for k, v in network_metrics(values, labels, targets).items()})
+    if dataset.train_labels is not None:
+        low, chance = near_chance(metrics["train_accuracy"], dataset.train_labels)
+        if low:
+            raise InputError(f"the dense network's training accuracy is {metrics['train_accuracy']:.3f}, near chance "
+                             f"({chance:.3f}): the inputs probably do not match the model (give them as it was trained "
+                             "on them, e.g. --input-scaling)")
+    return metrics, "dense network (the baseline): " + _describe(metrics)
+
+
+def compare_references(train_outputs, test_outputs, dataset, target: str, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """What ``gfs compare`` fits and measures its losses against on a user's model: the dense
+    network's own outputs (target "dense") or the data set's targets ("labels"), as (train (m, K),
+    test (m', K)) float64. Logs the dense baseline and the target; refuses a near-chance dense
+    network and target "labels-ce" (the cross-entropy procedure is the method gfs-published)."""
+    if target == "labels-ce":
+        raise InputError("target 'labels-ce' is not a target of gfs compare; its method gfs-published is the "
+                         "published cross-entropy procedure (accepted: dense, labels)")
+    check_choice("target", target, TARGETS)
+    _, line = dense_baseline(train_outputs, test_outputs, dataset)
+    log(line)
+    if target == "dense":
+        log("target dense: every method fits the dense network's outputs on the training inputs; train_loss and "
+            "test_loss are 0.5 mean ||f - dense||^2")
+        return np.asarray(train_outputs, dtype=np.float64), np.asarray(test_outputs, dtype=np.float64)
+    log("target labels: every method fits the data set's targets with the squared loss")
+    return np.asarray(dataset.train_targets, dtype=np.float64), np.asarray(dataset.test_targets, dtype=np.float64)
+
+
+def compare_warning(rows: list[dict], train_labels, output_bias, target: str, method: str = "gfs") -> str | None:
+    """The one-line warning of :func:`prune_network` for ``gfs compare``'s rows of ``method``: a
+    compression whose pruned network's training accuracy is at most the output bias's
+    (+ NO_BETTER_MARGIN), or that kept a single unit where n >= 2 was asked. None otherwise."""
+    if train_labels is None or len(train_labels) == 0:
+        return None
+    bias = np.asarray(output_bias, dtype=np.float64).reshape(1, -1)
+    trivial = network_metrics(bias.repeat(len(train_labels), 0), train_labels)["accuracy"]
+    of = {(r["n"], r["metric"]): r["value"] for r in rows if r["method"] == method and r.get("n") is not None}
+    useless = sorted({n for n, metric in of if (metric == "train_accuracy" and of[n, metric] <= trivial + NO_BETTER_MARGIN)
+                      or (metric == "width" and of[n, metric] == 1 and n >= 2)}, reverse=True)
+    if not useless:
+        return None
+    n = useless[0]
+    pruned = {"train_accuracy": of.get((n, "train_accuracy"), float("nan"))}
+    text = _useless_warning(pruned, {"train_accuracy": trivial}, (int(of.get((n, "width"), 0)),), (n,), target)
+    return f"{method} at n = {', '.join(map(str, useless))}: " + text

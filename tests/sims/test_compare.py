@@ -80,7 +80,7 @@ def test_flops_and_parameters_are_counted_literally(d, n, k, first_bias, output_
 def user_model(tmp_path_factory):
     """A user's plain nn.Sequential(Linear(64, 24), ReLU, Linear(24, 10)), trained a little with Adam."""
     torch.manual_seed(0)
-    data = load_dataset(name="digits", m=300)
+    data = load_dataset(name="digits", m=300, input_scaling="none")
     module = torch.nn.Sequential(torch.nn.Linear(64, 24), torch.nn.ReLU(), torch.nn.Linear(24, 10))
     optimiser = torch.optim.Adam(module.parameters(), lr=0.01)
     inputs, targets = torch.as_tensor(data.train_inputs, dtype=torch.float32), torch.as_tensor(data.train_targets,
@@ -109,7 +109,7 @@ def test_gfs_compare_on_a_users_sequential(user_model, tmp_path, capsys):
     assert {row["n"] for row in table if row["method"] == "rigl"} == {"12", "6"}
     dense = next(row for row in table if row["method"] == "dense")
     # the dense row is the user's own network: its accuracy, its parameter count (both biases)
-    data = load_dataset(name="digits", m=300)
+    data = load_dataset(name="digits", m=300, input_scaling="none")
     with torch.no_grad():
         outputs = module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).numpy()
     assert float(dense["test_accuracy"]) == pytest.approx(float((outputs.argmax(1) == data.test_labels).mean()))
@@ -146,3 +146,61 @@ def test_config_and_table_refuse_bad_values():
         CompareConfig(model="m.pt", methods="")
     with pytest.raises(InputError, match="form"):
         tradeoff_table([], "digits", form="html")
+
+
+# ------------------------------------------------------------------ a user's classifier (issue 22)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A 64-100-10 ReLU MLP trained with Adam and cross-entropy on digits X / 16 (logits, not one-hot)."""
+    from tests.sims.test_prune import train_classifier
+
+    data = load_dataset(name="digits", input_scaling="none")
+    with torch.random.fork_rng():
+        module = train_classifier([64, 100, 10], data.train_inputs, data.train_labels)
+    path = tmp_path_factory.mktemp("classifier") / "mlp.pt"
+    torch.save(module.state_dict(), path)
+    return path, module, data
+
+
+def test_gfs_compare_on_a_cross_entropy_classifier_matches_the_dense_network(classifier, tmp_path, capsys):
+    path, module, data = classifier
+    arguments = ["compare", "--model", str(path), "--data", "digits", "--methods", "gfs", "--compressions", "2"]
+    assert main(arguments + ["--out", str(tmp_path / "dense")]) == 0
+    printed = capsys.readouterr()
+    assert "--input-scaling none (scikit-learn's digits.data / 16" in printed.out
+    with torch.no_grad():
+        dense_accuracy = float((module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).argmax(1).numpy()
+                                == data.test_labels).mean())
+    assert "dense network (the baseline): train accuracy" in printed.out and f"{dense_accuracy:.3f}" in printed.out
+    assert "warning" not in printed.err
+    table = {(row["method"], row["n"]): row for row in
+             csv.DictReader(io.StringIO((tmp_path / "dense" / "tradeoff.csv").read_text()))}
+    assert float(table["dense", "100"]["test_accuracy"]) == pytest.approx(dense_accuracy)
+    assert float(table["dense", "100"]["train_loss"]) == pytest.approx(0, abs=1e-9)  # the loss against itself
+    assert float(table["gfs", "50"]["test_accuracy"]) >= 0.9 * dense_accuracy
+    # the one-hot squared-loss target on the same model: reported as such, and warned about in one line
+    assert main(arguments + ["--target", "labels", "--out", str(tmp_path / "labels")]) == 0
+    printed = capsys.readouterr()
+    assert "target labels: every method fits the data set's targets with the squared loss" in printed.out
+    warnings = [line for line in printed.err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "gfs at n = 50: the pruned network is" in warnings[0] and "target 'dense'" in warnings[0]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--target", "labels-ce"], "target 'labels-ce' is not a target of gfs compare"),
+    (["--model", "{untrained}"], "near chance"),
+])
+def test_compare_refuses_a_model_at_chance_and_labels_ce(classifier, tmp_path, capsys, argv, fragment):
+    path, _, _ = classifier
+    torch.manual_seed(3)
+    untrained = tmp_path / "untrained.pt"
+    torch.save(torch.nn.Sequential(torch.nn.Linear(64, 40), torch.nn.ReLU(), torch.nn.Linear(40, 10)).state_dict(),
+               untrained)
+    argv = [a.replace("{untrained}", str(untrained)) for a in argv]
+    status = main(["compare", "--model", str(path), "--data", "digits", "--methods", "gfs", "--out",
+                   str(tmp_path / "out"), *argv])
+    error = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert status == 2 and len(error) == 1 and fragment in error[0]
+    assert not (tmp_path / "out").exists()

@@ -273,7 +273,7 @@ def test_prune_state_dict_command_on_a_users_model(digits, digits_mlp, tmp_path,
     assert main(["prune", "--state-dict", "--model", str(tmp_path / "mlp.pt"), "--data", "digits", "-n", "50",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr()
-    assert "--input-scaling none (pixel values / 16" in printed.out and "dense network" in printed.out
+    assert "--input-scaling none (scikit-learn's digits.data / 16" in printed.out and "dense network" in printed.out
     assert printed.err == ""
     state = torch.load(out, weights_only=True)
     width = state["0.weight"].shape[0]
