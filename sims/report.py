@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 from sims.errors import InputError
 from sims.io import atomic_write
 from sims.runner import config_from_mapping, get_experiment, load_results
 
-__all__ = ["load_config", "load_folder", "is_quick_preset", "write_figures", "verdict_record", "write_report"]
+__all__ = ["load_config", "load_folder", "is_quick_preset", "write_figures", "verdict_record", "family_record",
+           "family_line", "write_report", "readme_lines"]
 
 
 def load_config(folder: str | Path):
@@ -63,11 +65,47 @@ def verdict_record(experiment: str, verdict) -> dict:
     def plain(value):
         return value if value is None or math.isfinite(value) else None
 
-    return {"experiment": experiment, "claim": verdict.claim, "kind": verdict.kind, "verdict": verdict.outcome,
-            "evidence": verdict.summary, "seeds": verdict.seeds,
-            "false_held_rate": verdict.false_held_rate, "power": verdict.power,
-            "calibration": verdict.calibration_note or None,
-            "numbers": {key: plain(float(value)) for key, value in verdict.numbers.items()}}
+    record = {"experiment": experiment, "claim": verdict.claim, "kind": verdict.kind, "verdict": verdict.outcome,
+              "evidence": verdict.summary, "seeds": verdict.seeds,
+              "false_held_rate": verdict.false_held_rate, "power": verdict.power,
+              "calibration": verdict.calibration_note or None,
+              "numbers": {key: plain(float(value)) for key, value in verdict.numbers.items()}}
+    if verdict.kind == "empirical":
+        record.update(
+            false_not_held_rate=verdict.false_not_held_rate, effect_of_interest=verdict.effect_of_interest,
+            groups_tested=verdict.groups_tested, groups_total=verdict.groups_total,
+            calibration=None if verdict.false_held_rate is None else {
+                "null": verdict.calibration_null, "replicates": verdict.calibration_replicates,
+                "note": verdict.calibration_note})
+    return record
+
+
+def family_record(records: list[dict]) -> dict:
+    """The family line: how many empirical verdicts were decided by a calibrated rule, and the
+    expected number of false "held" and false "did not hold" among them if every claim sat at
+    its boundary (the global null): the sums of their rates."""
+    calibrated = [r for r in records if r["kind"] == "empirical" and r["false_held_rate"] is not None]
+    return {"empirical_verdicts": len(calibrated),
+            "expected_false_held": float(sum(r["false_held_rate"] for r in calibrated)),
+            "expected_false_not_held": float(sum(r.get("false_not_held_rate") or 0.0 for r in calibrated))}
+
+
+def family_line(family: dict) -> str:
+    """The family line of REPORT.md."""
+    return (f"**Family.** {family['empirical_verdicts']} empirical verdicts with a calibrated rule; if every claim "
+            f"sat at its boundary (the global null), {family['expected_false_held']:.2f} false *held* and "
+            f"{family['expected_false_not_held']:.2f} false *did not hold* would be expected among them (sums of "
+            f"the rates below).")
+
+
+# "14.0 [14.0, 14.0]" or "0.3 [nan, nan]": an interval over one seed, which has none
+_ONE_SEED_INTERVAL = re.compile(r"(?<![\w.])(-?(?:\d+\.?\d*|inf)(?:e[+-]?\d+)?) \[(?:\1, \1|nan, nan)\]")
+
+
+def one_seed_text(text: str) -> str:
+    """``text`` with each interval of a one-seed number ("14.0 [14.0, 14.0]") written as
+    "14.0 (1 seed: no interval)"; for results of one seed only."""
+    return _ONE_SEED_INTERVAL.sub(r"\1 (1 seed: no interval)", text)
 
 
 def _cell(text: str) -> str:
@@ -76,9 +114,10 @@ def _cell(text: str) -> str:
 
 
 def write_report(folders, report_path: str | Path, figures_folder: str | Path) -> str:
-    """A Markdown report (and REPORT.json, the same verdicts as a list of objects, beside it):
-    for each experiment, each claim with its kind, verdict, seeds, calibration and evidence, and
-    the experiment's figures from ``figures_folder`` linked relative to ``report_path``. A report
+    """A Markdown report (and REPORT.json beside it: ``{"family": family_record, "verdicts": [one
+    verdict_record per verdict]}``): the family line, then for each experiment each claim with
+    its kind, verdict, seeds, groups tested, both error rates, power and evidence, and the
+    experiment's figures from ``figures_folder`` linked relative to ``report_path``. A report
     over a ``--quick`` preset opens with a note that it is a smoke run."""
     report_path = Path(report_path)
     records: list[dict] = []
@@ -89,31 +128,42 @@ def write_report(folders, report_path: str | Path, figures_folder: str | Path) -
               "A *theorem* check evaluates a proposition's inequality at every measured point (held or violated). "
               "An *empirical* claim is held, did not hold or indistinguishable by a symmetric rule on per-seed "
               "statistics (Student-t, 95%); *false held* is how often that rule says held, at this design and "
-              "noise, when the claim is false, and *power* how often when it is true (simulated; "
+              "noise, with the truth at the claim's boundary, *false did not hold* how often it says did not hold "
+              "with the truth at its negation's boundary, and *power* how often it says held at an effect of "
+              "interest fixed before the run (simulated; "
               "see docs/THEORY.md, 'How verdicts are made'). The same verdicts are in REPORT.json beside this file.",
               ""]
     for folder in folders:
         experiment, config, rows = load_folder(folder)
+        one_seed = len({row["seed"] for row in rows if row.get("seed") is not None}) == 1
+        plain = one_seed_text if one_seed else (lambda text: text)
         meta = json.loads((Path(folder) / "meta.json").read_text()) if (Path(folder) / "meta.json").exists() else {}
         lines += [f"## {experiment.name}: {experiment.description}", "",
                   f"Results: `{folder}` ({len(rows)} rows; git {str(meta.get('git_revision'))[:10]}; "
                   f"non-default config: `{json.dumps(meta.get('non_default_fields', {}), default=list)}`).", "",
-                  "| claim | kind | verdict | seeds | false held | power | evidence |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| claim | kind | verdict | seeds | groups tested | false held | false did not hold | power | "
+                  "evidence |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for verdict in experiment.claims(rows, config):
             records.append(verdict_record(experiment.name, verdict))
+            groups = "–" if verdict.kind == "theorem" else f"{verdict.groups_tested or 0}/{verdict.groups_total or 1}"
             lines.append(f"| {_cell(verdict.claim)} | {verdict.kind} | **{verdict.outcome}** | {verdict.seeds} | "
-                         f"{_rate(verdict.false_held_rate)} | {_rate(verdict.power)} | {_cell(verdict.summary)} |")
+                         f"{groups} | {_rate(verdict.false_held_rate)} | {_rate(verdict.false_not_held_rate)} | "
+                         f"{_rate(verdict.power)} | {_cell(plain(verdict.summary))} |")
         lines.append("")
         if experiment.summary is not None:
-            lines += experiment.summary(rows, config) + [""]
+            lines += [plain(line) for line in experiment.summary(rows, config)] + [""]
         figures = sorted(Path(figures_folder).glob(f"{experiment.name}_*.png"))
         for figure in figures:  # linked relative to the report, so the pair can be moved together
             link = Path(os.path.relpath(figure.resolve(), report_path.parent.resolve())).as_posix()
             lines.append(f"![{figure.stem}]({link})")
         lines.append("")
+    family = family_record(records)
+    after = next(i for i, line in enumerate(lines) if line.startswith("Generated by")) + 2
+    lines[after:after] = [family_line(family), ""]
     text = "\n".join(lines)
+    document = {"family": family, "verdicts": records}
     atomic_write(report_path.with_suffix(".json"),
-                 lambda temporary: Path(temporary).write_text(json.dumps(records, indent=1, ensure_ascii=False)))
+                 lambda temporary: Path(temporary).write_text(json.dumps(document, indent=1, ensure_ascii=False)))
     atomic_write(report_path, lambda temporary: Path(temporary).write_text(text))
     return text

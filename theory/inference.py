@@ -7,11 +7,14 @@ empirical claim is "held" when the 95% interval lies on the claimed side of its 
 "did not hold" when it lies on the other side, and "indistinguishable" otherwise. Below
 ``MIN_SEEDS`` seeds no verdict is given.
 
-Calibration (:func:`calibrate`): a predicate's decision rule is run on data simulated at
-the experiment's own design (its sizes and seeds, with the noise level estimated from its
-seeds), once with the truth at the least favourable *false* value of the claim (the
-threshold itself, or the nearest alternative law) and once with the truth at the claimed
-value. The share of "held" answers is the false-"held" rate and the power.
+Calibration: a predicate's decision rule is run on data simulated at the experiment's own
+design (its sizes and seeds, with the noise level, and for per-seed means the skewness,
+estimated from its seeds; the truth is never fitted to the data judged). The truth is put at
+the boundary of the claim (the share of "held" is the false-held rate), at the boundary of its
+negation (the share of "did not hold" is the false-not-held rate), and at an effect of
+interest fixed before the run (the share of "held" is the power). For a rule on a per-seed
+mean (:func:`calibrate_mean_rule`) every rate is the worse of two noise families: normal, and a
+gamma family with the sample skewness of the observed per-seed values.
 
 Growth laws (:func:`growth_fits`): T(m) = a + b h(m) for h = ln m, sqrt m and m, and the
 Box-Cox family a + b (m^c - 1)/c, which is ln m at c = 0, with c fitted by profile least
@@ -21,6 +24,7 @@ seed bootstrap and the calibration replicates cost one batched fit.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -41,6 +45,14 @@ __all__ = [
     "sides",
     "t_bounds",
     "calibrate",
+    "ONE_SIDED_ALPHA",
+    "MEAN_RULE_REPLICATES",
+    "sample_skewness",
+    "standard_draws",
+    "t_outcomes",
+    "t_p_value",
+    "holm_rejections",
+    "calibrate_mean_rule",
     "GrowthFits",
     "growth_fits",
     "growth_outcomes",
@@ -55,6 +67,10 @@ BOOTSTRAP_AGREEMENT = 0.9  # a decisive growth-law verdict must recur in this sh
 LOG_LIKE_EXPONENT = 0.25  # |c| below this in a + b (m^c - 1)/c counts as logarithmic growth
 FLAT_FRACTION = 0.1  # T changing by less than this share of its mean over the whole m range: no growth
 CALIBRATION_REPLICATES = 400
+ONE_SIDED_ALPHA = (1.0 - LEVEL) / 2.0  # each one-sided decision ("held", "did not hold") is a test at this level
+MEAN_RULE_REPLICATES = 4000  # simulated data sets per scenario and noise family for a rule on a per-seed mean
+SKEW_FREE = 1e-3  # |sample skewness| below this: the skewed family is the normal one
+SKEW_QUANTILE_REPLICATES = 20000  # simulated t statistics behind a skew-adjusted critical value
 
 
 @dataclass(frozen=True)
@@ -114,10 +130,14 @@ def side_of(low: float, high: float, threshold: float, claimed: str) -> str:
 
 @dataclass(frozen=True)
 class Calibration:
-    """How often a decision rule says "held" at the design it was applied to.
+    """How often a decision rule errs at the design it was applied to.
 
-    false_held_rate: share of "held" when the truth is ``false_scenario`` (a false claim);
-    power: share of "held" when the truth is ``true_scenario``; replicates: simulations each.
+    false_held_rate: share of "held" when the truth is ``false_scenario`` (the claim's boundary);
+    power: share of "held" when the truth is ``true_scenario`` (the effect of interest);
+    replicates: simulations per scenario (and per noise family); false_not_held_rate: share of
+    "did not hold" at the boundary of the claim's negation (None when not measured);
+    effect_of_interest: the effect ``power`` is measured at, in the units of the rule's
+    statistic (fixed before the run, never the measured effect).
     """
 
     false_held_rate: float
@@ -125,6 +145,8 @@ class Calibration:
     replicates: int
     false_scenario: str
     true_scenario: str
+    false_not_held_rate: float | None = None
+    effect_of_interest: float | None = None
 
 
 def calibrate(
@@ -146,6 +168,125 @@ def calibrate(
         outcomes = np.asarray(decide(simulate(rng, replicates)))
         rates.append(float(np.mean(outcomes == "held")))
     return Calibration(rates[0], rates[1], replicates, false_scenario, true_scenario)
+
+
+def sample_skewness(values) -> float:
+    """Adjusted Fisher-Pearson skewness G1 of ``values`` (scipy's ``skew(bias=False)``); 0 with
+    fewer than 3 values or no spread."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size < 3 or not np.all(np.isfinite(v)) or float(np.ptp(v)) == 0.0:
+        return 0.0
+    return float(stats.skew(v, bias=False))
+
+
+def standard_draws(rng: np.random.Generator, shape, skew: float = 0.0) -> np.ndarray:
+    """Draws with mean 0, sd 1 and skewness ``skew``: standard normal when |skew| < SKEW_FREE,
+    else a standardised gamma (shape 4/skew², skewness 2/sqrt(shape) = |skew|), negated for a
+    negative skew."""
+    if abs(skew) < SKEW_FREE:
+        return rng.standard_normal(shape)
+    k = 4.0 / skew**2
+    return math.copysign(1.0, skew) * (rng.gamma(k, 1.0, shape) - k) / math.sqrt(k)
+
+
+@functools.lru_cache(maxsize=4096)
+def _skewed_critical_values(seeds: int, skew: float, held_alpha: float, not_held_alpha: float) -> tuple[float, float]:
+    """(c_held, c_not_held) for the claimed-side t statistic z of ``seeds`` values whose noise has
+    skewness ``skew`` in the claimed direction: the larger of Student's t quantile and the
+    simulated quantile of z under :func:`standard_draws` (so each one-sided decision keeps its
+    level under the normal and under that skewed family)."""
+    c_held = float(stats.t.ppf(1.0 - held_alpha, seeds - 1))
+    c_not_held = float(stats.t.ppf(1.0 - not_held_alpha, seeds - 1))
+    if abs(skew) < SKEW_FREE:
+        return c_held, c_not_held
+    draws = standard_draws(np.random.default_rng([seeds, 7919]), (SKEW_QUANTILE_REPLICATES, seeds), skew)
+    z = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / math.sqrt(seeds))
+    return (max(c_held, float(np.quantile(z, 1.0 - held_alpha))),
+            max(c_not_held, -float(np.quantile(z, not_held_alpha))))
+
+
+def t_outcomes(values, threshold: float, claimed: str, *, held_alpha: float = ONE_SIDED_ALPHA,
+               not_held_alpha: float = ONE_SIDED_ALPHA, skew: float = 0.0) -> np.ndarray:
+    """The one-sample t rule along the last axis of ``values`` (per-seed values, >= 2 each):
+    "held" when the one-sided (1 - held_alpha) bound of the mean lies on the ``claimed`` side
+    ("below" or "above") of ``threshold``, "did not hold" when the one-sided (1 - not_held_alpha)
+    bound lies on the other side, "indistinguishable" otherwise. With both alphas at
+    ONE_SIDED_ALPHA and ``skew`` 0 it is :func:`sides` of the two-sided LEVEL interval; a smaller
+    ``not_held_alpha`` is the Bonferroni/Holm share of a "did not hold" over several tests. A
+    non-zero ``skew`` (of the per-seed noise, in the values' own direction) widens each bound to
+    the critical value that keeps its level under the gamma family of that skewness too
+    (:func:`_skewed_critical_values`, 20,000 simulated statistics, seeded)."""
+    if claimed not in ("below", "above"):
+        raise ValueError(f"claimed must be 'below' or 'above', got {claimed!r}")
+    v = np.asarray(values, dtype=np.float64)
+    k = v.shape[-1]
+    sign = 1.0 if claimed == "above" else -1.0
+    c_held, c_not_held = _skewed_critical_values(int(k), round(sign * float(skew), 3), float(held_alpha),
+                                                 float(not_held_alpha))
+    mean = sign * (v.mean(axis=-1) - threshold)  # > 0 on the claimed side
+    se = v.std(axis=-1, ddof=1) / math.sqrt(k)
+    out = np.full(mean.shape, "indistinguishable", dtype=object)
+    out[mean - c_held * se > 0] = "held"
+    out[mean + c_not_held * se < 0] = "did not hold"
+    return out
+
+
+def t_p_value(values, threshold: float, claimed: str) -> float:
+    """One-sided p-value of "did not hold" (the per-seed mean lies on the other side of
+    ``threshold`` than ``claimed``): Student's t on (count - 1) degrees of freedom. 1 when the
+    values have no spread and their mean is on the claimed side (or on the threshold), 0 when
+    on the other side."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    sign = 1.0 if claimed == "above" else -1.0
+    distance = sign * (float(v.mean()) - threshold)  # < 0 on the other side
+    sd = float(v.std(ddof=1))
+    if sd == 0.0:
+        return 0.0 if distance < 0 else 1.0
+    return float(stats.t.cdf(distance / (sd / math.sqrt(v.size)), v.size - 1))
+
+
+def holm_rejections(p_values, alpha: float = ONE_SIDED_ALPHA) -> np.ndarray:
+    """Holm's step-down procedure: which of the hypotheses with ``p_values`` are rejected with
+    family-wise error at most ``alpha`` (the smallest p against alpha/k, the next against
+    alpha/(k-1), ..., stopping at the first that is not rejected)."""
+    p = np.asarray(p_values, dtype=np.float64).ravel()
+    rejected = np.zeros(p.size, dtype=bool)
+    for rank, index in enumerate(np.argsort(p, kind="stable")):
+        if p[index] > alpha / (p.size - rank):
+            break
+        rejected[index] = True
+    return rejected
+
+
+def calibrate_mean_rule(decide: Callable[[np.ndarray], np.ndarray], values, boundaries, effect: float, *,
+                        null: str, alternative: str, replicates: int = MEAN_RULE_REPLICATES,
+                        seed: int = 0) -> Calibration:
+    """Both error rates and the power of a rule on the mean of per-seed ``values``.
+
+    ``decide`` turns a (replicates, seeds) batch into outcomes. Simulated data sets have as many
+    seeds as ``values`` and their sd; the noise is drawn from two families, normal and
+    :func:`standard_draws` with the sample skewness of ``values``. For every truth in
+    ``boundaries`` (the claim's boundary, which for these rules is also its negation's) and both
+    families: false held = share of "held", false not held = share of "did not hold"; the worst
+    over boundaries and families is reported. Power: share of "held" with the truth at
+    ``effect``, the lower of the two families. Seeded: same inputs, same rates."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    sd = sd if math.isfinite(sd) and sd > 0 else 1e-12
+    skews = sorted({0.0, sample_skewness(v)}, key=abs)
+    false_held, false_not_held, power = 0.0, 0.0, 1.0
+    for f, skew in enumerate(skews):
+        for b, truth in enumerate([*boundaries, effect]):
+            rng = np.random.default_rng([seed, f, b])
+            outcomes = np.asarray(decide(truth + sd * standard_draws(rng, (replicates, v.size), skew)))
+            if b < len(boundaries):
+                false_held = max(false_held, float(np.mean(outcomes == "held")))
+                false_not_held = max(false_not_held, float(np.mean(outcomes == "did not hold")))
+            else:
+                power = min(power, float(np.mean(outcomes == "held")))
+    family = "normal" + (f" and gamma with skewness {skews[-1]:.2f} (the seeds' own), the worse" if len(skews) > 1 else "")
+    return Calibration(false_held, power, replicates, f"{null}; noise {family}", alternative,
+                       false_not_held_rate=false_not_held, effect_of_interest=float(effect))
 
 
 # ------------------------------------------------------------------ growth laws T(m)

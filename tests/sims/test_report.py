@@ -49,7 +49,9 @@ def _claims(rows, config):
         Verdict("P0 bound at every n", "held", "ratio 0.5 | worst\nat n=3", numbers={"worst": 0.5, "at": math.inf},
                 kind="theorem", seeds=len(config.seeds)),
         Verdict("loss falls", "indistinguishable", f"{len(rows)} rows", numbers={"gap": math.nan, "count": 3},
-                seeds=len(config.seeds), false_held_rate=0.025, power=0.8, calibration_note="simulated at the design"),
+                seeds=len(config.seeds), false_held_rate=0.025, power=0.8, calibration_note="simulated at the design",
+                false_not_held_rate=0.02, effect_of_interest=-0.1, groups_tested=2, groups_total=2,
+                calibration_null="the true gap is 0", calibration_replicates=4000),
     ]
 
 
@@ -133,8 +135,9 @@ def test_verdict_record_fields():
         "calibration": None, "numbers": {"worst": 0.5, "at": None}}
     record = report.verdict_record("e", empirical)
     assert record["verdict"] == "indistinguishable" and record["kind"] == "empirical"
-    assert (record["false_held_rate"], record["power"], record["calibration"]) == (0.025, 0.8,
-                                                                                   "simulated at the design")
+    assert (record["false_held_rate"], record["false_not_held_rate"], record["power"]) == (0.025, 0.02, 0.8)
+    assert (record["effect_of_interest"], record["groups_tested"], record["groups_total"]) == (-0.1, 2, 2)
+    assert record["calibration"] == {"null": "the true gap is 0", "replicates": 4000, "note": "simulated at the design"}
     assert record["numbers"] == {"gap": None, "count": 3.0}
     assert isinstance(record["numbers"]["count"], float)
     json.dumps(record, allow_nan=False)  # plain JSON: no NaN or Infinity
@@ -168,16 +171,21 @@ def test_write_report_on_a_full_scale_folder(folders, tmp_path):
     assert f"## {NAME}: a toy for the report" in lines
     assert any(line.startswith(f"Results: `{full}` (9 rows; git ") for line in lines)
     # one table row per verdict; a '|' in a cell is escaped and a newline becomes a space
-    assert r"| P0 bound at every n | theorem | **held** | 3 | – | – | ratio 0.5 \| worst at n=3 |" in lines
-    assert "| loss falls | empirical | **indistinguishable** | 3 | 2.5% | 80.0% | 9 rows |" in lines
+    assert r"| P0 bound at every n | theorem | **held** | 3 | – | – | – | – | ratio 0.5 \| worst at n=3 |" in lines
+    empirical_line = "| loss falls | empirical | **indistinguishable** | 3 | 2/2 | 2.5% | 2.0% | 80.0% | 9 rows |"
+    assert empirical_line in lines
     # the experiment's summary follows its table
-    assert lines.index("| 3 | 9 |") > lines.index("| loss falls | empirical | **indistinguishable** | 3 | 2.5% | "
-                                                    "80.0% | 9 rows |")
+    assert lines.index("| 3 | 9 |") > lines.index(empirical_line)
+    # the family line: one calibrated empirical verdict, its two rates summed
+    assert report.family_line({"empirical_verdicts": 1, "expected_false_held": 0.025,
+                               "expected_false_not_held": 0.02}) in lines
     # its PNG figures, linked relative to the report; not the PDF, not another experiment's
     assert f"![{NAME}_curve](../figures/{NAME}_curve.png)" in lines
     assert f"{NAME}_curve.pdf" not in text and "other-experiment" not in text
-    records = json.loads(path.with_suffix(".json").read_text())
-    assert records == [report.verdict_record(NAME, verdict) for verdict in _claims([{}] * 9, ToyReportConfig())]
+    document = json.loads(path.with_suffix(".json").read_text())
+    assert document["verdicts"] == [report.verdict_record(NAME, v) for v in _claims([{}] * 9, ToyReportConfig())]
+    assert document["family"] == {"empirical_verdicts": 1, "expected_false_held": 0.025,
+                                  "expected_false_not_held": 0.02}
     assert sorted(p.name for p in path.parent.iterdir()) == ["REPORT.json", "REPORT.md"]  # no temporaries
 
 
@@ -188,14 +196,17 @@ def test_write_report_over_a_quick_preset_opens_with_the_banner(folders, tmp_pat
     assert lines[2] == report.QUICK_BANNER
     assert lines[2].startswith("> **Smoke run.**") and "--quick" in lines[2]
     assert lines.index(report.QUICK_BANNER) < next(i for i, line in enumerate(lines) if line.startswith("Generated"))
-    assert "| loss falls | empirical | **indistinguishable** | 1 | 2.5% | 80.0% | 2 rows |" in lines
+    assert "| loss falls | empirical | **indistinguishable** | 1 | 2/2 | 2.5% | 2.0% | 80.0% | 2 rows |" in lines
     assert '"seeds": [0]' in text and '"n_max": 2' in text  # its non-default fields
     # one quick folder among full-scale ones is enough for the banner; each folder keeps its section
     mixed = report.write_report([full, quick], tmp_path / "mixed.md", tmp_path / "figures")
     assert mixed.count(report.QUICK_BANNER) == 1
     assert mixed.count(f"## {NAME}: a toy for the report") == 2
     assert mixed.index(f"`{full}` (9 rows") < mixed.index(f"`{quick}` (2 rows")
-    assert len(json.loads((tmp_path / "mixed.json").read_text())) == 4
+    mixed_document = json.loads((tmp_path / "mixed.json").read_text())
+    assert len(mixed_document["verdicts"]) == 4
+    assert mixed_document["family"]["empirical_verdicts"] == 2
+    assert mixed_document["family"]["expected_false_held"] == pytest.approx(0.05)
 
 
 def test_write_report_of_a_damaged_folder_writes_nothing(tmp_path):
@@ -214,4 +225,4 @@ def test_a_bar_in_a_claim_is_escaped_like_one_in_the_evidence(tmp_path):
         lines = report.write_report([folder], tmp_path / "REPORT.md", tmp_path / "figures").splitlines()
     finally:
         register(experiment)
-    assert r"| a \| b | theorem | **held** | 0 | – | – | c \| d |" in lines
+    assert r"| a \| b | theorem | **held** | 0 | – | – | – | – | c \| d |" in lines

@@ -23,15 +23,17 @@ def three_seed_exponential():
 def test_quick_exponential_verdicts_with_three_seeds(quick_results):
     """m = 6 interior teacher (dimension 6): fcfw and greedy-opt reach the float floor within a
     few steps (once their support spans the hull they are exact), faster than any power law,
-    so "exponential" holds; GFS has slope about -2 (1/n², held); P2-P4 hold at every n; every
-    empirical verdict carries a false-held rate <= 5%. (fw at this size is not asserted: on
+    so their curves are never "did not hold" (three seeds of five points do not separate the nested
+    law's exponential factor from a power of n); GFS has slope about -2 (1/n², held); P2-P4 hold at
+    every n; every empirical verdict carries both error rates <= 5%, its power, effect and groups. (fw at this size is not asserted: on
     n <= 60 one seed is still in its slow phase.)"""
     _, folders = quick_results
     verdicts = get_experiment("exponential").claims(load_results(folders["exponential"]), three_seed_exponential())
     by_claim = {v.claim: v for v in verdicts}
     for method in ("fcfw", "greedy-opt"):
         exponential = next(v for c, v in by_claim.items() if c.startswith(f"{method} falls exponentially"))
-        assert exponential.outcome == "held", exponential.summary
+        # 3 seeds of 5 points: the nested law's exponential factor is not separated from a power of n
+        assert exponential.outcome in ("held", "indistinguishable"), exponential.summary
         assert exponential.numbers["contraction (group 1)"] <= exponential.numbers["bound_contraction (group 1)"]
     for method in ("fw", "fcfw", "greedy-opt"):
         check = next(v for c, v in by_claim.items() if c.startswith(f"P4: {method}"))
@@ -40,7 +42,10 @@ def test_quick_exponential_verdicts_with_three_seeds(quick_results):
     assert rate.outcome == "held" and rate.numbers["slope (group 1)"] == pytest.approx(-2.0, abs=0.2)
     assert all(v.outcome == "held" for v in verdicts if v.kind == "theorem"), [v.summary for v in verdicts]
     empirical = [v for v in verdicts if v.kind == "empirical" and v.outcome != "not testable"]
-    assert empirical and all(v.false_held_rate <= 0.05 and v.seeds == 3 for v in empirical)
+    assert empirical and all(v.false_held_rate <= 0.05 and v.false_not_held_rate <= 0.05 and v.seeds == 3
+                             and v.power is not None and v.effect_of_interest is not None
+                             and v.groups_tested == v.groups_total and v.calibration_null
+                             and v.calibration_replicates for v in empirical)
 
 
 def test_exponential_figures_are_written(quick_results, tmp_path):

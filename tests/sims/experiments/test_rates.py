@@ -65,8 +65,9 @@ def test_figures_and_report_are_written(quick_results, tmp_path):
     assert {"rates_teacher-interior.png", "rates_teacher-large-m.png", "rates_mnist5k.pdf"} <= names
     assert all(p.stat().st_size > 1000 for p in paths)
     text = write_report(folders.values(), tmp_path / "REPORT.md", tmp_path / "figures")
-    assert "| claim | kind | verdict | seeds | false held | power | evidence |" in text and "**held**" in text
-    records = json.loads((tmp_path / "REPORT.json").read_text())
+    assert ("| claim | kind | verdict | seeds | groups tested | false held | false did not hold | power | evidence |"
+            in text and "**held**" in text)
+    records = json.loads((tmp_path / "REPORT.json").read_text())["verdicts"]
     assert {"experiment", "claim", "kind", "verdict", "evidence", "seeds", "false_held_rate", "power"} <= set(records[0])
     assert {r["kind"] for r in records} == {"theorem", "empirical"}
     assert all("(" not in r["evidence"][:1] and "('" not in r["evidence"] for r in records)  # no Python tuples
