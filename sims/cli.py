@@ -82,6 +82,12 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class CommonOptions:
+    verbose: bool = field(default=False, metadata={
+        "help": "show third-party warnings and logs (torch, Dask), hidden otherwise"})
+
+
+@dataclass(frozen=True)
 class ResultsOptions:
     quick: bool = field(default=False, metadata={"help": "use the quick results (same as --out results/quick)"})
     out: str | None = field(default=None, metadata={
@@ -132,7 +138,7 @@ def command_flags() -> dict[str, list[FlagSet]]:
 
     data = FlagSet(DatasetConfig, DATA_FIELDS, DATA_RENAMES, group="data")
     selection = FlagSet(SelectionConfig, SELECTION_FIELDS, SELECTION_RENAMES)
-    return {
+    table = {
         "train": [data,
                   FlagSet(NetworkConfig, NETWORK_FIELDS[:4], group="model and training"),  # network, training, rest
                   FlagSet(TrainConfig, TRAIN_FIELDS, ranges=TRAIN_RANGES, group="model and training"),
@@ -151,6 +157,7 @@ def command_flags() -> dict[str, list[FlagSet]]:
         "list": [],
         "compare": _compare_flag_sets(data),
     }
+    return {name: [*sets, FlagSet(CommonOptions, ("verbose",))] for name, sets in table.items()}
 
 
 def _dataset_from_args(args):
@@ -158,10 +165,26 @@ def _dataset_from_args(args):
 
     config = config_from_flags(DatasetConfig, args, DATA_FIELDS, flags=DATA_RENAMES)
     try:
-        return config, load_dataset(config)
+        dataset = load_dataset(config)
     except DataFilesMissing as error:  # the library's hint names its arguments; here they are flags
         hint = error.hint(set_directory="pass --data-dir DIR / $GFS_MNIST_DIR", download="pass --download")
         raise InputError(hint) from None
+    _check_every_class_present(config, dataset)
+    return config, dataset
+
+
+def _check_every_class_present(config, dataset) -> None:
+    """Refuse a --m so small that some class of a labelled data set has no training example
+    (one example of digits trains a 10-class network on one class, and standardising it
+    zeroes every input): the line says the smallest --m that holds every class."""
+    if dataset.train_labels is None or config.m is None:
+        return
+    labels = [dataset.train_labels] + ([dataset.test_labels] if dataset.test_labels is not None else [])
+    classes = max(dataset.output_dim, 2, len(np.unique(np.concatenate([np.asarray(x) for x in labels]))))
+    present = len(np.unique(np.asarray(dataset.train_labels)))
+    if present < classes:
+        raise InputError(f"--m {config.m} leaves {classes - present} of the {classes} classes of --data {config.name} "
+                         f"without a training example; use --m {classes} or more")
 
 
 def command_train(args) -> None:
@@ -183,6 +206,9 @@ def command_train(args) -> None:
     check_memory("--iterations", 40.0 * (args.iterations + 1), f"the loss curve of {args.iterations} steps and its JSON")
     out = Path(args.out)
     _check_writable("--out", out)
+    from sims.io import remove_stale_temporaries
+
+    remove_stale_temporaries(out.parent)
     train_config = config_from_flags(TrainConfig, args, TRAIN_FIELDS)
     model = init_network(
         dataset.input_dim,
@@ -256,6 +282,8 @@ def _load_array(path: str, parameter: str, *, memory_map: bool = False) -> np.nd
         return np.load(path, allow_pickle=False, mmap_mode="r" if memory_map else None)
     except FileNotFoundError:
         raise InputError(f"{parameter} file {path!r} does not exist") from None
+    except EOFError:
+        raise InputError(f"{parameter} file {path!r} is empty (0 bytes); give a .npy array written by numpy.save") from None
     except (OSError, ValueError) as error:
         raise InputError(f"{parameter} file {path!r} is not a readable .npy array: {error}") from None
 
@@ -289,6 +317,22 @@ def command_select(args) -> None:
               f"subnetwork has {selection.support_size} distinct neurons, weighted by how often each was picked")
 
 
+def _check_prune_request(args, wanted, sharding) -> None:
+    """What `gfs prune` refuses before loading anything: --scheduler without --shards, an
+    address that does not parse or answer, a model file whose bytes were damaged, and an -n
+    whose selection record alone (about 150 bytes a step, whatever the width) exceeds memory."""
+    from sims.guards import check_memory, check_scheduler, selection_bytes
+    from sims.io import check_torch_file
+
+    if sharding.scheduler is not None:
+        if sharding.shards == 1:
+            raise InputError(f"--scheduler needs --shards N (N > 1): the scheduler's workers hold the shards; without "
+                             f"--shards the selection runs in this process")
+        check_scheduler("--scheduler", sharding.scheduler)
+    check_memory("-n", selection_bytes(wanted.n, 0, wanted.method), f"{wanted.n} selection steps and their record")
+    check_torch_file(args.model, "--model")
+
+
 def command_prune(args) -> None:
     """Prune a saved network (or a plain nn.Sequential state dict of any depth) on a dataset's training split."""
     from sims.model import save_model
@@ -299,6 +343,7 @@ def command_prune(args) -> None:
 
     wanted = config_from_flags(SelectionConfig, args, SELECTION_FIELDS, flags=SELECTION_RENAMES)
     sharding = config_from_flags(ShardingConfig, args, SHARDING_FIELDS)
+    _check_prune_request(args, wanted, sharding)
     finish = config_from_flags(TargetConfig, args, ("target", "refit", "ridge"))
     if args.state_dict:
         _prune_user_model(args, wanted, sharding, finish)
@@ -391,6 +436,11 @@ def _experiment_config(experiment, args):
             raise InputError(f"--config file {args.config!r} does not exist") from None
         except tomllib.TOMLDecodeError as error:
             raise InputError(f"--config file {args.config!r} does not parse as TOML: {error}") from None
+        except UnicodeDecodeError as error:
+            raise InputError(f"--config file {args.config!r} is not UTF-8 text (byte {error.start}); a config is a "
+                             "TOML text file") from None
+        except IsADirectoryError:
+            raise InputError(f"--config {args.config!r} is a folder; give a TOML file") from None
         table = table.get(experiment.name, table)
         config = config_from_mapping(experiment.config_class, table, base=config)
     return config
@@ -400,16 +450,76 @@ def command_run(args) -> None:
     """Run (or resume) one experiment or all of them, then write figures and the report."""
     from sims.runner import experiments, get_experiment, run_experiments
 
+    from sims.guards import check_scheduler, check_workers
+
     names = list(experiments()) if args.experiment == "all" else [get_experiment(args.experiment).name]
     # quick runs go beside, not over, the full-scale results and the committed figures
     if args.out is None:
         args.out = QUICK_RESULTS if args.quick else FULL_RESULTS
     args.figures = _figures_folder(args.out, args.figures)
+    check_workers("--workers", args.workers)
     requests = [(name, _experiment_config(get_experiment(name), args)) for name in names]
+    if args.scheduler:  # parsed and answered before any folder or work
+        check_scheduler("--scheduler", args.scheduler)
+    report_path = Path(args.out) / "REPORT.md"
+    _check_folder_writable("--out", Path(args.out))
+    if not args.no_figures:  # refused before any cell is computed, not after
+        _check_folder_writable("--figures", Path(args.figures))
+        _check_report_path("--out", report_path)
     folders = run_experiments(requests, out=args.out, workers=args.workers, scheduler=args.scheduler)
     if not args.no_figures:
         _write_figures(folders, Path(args.figures))
-        _write_report(folders, Path(args.out) / "REPORT.md", Path(args.figures))
+        _write_report(_report_folders(args.out, folders), report_path, Path(args.figures))
+
+
+def _report_folders(out: str, folders: list[Path]) -> list[Path]:
+    """The folders a run's report covers: every finished experiment under ``out`` (as `gfs
+    report` would), so running one experiment does not drop the others from REPORT.md; a folder
+    that does not check out is named and left out."""
+    from sims.runner import check_results_folder
+
+    ran = {Path(folder).resolve() for folder in folders}
+    chosen = []
+    for folder in _finished(out):
+        if folder.resolve() in ran:
+            continue
+        try:
+            check_results_folder(folder)
+        except InputError as error:
+            print(f"left out of the report: {error}")
+            continue
+        chosen.append(folder)
+    return sorted([*map(Path, folders), *chosen], key=lambda folder: _experiment_order(folder))
+
+
+def _experiment_order(folder: Path):
+    from sims.runner import experiments
+
+    names = list(experiments())
+    name = next((n for n in names if folder.name.startswith(n + "-")), None)
+    return (names.index(name) if name else len(names), folder.name)
+
+
+def _check_folder_writable(parameter: str, folder: Path) -> None:
+    """Refuse a folder path that is a file, lies under a file, or sits in a folder that cannot
+    be written: before any work, one line naming ``parameter``."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{parameter} {str(folder)!r} is a file; give a folder")
+    parent = next((p for p in (folder.absolute(), *folder.absolute().parents) if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise InputError(f"{parameter} {str(folder)!r} cannot be made: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{parameter} {str(folder)!r} cannot be written (the folder {str(parent)!r} is not writable)")
+
+
+def _check_report_path(parameter: str, path: Path) -> None:
+    """Refuse a report path (and its REPORT.json beside it) that cannot be written."""
+    if path.is_dir():
+        raise InputError(f"{parameter} {str(path)!r} is a folder; give a file path")
+    if path.with_suffix(".json").is_dir():
+        raise InputError(f"{parameter} {str(path)!r}: {str(path.with_suffix('.json'))!r} (its REPORT.json) is a "
+                         "folder; give another path")
+    _check_folder_writable(parameter, path.parent)
 
 
 # Where results and figures live by default: full-scale results in results/ with their figures in
@@ -435,6 +545,9 @@ def _write_figures(folders, figures_folder: Path) -> None:
         if quick:
             raise InputError(f"--figures {str(figures_folder)!r} holds the committed full-scale figures; the quick "
                              f"results {', '.join(quick)} write theirs to <results>/figures (omit --figures)")
+    from sims.io import remove_stale_temporaries
+
+    remove_stale_temporaries(figures_folder)  # leftovers of writes killed mid-way
     for folder in folders:
         print(f"{Path(folder).name}: writing figures to {figures_folder}/ ...", flush=True)
         for path in write_figures([folder], figures_folder):
@@ -442,8 +555,10 @@ def _write_figures(folders, figures_folder: Path) -> None:
 
 
 def _write_report(folders, report_path: Path, figures_folder: Path) -> None:
+    from sims.io import remove_stale_temporaries
     from sims.report import write_report
 
+    remove_stale_temporaries(report_path.parent)
     print(f"writing {report_path} (checking every claim) ...", flush=True)
     write_report(folders, report_path, figures_folder)
     print(f"wrote {report_path}")
@@ -466,24 +581,32 @@ def _result_folders(args) -> list[Path]:
             args.out = QUICK_RESULTS
             print(f"no full-scale results in {FULL_RESULTS}/; using the quick results in {QUICK_RESULTS}/ "
                   f"(figures in {QUICK_RESULTS}/figures/)")
+    from sims.runner import check_results_folder
+
     folders = _finished(args.out)
     if not folders:
         raise InputError(f"no finished results under --out {args.out!r}; run `gfs run ...` first "
                          f"(`gfs run all --quick` writes {QUICK_RESULTS}/)")
+    for folder in folders:  # trusted only as far as it checks out
+        check_results_folder(folder)
     args.figures = _figures_folder(args.out, args.figures)
     return folders
 
 
 def command_figures(args) -> None:
     """Regenerate figures from finished results (see :func:`_result_folders` for which)."""
-    _write_figures(_result_folders(args), Path(args.figures))
+    folders = _result_folders(args)
+    _check_folder_writable("--figures", Path(args.figures))
+    _write_figures(folders, Path(args.figures))
 
 
 def command_report(args) -> None:
     """Write the Markdown report of every claim's verdict from finished results, linking the
     figures that belong to those results."""
     folders = _result_folders(args)
-    _write_report(folders, Path(args.report or Path(args.out) / "REPORT.md"), Path(args.figures))
+    report_path = Path(args.report or Path(args.out) / "REPORT.md")
+    _check_report_path("--report" if args.report else "--out", report_path)
+    _write_report(folders, report_path, Path(args.figures))
 
 
 def command_list(args) -> None:
@@ -561,11 +684,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_third_party() -> None:
+    """Hide what a user cannot act on: torch's warnings (a pickle protocol note before the real
+    error), Dask's logs (worker shutdown on Ctrl-C) and warnings ("Sending large graph"), in
+    this process and in the worker processes it starts (through Dask's environment config)."""
+    import logging
+    import warnings
+
+    for module in (r"torch(\.|$)", r"distributed(\.|$)", r"dask(\.|$)"):
+        warnings.filterwarnings("ignore", module=module)
+    for name in ("distributed", "dask"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+    if "dask" in sys.modules:  # already imported (a test, a notebook): set it there too
+        import dask
+
+        dask.config.set({"logging.distributed": "error"})
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
     from sims.train import TrainingDiverged
 
+    with warnings.catch_warnings():
+        if not args.verbose:
+            _quiet_third_party()
+        return _run_command(args, TrainingDiverged)
+
+
+def _run_command(args, TrainingDiverged) -> int:
     try:
         args.handler(args)
     except BrokenPipeError:  # output piped into a reader that stopped early (`gfs figures | head`)

@@ -10,12 +10,18 @@ function, :func:`check_fields`, which each config calls first in its ``__post_in
 - ``"label"``: how messages name the field when not by its name (``"dataset"`` for
   ``DatasetConfig.name``).
 
+Seeds, by name: a field called ``seed``, ``seeds`` or ``*_seed`` holds integers below
+:data:`SEED_LIMIT` (numpy and torch take them, with room in 64 bits for the offsets experiments
+add, such as ``100_003 * (seed + 1) + n``), and a ``seeds`` list names each seed once (a seed is
+one replicate; a repeated one would be counted twice).
+
 The same metadata gives the command line its flags (:mod:`sims.flags`). Constraints that tie
 fields together (checkpoints within the iterations, n within a width) stay in the config's
 ``__post_init__``."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import numbers
@@ -25,11 +31,33 @@ import typing
 from sims.errors import InputError
 from sims.io import check_choice, check_choices
 
-__all__ = ["RANGES", "check_fields", "constrained"]
+__all__ = ["RANGES", "SEED_LIMIT", "is_seed_field", "check_seed", "check_fields", "constrained"]
 
 #: range name -> (predicate, the adjective an error message uses)
 RANGES = {"positive": (lambda value: value > 0, "positive"),
           "non-negative": (lambda value: value >= 0, "non-negative")}
+
+
+#: seeds are non-negative integers below this (see the module docstring)
+SEED_LIMIT = 2 ** 32
+
+
+def is_seed_field(name: str) -> bool:
+    """Whether a config field holds a seed (or, ``seeds``, a list of them) by its name."""
+    return name in ("seed", "seeds") or name.endswith("_seed")
+
+
+def check_seed(name: str, value) -> None:
+    """Refuse a seed (or a list of seeds) at or above :data:`SEED_LIMIT`, and a list naming a
+    seed twice; an InputError names the field and what is accepted."""
+    values = list(value) if isinstance(value, (tuple, list)) else [value]
+    if any(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= SEED_LIMIT for v in values):
+        raise InputError(f"{name} must be below 2^32 = {SEED_LIMIT} (a seed), got {value!r}")
+    if isinstance(value, (tuple, list)):
+        repeated = sorted((v for v, count in collections.Counter(values).items() if count > 1), key=repr)
+        if repeated:
+            raise InputError(f"{name} names {', '.join(map(repr, repeated))} more than once; each seed is one "
+                             "replicate, give it once")
 
 
 def _without_none(annotation):
@@ -63,7 +91,7 @@ def _check_range(name: str, value, annotation, value_range: str) -> None:
         return
     noun = "integer" if annotation is int else "finite number"
     if not _number_ok(value, annotation, value_range):
-        article = "an" if value_range == "non-negative" else "a"
+        article = "a"
         raise InputError(f"{name} must be {article} {RANGES[value_range][1]} {noun}, got {value!r}")
 
 
@@ -86,6 +114,8 @@ def check_fields(config) -> None:
                 check_choice(label, value, valid)
         if "range" in field.metadata:
             _check_range(label, value, hints[field.name], field.metadata["range"])
+        if is_seed_field(field.name) and value is not None:
+            check_seed(label, value)
 
 
 def constrained(default=dataclasses.MISSING, *, value_range: str | None = None, choices=None, **metadata):

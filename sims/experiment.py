@@ -26,6 +26,12 @@ class Experiment:
     claims: (rows, config) -> list of theory.claims.Verdict, the report's entries.
     summary: optional (rows, config) -> Markdown lines the report shows under the verdicts
         (for example a table of fitted rates).
+    data: optional config -> the data sets (``sims.data.DatasetConfig``) the run reads; the
+        runner refuses a run whose data files are absent before any work
+        (``sims.runner.check_data_files``).
+    memory: optional config -> [(config field, bytes, what)], the peak memory one cell needs
+        because of that field's size (an estimate, see ``sims.guards``); the runner refuses a
+        config whose estimate exceeds the available memory before any work, naming the field.
     """
 
     name: str
@@ -37,3 +43,5 @@ class Experiment:
     claims: Callable[[list, object], list]
     description: str = ""
     summary: Callable[[list, object], list] | None = None
+    data: Callable[[object], list] | None = None
+    memory: Callable[[object], list] | None = None

@@ -32,22 +32,25 @@ import types
 import typing
 from typing import Mapping, Sequence
 
-from sims.constraints import RANGES
+from sims.constraints import RANGES, SEED_LIMIT, is_seed_field
 from sims.errors import InputError
 
 __all__ = ["add_config_flags", "config_from_flags", "flag_name", "parse_number"]
 
 
 
-def parse_number(kind: type, value_range: str | None):
+def parse_number(kind: type, value_range: str | None, below: int | None = None):
     """An argparse ``type`` that reads an int or a float and, with ``value_range`` ("positive"
-    or "non-negative"), refuses values outside it (and non-finite floats); its error says what
+    or "non-negative"), refuses values outside it (and non-finite floats), and with ``below``
+    values at or above it (a seed's :data:`sims.constraints.SEED_LIMIT`); its error says what
     was expected, and argparse prefixes the flag."""
     if value_range is None:
         expected = "an integer" if kind is int else "a number"
     else:
-        article = "an" if value_range == "non-negative" else "a"
+        article = "a"
         expected = f"{article} {RANGES[value_range][1]} {'integer' if kind is int else 'finite number'}"
+    if below is not None:
+        expected += f" below {below}"
 
     def parse(text: str):
         try:
@@ -58,6 +61,8 @@ def parse_number(kind: type, value_range: str | None):
             in_range, _ = RANGES[value_range]
             if not (math.isfinite(value) and in_range(value)):
                 raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        if below is not None and value >= below:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
     return parse
@@ -136,7 +141,8 @@ def add_config_flags(
         if is_tuple:
             argument_type, default = str, (None if default is None else ",".join(str(value) for value in default))
         elif kind in (int, float):
-            argument_type = parse_number(kind, ranges.get(field.name, field.metadata.get("range")))
+            below = SEED_LIMIT if kind is int and is_seed_field(field.name) else None
+            argument_type = parse_number(kind, ranges.get(field.name, field.metadata.get("range")), below)
         else:
             argument_type = str
         parser.add_argument(flag, type=argument_type, default=default, required=required, help=text)

@@ -10,7 +10,7 @@ from sims.errors import InputError
 
 __all__ = [
     "available_memory_bytes", "format_bytes", "check_memory", "training_bytes", "selection_bytes",
-    "check_device"
+    "check_device", "parse_scheduler", "check_scheduler", "usable_cpus", "check_workers"
 ]
 
 
@@ -94,3 +94,64 @@ def check_device(text: str) -> str:
     if device.type not in ("cpu", "cuda") and str(device) not in accepted:
         raise InputError(f"--device {text!r} is not available on this machine; accepted here: {', '.join(accepted)}")
     return text
+
+
+#: how long a scheduler address may take to accept a connection before it is refused
+CONNECT_TIMEOUT_SECONDS = 3.0
+
+
+def parse_scheduler(parameter: str, address: str) -> tuple[str, int]:
+    """(host, port) of a Dask scheduler address, ``tcp://HOST:PORT``, ``tls://HOST:PORT`` or
+    ``HOST:PORT`` (an IPv6 host in brackets), checked without connecting; anything else raises
+    an InputError naming ``parameter`` and the accepted forms."""
+    from urllib.parse import urlsplit
+
+    accepted = "tcp://HOST:PORT, tls://HOST:PORT or HOST:PORT with a port in 1-65535"
+    text = address.strip()
+    try:
+        parts = urlsplit(text if "://" in text else f"tcp://{text}")
+        port = parts.port
+    except ValueError:
+        raise InputError(f"{parameter} {address!r} is not a scheduler address; accepted: {accepted}") from None
+    if (parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None or not 0 < port < 65536
+            or parts.path not in ("", "/") or parts.query or parts.fragment or " " in text):
+        raise InputError(f"{parameter} {address!r} is not a scheduler address; accepted: {accepted}")
+    return parts.hostname, port
+
+
+def check_scheduler(parameter: str, address: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> str:
+    """Return ``address`` once it parses (:func:`parse_scheduler`) and something accepts a TCP
+    connection there within ``timeout`` seconds; otherwise raise an InputError naming
+    ``parameter``, so a wrong address is refused in seconds, before any work or folder."""
+    import socket
+
+    host, port = parse_scheduler(parameter, address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        raise InputError(f"{parameter} {address!r}: nothing answers at {host}:{port} ({reason}, waited at most "
+                         f"{timeout:g} s); start the scheduler (`dask scheduler`) or check the address") from None
+    return address
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def check_workers(parameter: str, workers: int) -> int:
+    """Return ``workers`` if it is a positive integer no larger than :func:`usable_cpus`
+    (each worker runs one cell on one thread, so more cannot run at once and only add worker
+    processes); otherwise raise an InputError naming ``parameter`` and the bound."""
+    cpus = usable_cpus()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"{parameter} must be a positive integer, got {workers!r}")
+    if workers > cpus:
+        raise InputError(f"{parameter} {workers}: this machine runs {cpus} at once (one per CPU); choose at most "
+                         f"{cpus}")
+    return workers

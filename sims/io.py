@@ -5,13 +5,14 @@ reader ever sees a half-written result. Imports neither torch nor numpy."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 from sims.errors import InputError
 
-__all__ = ["atomic_write", "check_choice", "check_choices"]
+__all__ = ["atomic_write", "check_choice", "check_choices", "remove_stale_temporaries", "check_torch_file"]
 
 
 def check_choice(parameter: str, value: str, valid) -> str:
@@ -41,10 +42,12 @@ def _current_umask() -> int:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)`` then rename onto ``path``: never a half-written file."""
+    """Call ``write(temporary_path)`` then rename onto ``path``: never a half-written file. The
+    temporary file, ``.<name>.<pid>-<random>.tmp`` beside ``path``, names the writing process,
+    so a later run can tell a killed write's leftover (:func:`remove_stale_temporaries`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     os.close(handle)
     try:
         write(temporary)
@@ -54,3 +57,65 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+# a temporary of atomic_write: ".<name>.<pid>-<random>.tmp", or ".<name>.<random>.tmp" as written
+# before the pid was part of the name
+_TEMPORARY = re.compile(r"^\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp$")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that :func:`atomic_write` left in ``folder`` (not below it)
+    when its process was killed mid-write: those whose writing process no longer runs, and
+    those named before the pid was part of the name. Returns the removed paths; a missing
+    folder removes nothing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.iterdir():
+        match = _TEMPORARY.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        pid = match.group("pid")
+        if pid is not None and (int(pid) == os.getpid() or _process_alive(int(pid))):
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def check_torch_file(path: str | os.PathLike, parameter: str) -> None:
+    """Refuse a torch file (zip format, as ``torch.save`` writes) whose bytes were damaged: every
+    member's CRC-32 is checked (what torch's reader skips), so zeroed or flipped bytes are named
+    before the file is unpickled. A missing file, or one in the legacy non-zip format, is left
+    to the loader to report."""
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+        raise InputError(f"{parameter} file {str(path)!r} is damaged (its zip structure does not read: "
+                         f"{error}); write it again") from None
+    except Exception as error:  # zlib errors from a damaged compressed member
+        raise InputError(f"{parameter} file {str(path)!r} is damaged ({error.__class__.__name__}); "
+                         "write it again") from None
+    if bad is not None:
+        raise InputError(f"{parameter} file {str(path)!r} is damaged (member {bad} fails its CRC check); write it again")

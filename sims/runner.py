@@ -21,6 +21,7 @@ count, so the rows do not depend on how the work was spread.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import hashlib
@@ -40,13 +41,14 @@ from typing import Callable
 
 from sims.errors import InputError
 from sims.experiment import Experiment
-from sims.io import atomic_write, check_choice
+from sims.guards import CONNECT_TIMEOUT_SECONDS, check_workers
+from sims.io import atomic_write, check_choice, remove_stale_temporaries
 
 __all__ = [
     "Experiment", "COLUMNS", "register", "experiments", "get_experiment", "non_default_fields",
     "config_hash", "config_from_mapping", "results_folder", "rows_to_csv", "parse_rows", "read_rows",
     "CHECKSUMS", "read_cell", "cell_key", "package_versions", "git_revision", "run_experiment",
-    "load_results", "run_experiments"
+    "load_results", "run_experiments", "MAX_CELLS", "check_results_folder", "check_data_files"
 ]
 
 # ``eps`` is the criterion a row was measured against (E3's T*(eps) rows); empty for the other
@@ -158,9 +160,17 @@ def config_from_mapping(config_class: type, mapping: dict, base=None):
     for key, value in mapping.items():
         annotation = annotations.get(key)
         if annotation is not None and not _has_type(value, annotation):
-            raise InputError(f"config key {key} must be {_type_name(annotation)}, got {value!r}")
+            raise InputError(f"config key {key} must be {_type_name(annotation)}, got {_short(value)}")
+        if isinstance(value, list) and len(value) > MAX_CELLS:  # refused before any cell is listed
+            raise InputError(f"config key {key} holds {len(value):,} entries, more than the {MAX_CELLS:,} cells a run "
+                             "takes; give fewer")
         values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value) if isinstance(value, list) else value
     return config_class(**values)
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def results_folder(out: str | Path, experiment: str, config) -> Path:
@@ -336,25 +346,83 @@ def git_revision() -> str | None:
 
 # ---------------------------------------------------------------- the run
 
+#: the most cells one experiment's run takes: checksums.json is rewritten after every cell, so
+#: the bytes written grow with the square of the count (10,000 cells: about 8 GB)
+MAX_CELLS = 10_000
+
+
+def check_data_files(experiment: Experiment, config) -> None:
+    """Refuse, before any folder or work, a run whose data files are absent: for each data set
+    the experiment declares (``experiment.data(config)``, DatasetConfig records) that reads files
+    (full MNIST) and may not download them, raise the InputError naming the missing file and
+    where to put it."""
+    if experiment.data is None:
+        return
+    from sims.data import MNIST_FILES, DataFilesMissing, mnist_directory
+
+    for dataset in experiment.data(config):
+        if dataset.name != "mnist" or dataset.download:
+            continue
+        directory = mnist_directory(dataset)
+        for stem in (stem for files in MNIST_FILES.values() for stem in files):
+            if not any((directory / name).is_file() for name in (stem, f"{stem}.gz")):
+                error = DataFilesMissing(stem, directory)
+                raise InputError(f"experiment {experiment.name} needs full MNIST: "
+                                 + error.hint(set_directory="set $GFS_MNIST_DIR",
+                                              download="run `gfs train --data mnist --download` once")) from None
+
 
 def _prepare_folder(folder: Path, experiment: str, config) -> None:
     config_text = json.dumps({"experiment": experiment, "config": asdict(config)}, indent=2, sort_keys=True, default=list)
+    existing, stored = folder / "config.json", None
+    if folder.is_dir():  # an earlier run's folder: trusted only as far as it checks out
+        stored = _stored_config(folder)
+        if stored is None and any((folder / "cells").glob("*.csv")):
+            raise InputError(f"results folder {str(folder)!r} holds cell files but no config.json, so nothing says "
+                             "which config computed them; delete the folder to recompute it")
     try:
         (folder / "cells").mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"output folder {str(folder.parent)!r} is not writable: {error.strerror}") from None
     if not os.access(folder, os.W_OK):
         raise InputError(f"output folder {str(folder)!r} is not writable")
-    existing = folder / "config.json"
+    for place in (folder, folder / "cells"):  # leftovers of writes killed mid-way
+        remove_stale_temporaries(place)
     if existing.exists():
         if existing.read_text() != config_text + "\n":
-            if not _same_config(json.loads(existing.read_text()), experiment, config):
+            if not _same_config(stored, experiment, config):
                 raise InputError(
                     f"results folder {str(folder)!r} was written by another config; choose another --out or delete it"
                 )
             atomic_write(existing, lambda temporary: Path(temporary).write_text(config_text + "\n"))
     else:
         atomic_write(existing, lambda temporary: Path(temporary).write_text(config_text + "\n"))
+
+
+def _stored_config(folder: Path) -> dict | None:
+    """The parsed config.json of a results folder (None when it has none), checked against the
+    folder: a JSON object naming the experiment and its config, whose hash is the one in the
+    folder's name (``<experiment>-<hash>``). Anything else raises an InputError naming the file."""
+    path = folder / "config.json"
+    if not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        stored = None
+    if not (isinstance(stored, dict) and isinstance(stored.get("experiment"), str)
+            and isinstance(stored.get("config"), dict)):
+        raise InputError(f"{str(path)!r} is damaged (not a JSON object with the experiment and its config); "
+                         "delete the folder to recompute it")
+    try:
+        experiment = get_experiment(stored["experiment"])
+        config = config_from_mapping(experiment.config_class, stored["config"])
+    except (ValueError, TypeError):
+        return stored  # another version's fields: the caller says so (report.load_config, _same_config)
+    if folder.name != f"{experiment.name}-{config_hash(config)}":
+        raise InputError(f"{str(path)!r} does not match its folder (the config's hash is {config_hash(config)}, the "
+                         "folder's name says otherwise): it was edited or moved; delete the folder to recompute it")
+    return stored
 
 
 def _same_config(stored: dict, experiment: str, config) -> bool:
@@ -391,15 +459,16 @@ def run_experiment(
     ``progress``, a bar on a terminal, otherwise one ``log`` line per finished cell
     (``progress="lines"``: lines on a terminal too).
     """
-    if workers < 1:
-        raise InputError(f"workers must be a positive integer, got {workers!r}")
+    check_workers("workers", workers)
     run = _ExperimentRun(name, config, out, progress, log)
     try:
         if run.pending and (workers > 1 or scheduler):
             _run_on_dask([run], workers, scheduler)
         else:
             for key, cell in run.pending:
-                run.finish(key, *_run_cell_isolated(run.name, run.config, cell))
+                with _out_of_memory_is_input(run.name, cell):
+                    result = _run_cell_isolated(run.name, run.config, cell)
+                run.finish(key, *result)
     except BaseException:
         run.abandon()
         raise
@@ -425,8 +494,7 @@ def run_experiments(
     with the experiment's name. Rows are those of separate runs: each cell runs alone on one
     thread, wherever it runs. A failing cell stops the run, as in :func:`run_experiment`.
     """
-    if workers < 1:
-        raise InputError(f"workers must be a positive integer, got {workers!r}")
+    check_workers("workers", workers)
     if len(requests) < 2 or (workers == 1 and not scheduler):
         return [run_experiment(name, config, out=out, workers=workers, scheduler=scheduler, log=log)
                 for name, config in requests]
@@ -453,9 +521,21 @@ class _ExperimentRun:
         self.config = experiment.config_class() if config is None else config
         # the cells are listed before anything is written: a config they refuse leaves no folder
         cells = experiment.cells(self.config)
+        if len(cells) > MAX_CELLS:
+            raise InputError(f"experiment {name}: the config gives {len(cells):,} cells, more than the {MAX_CELLS:,} "
+                             "a run takes (the largest full-scale experiment has about 200); use fewer seeds or sizes")
         self.keys = [cell_key(cell) for cell in cells]
         if len(set(self.keys)) != len(self.keys):
-            raise RuntimeError(f"experiment {name} produced duplicate cells")
+            counts = collections.Counter(self.keys)
+            repeated = next(cell for cell, key in zip(cells, self.keys) if counts[key] > 1)
+            raise InputError(f"experiment {name}: the config gives the cell {json.dumps(repeated)} more than once "
+                             "(a value repeated in a list of the config?); give each value once")
+        check_data_files(experiment, self.config)
+        if experiment.memory is not None:
+            from sims.guards import check_memory
+
+            for parameter, needed, what in experiment.memory(self.config):
+                check_memory(parameter, needed, f"experiment {name}: {what}")
         self.folder = folder = results_folder(out, name, self.config)
         self.first_created = next((path for path in reversed((folder, *folder.parents)) if not path.exists()), None)
         _prepare_folder(folder, name, self.config)
@@ -539,6 +619,22 @@ def _remove_empty_folder(folder: Path, top: Path) -> None:
 
 
 @contextlib.contextmanager
+def _out_of_memory_is_input(name: str, cell: dict):
+    """A cell that runs out of memory (numpy's MemoryError, torch's allocator error) is a config
+    too large for this machine: an InputError naming the experiment and the cell."""
+    try:
+        yield
+    except MemoryError as error:
+        raise InputError(f"experiment {name}: cell {json.dumps(cell)} ran out of memory ({error}); choose smaller "
+                         "sizes in the config") from None
+    except RuntimeError as error:
+        if "not enough memory" not in str(error) and "out of memory" not in str(error):
+            raise
+        raise InputError(f"experiment {name}: cell {json.dumps(cell)} ran out of memory "
+                         f"({str(error).splitlines()[0]}); choose smaller sizes in the config") from None
+
+
+@contextlib.contextmanager
 def _local_cluster(workers: int):
     """A local Dask cluster of ``workers`` single-threaded worker processes (closed on exit)."""
     import dask
@@ -564,12 +660,52 @@ def _run_on_dask(runs: list[_ExperimentRun], workers: int, scheduler: str | None
     with contextlib.ExitStack() as stack:
         if not scheduler:
             scheduler = stack.enter_context(_local_cluster(workers)).scheduler_address
-        client = stack.enter_context(contextlib.closing(Client(scheduler)))
+        client = stack.enter_context(contextlib.closing(Client(scheduler, timeout=f"{CONNECT_TIMEOUT_SECONDS * 3:g}s")))
         futures = {client.submit(_run_cell_isolated, run.name, run.config, cell, pure=False): (run, key)
                    for run in runs for key, cell in run.pending}
+        cells = {(run.name, key): cell for run in runs for key, cell in run.pending}
         for future in as_completed(futures):
             run, key = futures[future]
-            run.finish(key, *future.result())
+            with _out_of_memory_is_input(run.name, cells[run.name, key]):
+                result = future.result()
+            run.finish(key, *result)
+
+
+def check_results_folder(folder: str | Path) -> None:
+    """Check a finished results folder before its rows are trusted (by ``gfs report`` and
+    ``gfs figures``): config.json present and matching the folder's hash, meta.json a JSON
+    object of the same experiment and config, checksums.json readable and every cell file it
+    records matching its row count and SHA-256. The first problem raises an InputError naming
+    the file."""
+    folder = Path(folder)
+    stored = _stored_config(folder)
+    if stored is None:
+        raise InputError(f"results folder {str(folder)!r} has no config.json, so nothing says which config computed "
+                         "its rows; rerun its experiment into another --out, or delete it")
+    try:
+        experiment = get_experiment(stored["experiment"])
+        config_from_mapping(experiment.config_class, stored["config"])
+    except (ValueError, TypeError) as error:
+        raise InputError(f"results folder {str(folder)!r} cannot be read by this version of gfs-toolkit ({error}); "
+                         "rerun its experiment into another --out, or delete it") from None
+    path = folder / "meta.json"
+    if not path.exists():
+        raise InputError(f"results folder {str(folder)!r} has no meta.json (the record a finished run writes); "
+                         "rerun its experiment (`gfs run`) to complete the folder, or delete it")
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        meta = None
+    if not isinstance(meta, dict) or not isinstance(meta.get("cells"), int) or "git_revision" not in meta:
+        raise InputError(f"{str(path)!r} is damaged (not the JSON object a finished run writes); rerun its "
+                         "experiment (`gfs run`) to rewrite it, or delete the folder")
+    if meta.get("experiment") != stored["experiment"] or meta.get("config") != stored["config"]:
+        raise InputError(f"{str(path)!r} does not describe the experiment and config of its folder's config.json; "
+                         "rerun its experiment (`gfs run`) to rewrite it, or delete the folder")
+    checksums = _read_checksums(folder)
+    for key in sorted(checksums):
+        if (folder / "cells" / f"{key}.csv").exists():
+            read_cell(folder, key, checksums)
 
 
 def load_results(folder: str | Path) -> list[dict]:

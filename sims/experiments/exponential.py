@@ -245,6 +245,24 @@ def claims(rows: list[dict], config: ExponentialConfig) -> list:
     return verdicts
 
 
+def memory(config: ExponentialConfig) -> list[tuple[str, float, str]]:
+    """Peak bytes of a cell by the size field that drives them (see Experiment.memory): the
+    dense network's GD step (float64), its (m, N) features, and the most demanding method's
+    selection of n_max steps."""
+    from sims.guards import selection_bytes, training_bytes
+
+    def cell(m, width, n_max):
+        training = training_bytes(m, config.input_dim, width, 1, 8) + 8.0 * m * width
+        return training, max(selection_bytes(n_max, width, method, m) for method in config.methods)
+
+    contraction = cell(config.contraction_m, config.contraction_width, config.contraction_n_max)
+    phase = cell(max(config.phase_m), config.phase_width, config.phase_n_max)
+    return [("contraction_width", sum(contraction), f"the contraction cell's network of width {config.contraction_width}"),
+            ("contraction_n_max", contraction[1], f"{config.contraction_n_max} selection steps"),
+            ("phase_width", sum(phase), f"a phase cell's network of width {config.phase_width}"),
+            ("phase_n_max", phase[1], f"{config.phase_n_max} selection steps")]
+
+
 EXPERIMENT = Experiment(
     name="exponential",
     config_class=ExponentialConfig,
@@ -253,5 +271,6 @@ EXPERIMENT = Experiment(
     run_cell=run_cell,
     figures=figures,
     claims=claims,
+    memory=memory,
     description="E2: exponential rates of re-weighted greedy and the phase diagram of the fast regime",
 )

@@ -445,9 +445,273 @@ def test_table_of_bad_inputs(tmp_path, monkeypatch, capfd, arguments, fragment):
     capfd.readouterr()
     before = _tree(tmp_path)
     code = _gfs([a.replace("{tmp}", str(tmp_path)) for a in arguments])
+    _assert_refused(capfd, code, fragment, tmp_path, before)
+
+
+def _assert_refused(capfd, code: int, fragment: str, root: Path, before: dict) -> None:
+    """The promise: exit status 2, one line on stderr holding ``fragment``, no traceback, and
+    the files under ``root`` as they were (``before``, from :func:`_tree`)."""
     stderr = capfd.readouterr().err
     lines = [line for line in stderr.replace("\r", "\n").splitlines() if line.strip()]
     assert code == 2, stderr
     assert len(lines) == 1 and fragment in lines[0], stderr
     assert "Traceback" not in stderr
-    assert _tree(tmp_path) == before
+    assert _tree(root) == before
+
+
+# ---------------------------------------------------------------- third round, by class
+#
+# Each class of the third round of bad inputs (issue 26), with cases that failed on the code
+# before it: a traceback, exit 0 with garbage, a late refusal, a hang or a file left behind.
+# Every case must end in one line, exit 2, nothing written, no work started (the runner's cell
+# and cluster functions raise if reached) and within seconds.
+
+
+def _zeroed(source: Path, target: Path) -> None:
+    """A copy of ``source`` with 80 bytes in the middle zeroed (damage a length check misses)."""
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2
+    data[middle - 40:middle + 40] = bytes(80)
+    target.write_bytes(bytes(data))
+
+
+def _third_round_files(root: Path) -> None:
+    import pickle
+
+    _fixture_files(root)
+    (root / "empty.npy").write_bytes(b"")
+    (root / "binary.toml").write_bytes(bytes(range(256)) * 4)
+    (root / "latin1.toml").write_bytes('[rates]\nmethods = ["gfs\xe9"]\n'.encode("latin-1"))
+    (root / "dupseeds.toml").write_text("seeds = [0, 1, 0]\n")
+    (root / "bigseed.toml").write_text("seeds = [9223372036854775807]\n")
+    (root / "manyseeds.toml").write_text(f"seeds = {list(range(100_000))}\n")
+    (root / "wide.toml").write_text("contraction_width = 10000000000\n")
+    (root / "mnist.toml").write_text('setups = ["mf-mnist"]\n')
+    (root / "figfile").write_text("a file where the figure folder should be")
+    _zeroed(root / "sd.pt", root / "sd_zeroed.pt")
+    _zeroed(root / "digits.pt", root / "digits_zeroed.pt")
+    with open(root / "pickle.pt", "wb") as handle:
+        pickle.dump({"0.weight": [1.0]}, handle)
+
+
+def _finished_folder(root: Path) -> Path:
+    return _run(root / "results")
+
+
+def _meta_missing(root):
+    (_finished_folder(root) / "meta.json").unlink()
+
+
+def _meta_junk(root):
+    (_finished_folder(root) / "meta.json").write_text("{ this is not json")
+
+
+def _meta_not_object(root):
+    (_finished_folder(root) / "meta.json").write_text("[1, 2, 3]\n")
+
+
+def _meta_other_experiment(root):
+    meta = _finished_folder(root) / "meta.json"
+    meta.write_text(meta.read_text().replace('"experiment": "tiny-bad-input"', '"experiment": "rates"'))
+
+
+def _checksums_corrupt(root):
+    (_finished_folder(root) / CHECKSUMS).write_text("{ corrupt")
+
+
+def _checksums_wrong(root):
+    folder = _finished_folder(root)
+    table = json.loads((folder / CHECKSUMS).read_text())
+    next(iter(table.values()))["sha256"] = "0" * 64
+    (folder / CHECKSUMS).write_text(json.dumps(table))
+
+
+def _config_edited(root):
+    """A finished tiny run with 4 cells whose config.json was edited to say 3 cells."""
+    config = _finished_folder(root) / "config.json"
+    config.write_text(config.read_text().replace('"cells": 4', '"cells": 3'))
+
+
+def _config_deleted(root):
+    (_finished_folder(root) / "config.json").unlink()
+
+
+def _half_run_config_deleted(root):
+    """A run killed after two of its four cells, then its config.json deleted."""
+    folder = _finished_folder(root)
+    for path in sorted((folder / "cells").glob("*.csv"))[2:]:
+        path.unlink()
+    for name in ("rows.csv", "meta.json", "config.json"):
+        (folder / name).unlink()
+
+
+SETUPS = {fn.__name__.lstrip("_"): fn for fn in (
+    _finished_folder, _meta_missing, _meta_junk, _meta_not_object, _meta_other_experiment, _checksums_corrupt, _checksums_wrong,
+    _config_edited, _config_deleted, _half_run_config_deleted)}
+
+BIG = str(2 ** 70)
+TINY = ["run", "tiny-bad-input", "--out", "results", "--no-figures"]
+RUNQ = ["run", "rates", "--quick", "--out", "out", "--no-figures"]
+TR = ["train", *D, "--width", "3", "--iterations", "2", "--out", "m.pt"]
+
+# class -> [(arguments, a fragment of the one error line, setup or None)]
+THIRD_ROUND = {
+    "seed-range": [
+        ([*TR, "--seed", BIG], "--seed", None),
+        ([*TR, "--seed", str(2 ** 64)], "--seed", None),
+        ([*SEL, "-n", "2", "--seed", BIG], "--seed", None),
+        (["run", "finetune", "--quick", "--out", "out", "--no-figures", "--config", "bigseed.toml"], "seeds", None),
+    ],
+    "empty-file": [
+        (["select", "--features", "empty.npy", "--target", "Y.npy", "-n", "2"], "--features file 'empty.npy'", None),
+        (["select", "--features", "F.npy", "--target", "empty.npy", "-n", "2"], "--target file 'empty.npy'", None),
+    ],
+    "memory-estimate": [
+        ([*PR, "digits.pt", "-n", str(10 ** 12)], "-n needs about", None),
+        ([*PR, "sd.pt", "--state-dict", "-n", str(10 ** 12)], "-n needs about", None),
+        (["run", "exponential", "--quick", "--out", "out", "--no-figures", "--config", "wide.toml"],
+         "contraction_width needs about", None),
+    ],
+    "scheduler-address": [
+        ([*TINY, "--scheduler", "not an address"], "--scheduler 'not an address'", None),
+        ([*TINY, "--scheduler", "tcp://127.0.0.1:99999"], "--scheduler", None),
+        ([*TINY, "--scheduler", "tcp://127.0.0.1:notaport"], "--scheduler", None),
+        ([*TINY, "--scheduler", "ftp://127.0.0.1:8786"], "--scheduler", None),
+        ([*TINY, "--scheduler", "127.0.0.1:1"], "nothing answers", None),
+        ([*PR, "sd.pt", "--state-dict", "--scheduler", "127.0.0.1:1"], "--scheduler needs --shards", None),
+        ([*PR, "sd.pt", "--state-dict", "--shards", "2", "--scheduler", "bad address"], "--scheduler", None),
+    ],
+    "config-file": [
+        ([*RUNQ, "--config", "binary.toml"], "--config file 'binary.toml' is not UTF-8 text", None),
+        ([*RUNQ, "--config", "latin1.toml"], "--config file 'latin1.toml' is not UTF-8 text", None),
+        ([*RUNQ, "--config", "dupseeds.toml"], "seeds", None),
+        ([*RUNQ, "--config", "manyseeds.toml"], "cells", None),
+    ],
+    "results-folder": [
+        (["report", "--out", "results"], "meta.json", "meta_missing"),
+        (["report", "--out", "results"], "meta.json", "meta_junk"),
+        (["report", "--out", "results"], "meta.json", "meta_not_object"),
+        (["report", "--out", "results"], "meta.json", "meta_other_experiment"),
+        (["figures", "--out", "results"], "meta.json", "meta_junk"),
+        (["report", "--out", "results"], CHECKSUMS, "checksums_corrupt"),
+        (["report", "--out", "results"], CHECKSUMS, "checksums_wrong"),
+        (["report", "--out", "results"], "config.json", "config_edited"),
+        (["report", "--out", "results"], "config.json", "config_deleted"),
+        (TINY, "config.json", "config_edited"),
+        (TINY, "config.json", "config_deleted"),
+        (TINY, "config.json", "half_run_config_deleted"),
+    ],
+    "model-file": [
+        ([*PR, "sd_zeroed.pt", "--state-dict"], "--model file 'sd_zeroed.pt' is damaged", None),
+        ([*PR, "digits_zeroed.pt"], "model file 'digits_zeroed.pt' is damaged", None),
+        ([*PR, "pickle.pt", "--state-dict"], "--model file 'pickle.pt'", None),
+        ([*PR, "pickle.pt"], "model file 'pickle.pt'", None),
+    ],
+    "data": [
+        ([*TR, "--m", "1"], "--m 1", None),
+        ([*TR, "--m", "5"], "--m 5", None),
+        ([*PR, "digits.pt", "--m", "1"], "--m 1", None),
+        (["run", "pretraining", "--quick", "--out", "out", "--no-figures", "--config", "mnist.toml"],
+         "train-images-idx3-ubyte", None),
+    ],
+    "late-refusal": [
+        (["run", "tiny-bad-input", "--out", "results", "--figures", "figfile"], "--figures 'figfile'", None),
+        (["run", "tiny-bad-input", "--out", "results", "--figures", "figfile/sub"], "--figures 'figfile/sub'", None),
+        (["report", "--out", "results", "--report", "empty"], "--report 'empty' is a folder", "finished_folder"),
+    ],
+    "workers": [
+        ([*TINY, "--workers", "100000"], "--workers 100000", None),
+    ],
+}
+THIRD_CASES = [(klass, *case) for klass, cases in THIRD_ROUND.items() for case in cases]
+
+
+@pytest.mark.parametrize("klass,arguments,fragment,setup", THIRD_CASES,
+                         ids=[f"{c[0]}: {' '.join(c[1])[:50]} {c[3] or ''}" for c in THIRD_CASES])
+def test_third_round_of_bad_input(tmp_path, monkeypatch, capfd, klass, arguments, fragment, setup):
+    import time
+    import warnings
+
+    import sims.runner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GFS_MNIST_DIR", str(tmp_path / "empty"))
+    _third_round_files(tmp_path)
+    if setup is not None:
+        SETUPS[setup](tmp_path)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the input was refused")
+
+    monkeypatch.setattr(sims.runner, "_run_cell_isolated", no_work)
+    monkeypatch.setattr(sims.runner, "_run_on_dask", no_work)
+    capfd.readouterr()
+    before = _tree(tmp_path)
+    started = time.monotonic()
+    with warnings.catch_warnings(record=True) as caught:  # a warning would print before the error line
+        warnings.simplefilter("always")
+        code = _gfs(arguments)
+    elapsed = time.monotonic() - started
+    assert [str(w.message) for w in caught] == []
+    _assert_refused(capfd, code, fragment, tmp_path, before)
+    assert elapsed < 10, f"refused after {elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------- third round: what a run leaves and reports
+
+
+register(Experiment("tiny-bad-input-b", TinyConfig, lambda: TinyConfig(cells=1), _tiny_cells, _tiny_run_cell,
+                    figures=_tiny_figures, claims=lambda rows, config: []))
+
+
+def test_stale_temporaries_of_killed_writes_are_removed_by_the_next_run(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    assert _gfs(["run", "tiny-bad-input", "--quick"]) == 0
+    figures, folder = tmp_path / "results" / "quick" / "figures", next((tmp_path / "results" / "quick").glob("tiny-*"))
+    dead = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
+    stale = [figures / ".tiny-bad-input_draws.png.ab12cd34.tmp", figures / f".x.pdf.{dead}-ab12cd34.tmp",
+             folder / f".rows.csv.{dead}-zz12cd34.tmp", folder / "cells" / ".c.csv.ab12cd3_.tmp",
+             tmp_path / "results" / "quick" / f".REPORT.md.{dead}-ab12cd34.tmp"]
+    alive = figures / f".y.png.{os.getppid()}-ab12cd34.tmp"  # a write in progress in a live process
+    for path in [*stale, alive]:
+        path.write_bytes(b"")
+    assert _gfs(["run", "tiny-bad-input", "--quick"]) == 0
+    assert [path for path in stale if path.exists()] == [] and alive.exists()
+
+
+def test_running_one_experiment_keeps_the_others_in_the_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _gfs(["run", "tiny-bad-input", "--quick"]) == 0
+    assert _gfs(["run", "tiny-bad-input-b", "--quick"]) == 0
+    report = (tmp_path / "results" / "quick" / "REPORT.md").read_text()
+    assert "## tiny-bad-input:" in report and "## tiny-bad-input-b:" in report
+    assert _gfs(["run", "tiny-bad-input", "--quick"]) == 0
+    assert (tmp_path / "results" / "quick" / "REPORT.md").read_text() == report
+
+
+def test_one_seed_numbers_are_printed_without_an_interval():
+    from sims.report import one_seed_text
+
+    assert one_seed_text("m=100: 14.0 [14.0, 14.0]; m=300: 2.5 [1.0, 3.0]") == \
+        "m=100: 14.0 (1 seed: no interval); m=300: 2.5 [1.0, 3.0]"
+    assert one_seed_text("slope -1.02 [nan, nan] over 1 seeds") == "slope -1.02 (1 seed: no interval) over 1 seeds"
+    assert one_seed_text("114.0 [14.0, 14.0]") == "114.0 [14.0, 14.0]"
+
+
+def test_an_unanswered_scheduler_is_refused_within_the_connect_timeout(monkeypatch):
+    """A host that drops packets (no refusal): the probe gives up after its timeout."""
+    import socket
+    import time
+
+    from sims.errors import InputError
+    from sims.guards import check_scheduler
+
+    def silent(address, timeout):
+        time.sleep(min(timeout, 0.2))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    with pytest.raises(InputError, match=r"nothing answers at 10.255.255.1:8786 \(no answer, waited at most 3 s\)"):
+        check_scheduler("--scheduler", "tcp://10.255.255.1:8786")

@@ -110,7 +110,8 @@ def test_each_cell_records_its_wall_and_cpu_seconds(toy, tmp_path):
 def test_folder_of_another_config_is_refused(toy, tmp_path):
     folder = run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
     (folder / "config.json").write_text('{"experiment": "toy", "config": {"cells": 99}}\n')
-    with pytest.raises(ValueError, match="written by another config"):
+    # an edited config.json no longer hashes to its folder's name
+    with pytest.raises(ValueError, match="config.json' does not match its folder .*edited or moved"):
         run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
 
 
@@ -227,7 +228,8 @@ def test_unwritable_output_folder_is_reported(tmp_path, capsys):
         locked.mkdir(mode=0o500)
         target = locked / "sub"
     assert main(["run", "exponential", "--quick", "--out", str(target)]) == 2
-    assert "not writable" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert f"--out '{target}' cannot be" in error and ("not writable" in error or "is a file" in error)
 
 
 def test_eps_column_round_trips_and_old_files_without_it_still_load(tmp_path):
@@ -262,5 +264,5 @@ def test_folder_written_before_a_defaulted_field_existed_still_resumes(toy, tmp_
     assert "2 already done" in messages[0]
     stored["config"]["seed"] = 12345
     (folder / "config.json").write_text(json.dumps(stored))
-    with pytest.raises(ValueError, match="written by another config"):
+    with pytest.raises(ValueError, match="config.json' does not match its folder"):
         run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
