@@ -28,8 +28,12 @@ network is reported as tidy rows (one per method, n, seed and metric):
   meets it). For the greedy methods (``gfs``, ``gfs-norep``, ``gfs-published``) also
   ``n_eps_path``: the same rule at every n = 1 .. floor(N/2) along the selection path.
 
-The dense network's rows have method ``dense`` and n = N. A method whose GD diverged gives one
-``diverged_lr`` row for that n.
+The dense network's rows have method ``dense`` and n = N. A procedure whose GD diverges is run
+again at half the learning rate, at most LR_HALVINGS times, the same rule for every procedure that
+trains (a one-shot network averages neurons that need not cancel, so its fine-tuning may start from
+a loss thousands of times the dense one's; IMP's rewound rounds alike); ``train_lr`` is the
+learning rate of the run reported (the FLOPs of diverged attempts are not counted).
+A procedure that still diverges gives one ``diverged_lr`` row for that n.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ __all__ = [
 ]
 
 COMPRESSIONS = (2, 4, 8, 16, 32)
+#: A procedure whose GD diverged is run again at half the learning rate at most this many times.
+LR_HALVINGS = 4
+#: F of ``gfs compare``: E5's budget after the checkpoint (sims.experiments.tradeoff.TradeoffConfig().iterations).
+FINETUNE_STEPS = 200
 #: Methods whose size-n network is the prefix of one selection path (n(eps) is read at every n).
 GREEDY_PATH_METHODS = {"gfs": "gfs", "gfs-norep": "gfs-norep", "gfs-published": "gfs-published"}
 
@@ -142,7 +150,7 @@ def _path_metric(problem: PruningProblem, method: str, n_max: int, split: Split,
 def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, *, dataset: str, seed: int,
                   tolerances=(0.02,), first_bias: bool | None = None, output_bias=None,
                   progress: Callable[[str], None] | None = None, problem_of: dict | None = None,
-                  finetune: bool = False) -> list[dict]:
+                  finetune: bool = False, lr_halvings: int = LR_HALVINGS) -> list[dict]:
     """Tidy rows of every method at every compression (see the module docstring).
 
     problem: the checkpoint and its budget (targets there are the training targets minus
@@ -153,8 +161,11 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
     {method: PruningProblem} for methods that run on another problem than ``problem`` (same data;
     e.g. imp-rewind on a trajectory from ``problem.dense_init`` when ``problem.dense`` is a user's
     checkpoint without one). ``finetune``: also the ``+ft`` and ``@flops`` rows (module docstring),
-    F = the method's problem's ``budget.iterations``.
+    F = the method's problem's ``budget.iterations``. ``lr_halvings``: how often a procedure whose GD
+    diverged is run again at half the learning rate (module docstring).
     """
+    from dataclasses import replace
+
     from sims.baselines import training_flops
     from sims.finetune_stage import equal_flops_steps, finetune as finetuned, finetuned_name, flops_name, is_one_shot
     from sims.train import TrainingDiverged
@@ -184,14 +195,23 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
     sizes = sorted({max(1, width // c) for c in compressions}, reverse=True)
 
     def emit(name: str, n: int, run: Callable):
-        """Rows of ``run()``'s PruningResult as method ``name`` at size n (a diverged_lr row if GD diverged)."""
-        try:
-            result = run()
-        except TrainingDiverged:
-            rows.append(_row(dataset, name, m, n, seed, "diverged_lr", problem.budget.lr))
+        """Rows of ``run(problem)``'s PruningResult as method ``name`` at size n: ``run`` gets the
+        method's problem, and again with half its learning rate each time GD diverges, at most
+        ``lr_halvings`` times; then one diverged_lr row (the learning rate given)."""
+        lr = target.budget.lr
+        for halvings in range(lr_halvings + 1):
+            try:
+                result = run(replace(target, budget=replace(target.budget, lr=lr)) if halvings else target)
+                break
+            except TrainingDiverged:
+                lr /= 2
+        else:
+            rows.append(_row(dataset, name, m, n, seed, "diverged_lr", target.budget.lr))
             return None
         metrics = {**efficiency(result.network.width), **_evaluate(result.network, splits, bias),
                    "train_steps": result.train_steps, "train_flops": result.train_flops}
+        if result.train_steps:
+            metrics["train_lr"] = lr
         measured.setdefault(name, {})[n] = metrics[criterion]
         rows.extend(_row(dataset, name, m, n, seed, metric, value) for metric, value in metrics.items())
         rows.extend(_row(dataset, name, m, n, seed, f"cost_{counter}", value) for counter, value in result.cost.items())
@@ -202,7 +222,7 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
         target = (problem_of or {}).get(method, problem)
         for n in sizes:
             try:
-                result = emit(method, n, lambda: prune_with(method, target, n))
+                result = emit(method, n, lambda at: prune_with(method, at, n))
             finally:
                 if progress is not None:
                     progress(f"{method} n={n}")
@@ -211,13 +231,13 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
             flops_budget = training_flops(target, n, target.budget.iterations)  # F steps at width n
             if is_one_shot(method):
                 name = finetuned_name(method)
-                tuned = emit(name, n, lambda: finetuned(target, result))
+                tuned = emit(name, n, lambda at: finetuned(at, result))
                 steps = equal_flops_steps(target, n, result.network.width) if math.isfinite(flops_budget) else None
                 if tuned is not None and steps is not None and steps != tuned.train_steps:
-                    emit(flops_name(name), n, lambda: finetuned(target, result, steps))
+                    emit(flops_name(name), n, lambda at: finetuned(at, result, steps))
             elif (PRUNING_METHODS[method].flops_budget and math.isfinite(flops_budget)
                   and result.train_flops != flops_budget):
-                emit(flops_name(method), n, lambda: prune_with(method, target, n, flops_budget=flops_budget))
+                emit(flops_name(method), n, lambda at: prune_with(method, at, n, flops_budget=flops_budget))
         for name in (method, finetuned_name(method)):  # n(eps) of the equal-steps view
             if name not in measured and name != method:
                 continue
@@ -267,7 +287,7 @@ def tradeoff_table(rows: list[dict], dataset: str, *, form: str = "markdown") ->
         raise InputError(f"form must be 'markdown' or 'csv', got {form!r}")
     rows = [r for r in rows if r["dataset"] == dataset and r.get("n") is not None]
     metrics = [name for name in ("width", "compression", "params", "flops", "speedup", "train_steps", "train_flops",
-                                 "train_loss", "test_loss", "train_accuracy", "test_accuracy")
+                                 "train_lr", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
                if any(r["metric"] == name for r in rows)]
     methods = ["dense"] + [m for m in dict.fromkeys(r["method"] for r in rows) if m != "dense"]
     lines = []
@@ -360,7 +380,8 @@ def plot_tradeoff(rows: list[dict], dataset: str, folder, *, title: str | None =
                       lw=width, alpha=alpha)
             if np.any(high > low):
                 axis.fill_between(x, low, high, color=color, alpha=0.15 * alpha, lw=0)
-        dense = [r["value"] for r in rows if r["method"] == "dense" and r["metric"] == metric]
+        dense = [r["value"] for r in rows if r["method"] == "dense" and r["metric"] == metric
+                 and (r["value"] > 0 or not log)]  # a loss against the dense outputs is 0 for the dense network
         if dense:
             axis.axhline(float(np.exp(np.mean(np.log(dense))) if log else np.mean(dense)), color="k", lw=1.0,
                          label="dense")
@@ -415,7 +436,12 @@ class CompareConfig:
     methods: str = field(default="all", metadata={"help": "'all' or a comma-separated list of "
                                                           + ", ".join(PRUNING_METHODS)})
     compressions: str = field(default="2,4,8,16,32", metadata={"help": "compressions N/n, comma-separated"})
-    iterations: int = field(default=300, metadata={"help": "GD steps of the methods that train", "range": "positive"})
+    iterations: int = field(default=300, metadata={"help": "GD steps of the dense run from a toolkit initialisation "
+                                                           "that imp-rewind prunes", "range": "positive"})
+    finetune_steps: int = field(default=FINETUNE_STEPS, metadata={
+        "help": "F: GD steps after pruning of every procedure that trains (direct-gd, rigl, snip, grasp, imp-rewind's "
+                "rounds together, each one-shot method's '+ft' twin); default the trade-off bench's F",
+        "range": "positive"})
     lr: float = field(default=1.0, metadata={"help": "width-independent learning rate of those methods",
                                              "range": "positive"})
     seed: int = field(default=0, metadata={"help": "seed of initialisation and randomised methods",
@@ -439,7 +465,8 @@ class CompareConfig:
         return _check_compressions(self.compressions)
 
 
-COMPARE_FIELDS = ("model", "activation", "methods", "compressions", "iterations", "lr", "seed", "tolerance", "out")
+COMPARE_FIELDS = ("model", "activation", "methods", "compressions", "iterations", "finetune_steps", "lr", "seed",
+                  "tolerance", "out")
 
 
 #: The tidy-row columns of sims.runner.COLUMNS (spelled here: the runner imports the experiments,
@@ -496,9 +523,12 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
     ``<out>/tradeoff.md``, ``<out>/tradeoff.csv``, ``<out>/rows.csv`` and the figure
     ``<out>/tradeoff_<data>.png/.pdf``. Returns {"markdown", "csv", "rows", "figure"} paths.
     Methods that train (snip, grasp, imp-rewind, rigl, direct-gd) start from a toolkit
-    initialisation of the model's shape (seed ``config.seed``) and run ``config.iterations`` GD
-    steps (imp-rewind prunes a dense network trained from it, not the user's, whose trajectory
-    is unknown); the others prune the user's weights. ``progress`` (default: on a terminal) shows a bar."""
+    initialisation of the model's shape (seed ``config.seed``; imp-rewind prunes a dense network
+    trained from it for ``config.iterations`` steps, not the user's, whose trajectory is unknown);
+    the others prune the user's weights, and each is also fine-tuned (``<method>+ft``). Every
+    procedure that trains runs F = ``config.finetune_steps`` GD steps after pruning (equal steps),
+    and the ``@flops`` rows give the equal-FLOPs view where it differs (sims.finetune_stage).
+    ``progress`` (default: on a terminal) shows a bar."""
     from sims.io import atomic_write
     from sims.prune import model_from_state_dict
     from sims.train import TrainConfig
@@ -531,7 +561,7 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
     targets = torch.as_tensor(train_reference - bias, dtype=dtype)
     init = init_network(model.input_dim, model.width, model.output_dim, activation=config.activation,
                         bias=model.first_bias is not None, seed=config.seed, dtype=dtype)
-    budget = TrainConfig(lr=config.lr, iterations=config.iterations)
+    budget = TrainConfig(lr=config.lr, iterations=config.finetune_steps)  # F, for every procedure that trains
     problem = PruningProblem(init, model, inputs, targets, budget, seed=config.seed, labels=dataset.train_labels,
                              output_bias=bias)
     problem_of = {}
@@ -541,7 +571,11 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
         from sims.baselines import REWIND_FRACTION
         from sims.train import train
 
-        run = train(init, inputs, targets, replace(budget, checkpoints=(int(round(REWIND_FRACTION * config.iterations)),)))
+        rewind = int(round(REWIND_FRACTION * config.finetune_steps))  # imp-rewind's rewind step (of F, as in E5)
+        if rewind > config.iterations:
+            raise InputError(f"iterations: imp-rewind rewinds its dense run to step {rewind} (0.1 x --finetune-steps), "
+                             f"so --iterations must be at least {rewind}, got {config.iterations}")
+        run = train(init, inputs, targets, replace(budget, iterations=config.iterations, checkpoints=(rewind,)))
         problem_of["imp-rewind"] = replace(problem, dense=run.model, checkpoints=run.checkpoints)
     splits = {"train": Split(inputs, train_reference, dataset.train_labels),
               "test": Split(torch.as_tensor(dataset.test_inputs, dtype=dtype), test_reference,
@@ -557,7 +591,7 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
         rows = tradeoff_rows(problem, methods, compressions, splits, dataset=dataset_name, seed=config.seed,
                              tolerances=(config.tolerance,), first_bias="0.bias" in state, output_bias=bias,
                              progress=(lambda text: (bar.set_postfix_str(text), bar.update(1))) if bar else None,
-                             problem_of=problem_of)
+                             problem_of=problem_of, finetune=True)
     finally:
         if bar is not None:
             bar.close()
@@ -566,7 +600,11 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
     markdown = tradeoff_table(rows, dataset_name)
     n_eps = [r for r in rows if r["metric"] == "n_eps"]
     criterion, _ = criterion_of(dataset.test_labels is not None)
-    note = (f"\nn(eps), eps = {config.tolerance:g} ({criterion} within eps of the dense network's; the dense width "
+    note = (f"\nBudgets after pruning: every procedure that trains runs F = {config.finetune_steps} GD steps (equal "
+            "steps; '+ft': a one-shot method's network fine-tuned from its pruned weights); at equal training FLOPs "
+            "(F steps at width n) the '@flops' rows replace those that differ (imp-rewind's wider rounds, a '+ft' "
+            "narrower than n). Columns train_steps and train_flops give each row's cost.\n"
+            f"\nn(eps), eps = {config.tolerance:g} ({criterion} within eps of the dense network's; the dense width "
             f"{model.width} when no measured compression meets it): "
             + ", ".join(f"{r['method']} {int(r['value'])}" for r in n_eps) + "\n")
     for row in rows:
@@ -575,7 +613,7 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
     atomic_write(paths["csv"], lambda temporary: Path(temporary).write_text(tradeoff_table(rows, dataset_name, form="csv")))
     atomic_write(paths["rows"], lambda temporary: Path(temporary).write_text(_rows_csv(rows)))
     figure = plot_tradeoff(rows, dataset_name, out, title=f"{Path(config.model).name} on {dataset_name}: "
-                                                           f"{criterion.replace('_', ' ')} against compression")
+                                                           f"{criterion.replace('_', ' ')}, equal training steps")
     paths["figure"] = figure[0]
     log(markdown + note)
     from sims.prune import compare_warning

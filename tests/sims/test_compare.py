@@ -99,13 +99,20 @@ def test_gfs_compare_on_a_users_sequential(user_model, tmp_path, capsys):
     path, module = user_model
     out = tmp_path / "report"
     status = main(["compare", "--model", str(path), "--data", "digits", "--m", "300", "--iterations", "20",
-                   "--compressions", "2,4", "--out", str(out)])
+                   "--finetune-steps", "15", "--compressions", "2,4", "--out", str(out)])
     assert status == 0
     printed = capsys.readouterr().out
     for name in ("tradeoff.md", "tradeoff.csv", "rows.csv", "tradeoff_digits.png", "tradeoff_digits.pdf"):
         assert (out / name).is_file(), name
     table = list(csv.DictReader(io.StringIO((out / "tradeoff.csv").read_text())))
-    assert {row["method"] for row in table} == {"dense", *PRUNING_METHODS}
+    tuned = {f"{name}+ft" for name, spec in PRUNING_METHODS.items() if not spec.trains}
+    assert {row["method"] for row in table} - {"imp-rewind@flops", "gfs+ft@flops"} == {"dense", *PRUNING_METHODS, *tuned}
+    assert "imp-rewind@flops" in {row["method"] for row in table}
+    # equal steps: every procedure that trains runs F = 15 steps after pruning; one-shot methods none
+    for row in table:  # (a fine-tune that diverged has a diverged_lr row instead)
+        if row["method"] != "dense" and not row["method"].endswith("@flops") and row["train_steps"]:
+            trains = row["method"] in tuned or PRUNING_METHODS[row["method"]].trains
+            assert float(row["train_steps"]) == (15 if trains else 0), row["method"]
     assert {row["n"] for row in table if row["method"] == "rigl"} == {"12", "6"}
     dense = next(row for row in table if row["method"] == "dense")
     # the dense row is the user's own network: its accuracy, its parameter count (both biases)
@@ -116,7 +123,8 @@ def test_gfs_compare_on_a_users_sequential(user_model, tmp_path, capsys):
     assert float(dense["params"]) == sum(p.numel() for p in module.parameters())
     assert "| gfs-published |" in printed and "n(eps)" in printed
     rows = read_rows(out / "rows.csv")  # the runner's tidy format, read back by the runner
-    assert {row["method"] for row in rows} == {"dense", *PRUNING_METHODS} and set(ROW_COLUMNS) == set(COLUMNS)
+    assert {row["method"] for row in rows} >= {"dense", *PRUNING_METHODS, *tuned} and set(ROW_COLUMNS) == set(COLUMNS)
+    assert "F = 15 GD steps" in printed
 
 
 @pytest.mark.parametrize("argv, parameter", [
@@ -125,12 +133,14 @@ def test_gfs_compare_on_a_users_sequential(user_model, tmp_path, capsys):
     (["--compressions", "2,x"], "compressions must be comma-separated positive integers"),
     (["--compressions", "64"], "compressions: 64 exceeds the model's width N = 24"),
     (["--iterations", "0"], "argument --iterations"),
+    (["--finetune-steps", "0"], "argument --finetune-steps"),
+    (["--iterations", "1", "--methods", "imp-rewind", "--compressions", "2"], "--iterations must be at least 20"),
     (["--task", "binary", "--m", "100"], "maps 64 inputs to 10 outputs, but --data digits has 64 inputs and 1 outputs"),
 ])
 def test_bad_input_is_one_line_naming_the_parameter(user_model, tmp_path, capsys, argv, parameter):
     path, _ = user_model
     arguments = ["compare", "--model", str(path), "--data", "digits", "--m", "300", "--out", str(tmp_path / "out")]
-    status = main(arguments + argv) if argv[0] != "--iterations" else None
+    status = main(arguments + argv) if argv[0] not in ("--iterations", "--finetune-steps") or len(argv) > 2 else None
     if status is None:
         with pytest.raises(SystemExit) as exit_info:
             main(arguments + argv)
@@ -204,3 +214,40 @@ def test_compare_refuses_a_model_at_chance_and_labels_ce(classifier, tmp_path, c
     error = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert status == 2 and len(error) == 1 and fragment in error[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_procedure_that_diverges_is_run_again_at_half_the_learning_rate(monkeypatch):
+    """The same rule for every procedure that trains: halve lr until GD converges, at most
+    LR_HALVINGS times, and report the rate used (train_lr); after that one diverged_lr row."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from sims import baselines
+    from sims.baselines import PruningProblem, PruningResult, neurons_of
+    from sims.compare import LR_HALVINGS, Split, tradeoff_rows
+    from sims.model import init_network
+    from sims.train import TrainConfig, TrainingDiverged
+
+    tried = []
+
+    def fragile(problem, n, below):
+        tried.append(problem.budget.lr)
+        if problem.budget.lr > below:
+            raise TrainingDiverged("diverged")
+        return PruningResult(np.arange(n), neurons_of(problem.dense, np.arange(n)), train_steps=problem.budget.iterations)
+
+    X = torch.randn(12, 3, dtype=torch.float64)
+    Y = torch.randn(12, 2, dtype=torch.float64)
+    net = init_network(3, 8, 2, seed=0)
+    problem = PruningProblem(net, net, X, Y, TrainConfig(lr=1.0, iterations=5))
+    splits = {"train": Split(X, Y.numpy()), "test": Split(X, Y.numpy())}
+    for below, expected in ((0.3, [1.0, 0.5, 0.25]), (0.01, [1.0, 0.5, 0.25, 0.125, 0.0625])):
+        tried.clear()
+        spec = replace(baselines.PRUNING_METHODS["direct-gd"], function=lambda p, n: fragile(p, n, below))
+        monkeypatch.setitem(baselines.PRUNING_METHODS, "direct-gd", spec)
+        rows = tradeoff_rows(problem, ["direct-gd"], [2], splits, dataset="d", seed=0)
+        assert tried == expected and len(expected) <= LR_HALVINGS + 1
+        lr = [r["value"] for r in rows if r["metric"] == "train_lr"]
+        diverged = [r["value"] for r in rows if r["metric"] == "diverged_lr"]
+        assert (lr, diverged) == (([0.25], []) if below == 0.3 else ([], [1.0]))
