@@ -56,7 +56,7 @@ from sims.model import ACTIVATIONS, TwoLayerNet, forward, init_network, neuron_f
 __all__ = [
     "COMPRESSIONS", "GREEDY_PATH_METHODS", "METHOD_STYLE", "Split", "parameter_count", "forward_flops",
     "criterion_of", "tradeoff_rows", "tradeoff_table", "plot_tradeoff", "CompareConfig", "COMPARE_FIELDS",
-    "ROW_COLUMNS", "load_state_dict", "run_compare",
+    "ROW_COLUMNS", "load_state_dict", "run_compare", "LAYERWISE_METHODS", "mlp_flops", "mlp_parameters",
 ]
 
 COMPRESSIONS = (2, 4, 8, 16, 32)
@@ -535,6 +535,8 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
 
     methods, compressions = config.method_names, config.compression_values
     state = load_state_dict(config.model)
+    if "4.weight" in state:  # two or more hidden layers: the layer-wise selection methods
+        return _run_compare_deep(config, state, dataset, dataset_name, target, log)
     model, output_bias = model_from_state_dict(state, config.activation)
     if model.input_dim != dataset.input_dim or model.output_dim != dataset.output_dim:
         raise InputError(f"--model {config.model!r} maps {model.input_dim} inputs to {model.output_dim} outputs, but "
@@ -619,6 +621,130 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
     from sims.prune import compare_warning
 
     warning = compare_warning(rows, dataset.train_labels, bias, target) if "gfs" in methods else None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    log("wrote " + ", ".join(str(p) for p in [*paths.values(), *figure[1:]]))
+    return paths
+
+
+# ---------------------------------------------------------------------------------------- deeper networks
+
+#: The methods ``gfs compare`` runs layer by layer on a network with two or more hidden layers:
+#: selection on each layer's unit contributions (sims.layerwise), no training.
+LAYERWISE_METHODS = ("gfs", "gfs-norep", "magnitude", "random")
+
+
+def mlp_flops(widths, *, biases) -> int:
+    """Exact FLOPs of one example's forward pass through Linear layers of sizes ``widths`` = (d,
+    N_1, ..., N_L, K) with an activation after each hidden layer, counted as
+    :func:`forward_flops`; ``biases``: one bool per Linear layer."""
+    total = 0
+    for l, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        total += fan_out * fan_in + fan_out * (fan_in - 1) + (fan_out if biases[l] else 0)
+        if l < len(widths) - 2:
+            total += fan_out  # the activations
+    return total
+
+
+def mlp_parameters(widths, *, biases) -> int:
+    """Parameters of Linear layers of sizes ``widths`` = (d, N_1, ..., N_L, K)."""
+    return sum(o * i + (o if biases[l] else 0) for l, (i, o) in enumerate(zip(widths[:-1], widths[1:])))
+
+
+def _run_compare_deep(config: CompareConfig, state: dict, dataset, dataset_name: str, target: str,
+                      log: Callable[[str], None]) -> dict[str, Path]:
+    """``gfs compare`` on nn.Sequential(Linear, act, ..., Linear) with L >= 2 hidden layers: each
+    method of :data:`LAYERWISE_METHODS` keeps max(1, N_l // c) units of every hidden layer l
+    (:func:`sims.prune.prune_network`, layer by layer). Rows as for two layers, with n the units
+    asked over all hidden layers, width the units kept, compression the dense hidden units / width;
+    FLOPs and parameters of the whole stack (:func:`mlp_flops`, :func:`mlp_parameters`)."""
+    from sims.io import atomic_write
+    from sims.layerwise import mlp_from_state_dict, outputs
+    from sims.prune import compare_references, compare_warning, prune_network
+
+    requested = config.method_names
+    methods = LAYERWISE_METHODS if config.methods == "all" else requested
+    others = [name for name in methods if name not in LAYERWISE_METHODS]
+    if others:
+        raise InputError(f"methods: on a network with more than one hidden layer gfs compare runs the layer-wise "
+                         f"selection methods {', '.join(LAYERWISE_METHODS)}; got {', '.join(others)}")
+    mlp = mlp_from_state_dict(state, config.activation)
+    if mlp.input_dim != dataset.input_dim or mlp.output_dim != dataset.output_dim:
+        raise InputError(f"--model {config.model!r} maps {mlp.input_dim} inputs to {mlp.output_dim} outputs, but "
+                         f"--data {dataset_name} has {dataset.input_dim} inputs and {dataset.output_dim} outputs")
+    compressions = config.compression_values
+    if max(compressions) > min(mlp.widths):
+        raise InputError(f"compressions: {max(compressions)} exceeds the narrowest hidden layer's width "
+                         f"{min(mlp.widths)}")
+    out = Path(config.out)
+    writable = next((p for p in out.absolute().parents if p.exists()), None)
+    if out.is_file() or (not out.exists() and (writable is None or not os.access(writable, os.W_OK))):
+        raise InputError(f"out {str(out)!r} must be a folder that can be created or written")
+    train_outputs, test_outputs = (outputs(mlp, x).double().cpu().numpy() for x in (dataset.train_inputs,
+                                                                                    dataset.test_inputs))
+    references = compare_references(train_outputs, test_outputs, dataset, target, log)
+    log(f"hidden layers {'-'.join(map(str, mlp.widths))}: each pruned in turn from the input up (sims.layerwise)")
+    biases = [b is not None for b in mlp.biases]
+    shape = (mlp.input_dim, *mlp.widths, mlp.output_dim)
+    dense_flops, dense_params, dense_units = mlp_flops(shape, biases=biases), mlp_parameters(shape, biases=biases), \
+        sum(mlp.widths)
+    labelled = dataset.test_labels is not None
+    criterion, higher = criterion_of(labelled)
+    if len(dataset.test_inputs) == 0:
+        criterion = criterion.replace("test", "train")
+    m = len(dataset.train_inputs)
+
+    def metrics_of(network) -> dict:
+        kept = (mlp.input_dim, *network.widths, mlp.output_dim)
+        values = {"width": sum(network.widths), "compression": dense_units / sum(network.widths),
+                  "params": mlp_parameters(kept, biases=biases), "flops": mlp_flops(kept, biases=biases)}
+        values["param_compression"] = dense_params / values["params"]
+        values["speedup"] = dense_flops / values["flops"]
+        for split, reference in zip(("train", "test"), references):
+            inputs, labels = getattr(dataset, f"{split}_inputs"), getattr(dataset, f"{split}_labels")
+            if len(inputs):
+                produced = outputs(network, inputs).double().cpu().numpy()
+                values[f"{split}_loss"] = float(0.5 * np.mean(np.sum((produced - reference) ** 2, axis=1)))
+                if labels is not None:
+                    from sims.prune import network_metrics
+
+                    values[f"{split}_accuracy"] = network_metrics(produced, labels)["accuracy"]
+        return values
+
+    dense_metrics = metrics_of(mlp)
+    rows = [_row(dataset_name, "dense", m, dense_units, config.seed, k, v) for k, v in dense_metrics.items()]
+    for method in methods:
+        measured = {}
+        for c in sorted(set(compressions)):
+            sizes = tuple(max(1, width // c) for width in mlp.widths)
+            pruned, _ = prune_network(mlp, dataset.train_inputs, sizes, target=target, labels=dataset.train_labels,
+                                      targets=dataset.train_targets, method=method, seed=config.seed,
+                                      check_chance=False)
+            values = metrics_of(pruned)
+            measured[sum(sizes)] = values[criterion]
+            rows += [_row(dataset_name, method, m, sum(sizes), config.seed, k, v) for k, v in values.items()]
+        met = [n for n in measured if _meets(measured[n], dense_metrics[criterion], config.tolerance, higher)]
+        rows.append(_row(dataset_name, method, m, None, config.seed, "n_eps", min(met) if met else dense_units,
+                         config.tolerance))
+    for row in rows:
+        row["experiment"] = "compare"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / "tradeoff.md", "csv": out / "tradeoff.csv", "rows": out / "rows.csv"}
+    markdown = tradeoff_table(rows, dataset_name)
+    note = (f"\nn is the number of hidden units asked over all {len(mlp.widths)} hidden layers (N_l / c per layer), "
+            f"width the units kept; n(eps), eps = {config.tolerance:g} ({criterion} within eps of the dense "
+            "network's): " + ", ".join(f"{r['method']} {int(r['value'])}" for r in rows if r["metric"] == "n_eps")
+            + "\n")
+    atomic_write(paths["markdown"], lambda temporary: Path(temporary).write_text(markdown + note))
+    atomic_write(paths["csv"], lambda temporary: Path(temporary).write_text(tradeoff_table(rows, dataset_name,
+                                                                                           form="csv")))
+    atomic_write(paths["rows"], lambda temporary: Path(temporary).write_text(_rows_csv(rows)))
+    figure = plot_tradeoff(rows, dataset_name, out, title=f"{Path(config.model).name} on {dataset_name} "
+                                                           f"({len(mlp.widths)} hidden layers, pruned layer by layer)")
+    paths["figure"] = figure[0]
+    log(markdown + note)
+    warning = compare_warning(rows, dataset.train_labels, np.zeros(mlp.output_dim) if mlp.biases[-1] is None else
+                              mlp.biases[-1].double().cpu().numpy(), target) if "gfs" in methods else None
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     log("wrote " + ", ".join(str(p) for p in [*paths.values(), *figure[1:]]))

@@ -251,3 +251,32 @@ def test_a_procedure_that_diverges_is_run_again_at_half_the_learning_rate(monkey
         lr = [r["value"] for r in rows if r["metric"] == "train_lr"]
         diverged = [r["value"] for r in rows if r["metric"] == "diverged_lr"]
         assert (lr, diverged) == (([0.25], []) if below == 0.3 else ([], [1.0]))
+
+
+def test_deeper_networks_are_counted_and_compared_layer_by_layer(tmp_path, capsys):
+    from sims.compare import mlp_flops, mlp_parameters
+    from tests.sims.test_prune import train_classifier
+
+    for d, n, k, first, last in [(3, 4, 2, True, True), (5, 1, 3, False, False), (2, 6, 1, True, False)]:
+        assert mlp_flops((d, n, k), biases=[first, last]) == forward_flops(d, n, k, first_bias=first, output_bias=last)
+    data = load_dataset(name="digits", input_scaling="none")
+    with torch.random.fork_rng():
+        module = train_classifier([64, 64, 64, 10], data.train_inputs, data.train_labels)
+    assert mlp_parameters((64, 64, 64, 10), biases=[True] * 3) == sum(p.numel() for p in module.parameters())
+    torch.save(module.state_dict(), tmp_path / "deep.pt")
+    arguments = ["compare", "--model", str(tmp_path / "deep.pt"), "--data", "digits", "--compressions", "2"]
+    assert main(arguments + ["--methods", "gfs", "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "hidden layers 64-64" in printed and "dense network (the baseline)" in printed
+    table = {(row["method"], row["n"]): row for row in
+             csv.DictReader(io.StringIO((tmp_path / "out" / "tradeoff.csv").read_text()))}
+    with torch.no_grad():
+        dense_accuracy = float((module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).argmax(1).numpy()
+                                == data.test_labels).mean())
+    assert float(table["dense", "128"]["test_accuracy"]) == pytest.approx(dense_accuracy)
+    assert float(table["gfs", "64"]["width"]) <= 64
+    assert float(table["gfs", "64"]["test_accuracy"]) >= 0.85 * dense_accuracy
+    assert main(arguments + ["--methods", "snip", "--out", str(tmp_path / "snip")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "layer-wise selection methods gfs, gfs-norep, magnitude, random; got snip" in error[0]
+    assert not (tmp_path / "snip").exists()
