@@ -392,17 +392,19 @@ def _prepare_folder(folder: Path, experiment: str, config) -> None:
         if existing.read_text() != config_text + "\n":
             if not _same_config(stored, experiment, config):
                 raise InputError(
-                    f"results folder {str(folder)!r} was written by another config; choose another --out or delete it"
-                )
+                    f"results folder {str(folder)!r} was written by another config (its config.json differs: another "
+                    "run's, or edited); choose another --out or delete it")
             atomic_write(existing, lambda temporary: Path(temporary).write_text(config_text + "\n"))
     else:
         atomic_write(existing, lambda temporary: Path(temporary).write_text(config_text + "\n"))
 
 
 def _stored_config(folder: Path) -> dict | None:
-    """The parsed config.json of a results folder (None when it has none), checked against the
-    folder: a JSON object naming the experiment and its config, whose hash is the one in the
-    folder's name (``<experiment>-<hash>``). Anything else raises an InputError naming the file."""
+    """The parsed config.json of a results folder (None when it has none): a JSON object naming
+    the experiment and its config; anything else raises an InputError naming the file. (Its
+    hash is not compared with the folder's name here: the hash covers the fields that differ
+    from the defaults, and a default may have changed since; :func:`check_results_folder`
+    compares the name with the fields meta.json recorded.)"""
     path = folder / "config.json"
     if not path.exists():
         return None
@@ -414,14 +416,6 @@ def _stored_config(folder: Path) -> dict | None:
             and isinstance(stored.get("config"), dict)):
         raise InputError(f"{str(path)!r} is damaged (not a JSON object with the experiment and its config); "
                          "delete the folder to recompute it")
-    try:
-        experiment = get_experiment(stored["experiment"])
-        config = config_from_mapping(experiment.config_class, stored["config"])
-    except (ValueError, TypeError):
-        return stored  # another version's fields: the caller says so (report.load_config, _same_config)
-    if folder.name != f"{experiment.name}-{config_hash(config)}":
-        raise InputError(f"{str(path)!r} does not match its folder (the config's hash is {config_hash(config)}, the "
-                         "folder's name says otherwise): it was edited or moved; delete the folder to recompute it")
     return stored
 
 
@@ -700,8 +694,14 @@ def check_results_folder(folder: str | Path) -> None:
         raise InputError(f"{str(path)!r} is damaged (not the JSON object a finished run writes); rerun its "
                          "experiment (`gfs run`) to rewrite it, or delete the folder")
     if meta.get("experiment") != stored["experiment"] or meta.get("config") != stored["config"]:
-        raise InputError(f"{str(path)!r} does not describe the experiment and config of its folder's config.json; "
-                         "rerun its experiment (`gfs run`) to rewrite it, or delete the folder")
+        raise InputError(f"{str(path)!r} and config.json of its folder describe different runs (one was edited); "
+                         "rerun its experiment (`gfs run`) to rewrite them, or delete the folder")
+    recorded = meta.get("non_default_fields")
+    if isinstance(recorded, dict):  # the fields the folder's name was hashed from when it was written
+        expected = hashlib.sha256(json.dumps(recorded, sort_keys=True).encode()).hexdigest()[:10]
+        if folder.name != f"{stored['experiment']}-{expected}":
+            raise InputError(f"results folder {str(folder)!r} is not named by its config (its meta.json hashes to "
+                             f"{stored['experiment']}-{expected}): renamed or edited; rerun its experiment, or delete it")
     checksums = _read_checksums(folder)
     for key in sorted(checksums):
         if (folder / "cells" / f"{key}.csv").exists():

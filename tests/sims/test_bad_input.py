@@ -532,6 +532,11 @@ def _config_edited(root):
     config.write_text(config.read_text().replace('"cells": 4', '"cells": 3'))
 
 
+def _folder_renamed(root):
+    folder = _finished_folder(root)
+    folder.rename(folder.with_name("tiny-bad-input-0123456789"))
+
+
 def _config_deleted(root):
     (_finished_folder(root) / "config.json").unlink()
 
@@ -547,7 +552,7 @@ def _half_run_config_deleted(root):
 
 SETUPS = {fn.__name__.lstrip("_"): fn for fn in (
     _finished_folder, _meta_missing, _meta_junk, _meta_not_object, _meta_other_experiment, _checksums_corrupt, _checksums_wrong,
-    _config_edited, _config_deleted, _half_run_config_deleted)}
+    _config_edited, _config_deleted, _half_run_config_deleted, _folder_renamed)}
 
 BIG = str(2 ** 70)
 TINY = ["run", "tiny-bad-input", "--out", "results", "--no-figures"]
@@ -597,6 +602,7 @@ THIRD_ROUND = {
         (["report", "--out", "results"], CHECKSUMS, "checksums_wrong"),
         (["report", "--out", "results"], "config.json", "config_edited"),
         (["report", "--out", "results"], "config.json", "config_deleted"),
+        (["report", "--out", "results"], "is not named by its config", "folder_renamed"),
         (TINY, "config.json", "config_edited"),
         (TINY, "config.json", "config_deleted"),
         (TINY, "config.json", "half_run_config_deleted"),

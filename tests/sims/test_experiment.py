@@ -31,11 +31,11 @@ def _record(**changes):
 def test_fields_in_order_with_their_defaults():
     fields = dataclasses.fields(Experiment)
     assert [f.name for f in fields] == ["name", "config_class", "quick", "cells", "run_cell", "figures", "claims",
-                                        "description", "summary"]
+                                        "description", "summary", "data", "memory"]
     required = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     assert required == ["name", "config_class", "quick", "cells", "run_cell", "figures", "claims"]
     record = _record()
-    assert record.description == "" and record.summary is None
+    assert record.description == "" and record.summary is None and record.data is None and record.memory is None
 
 
 def test_the_record_is_frozen():
