@@ -171,3 +171,49 @@ def test_check_device_refuses_a_cuda_index_beyond_the_devices(monkeypatch):
                                         (1.5e9, "1.5 GB")])
 def test_format_bytes_rounds_into_the_next_unit(count, text):
     assert guards.format_bytes(count) == text
+
+
+@pytest.mark.parametrize("address,expected", [("tcp://127.0.0.1:8786", ("127.0.0.1", 8786)),
+                                              ("127.0.0.1:8786", ("127.0.0.1", 8786)),
+                                              ("tls://sched.example:443", ("sched.example", 443)),
+                                              ("[::1]:8786", ("::1", 8786))])
+def test_parse_scheduler_accepts_dask_addresses(address, expected):
+    from sims.guards import parse_scheduler
+
+    assert parse_scheduler("--scheduler", address) == expected
+
+
+@pytest.mark.parametrize("address", ["not an address", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "127.0.0.1",
+                                     "tcp://host:port", "ftp://127.0.0.1:8786", "tcp://127.0.0.1:8786/path", ""])
+def test_parse_scheduler_refuses_anything_else_naming_the_flag(address):
+    from sims.guards import parse_scheduler
+
+    with pytest.raises(InputError, match="--scheduler .* is not a scheduler address; accepted: tcp://HOST:PORT"):
+        parse_scheduler("--scheduler", address)
+
+
+def test_check_scheduler_refuses_a_closed_port_at_once():
+    import socket
+    import time
+
+    from sims.guards import check_scheduler
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(InputError, match=f"nothing answers at 127.0.0.1:{port}"):
+        check_scheduler("--scheduler", f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 3
+
+
+def test_check_workers_is_bounded_by_the_cpus(monkeypatch):
+    import sims.guards
+    from sims.guards import check_workers
+
+    monkeypatch.setattr(sims.guards, "usable_cpus", lambda: 4)
+    assert check_workers("--workers", 4) == 4
+    with pytest.raises(InputError, match="--workers 5: this machine runs 4 at once"):
+        check_workers("--workers", 5)
+    with pytest.raises(InputError, match="--workers must be a positive integer"):
+        check_workers("--workers", 0)

@@ -40,3 +40,39 @@ def test_name_checks_name_the_parameter_and_the_valid_values():
     assert check_choices("methods", [], ("gfs",), allow_empty=True) == ()
     with pytest.raises(InputError, match=r"unknown methods \['x'\]"):
         check_choices("methods", ["gfs", "x"], ("gfs", "fw"))
+
+
+def test_a_killed_writes_temporary_is_removed_and_a_live_ones_kept(tmp_path):
+    from sims.io import remove_stale_temporaries
+
+    dead = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
+    stale = [tmp_path / f".rows.csv.{dead}-ab12cd34.tmp", tmp_path / ".rows.csv.ab12cd34.tmp"]  # the latter: old name
+    kept = [tmp_path / f".fig.png.{os.getppid()}-ab12cd34.tmp", tmp_path / f".fig.png.{os.getpid()}-ab12cd34.tmp",
+            tmp_path / "notes.tmp", tmp_path / "rows.csv"]
+    for path in stale + kept:
+        path.write_bytes(b"")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted(stale)
+    assert all(path.exists() for path in kept) and not any(path.exists() for path in stale)
+    assert remove_stale_temporaries(tmp_path / "missing") == []
+
+
+def test_atomic_writes_temporary_names_its_process(tmp_path):
+    seen = []
+    atomic_write(tmp_path / "out.txt", lambda temporary: seen.append(os.path.basename(temporary)))
+    assert seen[0].startswith(f".out.txt.{os.getpid()}-") and seen[0].endswith(".tmp")
+
+
+def test_a_torch_file_with_zeroed_bytes_is_named_before_loading(tmp_path):
+    import torch
+
+    from sims.io import check_torch_file
+
+    path = tmp_path / "w.pt"
+    torch.save({"weight": torch.arange(4000.0)}, path)
+    check_torch_file(path, "--model")  # intact: accepted
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"--model file '.*w.pt' is damaged \(member .* fails its CRC check\)"):
+        check_torch_file(path, "--model")
+    check_torch_file(tmp_path / "missing.pt", "--model")  # left to the loader to name
