@@ -61,7 +61,7 @@ class PruneFiles:
     model: str = field(metadata={"help": "a model written by `gfs train` (or a state dict, see --state-dict)"})
     out: str = field(metadata={"help": "path of the pruned model"})
     state_dict: bool = field(default=False, metadata={
-        "help": "--model is a plain nn.Sequential(Linear, act, Linear) state dict; the output is one too"})
+        "help": "--model is a plain nn.Sequential(Linear, act, ..., Linear) state dict, any depth; the output is one too"})
     activation: str = field(default="relu", metadata={"help": "activation of a --state-dict model",
                                                       "choices": _activation_names})
 
@@ -636,7 +636,7 @@ COMMANDS = {  # name -> (handler, help)
 
 
 def command_compare(args) -> None:
-    """Every registered pruning method on a plain Linear-act-Linear state dict and a data set: the
+    """The pruning methods on a plain nn.Sequential MLP state dict and a data set: the
     trade-off table (Markdown, CSV) and figure (sims.compare.run_compare)."""
     from sims.compare import COMPARE_FIELDS, CompareConfig, run_compare
 
@@ -658,7 +658,7 @@ def _compare_flag_sets(data: FlagSet) -> list[FlagSet]:
             FlagSet(CompareConfig, COMPARE_FIELDS[1:])]
 
 
-COMMANDS["compare"] = (command_compare, "trade-off of every pruning method on a plain Linear-act-Linear state dict")
+COMMANDS["compare"] = (command_compare, "trade-off of the pruning methods on a plain nn.Sequential MLP state dict")
 
 
 def build_parser() -> argparse.ArgumentParser:

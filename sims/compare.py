@@ -430,7 +430,7 @@ def _check_compressions(value: str) -> tuple[int, ...]:
 class CompareConfig:
     """What ``gfs compare`` runs. The data set comes from sims.data.DatasetConfig's flags."""
 
-    model: str = field(metadata={"help": "a plain nn.Sequential(Linear, act, Linear) state dict (.pt)"})
+    model: str = field(metadata={"help": "a plain nn.Sequential(Linear, act, Linear[, act, Linear ...]) state dict (.pt)"})
     activation: str = field(default="relu", metadata={"help": "activation of the model's middle module",
                                                       "choices": lambda: ACTIVATIONS})
     methods: str = field(default="all", metadata={"help": "'all' or a comma-separated list of "
