@@ -388,3 +388,20 @@ def test_sgd_rows_count_t_star_in_updates_too():
         assert (epochs["value"] - 1) * per_epoch < updates["value"] <= epochs["value"] * per_epoch
     else:
         assert updates["value"] == epochs["value"]
+
+
+def test_identity_verdict_limit_and_its_failure():
+    """|z| <= 4, raised only as far as keeps a 1% chance of any false violation over a set-up's
+    checks: 4.2 passes among 770 checks, not among 10; 5 fails either way."""
+    def rows_with(z, checks):
+        return [dict(dataset="mf-teacher", method="identity", m=100, n=None, seed=0, metric=metric,
+                     value=(z if k == 0 else 0.5) if metric == "identity_z" else 0.01, step=k, eps=None)
+                for k in range(checks) for metric in ("identity_z", "identity_se")]
+
+    assert pretraining.identity_z_limit(10) == 4.0 and 4.3 < pretraining.identity_z_limit(770) < 4.4
+    for z, checks, outcome in ((4.2, 770, "held"), (4.2, 10, "violated"), (-5.0, 770, "violated"),
+                               (-3.9, 10, "held")):
+        verdict = pretraining._identity_verdict(rows_with(z, checks), "mf-teacher", 1, 4000)
+        assert verdict.outcome == outcome, (z, checks, verdict.summary)
+        assert verdict.numbers["draws"] == 4000 and verdict.numbers["largest_abs_z"] == abs(z)
+        assert 0 < verdict.numbers["false_violation_chance"] <= 0.0101
