@@ -227,8 +227,11 @@ def _fits(**columns) -> GrowthFits:
 CASES = {  # name: (column, outcome)
     "logarithmic": ({}, "held"),
     "exponent-interval-above": ({"c_low": 0.3, "c_high": 0.7}, "did not hold"),
-    "sqrt-better-by-bic": ({"bic_sqrt": -6.0}, "did not hold"),
-    "linear-better-by-bic": ({"bic_linear": -7.0}, "did not hold"),
+    # a BIC preference for a power law is not a test of c > 0.25: no decision either way
+    "sqrt-better-by-bic": ({"bic_sqrt": -6.0}, "indistinguishable"),
+    "linear-better-by-bic": ({"bic_linear": -7.0}, "indistinguishable"),
+    # growth not significantly beyond flat: b_low * 4 = 0.08 <= 0.1 * mean 1, not flat either (b_high * 4 > 0.1)
+    "not-significantly-beyond-flat": ({"b_log_low": 0.02, "b_log_high": 2.0}, "indistinguishable"),
     "saturating": ({"c_low": -0.8, "c_high": -0.3}, "did not hold"),
     "falling": ({"b_log_low": -2.0, "b_log_high": -1.0}, "did not hold"),
     # b's interval times ln range 4 is at most 0.004 <= 0.1 * mean 1: no growth
@@ -255,15 +258,20 @@ def test_growth_outcomes_thresholds_pinned_from_both_sides():
     # BIC: log must beat sqrt and linear by at least STRONG_BIC = 6
     fits = _fits(bic_sqrt=[6.0, 5.999])
     assert inference.growth_outcomes(fits).tolist() == ["held", "indistinguishable"]
-    # sqrt better than log by 6 or more: faster than log
-    fits = _fits(bic_sqrt=[-6.0, -5.999])
-    assert inference.growth_outcomes(fits).tolist() == ["did not hold", "indistinguishable"]
+    # sqrt better than log by 6 or more is no longer "faster than log" (only c's interval is)
+    fits = _fits(bic_sqrt=[-6.0, -50.0])
+    assert inference.growth_outcomes(fits).tolist() == ["indistinguishable", "indistinguishable"]
+    fits = _fits(c_low=[0.25, 0.2501], c_high=[0.7, 0.7])
+    assert inference.growth_outcomes(fits).tolist() == ["indistinguishable", "did not hold"]
+    # held needs growth significantly beyond flat: b_low * ln range (4) > 0.1 * mean (1), i.e. b_low > 0.025
+    fits = _fits(b_log_low=[0.0251, 0.025], b_log_high=[2.0, 2.0])
+    assert inference.growth_outcomes(fits).tolist() == ["held", "indistinguishable"]
     # exponent interval inside (-0.25, 0.25), open at both ends
     fits = _fits(c_low=[-0.2, -0.25, -0.2], c_high=[0.249, 0.2, 0.25])
     assert inference.growth_outcomes(fits).tolist() == ["held", "indistinguishable", "indistinguishable"]
     # flat: max |b bound| * ln range (4) <= 0.1 * mean (1), i.e. max |b bound| <= 0.025
     fits = _fits(b_log_low=[0.01, 0.01], b_log_high=[0.025, 0.026])
-    assert inference.growth_outcomes(fits).tolist() == ["did not hold", "held"]
+    assert inference.growth_outcomes(fits).tolist() == ["did not hold", "indistinguishable"]
 
 
 def test_censored_data_can_only_show_growth_faster_than_log():
