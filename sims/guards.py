@@ -10,7 +10,7 @@ from sims.errors import InputError
 
 __all__ = [
     "available_memory_bytes", "format_bytes", "check_memory", "training_bytes", "selection_bytes",
-    "check_device", "parse_scheduler", "check_scheduler", "usable_cpus", "check_workers"
+    "check_device", "CONNECT_TIMEOUT_SECONDS", "parse_scheduler", "check_scheduler", "usable_cpus", "check_workers"
 ]
 
 
