@@ -565,7 +565,8 @@ def _write_report(folders, report_path: Path, figures_folder: Path) -> None:
 
 
 def _finished(out: str) -> list[Path]:
-    return sorted(p.parent for p in Path(out).glob("*/rows.csv"))
+    """Results folders under ``out`` with their rows (rows.csv, or rows.csv.gz as committed)."""
+    return sorted({p.parent for pattern in ("*/rows.csv", "*/rows.csv.gz") for p in Path(out).glob(pattern)})
 
 
 def _result_folders(args) -> list[Path]:

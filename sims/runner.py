@@ -709,8 +709,18 @@ def check_results_folder(folder: str | Path) -> None:
 
 
 def load_results(folder: str | Path) -> list[dict]:
-    """The tidy rows of a finished results folder."""
+    """The tidy rows of a finished results folder: its rows.csv, or, when only that is absent, its
+    gzip-compressed rows.csv.gz (how committed full-scale results are kept small)."""
     path = Path(folder) / "rows.csv"
+    compressed = Path(folder) / "rows.csv.gz"
+    if not path.exists() and compressed.exists():
+        import gzip
+
+        try:
+            text = gzip.decompress(compressed.read_bytes()).decode()
+        except (OSError, EOFError, UnicodeDecodeError):
+            raise InputError(f"{str(compressed)!r} is not a gzip-compressed text CSV file") from None
+        return parse_rows(text, repr(str(compressed)))
     if not path.exists():
         raise InputError(f"{str(folder)!r} holds no rows.csv; run the experiment first")
     return read_rows(path)

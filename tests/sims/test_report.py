@@ -226,3 +226,72 @@ def test_a_bar_in_a_claim_is_escaped_like_one_in_the_evidence(tmp_path):
     finally:
         register(experiment)
     assert r"| a \| b | theorem | **held** | 0 | – | – | – | – | c \| d |" in lines
+
+
+# ---------------------------------------------------------------- committed results and the README
+
+
+def test_report_rebuilds_from_compressed_rows(folders, tmp_path):
+    """A results folder whose rows are committed as rows.csv.gz (no rows.csv) loads the same rows
+    and `gfs report` finds it and writes the same report."""
+    import gzip
+    import shutil
+
+    from sims.cli import main
+
+    full, _ = folders
+    plain = report.write_report([full], tmp_path / "plain" / "REPORT.md", tmp_path / "figures")
+    copy = tmp_path / "results" / full.name
+    shutil.copytree(full, copy)
+    (copy / "rows.csv.gz").write_bytes(gzip.compress((copy / "rows.csv").read_bytes()))
+    (copy / "rows.csv").unlink()
+    assert report.load_folder(copy)[2] == report.load_folder(full)[2]
+    assert main(["report", "--out", str(tmp_path / "results"), "--figures", str(tmp_path / "figures")]) == 0
+    rebuilt = (tmp_path / "results" / "REPORT.md").read_text()
+    assert rebuilt.replace(str(copy), str(full)) == plain
+    (copy / "rows.csv.gz").write_bytes(b"not gzip")
+    with pytest.raises(InputError, match="rows.csv.gz"):
+        report.load_folder(copy)
+
+
+def test_readme_lines_and_their_command(tmp_path, capsys):
+    document = {"family": {"empirical_verdicts": 1, "expected_false_held": 0.025, "expected_false_not_held": 0.02},
+                "verdicts": [report.verdict_record("e", v) for v in _claims([{}] * 9, ToyReportConfig())]}
+    lines = report.readme_lines(document)
+    assert lines[0] == report.README_BEGIN and lines[-1] == report.README_END
+    assert report.family_line(document["family"]) in lines
+    assert "| e | P0 bound at every n | **held** | 3 | – | – | – | – |" in lines
+    assert "| e | loss falls | **indistinguishable** | 3 | 2/2 | 2.5% | 2.0% | 80.0% |" in lines
+    path = tmp_path / "REPORT.json"
+    path.write_text(json.dumps(document))
+    assert report.main([str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
+    assert report.main([str(tmp_path / "missing.json")]) == 2 and "cannot be read" in capsys.readouterr().err
+
+
+def _normalised(text: str) -> str:
+    return text.replace("−", "-").replace("×", "")
+
+
+def test_readme_results_are_found_in_the_committed_report():
+    """Every verdict the README's Results section states comes from the committed
+    results/REPORT.json: its generated verdict block equals `python -m sims.report
+    results/REPORT.json`, and every interval it quotes, 'x [a, b]', is found in the committed
+    REPORT.json or REPORT.md (both written by `gfs report`)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    committed = root / "results" / "REPORT.json"
+    if not committed.exists():
+        pytest.skip("results/REPORT.json is not committed yet (the lead commits the full-scale run's results/)")
+    document = json.loads(committed.read_text())
+    readme = (root / "README.md").read_text()
+    results = readme[readme.index("## Results"):]
+    results = results[:results.index("\n## ", 1)] if "\n## " in results[1:] else results
+    assert report.README_BEGIN in results and report.README_END in results, (
+        "README's Results has no generated verdict block: paste `python -m sims.report results/REPORT.json`")
+    begin, end = results.index(report.README_BEGIN), results.index(report.README_END)
+    assert results[begin:end + len(report.README_END)].splitlines() == report.readme_lines(document)
+    generated = _normalised(committed.read_text() + (root / "results" / "REPORT.md").read_text())
+    for number, low, high in re.findall(r"(-?[\d.]+) \[(-?[\d.]+), (-?[\d.]+)\]", _normalised(results)):
+        assert f"{number} [{low}, {high}]" in generated, f"README quotes {number} [{low}, {high}], not in the report"
