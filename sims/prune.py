@@ -420,6 +420,9 @@ def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targe
     if inputs.ndim != 2 or inputs.shape[1] != dense.input_dim:
         raise InputError(f"inputs must have shape (m, {dense.input_dim}) for this model, got {tuple(inputs.shape)}")
     m, classes = inputs.shape[0], dense.output_dim
+    if sharding is not None and not sharding.whole_array and len(dense.weights) > 2:
+        raise InputError("shards and chunk_rows apply to a network with one hidden layer; this one has "
+                         f"{len(dense.widths)} (its layers are pruned one at a time, each in memory)")
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if labels.shape != (m,):
@@ -450,7 +453,7 @@ def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targe
 
     def select_piece(piece, piece_inputs, piece_target, size):
         return prune_state_dict(piece, piece_inputs, piece_target, size, method, activation=dense.activation,
-                                seed=seed, sharding=sharding if len(dense.weights) == 2 else None)
+                                seed=seed, sharding=sharding)
 
     def select_last(piece, piece_inputs, piece_target, size):
         if config.target == "labels-ce":

@@ -198,7 +198,7 @@ def test_the_one_hot_squared_target_is_reported_and_warned_about(digits, digits_
     assert report.dense["train_labels_loss"] > 10
 
 
-def test_a_three_layer_mlp_prunes_both_hidden_layers_into_a_narrower_sequential(digits):
+def test_a_three_layer_mlp_prunes_both_hidden_layers_into_a_narrower_sequential(digits, tmp_path, capsys):
     with torch.random.fork_rng():
         model = train_classifier([64, 64, 64, 10], digits.train_inputs, digits.train_labels)
     small = prune_sequential(model, digits.train_inputs, n=32, labels=digits.train_labels)
@@ -206,6 +206,24 @@ def test_a_three_layer_mlp_prunes_both_hidden_layers_into_a_narrower_sequential(
     assert small[0].out_features <= 32 and small[2].out_features <= 32 and small[2].in_features == small[0].out_features
     assert test_accuracy(small, digits.test_inputs, digits.test_labels) >= \
         0.85 * test_accuracy(model, digits.test_inputs, digits.test_labels)
+    # the same from the command line: a state dict that loads into a narrower nn.Sequential of the same depth
+    from sims.cli import main
+
+    torch.save(model.state_dict(), tmp_path / "deep.pt")
+    assert main(["prune", "--state-dict", "--model", str(tmp_path / "deep.pt"), "--data", "digits", "-n", "32",
+                 "--out", str(tmp_path / "small.pt")]) == 0
+    state = torch.load(tmp_path / "small.pt", weights_only=True)
+    assert set(state) == set(model.state_dict())
+    loaded = nn.Sequential(nn.Linear(64, state["0.weight"].shape[0]), nn.ReLU(),
+                           nn.Linear(*reversed(state["2.weight"].shape)), nn.ReLU(), nn.Linear(state["4.weight"].shape[1], 10))
+    loaded.load_state_dict(state)
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(torch.as_tensor(digits.test_inputs, dtype=torch.float32)).numpy(),
+                                   small(torch.as_tensor(digits.test_inputs, dtype=torch.float32)).numpy(), rtol=1e-5,
+                                   atol=1e-5)
+    assert main(["prune", "--state-dict", "--model", str(tmp_path / "deep.pt"), "--data", "digits", "-n", "32",
+                 "--chunk-rows", "100", "--out", str(tmp_path / "chunks.pt")]) == 2
+    assert "apply to a network with one hidden layer" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -297,3 +315,27 @@ def test_prune_state_dict_command_refuses_a_model_at_chance_and_writes_nothing(t
     error = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(error) == 1 and "inputs probably do not match the model" in error[0]
     assert not (tmp_path / "small.pt").exists()
+
+
+def test_a_gfs_train_model_takes_the_dense_target_and_refuses_the_user_only_options(tmp_path, capsys):
+    from sims.cli import main
+    from sims.model import load_model
+
+    dense = tmp_path / "dense.pt"
+    assert main(["train", "--data", "digits", "--m", "300", "--width", "40", "--iterations", "10",
+                 "--out", str(dense)]) == 0
+    assert main(["prune", "--model", str(dense), "--data", "digits", "--m", "300", "-n", "6", "--target", "dense",
+                 "--out", str(tmp_path / "small.pt")]) == 0
+    model, _ = load_model(dense)
+    data = load_dataset(name="digits", m=300)
+    with torch.no_grad():
+        expected = select(neuron_features(model, data.train_inputs), forward(model, data.train_inputs), 6, "gfs")
+    pruned, metadata = load_model(tmp_path / "small.pt")
+    assert metadata["target"] == "dense" and pruned.width == expected.support_size
+    assert metadata["train_loss"] == pytest.approx(expected.losses[-1], rel=REFERENCE)
+    capsys.readouterr()
+    for extra in (["--target", "labels-ce"], ["--refit", "ridge"]):
+        assert main(["prune", "--model", str(dense), "--data", "digits", "-n", "6", *extra,
+                     "--out", str(tmp_path / "no.pt")]) == 2
+        assert "apply to a --state-dict model" in capsys.readouterr().err
+    assert not (tmp_path / "no.pt").exists()
