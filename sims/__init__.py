@@ -23,7 +23,7 @@ from importlib import metadata as _metadata
 from sims.data import Dataset, DatasetConfig, load_dataset
 from sims.errors import InputError
 from sims.model import TwoLayerNet, forward, init_network, load_model, neuron_features, save_model, subnetwork
-from sims.prune import prune_model, prune_state_dict
+from sims.prune import prune_model, prune_sequential, prune_state_dict
 from sims.runner import load_results, run_experiment
 from sims.select import METHODS, Selection, SelectionRun, dense_loss, select, subnetwork_output
 from sims.train import TrainConfig, TrainResult, train
@@ -39,7 +39,7 @@ __all__ = [
     "select", "Selection", "METHODS", "SelectionRun", "dense_loss", "subnetwork_output",
     # networks
     "TwoLayerNet", "init_network", "forward", "neuron_features", "subnetwork", "save_model", "load_model",
-    "train", "TrainConfig", "TrainResult", "prune_model", "prune_state_dict",
+    "train", "TrainConfig", "TrainResult", "prune_model", "prune_state_dict", "prune_sequential",
     # data
     "load_dataset", "DatasetConfig", "Dataset",
     # experiments
