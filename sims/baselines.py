@@ -12,6 +12,9 @@ parameters of a neuron: a_i (d,), beta_i if present, b_i (K,)):
 - ``grasp`` (Wang et al. 2020, at initialisation): s_i = -sum_theta theta * (H g)_theta, H the
   Hessian and g the gradient of L at initialisation; keep the n SMALLEST (GraSP removes the
   largest scores, whose removal reduces gradient flow least), then train as ``snip``.
+- ``snip-checkpoint``, ``grasp-checkpoint``: the same scores computed on the checkpoint instead of
+  the initialisation, keeping the n largest (smallest) with their trained weights, one shot (the
+  pruning criteria of SNIP and GraSP applied to a trained network, as ShrinkBench's baselines).
 - ``taylor`` (Molchanov et al. 2019, after training): the first-order Taylor importance of a
   gate on the neuron's output, s_i = mean over the mini-batches of one epoch of
   (dL_batch/dgate_i)^2 = (sum_k b_ik dL_batch/db_ik)^2; keep the n largest.
@@ -67,7 +70,7 @@ __all__ = [
     "PruningProblem", "PruningResult", "PruningMethod", "PRUNING_METHODS", "SECOND_DERIVATIVES", "REWIND_FRACTION",
     "neuron_magnitude", "snip_scores", "grasp_scores", "taylor_scores", "activation_scores", "top_indices",
     "neurons_of", "prune_with", "gd_step_flops", "training_flops",
-    "snip", "grasp", "taylor", "activation", "imp_rewind", "rigl", "direct_gd",
+    "snip", "grasp", "snip_checkpoint", "grasp_checkpoint", "taylor", "activation", "imp_rewind", "rigl", "direct_gd",
 ]
 
 
@@ -117,7 +120,9 @@ class PruningResult:
     the n picks in order (the size-k subnetwork is the uniform mean of path[:k]); None otherwise.
     train_steps: GD steps run after the checkpoint (0 for a one-shot criterion); train_flops:
     their exact FLOPs (:func:`gd_step_flops` at the width each step ran at; NaN for a budget
-    that is not full-batch GD on both layers)."""
+    that is not full-batch GD on both layers). train_losses: the training loss where the
+    training at width n started and where it ended (IMP: its last round; RigL: its whole run),
+    None for a one-shot criterion."""
 
     indices: np.ndarray
     network: TwoLayerNet
@@ -125,6 +130,7 @@ class PruningResult:
     path: np.ndarray | None = None
     train_steps: int = 0
     train_flops: float = 0.0
+    train_losses: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -309,7 +315,8 @@ def training_flops(problem: PruningProblem, width: int, steps: int) -> float:
 def _trained(kept: np.ndarray, result, problem: PruningProblem, cost: dict | None = None) -> PruningResult:
     """A PruningResult of a method that trained ``result.model`` (its width throughout) after the checkpoint."""
     return PruningResult(kept, result.model, cost or {}, train_steps=result.steps,
-                         train_flops=training_flops(problem, result.model.width, result.steps))
+                         train_flops=training_flops(problem, result.model.width, result.steps),
+                         train_losses=(float(result.losses[0]), float(result.losses[-1])))
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,6 +337,20 @@ def grasp(problem: PruningProblem, n: int) -> PruningResult:
     kept = np.sort(top_indices(grasp_scores(problem.dense_init, problem.inputs, problem.targets), n, largest=False))
     result = train(neurons_of(problem.dense_init, kept), problem.inputs, problem.targets, problem.budget)
     return _trained(kept, result, problem)
+
+
+def snip_checkpoint(problem: PruningProblem, n: int) -> PruningResult:
+    """SNIP's connection sensitivity on the checkpoint; the n largest kept with their weights."""
+    _check_n(problem, n, "snip-checkpoint")
+    kept = np.sort(top_indices(snip_scores(problem.dense, problem.inputs, problem.targets), n))
+    return PruningResult(kept, neurons_of(problem.dense, kept))
+
+
+def grasp_checkpoint(problem: PruningProblem, n: int) -> PruningResult:
+    """GraSP's scores on the checkpoint; the n smallest kept with their weights."""
+    _check_n(problem, n, "grasp-checkpoint")
+    kept = np.sort(top_indices(grasp_scores(problem.dense, problem.inputs, problem.targets), n, largest=False))
+    return PruningResult(kept, neurons_of(problem.dense, kept))
 
 
 def taylor(problem: PruningProblem, n: int, *, batch_size: int = 64) -> PruningResult:
@@ -393,7 +414,8 @@ def imp_rewind(problem: PruningProblem, n: int, *, levels: int = 3, rewind_fract
         current, steps = result.model, steps + result.steps
         flops += training_flops(problem, alive.size, result.steps)
     cost = {"dense_steps": dense_steps} if dense_steps else {}
-    return PruningResult(alive.astype(np.int64), current, cost, train_steps=steps, train_flops=flops)
+    return PruningResult(alive.astype(np.int64), current, cost, train_steps=steps, train_flops=flops,
+                         train_losses=(float(result.losses[0]), float(result.losses[-1])))
 
 
 def _grow_scores(init: TwoLayerNet, network: TwoLayerNet, candidates: np.ndarray, inputs, targets,
@@ -426,10 +448,11 @@ def rigl(problem: PruningProblem, n: int, *, update_interval: int | None = None,
     network = neurons_of(init, active)
     end = end_fraction * total
     updates = [t for t in range(interval, total, interval) if t < end]
-    done, grown_total = 0, 0
+    done, grown_total, losses = 0, 0, []
     for t in updates + [total]:
-        network = train(network, problem.inputs, problem.targets, _steps(problem.budget, t - done)).model
-        done = t
+        segment = train(network, problem.inputs, problem.targets, _steps(problem.budget, t - done))
+        network, done = segment.model, t
+        losses += [float(segment.losses[0]), float(segment.losses[-1])]
         if t == total:
             break
         drop_count = int(round(drop_fraction / 2 * (1 + math.cos(math.pi * t / end)) * n))
@@ -454,7 +477,7 @@ def rigl(problem: PruningProblem, n: int, *, update_interval: int | None = None,
             activation=init.activation, scaling=init.scaling)
         active, network = new_active[order], merged
     return PruningResult(active, network, {"regrown": grown_total}, train_steps=total,
-                         train_flops=training_flops(problem, n, total))
+                         train_flops=training_flops(problem, n, total), train_losses=(losses[0], losses[-1]))
 
 
 def direct_gd(problem: PruningProblem, n: int) -> PruningResult:
@@ -517,6 +540,10 @@ PRUNING_METHODS: dict[str, PruningMethod] = {
                           "Lee et al. 2019", at_initialisation=True, trains=True, budget="T steps at width n"),
     "grasp": PruningMethod(grasp, "-weight x (Hessian gradient) summed per neuron at initialisation, then GD",
                            "Wang et al. 2020", at_initialisation=True, trains=True, budget="T steps at width n"),
+    "snip-checkpoint": PruningMethod(snip_checkpoint, "|gradient x weight| summed per neuron on the checkpoint",
+                                     "Lee et al. 2019, applied after training"),
+    "grasp-checkpoint": PruningMethod(grasp_checkpoint, "-weight x (Hessian gradient) summed per neuron on the "
+                                      "checkpoint (keep the smallest)", "Wang et al. 2020, applied after training"),
     "taylor": PruningMethod(taylor, "first-order Taylor importance of the neuron's gate, after training",
                             "Molchanov et al. 2019"),
     "activation": PruningMethod(activation, "mean absolute activation, after training", "Hu et al. 2016 (APoZ family)"),

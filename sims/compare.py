@@ -28,12 +28,14 @@ network is reported as tidy rows (one per method, n, seed and metric):
   meets it). For the greedy methods (``gfs``, ``gfs-norep``, ``gfs-published``) also
   ``n_eps_path``: the same rule at every n = 1 .. floor(N/2) along the selection path.
 
-The dense network's rows have method ``dense`` and n = N. A procedure whose GD diverges is run
-again at half the learning rate, at most LR_HALVINGS times, the same rule for every procedure that
-trains (a one-shot network averages neurons that need not cancel, so its fine-tuning may start from
-a loss thousands of times the dense one's; IMP's rewound rounds alike); ``train_lr`` is the
-learning rate of the run reported (the FLOPs of diverged attempts are not counted).
-A procedure that still diverges gives one ``diverged_lr`` row for that n.
+The dense network's rows have method ``dense`` and n = N. A procedure whose GD fails, diverging
+or ending its training at width n with a higher training loss than it started from, is run again
+at half the learning rate, at most LR_HALVINGS times, the same rule for every procedure that trains
+(a one-shot network averages neurons that need not cancel, so its fine-tuning may start from a loss
+thousands of times the dense one's, and IMP's rewound rounds alike; a user's network, whose output
+weights are large in mean-field form, needs a far smaller rate than a fresh one);
+``train_lr`` is the learning rate of the run reported (the FLOPs of failed attempts are not
+counted). A procedure that fails at every rate gives one ``diverged_lr`` row for that n.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ __all__ = [
 ]
 
 COMPRESSIONS = (2, 4, 8, 16, 32)
-#: A procedure whose GD diverged is run again at half the learning rate at most this many times.
-LR_HALVINGS = 4
+#: A procedure whose GD failed is run again at half the learning rate at most this many times (to lr / 64).
+LR_HALVINGS = 6
 #: F of ``gfs compare``: E5's budget after the checkpoint (sims.experiments.tradeoff.TradeoffConfig().iterations).
 FINETUNE_STEPS = 200
 #: Methods whose size-n network is the prefix of one selection path (n(eps) is read at every n).
@@ -71,7 +73,7 @@ GREEDY_PATH_METHODS = {"gfs": "gfs", "gfs-norep": "gfs-norep", "gfs-published": 
 #: criteria on the checkpoint dotted, iterative methods dash-dotted.
 METHOD_STYLE = {
     "gfs": ("C0", "-"), "gfs-norep": ("C1", "-"), "gfs-published": ("C2", "-"), "snip": ("C3", "--"),
-    "grasp": ("C4", "--"), "taylor": ("C5", ":"), "activation": ("C6", ":"), "magnitude": ("navy", ":"),
+    "grasp": ("C4", "--"), "snip-checkpoint": ("salmon", ":"), "grasp-checkpoint": ("plum", ":"), "taylor": ("C5", ":"), "activation": ("C6", ":"), "magnitude": ("navy", ":"),
     "random": ("0.6", ":"), "imp-rewind": ("C8", "-."), "rigl": ("C9", "-."), "direct-gd": ("0.3", "--"),
 }
 
@@ -196,15 +198,19 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
 
     def emit(name: str, n: int, run: Callable):
         """Rows of ``run(problem)``'s PruningResult as method ``name`` at size n: ``run`` gets the
-        method's problem, and again with half its learning rate each time GD diverges, at most
-        ``lr_halvings`` times; then one diverged_lr row (the learning rate given)."""
+        method's problem, and again with half its learning rate each time GD fails (diverges, or
+        ends its training at width n above the loss it started from), at most ``lr_halvings``
+        times; then one diverged_lr row (the learning rate given)."""
         lr = target.budget.lr
         for halvings in range(lr_halvings + 1):
             try:
                 result = run(replace(target, budget=replace(target.budget, lr=lr)) if halvings else target)
-                break
             except TrainingDiverged:
                 lr /= 2
+                continue
+            if result.train_losses is None or result.train_losses[1] <= result.train_losses[0]:
+                break
+            lr /= 2
         else:
             rows.append(_row(dataset, name, m, n, seed, "diverged_lr", target.budget.lr))
             return None

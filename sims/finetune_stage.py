@@ -61,7 +61,8 @@ def finetune(problem: PruningProblem, pruned: PruningResult, steps: int | None =
     budget = replace(problem.budget, iterations=steps, checkpoints=(), target_loss=None)
     result = train(pruned.network, problem.inputs, problem.targets, budget)
     return replace(pruned, network=result.model, train_steps=result.steps,
-                   train_flops=training_flops(problem, result.model.width, result.steps))
+                   train_flops=training_flops(problem, result.model.width, result.steps),
+                   train_losses=(float(result.losses[0]), float(result.losses[-1])))
 
 
 def equal_flops_steps(problem: PruningProblem, n: int, width: int) -> int:

@@ -24,7 +24,8 @@ union over competitors corrected there): GFS then fine-tuning (``gfs+ft``) beats
 outside the GFS family at equal training steps, and at equal training FLOPs
 (pruned_beats_strongest_competitor); ``gfs+ft`` beats direct training of the same width (the
 ICML'20 claim, pruned_beats_direct_training); one-shot ``gfs`` beats every one-shot criterion
-(Taylor, activation, magnitude, random: all at zero training). Per data set: the exact GFS
+(SNIP's and GraSP's scores on the checkpoint, Taylor, activation, magnitude, random: all at zero
+training). Per data set: the exact GFS
 without replacement (``gfs-norep``) ends with a lower test loss than the published procedure
 (``gfs-published``), averaged over compressions (paired_improvement).
 """
@@ -57,8 +58,8 @@ class TradeoffConfig:
 
     problems: tuple[str, ...] = constrained(PROBLEMS[:3], choices=lambda: PROBLEMS)
     methods: tuple[str, ...] = constrained(
-        ("gfs", "gfs-norep", "gfs-published", "snip", "grasp", "taylor", "activation", "magnitude", "random",
-         "imp-rewind", "rigl", "direct-gd"), choices=_methods)
+        ("gfs", "gfs-norep", "gfs-published", "snip", "grasp", "snip-checkpoint", "grasp-checkpoint", "taylor",
+         "activation", "magnitude", "random", "imp-rewind", "rigl", "direct-gd"), choices=_methods)
     seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
     compressions: tuple[int, ...] = constrained((2, 4, 8, 16, 32), value_range="positive")
     tolerances: tuple[float, ...] = constrained((0.02, 0.05), value_range="non-negative")

@@ -159,24 +159,42 @@ def _outputs(network, X):
     return forward(network, X).detach().numpy()
 
 
-@pytest.mark.parametrize("method, largest", [("snip", True), ("grasp", False)])
-def test_at_initialisation_methods_keep_by_score_then_train(method, largest):
-    problem = _problem()
-    net, X, Y = problem.dense_init, problem.inputs, problem.targets
+def ref_kept_by_snip_or_grasp(net, X, Y, largest):
+    """(the 3 neurons SNIP (largest) or GraSP (not largest) keeps by autograd scores, the parameter leaves,
+    the 3 the opposite direction would keep)."""
     leaves = _params(net)
     loss = ref_loss(*leaves, X, Y, "tanh", net.output_scale)
     grads = _grad(loss, leaves, create_graph=True)
-    if method == "snip":
+    if largest:
         scores = ref_per_neuron([(p * g).abs().detach() for p, g in zip(leaves, grads)])
     else:
         hg = _grad(sum((g * g.detach()).sum() for g in grads), leaves)
         scores = -ref_per_neuron([(p * h).detach() for p, h in zip(leaves, hg)])
-    kept = ref_keep(scores, 3, largest)
+    return ref_keep(scores, 3, largest), leaves, ref_keep(scores, 3, not largest)
+
+
+@pytest.mark.parametrize("method, largest", [("snip", True), ("grasp", False)])
+def test_at_initialisation_methods_keep_by_score_then_train(method, largest):
+    problem = _problem()
+    X, Y = problem.inputs, problem.targets
+    kept, leaves, _ = ref_kept_by_snip_or_grasp(problem.dense_init, X, Y, largest)
     A, beta, B = (t.detach()[kept] for t in leaves)
     A, beta, B = ref_gd(A, beta, B, X, Y, "tanh", 0.5, 12, train_bias=True)
     result = prune_with(method, problem, 3)
     assert result.indices.tolist() == kept
     _close(_outputs(result.network, X), ref_output(A, beta, B, X, "tanh").numpy())
+
+
+@pytest.mark.parametrize("method, largest", [("snip-checkpoint", True), ("grasp-checkpoint", False)])
+def test_snip_and_grasp_on_the_checkpoint_keep_by_score_without_training(method, largest):
+    problem = _problem()
+    X = problem.inputs
+    kept, leaves, opposite = ref_kept_by_snip_or_grasp(problem.dense, X, problem.targets, largest)
+    assert kept != opposite  # the premise: the direction matters here
+    A, beta, B = (t.detach()[kept] for t in leaves)
+    result = prune_with(method, problem, 3)
+    assert result.indices.tolist() == kept and result.train_steps == 0
+    _close(_outputs(result.network, X), ref_output(A, beta, B, X, "tanh").numpy(), EXACT * 10)
 
 
 @pytest.mark.parametrize("method", ["taylor", "activation"])
@@ -319,6 +337,7 @@ def test_every_method_returns_a_network_of_at_most_n_kept_neurons():
         # equal steps after the checkpoint: every procedure that trains runs T = 6, at width 4 but IMP's rounds
         trains = PRUNING_METHODS[name].trains
         assert result.train_steps == (6 if trains else 0), name
+        assert (result.train_losses is not None) == trains, name
         if name != "imp-rewind":
             assert result.train_flops == (6 * ref_step_flops(problem, 4) if trains else 0), name
 

@@ -217,8 +217,9 @@ def test_compare_refuses_a_model_at_chance_and_labels_ce(classifier, tmp_path, c
 
 
 def test_a_procedure_that_diverges_is_run_again_at_half_the_learning_rate(monkeypatch):
-    """The same rule for every procedure that trains: halve lr until GD converges, at most
-    LR_HALVINGS times, and report the rate used (train_lr); after that one diverged_lr row."""
+    """The same rule for every procedure that trains: halve lr while GD fails (diverges, or ends
+    above the loss it started from), at most LR_HALVINGS times, and report the rate used
+    (train_lr); after that one diverged_lr row."""
     from dataclasses import replace
 
     import numpy as np
@@ -231,23 +232,27 @@ def test_a_procedure_that_diverges_is_run_again_at_half_the_learning_rate(monkey
 
     tried = []
 
-    def fragile(problem, n, below):
+    def fragile(problem, n, below, ascend=False):
         tried.append(problem.budget.lr)
-        if problem.budget.lr > below:
+        if problem.budget.lr > below and not ascend:
             raise TrainingDiverged("diverged")
-        return PruningResult(np.arange(n), neurons_of(problem.dense, np.arange(n)), train_steps=problem.budget.iterations)
+        end = 2.0 if problem.budget.lr > below else 0.5  # above (failed) or below the start's 1.0
+        return PruningResult(np.arange(n), neurons_of(problem.dense, np.arange(n)), train_steps=problem.budget.iterations,
+                             train_losses=(1.0, end))
 
     X = torch.randn(12, 3, dtype=torch.float64)
     Y = torch.randn(12, 2, dtype=torch.float64)
     net = init_network(3, 8, 2, seed=0)
     problem = PruningProblem(net, net, X, Y, TrainConfig(lr=1.0, iterations=5))
     splits = {"train": Split(X, Y.numpy()), "test": Split(X, Y.numpy())}
-    for below, expected in ((0.3, [1.0, 0.5, 0.25]), (0.01, [1.0, 0.5, 0.25, 0.125, 0.0625])):
+    every = [2.0 ** -k for k in range(LR_HALVINGS + 1)]
+    for below, ascend, expected in ((0.3, False, [1.0, 0.5, 0.25]), (0.3, True, [1.0, 0.5, 0.25]),
+                                    (1e-3, False, every), (1e-3, True, every)):
         tried.clear()
-        spec = replace(baselines.PRUNING_METHODS["direct-gd"], function=lambda p, n: fragile(p, n, below))
+        spec = replace(baselines.PRUNING_METHODS["direct-gd"], function=lambda p, n: fragile(p, n, below, ascend))
         monkeypatch.setitem(baselines.PRUNING_METHODS, "direct-gd", spec)
         rows = tradeoff_rows(problem, ["direct-gd"], [2], splits, dataset="d", seed=0)
-        assert tried == expected and len(expected) <= LR_HALVINGS + 1
+        assert tried == expected
         lr = [r["value"] for r in rows if r["metric"] == "train_lr"]
         diverged = [r["value"] for r in rows if r["metric"] == "diverged_lr"]
         assert (lr, diverged) == (([0.25], []) if below == 0.3 else ([], [1.0]))

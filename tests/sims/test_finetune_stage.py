@@ -10,7 +10,7 @@ from sims.finetune_stage import (
     base_name, equal_flops_steps, equal_flops_view, finetune, finetuned_name, flops_name, is_one_shot,
 )
 
-from tests.sims.test_baselines import _close, _outputs, _params, _problem, ref_gd, ref_output
+from tests.sims.test_baselines import _close, _outputs, _params, _problem, ref_gd, ref_loss, ref_output
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,6 +29,9 @@ def test_finetune_runs_f_gd_steps_from_the_pruned_weights():
     _close(_outputs(tuned.network, problem.inputs), ref_output(A, beta, B, problem.inputs, "tanh").numpy())
     assert tuned.indices.tolist() == pruned.indices.tolist() and tuned.cost == pruned.cost
     assert tuned.train_steps == 7 and tuned.train_flops == 7 * _step(problem, 4)
+    start = float(ref_loss(*(t.detach() for t in _params(pruned.network)), problem.inputs, problem.targets, "tanh", 0.25))
+    end = float(ref_loss(A, beta, B, problem.inputs, problem.targets, "tanh", 0.25))
+    assert tuned.train_losses == pytest.approx((start, end), rel=1e-10) and end < start
     assert pruned.train_steps == 0 and pruned.train_flops == 0
     shorter = finetune(problem, pruned, 3)
     assert shorter.train_steps == 3 and shorter.train_flops == 3 * _step(problem, 4)

@@ -125,7 +125,8 @@ def test_claims_need_three_seeds_and_figures_are_drawn(quick_tradeoff):
     competitors = tradeoff.competitors(config)
     assert {"snip", "taylor+ft", "random+ft", "imp-rewind", "direct-gd"} <= set(competitors)
     assert not {"gfs-published", "gfs-published+ft", "taylor", "gfs+ft"} & set(competitors)
-    assert tradeoff.one_shot_competitors(config) == ["taylor", "activation", "magnitude", "random"]
+    assert tradeoff.one_shot_competitors(config) == ["snip-checkpoint", "grasp-checkpoint", "taylor", "activation",
+                                                     "magnitude", "random"]
     paths = experiment.figures(rows, config, folder)
     assert {p.name for p in paths} == {f"tradeoff_{p}.{s}" for p in config.problems for s in ("png", "pdf")}
     summary = "\n".join(experiment.summary(rows, config))
