@@ -686,8 +686,8 @@ def plot_certificate(rows, config: PretrainingConfig, folder) -> list:
     low = 1.0 if not math.isfinite(low) else low
     grid = np.array([low / 1.5, high * 1.5])
     axis.plot(grid, grid, "k-", lw=0.8, label="T_B = T* (P7: no point below)")
-    axis.set(xscale="log", yscale="log", xlim=tuple(grid), ylim=tuple(grid), xlabel="measured T* (steps)",
-             ylabel="P7 certificate T_B (steps)", title="P7 where it is informative (T_B finite, T* > 0)")
+    axis.set(xscale="log", yscale="log", xlim=tuple(grid), ylim=tuple(grid), xlabel="measured T* (steps; SGD: epochs)",
+             ylabel="P7 certificate T_B (same unit)", title="P7 where it is informative (T_B finite, T* > 0)")
     _tidy_log_axis(axis)
     axis.grid(True, which="both", alpha=0.25)
     axis.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
