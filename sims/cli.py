@@ -696,19 +696,23 @@ def _quiet_third_party() -> None:
         warnings.filterwarnings("ignore", module=module)
     for name in ("distributed", "dask"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")  # a failing cell reaches the client anyway
     if "dask" in sys.modules:  # already imported (a test, a notebook): set it there too
         import dask
 
-        dask.config.set({"logging.distributed": "error"})
+        dask.config.set({"logging.distributed": "critical"})
 
 
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from sims.train import TrainingDiverged
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        from sims.train import TrainingDiverged
+    except KeyboardInterrupt:  # Ctrl-C while the command is still being read
+        print("gfs: interrupted", file=sys.stderr)
+        return 130
 
     with warnings.catch_warnings():
         if not args.verbose:
@@ -726,9 +730,23 @@ def _run_command(args, TrainingDiverged) -> int:
         print(f"gfs {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"gfs {args.command}: interrupted", file=sys.stderr)
+        print(f"gfs {args.command}: interrupted", file=sys.stderr, flush=True)
+        if not args.verbose:  # what follows (a local cluster shutting down at exit) is not the user's to act on
+            _silence_stderr()
         return 130
     return 0
+
+
+def _silence_stderr() -> None:
+    """Send the rest of this process's stderr (file descriptor 2, so also the tracebacks of exit
+    handlers and the logs of threads) to the null device."""
+    try:
+        sys.stderr.flush()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+    except (OSError, ValueError):  # no real descriptor 2 (a captured stream): nothing to silence
+        return
 
 
 if __name__ == "__main__":

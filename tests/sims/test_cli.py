@@ -239,3 +239,29 @@ def test_select_in_chunks_refuses_bad_input_in_one_line(tmp_path, capsys, case, 
                  "--chunk-rows", "4", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_third_party_warnings_and_logs_are_hidden_unless_verbose(monkeypatch):
+    """torch's and Dask's warnings (a pickle-protocol note, "Sending large graph") and Dask's
+    logs below critical are not shown by a command; the toolkit's own warnings are."""
+    import logging
+    import os
+    import warnings
+
+    from sims.cli import _quiet_third_party
+
+    monkeypatch.delenv("DASK_LOGGING__DISTRIBUTED", raising=False)
+    levels = {name: logging.getLogger(name).level for name in ("distributed", "dask")}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _quiet_third_party()
+            for module in ("torch._weights_only_unpickler", "distributed.client", "dask.base", "sims.train"):
+                warnings.warn_explicit("a note", UserWarning, f"{module}.py", 1, module=module)
+        assert [w.filename for w in caught] == ["sims.train.py"]
+        assert logging.getLogger("distributed").getEffectiveLevel() >= logging.ERROR
+        assert logging.getLogger("distributed.worker").getEffectiveLevel() >= logging.ERROR
+        assert os.environ["DASK_LOGGING__DISTRIBUTED"] == "critical"  # read by the worker processes
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
