@@ -73,7 +73,7 @@ GREEDY_PATH_METHODS = {"gfs": "gfs", "gfs-norep": "gfs-norep", "gfs-published": 
 #: criteria on the checkpoint dotted, iterative methods dash-dotted.
 METHOD_STYLE = {
     "gfs": ("C0", "-"), "gfs-norep": ("C1", "-"), "gfs-published": ("C2", "-"), "snip": ("C3", "--"),
-    "grasp": ("C4", "--"), "snip-checkpoint": ("salmon", ":"), "grasp-checkpoint": ("plum", ":"), "taylor": ("C5", ":"), "activation": ("C6", ":"), "magnitude": ("navy", ":"),
+    "grasp": ("C4", "--"), "snip-checkpoint": ("salmon", ":"), "grasp-checkpoint": ("goldenrod", ":"), "taylor": ("C5", ":"), "activation": ("C6", ":"), "magnitude": ("navy", ":"),
     "random": ("0.6", ":"), "imp-rewind": ("C8", "-."), "rigl": ("C9", "-."), "direct-gd": ("0.3", "--"),
 }
 
