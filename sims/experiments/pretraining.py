@@ -959,19 +959,25 @@ def claims(rows: list[dict], config: PretrainingConfig) -> list:
         identity = _identity_verdict(rows, setup, seeds, config.identity_draws)
         if identity is not None:
             verdicts.append(identity)
-        # the raw growth law of T*(m), per criterion; SGD also in updates (censored at the smallest
-        # size's budget, a lower bound of every size's)
-        updates_budget = (float(setting["iterations"] * math.ceil(min(setting["sizes"]) / setting["batch_size"]))
-                          if setting["batch_size"] else None)
+        # the raw growth law of T*(m), per criterion; SGD also in updates
         for metric, form in (("pretrain_steps", "loss ≤ eps"), ("pretrain_updates", "loss ≤ eps, in updates"),
                              ("pretrain_steps_sum", "summed loss ≤ eps"), ("pretrain_steps_accuracy", "accuracy ≥ tau")):
             for eps in _eps_values(rows, setup, metric):
                 per_m = _per_m(rows, setup, metric, eps)
                 criterion = f"tau={eps:g}" if metric == "pretrain_steps_accuracy" else f"eps={eps:g}"
-                budget = updates_budget if metric == "pretrain_updates" else float(setting["iterations"])
+                budget, note = float(setting["iterations"]), ""
+                if metric == "pretrain_updates":
+                    # the budget in updates grows with m (epochs x ceil(m / batch)): an unreached T* is
+                    # censored at a different value per size, lowest at the small sizes, where entering it
+                    # would make growth look faster; such sizes are left out
+                    dropped = [m for m, values in per_m.items() if not all(math.isfinite(v) for v in values)]
+                    per_m = {m: values for m, values in per_m.items() if m not in dropped}
+                    budget = None
+                    note = (f"; sizes where some seed never met eps within its budget (left out: the budget in "
+                            f"updates differs by m): {', '.join(str(m) for m in dropped)}" if dropped else "")
                 verdict = growth_law_verdict(f"{setup} ({form}, {criterion}): T*(m) grows like log m", list(per_m),
                                              list(per_m.values()), censor_at=budget)
-                verdicts.append(replace(verdict, summary=f"{verdict.summary}. T*(m): "
+                verdicts.append(replace(verdict, summary=f"{verdict.summary}{note}. T*(m): "
                                                          f"{t_star_text(rows, setup, metric, eps)}"))
         # the anatomy: T* x rate against the log residual ratio, slope 1
         points = _anatomy_points(rows, setup)

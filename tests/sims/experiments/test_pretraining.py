@@ -405,3 +405,21 @@ def test_identity_verdict_limit_and_its_failure():
         assert verdict.outcome == outcome, (z, checks, verdict.summary)
         assert verdict.numbers["draws"] == 4000 and verdict.numbers["largest_abs_z"] == abs(z)
         assert 0 < verdict.numbers["false_violation_chance"] <= 0.0101
+
+
+def test_sgd_updates_verdict_leaves_out_sizes_censored_at_their_own_budget():
+    """In updates the budget grows with m, so an unreached T* at a small size would enter at a
+    low lower bound and fake fast growth: such sizes are left out (here 3 of 5: not testable);
+    with every size reached the verdict is made on all of them."""
+    config = replace(pretraining.quick(), setups=("sgd-mnist5k",), mnist5k_sizes=(250, 500, 1000, 2000, 5000))
+
+    def rows_with(unreached):
+        return [dict(dataset="sgd-mnist5k", method="gfs", m=m, n=None, seed=seed, metric=metric,
+                     value=math.inf if m in unreached else value, step=None, eps=0.3)
+                for m in config.mnist5k_sizes for seed in range(3)
+                for metric, value in (("pretrain_steps", 3.0 + seed), ("pretrain_updates", 40 * math.log(m) + seed))]
+
+    (verdict,) = [v for v in pretraining.claims(rows_with({250, 500, 1000}), config) if "in updates" in v.claim]
+    assert verdict.outcome == "not testable" and "left out" in verdict.summary and "250, 500, 1000" in verdict.summary
+    (verdict,) = [v for v in pretraining.claims(rows_with(set()), config) if "in updates" in v.claim]
+    assert verdict.outcome != "not testable" and "left out" not in verdict.summary
