@@ -644,6 +644,9 @@ def command_compare(args) -> None:
     from sims.prune import TargetConfig
 
     config = config_from_flags(CompareConfig, args, COMPARE_FIELDS)
+    from sims.io import check_torch_file
+
+    check_torch_file(config.model, "--model")  # damaged bytes named before unpickling
     target = config_from_flags(TargetConfig, args, ("target",)).target or "dense"
     inputs_line = _user_inputs(args)
     data_config, dataset = _dataset_from_args(args)

@@ -610,6 +610,7 @@ THIRD_ROUND = {
     "model-file": [
         ([*PR, "sd_zeroed.pt", "--state-dict"], "--model file 'sd_zeroed.pt' is damaged", None),
         ([*PR, "digits_zeroed.pt"], "model file 'digits_zeroed.pt' is damaged", None),
+        (["compare", "--model", "sd_zeroed.pt", "--data", "digits"], "--model file 'sd_zeroed.pt' is damaged", None),
         ([*PR, "pickle.pt", "--state-dict"], "--model file 'pickle.pt'", None),
         ([*PR, "pickle.pt"], "model file 'pickle.pt'", None),
     ],
