@@ -689,6 +689,9 @@ def plot_certificate(rows, config: PretrainingConfig, folder) -> list:
     axis.set(xscale="log", yscale="log", xlim=tuple(grid), ylim=tuple(grid), xlabel="measured T* (steps; SGD: epochs)",
              ylabel="P7 certificate T_B (same unit)", title="P7 where it is informative (T_B finite, T* > 0)")
     _tidy_log_axis(axis)
+    ticks = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if grid[0] <= v <= grid[1]]
+    axis.set_xticks(ticks, [str(v) for v in ticks])
+    axis.set_yticks(ticks, [str(v) for v in ticks])
     axis.grid(True, which="both", alpha=0.25)
     axis.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     figure.tight_layout()
