@@ -321,9 +321,11 @@ def _check_prune_request(args, wanted, sharding) -> None:
     """What `gfs prune` refuses before loading anything: --scheduler without --shards, an
     address that does not parse or answer, a model file whose bytes were damaged, and an -n
     whose selection record alone (about 150 bytes a step, whatever the width) exceeds memory."""
-    from sims.guards import check_memory, check_scheduler, selection_bytes
+    from sims.guards import check_memory, check_scheduler, check_workers, selection_bytes
     from sims.io import check_torch_file
 
+    if sharding.scheduler is None and sharding.shards > 1:  # a local cluster of --shards workers
+        check_workers("--shards", sharding.shards)
     if sharding.scheduler is not None:
         if sharding.shards == 1:
             raise InputError(f"--scheduler needs --shards N (N > 1): the scheduler's workers hold the shards; without "

@@ -622,10 +622,12 @@ def _out_of_memory_is_input(name: str, cell: dict):
         raise InputError(f"experiment {name}: cell {json.dumps(cell)} ran out of memory ({error}); choose smaller "
                          "sizes in the config") from None
     except RuntimeError as error:
-        if "not enough memory" not in str(error) and "out of memory" not in str(error):
+        text = str(error)
+        if not ("not enough memory" in text or "out of memory" in text or "can't allocate memory" in text):
             raise
+        first = next((line for line in text.splitlines() if "memory" in line), text.splitlines()[0])
         raise InputError(f"experiment {name}: cell {json.dumps(cell)} ran out of memory "
-                         f"({str(error).splitlines()[0]}); choose smaller sizes in the config") from None
+                         f"({first.strip()}); choose smaller sizes in the config") from None
 
 
 @contextlib.contextmanager

@@ -628,6 +628,7 @@ THIRD_ROUND = {
     ],
     "workers": [
         ([*TINY, "--workers", "100000"], "--workers 100000", None),
+        ([*PR, "digits.pt", "--shards", "100000"], "--shards 100000", None),
     ],
 }
 THIRD_CASES = [(klass, *case) for klass, cases in THIRD_ROUND.items() for case in cases]
@@ -722,3 +723,20 @@ def test_an_unanswered_scheduler_is_refused_within_the_connect_timeout(monkeypat
     monkeypatch.setattr(socket, "create_connection", silent)
     with pytest.raises(InputError, match=r"nothing answers at 10.255.255.1:8786 \(no answer, waited at most 3 s\)"):
         check_scheduler("--scheduler", "tcp://10.255.255.1:8786")
+
+
+@pytest.mark.parametrize("error", [MemoryError("Unable to allocate 74.5 GiB for an array"),
+                                   RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
+                                                "can't allocate memory: you tried to allocate 400000000000 bytes.")],
+                         ids=["numpy", "torch"])
+def test_a_cell_out_of_memory_is_one_line_naming_the_experiment_and_cell(tmp_path, monkeypatch, capfd, error):
+    """A size no experiment declared an estimate for (rates' n_max = 10^10) still ends as promised."""
+    import sims.runner
+
+    def out_of_memory(*args, **kwargs):
+        raise error
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sims.runner, "_run_cell_isolated", out_of_memory)
+    code = _gfs(["run", "tiny-bad-input", "--out", "results", "--no-figures"])
+    _assert_refused(capfd, code, 'experiment tiny-bad-input: cell {"index": 0} ran out of memory', tmp_path, {})
