@@ -247,20 +247,23 @@ def claims(rows: list[dict], config: ExponentialConfig) -> list:
 
 def memory(config: ExponentialConfig) -> list[tuple[str, float, str]]:
     """Peak bytes of a cell by the size field that drives them (see Experiment.memory): the
-    dense network's GD step (float64), its (m, N) features, and the most demanding method's
-    selection of n_max steps."""
+    dense network's GD step and its (m, N) features (float64), and the most demanding method's
+    selection of n_max steps. The n_max entries come first and count the width only up to
+    n_max, so a huge n_max is not blamed on the width."""
     from sims.guards import selection_bytes, training_bytes
 
-    def cell(m, width, n_max):
-        training = training_bytes(m, config.input_dim, width, 1, 8) + 8.0 * m * width
-        return training, max(selection_bytes(n_max, width, method, m) for method in config.methods)
+    def entries(m, width, n_max, names):
+        def selection(over):
+            return max(selection_bytes(n_max, over, method, m) for method in config.methods)
 
-    contraction = cell(config.contraction_m, config.contraction_width, config.contraction_n_max)
-    phase = cell(max(config.phase_m), config.phase_width, config.phase_n_max)
-    return [("contraction_width", sum(contraction), f"the contraction cell's network of width {config.contraction_width}"),
-            ("contraction_n_max", contraction[1], f"{config.contraction_n_max} selection steps"),
-            ("phase_width", sum(phase), f"a phase cell's network of width {config.phase_width}"),
-            ("phase_n_max", phase[1], f"{config.phase_n_max} selection steps")]
+        network = training_bytes(m, config.input_dim, width, 1, 8) + 8.0 * m * width
+        width_name, n_name = names
+        return [(n_name, selection(min(n_max, width)), f"{n_max} selection steps"),
+                (width_name, network + selection(width), f"a network of width {width} on {m} examples")]
+
+    return (entries(config.contraction_m, config.contraction_width, config.contraction_n_max,
+                    ("contraction_width", "contraction_n_max"))
+            + entries(max(config.phase_m), config.phase_width, config.phase_n_max, ("phase_width", "phase_n_max")))
 
 
 EXPERIMENT = Experiment(

@@ -327,6 +327,34 @@ def summary(rows: list[dict], config: RatesConfig) -> list[str]:
     return lines
 
 
+def memory(config: RatesConfig) -> list[tuple[str, float, str]]:
+    """Peak bytes of a cell by the size field that drives them (see Experiment.memory): the
+    dense network's GD step and its (m, N) features (float64), a direct-GD network of width
+    n_max, and the most demanding method's selection of n_max steps. The n_max entries come
+    first and count the width only up to n_max, so a huge n_max is not blamed on the width."""
+    from sims.guards import selection_bytes, training_bytes
+
+    def entries(m, inputs, width, outputs, n_max, names):
+        def selection(over):
+            return max(selection_bytes(n_max, over, method, m * outputs) for method in config.methods)
+
+        direct = training_bytes(m, inputs, n_max, outputs, 8)
+        network = training_bytes(m, inputs, width, outputs, 8) + 8.0 * m * width * outputs
+        width_name, n_name = names
+        return [(n_name, direct + selection(min(n_max, width)),
+                 f"{n_max} selection steps and a direct network of that width"),
+                (width_name, network + direct + selection(width), f"a network of width {width} on {m} examples")]
+
+    found = []
+    if any(problem.startswith("teacher") for problem in config.problems):
+        found += entries(max(config.interior_m, config.large_m), config.input_dim, config.dense_width, 1,
+                         config.n_max, ("dense_width", "n_max"))
+    if "mnist5k" in config.problems:
+        found += entries(config.mnist_m, 784, config.mnist_width, 10, config.mnist_n_max,
+                         ("mnist_width", "mnist_n_max"))
+    return found
+
+
 EXPERIMENT = Experiment(
     name="rates",
     config_class=RatesConfig,
@@ -337,4 +365,5 @@ EXPERIMENT = Experiment(
     claims=claims,
     description="E1: loss against subnetwork size for every method and for direct training",
     summary=summary,
+    memory=memory,
 )

@@ -486,6 +486,9 @@ def _third_round_files(root: Path) -> None:
     (root / "bigseed.toml").write_text("seeds = [9223372036854775807]\n")
     (root / "manyseeds.toml").write_text(f"seeds = {list(range(100_000))}\n")
     (root / "wide.toml").write_text("contraction_width = 10000000000\n")
+    (root / "nmax.toml").write_text("n_max = 10000000000\n")
+    (root / "densewidth.toml").write_text("dense_width = 10000000000\n")
+    (root / "contraction_n.toml").write_text("contraction_n_max = 100000000000\n")
     (root / "mnist.toml").write_text('setups = ["mf-mnist"]\n')
     (root / "figfile").write_text("a file where the figure folder should be")
     _zeroed(root / "sd.pt", root / "sd_zeroed.pt")
@@ -576,6 +579,10 @@ THIRD_ROUND = {
         ([*PR, "sd.pt", "--state-dict", "-n", str(10 ** 12)], "-n needs about", None),
         (["run", "exponential", "--quick", "--out", "out", "--no-figures", "--config", "wide.toml"],
          "contraction_width needs about", None),
+        ([*RUNQ, "--config", "nmax.toml"], "n_max needs about", None),
+        ([*RUNQ, "--config", "densewidth.toml"], "dense_width needs about", None),
+        (["run", "exponential", "--quick", "--out", "out", "--no-figures", "--config", "contraction_n.toml"],
+         "contraction_n_max needs about", None),
     ],
     "scheduler-address": [
         ([*TINY, "--scheduler", "not an address"], "--scheduler 'not an address'", None),
