@@ -164,6 +164,12 @@ def _dataset_from_args(args):
     from sims.data import DataFilesMissing, DatasetConfig, load_dataset
 
     config = config_from_flags(DatasetConfig, args, DATA_FIELDS, flags=DATA_RENAMES)
+    if config.name == "teacher" and config.m is not None:  # drawn on demand: any m reaches an allocation
+        from sims.guards import check_memory
+
+        examples = config.m / (1.0 - config.test_fraction)
+        check_memory("--m", 16.0 * examples * (config.input_dim + config.teacher_width + config.output_dim),
+                     f"{config.m} synthetic teacher examples, their teacher's hidden layer and targets")
     try:
         dataset = load_dataset(config)
     except DataFilesMissing as error:  # the library's hint names its arguments; here they are flags

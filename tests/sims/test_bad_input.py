@@ -577,6 +577,7 @@ THIRD_ROUND = {
     "memory-estimate": [
         ([*PR, "digits.pt", "-n", str(10 ** 12)], "-n needs about", None),
         ([*PR, "sd.pt", "--state-dict", "-n", str(10 ** 12)], "-n needs about", None),
+        (["train", "--data", "teacher", "--m", str(10 ** 9), "--width", "3", "--out", "m.pt"], "--m needs about", None),
         (["run", "exponential", "--quick", "--out", "out", "--no-figures", "--config", "wide.toml"],
          "contraction_width needs about", None),
         ([*RUNQ, "--config", "nmax.toml"], "n_max needs about", None),
