@@ -13,7 +13,8 @@ function, :func:`check_fields`, which each config calls first in its ``__post_in
 Seeds, by name: a field called ``seed``, ``seeds`` or ``*_seed`` holds integers below
 :data:`SEED_LIMIT` (numpy and torch take them, with room in 64 bits for the offsets experiments
 add, such as ``100_003 * (seed + 1) + n``), and a ``seeds`` list names each seed once (a seed is
-one replicate; a repeated one would be counted twice).
+one replicate; a repeated one would be counted twice). No list of a constrained field
+(``tuple[X, ...]`` with a range or choices) names an entry twice.
 
 The same metadata gives the command line its flags (:mod:`sims.flags`). Constraints that tie
 fields together (checkpoints within the iterations, n within a width) stay in the config's
@@ -31,7 +32,7 @@ import typing
 from sims.errors import InputError
 from sims.io import check_choice, check_choices
 
-__all__ = ["RANGES", "SEED_LIMIT", "is_seed_field", "check_seed", "check_fields", "constrained"]
+__all__ = ["RANGES", "SEED_LIMIT", "is_seed_field", "check_seed", "check_no_repeats", "check_fields", "constrained"]
 
 #: range name -> (predicate, the adjective an error message uses)
 RANGES = {"positive": (lambda value: value > 0, "positive"),
@@ -54,10 +55,22 @@ def check_seed(name: str, value) -> None:
     if any(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= SEED_LIMIT for v in values):
         raise InputError(f"{name} must be below 2^32 = {SEED_LIMIT} (a seed), got {value!r}")
     if isinstance(value, (tuple, list)):
-        repeated = sorted((v for v, count in collections.Counter(values).items() if count > 1), key=repr)
-        if repeated:
-            raise InputError(f"{name} names {', '.join(map(repr, repeated))} more than once; each seed is one "
-                             "replicate, give it once")
+        check_no_repeats(name, value, "each seed is one replicate")
+
+
+def check_no_repeats(name: str, values, why: str = "a repeat would be run and counted twice") -> None:
+    """Refuse a list naming an entry more than once; the InputError names the field, the
+    repeated entries and ``why`` it matters."""
+    repeated = sorted((v for v, count in collections.Counter(values).items() if count > 1), key=repr)
+    if repeated:
+        raise InputError(f"{name} names {', '.join(map(repr, repeated))} more than once; {why}, give each once")
+
+
+def _is_list_annotation(annotation) -> bool:
+    """Whether an annotation is a variable-length tuple (``tuple[X, ...]``), a list of choices."""
+    annotation, _ = _without_none(annotation)
+    arguments = typing.get_args(annotation)
+    return typing.get_origin(annotation) is tuple and len(arguments) == 2 and arguments[1] is Ellipsis
 
 
 def _without_none(annotation):
@@ -116,6 +129,9 @@ def check_fields(config) -> None:
             _check_range(label, value, hints[field.name], field.metadata["range"])
         if is_seed_field(field.name) and value is not None:
             check_seed(label, value)
+        elif ("range" in field.metadata or "choices" in field.metadata) and isinstance(value, (tuple, list)) \
+                and _is_list_annotation(hints[field.name]):
+            check_no_repeats(label, value)
 
 
 def constrained(default=dataclasses.MISSING, *, value_range: str | None = None, choices=None, **metadata):

@@ -483,6 +483,9 @@ def _third_round_files(root: Path) -> None:
     (root / "binary.toml").write_bytes(bytes(range(256)) * 4)
     (root / "latin1.toml").write_bytes('[rates]\nmethods = ["gfs\xe9"]\n'.encode("latin-1"))
     (root / "dupseeds.toml").write_text("seeds = [0, 1, 0]\n")
+    (root / "dupmethods.toml").write_text('methods = ["gfs", "fw", "gfs"]\n')
+    (root / "dupsizes.toml").write_text("teacher_sizes = [30, 100, 30]\n")
+    (root / "dupeps.toml").write_text("mf_eps = [0.4, 0.1, 0.4]\n")
     (root / "bigseed.toml").write_text("seeds = [9223372036854775807]\n")
     (root / "manyseeds.toml").write_text(f"seeds = {list(range(100_000))}\n")
     (root / "wide.toml").write_text("contraction_width = 10000000000\n")
@@ -597,7 +600,12 @@ THIRD_ROUND = {
     "config-file": [
         ([*RUNQ, "--config", "binary.toml"], "--config file 'binary.toml' is not UTF-8 text", None),
         ([*RUNQ, "--config", "latin1.toml"], "--config file 'latin1.toml' is not UTF-8 text", None),
-        ([*RUNQ, "--config", "dupseeds.toml"], "seeds", None),
+        ([*RUNQ, "--config", "dupseeds.toml"], "seeds names 0 more than once", None),
+        ([*RUNQ, "--config", "dupmethods.toml"], "methods names 'gfs' more than once", None),
+        (["run", "pretraining", "--quick", "--out", "out", "--no-figures", "--config", "dupsizes.toml"],
+         "teacher_sizes names 30 more than once", None),
+        (["run", "pretraining", "--quick", "--out", "out", "--no-figures", "--config", "dupeps.toml"],
+         "mf_eps names 0.4 more than once", None),
         ([*RUNQ, "--config", "manyseeds.toml"], "cells", None),
     ],
     "results-folder": [
