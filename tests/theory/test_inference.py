@@ -343,3 +343,43 @@ def test_bootstrap_columns_are_deterministic_under_a_seed():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------------------------------- issue 20: pinned levels of the growth fits
+
+
+def test_box_cox_exponent_interval_is_the_95_percent_profile_f_interval():
+    """The exponent's interval, recomputed independently: for each c on the grid, RSS(c) of the
+    least-squares line of T on (m^c - 1)/c (scipy.linalg.lstsq); inside when RSS(c) <= RSS_min
+    (1 + F_{0.95}(1, k - 3) / (k - 3)). The ends equal the module's; at level 0.9 (F_{0.9}) the
+    interval is strictly narrower, so the level is pinned."""
+    from scipy import linalg
+
+    rng = np.random.default_rng(8)
+    m = np.repeat([100.0, 300.0, 1000.0, 3000.0, 10000.0], 4)
+    t = 5.0 + 2.0 * (m**0.3 - 1) / 0.3 + rng.normal(0, 2.0, m.size)
+    fits = inference.growth_fits(m, t)
+    rss = []
+    for c in inference.EXPONENT_GRID:
+        h = np.log(m) if c == 0 else (m**c - 1) / c
+        design = np.column_stack([np.ones(m.size), h])
+        resid = t - design @ linalg.lstsq(design, t)[0]
+        rss.append(resid @ resid)
+    rss = np.array(rss)
+    k = m.size
+    inside = inference.EXPONENT_GRID[rss <= rss.min() * (1 + stats.f.ppf(0.95, 1, k - 3) / (k - 3))]
+    assert (fits.c_low[0], fits.c_high[0]) == (pytest.approx(inside.min()), pytest.approx(inside.max()))
+    assert inference.EXPONENT_GRID[0] < fits.c_low[0] < fits.c_high[0] < inference.EXPONENT_GRID[-1]
+    narrower = inference.growth_fits(m, t, level=0.9)
+    assert narrower.c_low[0] > fits.c_low[0] and narrower.c_high[0] < fits.c_high[0]
+
+
+def test_log_slope_interval_is_student_t_on_k_minus_2_degrees_of_freedom():
+    rng = np.random.default_rng(9)
+    m = np.repeat([100.0, 300.0, 1000.0, 3000.0], 3)
+    t = 1.0 + 2.0 * np.log(m) + rng.normal(0, 0.5, m.size)
+    fits = inference.growth_fits(m, t)
+    result = stats.linregress(np.log(m), t)
+    half = stats.t.ppf(0.975, m.size - 2) * result.stderr
+    assert fits.b_log_low[0] == pytest.approx(result.slope - half, rel=1e-9)
+    assert fits.b_log_high[0] == pytest.approx(result.slope + half, rel=1e-9)
