@@ -508,16 +508,22 @@ def _experiment_order(folder: Path):
     return (names.index(name) if name else len(names), folder.name)
 
 
-def _check_folder_writable(parameter: str, folder: Path) -> None:
+def _check_folder_writable(parameter: str, folder: Path, given: Path | None = None) -> None:
     """Refuse a folder path that is a file, lies under a file, or sits in a folder that cannot
-    be written: before any work, one line naming ``parameter``."""
+    be written: before any work, one line naming ``parameter`` and the path ``given`` with it
+    (default ``folder``)."""
+    shown = str(given if given is not None else folder)
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"{parameter} {str(folder)!r} is a file; give a folder")
+        raise InputError(f"{parameter} {shown!r}: {str(folder)!r} is a file, not a folder")
     parent = next((p for p in (folder.absolute(), *folder.absolute().parents) if p.exists()), None)
     if parent is None or not parent.is_dir():
-        raise InputError(f"{parameter} {str(folder)!r} cannot be made: {str(parent)!r} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{parameter} {str(folder)!r} cannot be written (the folder {str(parent)!r} is not writable)")
+        raise InputError(f"{parameter} {shown!r} cannot be made: {str(parent)!r} is a file, not a folder")
+    try:  # a probe folder, removed at once: permission bits say nothing when running as root
+        with tempfile.TemporaryDirectory(dir=parent):
+            pass
+    except OSError:
+        raise InputError(f"{parameter} {shown!r} cannot be written (the folder {str(parent)!r} is not "
+                         "writable)") from None
 
 
 def _check_report_path(parameter: str, path: Path) -> None:
@@ -527,7 +533,7 @@ def _check_report_path(parameter: str, path: Path) -> None:
     if path.with_suffix(".json").is_dir():
         raise InputError(f"{parameter} {str(path)!r}: {str(path.with_suffix('.json'))!r} (its REPORT.json) is a "
                          "folder; give another path")
-    _check_folder_writable(parameter, path.parent)
+    _check_folder_writable(parameter, path.parent, given=path)
 
 
 # Where results and figures live by default: full-scale results in results/ with their figures in

@@ -641,6 +641,11 @@ THIRD_ROUND = {
         (["run", "tiny-bad-input", "--out", "results", "--figures", "figfile"], "--figures 'figfile'", None),
         (["run", "tiny-bad-input", "--out", "results", "--figures", "figfile/sub"], "--figures 'figfile/sub'", None),
         (["report", "--out", "results", "--report", "empty"], "--report 'empty' is a folder", "finished_folder"),
+        (["report", "--out", "results", "--report", "/proc/x/R.md"], "--report '/proc/x/R.md' cannot be written",
+         "finished_folder"),
+        (["figures", "--out", "results", "--figures", "/proc/x"], "--figures '/proc/x' cannot be written",
+         "finished_folder"),
+        (["run", "tiny-bad-input", "--out", "/proc/x"], "--out '/proc/x' cannot be written", None),
     ],
     "workers": [
         ([*TINY, "--workers", "100000"], "--workers 100000", None),
