@@ -405,6 +405,9 @@ def test_identity_verdict_limit_and_its_failure():
         assert verdict.outcome == outcome, (z, checks, verdict.summary)
         assert verdict.numbers["draws"] == 4000 and verdict.numbers["largest_abs_z"] == abs(z)
         assert 0 < verdict.numbers["false_violation_chance"] <= 0.0101
+    # the family is the experiment's checks: 4.5 passes among 3,752 of them (limit 4.69), not among 770
+    assert pretraining._identity_verdict(rows_with(4.5, 770), "mf-teacher", 1, 4000, family=3752).outcome == "held"
+    assert pretraining._identity_verdict(rows_with(4.5, 770), "mf-teacher", 1, 4000).outcome == "violated"
 
 
 def test_sgd_updates_verdict_leaves_out_sizes_censored_at_their_own_budget():
