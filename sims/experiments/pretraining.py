@@ -894,7 +894,7 @@ def _tightness(pairs) -> tuple[str, dict]:
 def identity_z_limit(checks: int) -> float:
     """The |z| limit of the identity checks: IDENTITY_Z_LIMIT, raised (Sidak) when the chance of
     any false violation over ``checks`` normal z's (all of the experiment's) would exceed
-    IDENTITY_FAMILY_ALPHA (from about 160 checks on; 4.36 at 770, 4.69 at the full run's 3,752).
+    IDENTITY_FAMILY_ALPHA (from about 160 checks on; 4.36 at 770, 4.66 at the full run's 3,192).
     The draws' losses are skewed (1.2 measured on MNIST), which makes a negative z's tail about
     1.5 times the normal one at this level (Edgeworth), so the true chance is up to ~1.5%."""
     from scipy import stats
