@@ -104,8 +104,7 @@ def _check_range(name: str, value, annotation, value_range: str) -> None:
         return
     noun = "integer" if annotation is int else "finite number"
     if not _number_ok(value, annotation, value_range):
-        article = "a"
-        raise InputError(f"{name} must be {article} {RANGES[value_range][1]} {noun}, got {value!r}")
+        raise InputError(f"{name} must be a {RANGES[value_range][1]} {noun}, got {value!r}")
 
 
 def check_fields(config) -> None:

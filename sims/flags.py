@@ -47,8 +47,7 @@ def parse_number(kind: type, value_range: str | None, below: int | None = None):
     if value_range is None:
         expected = "an integer" if kind is int else "a number"
     else:
-        article = "a"
-        expected = f"{article} {RANGES[value_range][1]} {'integer' if kind is int else 'finite number'}"
+        expected = f"a {RANGES[value_range][1]} {'integer' if kind is int else 'finite number'}"
     if below is not None:
         expected += f" below {below}"
 
