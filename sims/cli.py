@@ -481,15 +481,16 @@ def command_run(args) -> None:
 
 
 def _report_folders(out: str, folders: list[Path]) -> list[Path]:
-    """The folders a run's report covers: every finished experiment under ``out`` (as `gfs
-    report` would), so running one experiment does not drop the others from REPORT.md; a folder
-    that does not check out is named and left out."""
+    """The folders a run's report covers: those just run, and the finished folders under
+    ``out`` of every other experiment (as `gfs report` would), so running one experiment does
+    not drop the others from REPORT.md (a folder of another config of an experiment just run is
+    not the run's, and stays out); a folder that does not check out is named and left out."""
     from sims.runner import check_results_folder
 
-    ran = {Path(folder).resolve() for folder in folders}
+    ran = {_experiment_of(Path(folder)) for folder in folders}
     chosen = []
     for folder in _finished(out):
-        if folder.resolve() in ran:
+        if _experiment_of(folder) in ran:
             continue
         try:
             check_results_folder(folder)
@@ -497,15 +498,20 @@ def _report_folders(out: str, folders: list[Path]) -> list[Path]:
             print(f"left out of the report: {error}")
             continue
         chosen.append(folder)
-    return sorted([*map(Path, folders), *chosen], key=lambda folder: _experiment_order(folder))
+    return sorted([*map(Path, folders), *chosen], key=_experiment_order)
+
+
+def _experiment_of(folder: Path) -> str:
+    """The experiment of a results folder ``<experiment>-<hash>`` (the hash has no dash)."""
+    return folder.name.rsplit("-", 1)[0]
 
 
 def _experiment_order(folder: Path):
     from sims.runner import experiments
 
     names = list(experiments())
-    name = next((n for n in names if folder.name.startswith(n + "-")), None)
-    return (names.index(name) if name else len(names), folder.name)
+    name = _experiment_of(folder)
+    return (names.index(name) if name in names else len(names), folder.name)
 
 
 def _check_folder_writable(parameter: str, folder: Path, given: Path | None = None) -> None:

@@ -718,6 +718,11 @@ def test_running_one_experiment_keeps_the_others_in_the_report(tmp_path, monkeyp
     assert "## tiny-bad-input:" in report and "## tiny-bad-input-b:" in report
     assert _gfs(["run", "tiny-bad-input", "--quick"]) == 0
     assert (tmp_path / "results" / "quick" / "REPORT.md").read_text() == report
+    (tmp_path / "c.toml").write_text("cells = 3\n")  # another config of tiny-bad-input: its own folder
+    assert _gfs(["run", "tiny-bad-input", "--quick", "--config", "c.toml"]) == 0
+    sections = [line for line in (tmp_path / "results" / "quick" / "REPORT.md").read_text().splitlines()
+                if line.startswith("## ")]
+    assert sections == ["## tiny-bad-input: ", "## tiny-bad-input-b: "]
 
 
 def test_one_seed_numbers_are_printed_without_an_interval():
