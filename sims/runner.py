@@ -41,6 +41,7 @@ from typing import Callable
 
 from sims.errors import InputError
 from sims.experiment import Experiment
+from sims.extras import require
 from sims.guards import CONNECT_TIMEOUT_SECONDS, check_workers
 from sims.io import atomic_write, check_choice, remove_stale_temporaries
 
@@ -633,8 +634,8 @@ def _out_of_memory_is_input(name: str, cell: dict):
 @contextlib.contextmanager
 def _local_cluster(workers: int):
     """A local Dask cluster of ``workers`` single-threaded worker processes (closed on exit)."""
-    import dask
-    from dask.distributed import LocalCluster
+    dask = require("dask", "a parallel run (--workers, --scheduler)")
+    LocalCluster = require("dask.distributed", "a parallel run (--workers, --scheduler)").LocalCluster
 
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which turns off glibc's dynamic mmap threshold:
     # every large temporary of a GD step is then mapped and zero-filled anew (most of a
@@ -651,7 +652,8 @@ def _local_cluster(workers: int):
 def _run_on_dask(runs: list[_ExperimentRun], workers: int, scheduler: str | None) -> None:
     """Every pending cell of ``runs`` on one Dask cluster (local unless ``scheduler``), each
     finished cell handed to its run's ``finish`` as it completes."""
-    from dask.distributed import Client, as_completed
+    distributed = require("dask.distributed", "a parallel run (--workers, --scheduler)")
+    Client, as_completed = distributed.Client, distributed.as_completed
 
     with contextlib.ExitStack() as stack:
         if not scheduler:

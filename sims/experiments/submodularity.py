@@ -241,12 +241,8 @@ def figures(rows: list[dict], config: SubmodularityConfig, folder) -> list:
     guarantees and achieved ratios are drawn at the axes' edges), and the spread of gamma+."""
     from pathlib import Path
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from sims.io import atomic_write
+    from sims.plots import plt
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

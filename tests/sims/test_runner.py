@@ -265,3 +265,15 @@ def test_folder_written_before_a_defaulted_field_existed_still_resumes(toy, tmp_
     (folder / "config.json").write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="written by another config"):
         run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path, progress=False, log=lambda _: None)
+
+
+def test_a_parallel_run_without_dask_names_the_extra(toy, tmp_path, monkeypatch):
+    """Without the [parallel] extra, --workers is one refusal naming the pip install, not a
+    ModuleNotFoundError traceback from inside the runner."""
+    from sims.extras import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(MissingExtra, match=r"parallel run.*gfs-toolkit\[parallel\]"):
+        run_experiment("toy", toy.ToyConfig(cells=2), out=tmp_path / "out", workers=2, progress=False,
+                       log=lambda _: None)
