@@ -920,10 +920,11 @@ def growth_law_verdict(claim: str, m_values, t_by_seed, *, censor_at: float | No
     never reached within the budget ``censor_at``; such values enter at the budget, a lower
     bound, and then only "grows faster than log" can be concluded). All per-seed points are
     fitted to a + b ln m, a + b sqrt m, a + b m (BIC, 2 parameters) and the Box-Cox family
-    a + b (m^c - 1)/c (c fitted, with a profile interval). "held": b > 0, c's interval inside
-    (-0.25, 0.25), log better than sqrt and linear by ΔBIC >= 6, and the same outcome in
-    >= 90% of seed-bootstrap resamples; "did not hold": growth decisively faster (c above
-    0.25 or a power law better by ΔBIC >= 6), slower (c below -0.25), falling (b < 0) or
+    a + b (m^c - 1)/c (c fitted, with a profile interval). "held": b's interval above 0 with
+    growth significantly beyond flat (its lower end times ln(m_max/m_min) above 10% of the mean
+    T*), c's interval inside (-0.25, 0.25), log better than sqrt and linear by ΔBIC >= 6, and the
+    same outcome in >= 90% of seed-bootstrap resamples; "did not hold": growth decisively faster
+    (c's interval above 0.25; a BIC preference for sqrt m or m alone is not enough), slower (c below -0.25), falling (b < 0) or
     flat (with 95% confidence the log law changes T* by at most 10% of its mean over the whole
     range of m), also bootstrap-stable; "indistinguishable" otherwise. Needs >= 4 sizes with >= MIN_SEEDS
     seeds each; "not testable" when T* = 0 everywhere (the criterion holds at initialisation: a
