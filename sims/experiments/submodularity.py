@@ -241,8 +241,7 @@ def figures(rows: list[dict], config: SubmodularityConfig, folder) -> list:
     guarantees and achieved ratios are drawn at the axes' edges), and the spread of gamma+."""
     from pathlib import Path
 
-    from sims.io import atomic_write
-    from sims.plots import plt
+    from sims.plots import plt, save_both
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -275,13 +274,7 @@ def figures(rows: list[dict], config: SubmodularityConfig, folder) -> list:
     axes[3].set_title("submodularity ratio γ+")
     axes[3].legend(fontsize=7)
     figure.tight_layout()
-    paths = []
-    for suffix in ("png", "pdf"):
-        path = folder / f"submodularity_guarantees.{suffix}"
-        atomic_write(path, lambda temporary, suffix=suffix: figure.savefig(temporary, format=suffix, dpi=130))
-        paths.append(path)
-    plt.close(figure)
-    return paths
+    return save_both(figure, folder, "submodularity_guarantees")
 
 
 EXPERIMENT = Experiment(
