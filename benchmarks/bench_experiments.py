@@ -9,11 +9,11 @@ function of the project's modules is wrapped by a timer for the run, and the cel
 is split by the category of the innermost project module running (exclusive time; a library
 call counts for the project module that made it):
 
-- training: sims/train.py (gradient descent)
-- features: sims/model.py (act(Z), neuron features, forward passes)
-- selection: sims/select.py, sims/simplex_qp.py and the other pruning methods of sims/
+- training: sims/nets/train.py (gradient descent)
+- features: sims/nets/model.py (act(Z), neuron features, forward passes)
+- selection: sims/selection/engine.py, sims/selection/simplex_qp.py and the other pruning methods of sims/
 - geometry: theory/ (geometry, bounds, claims)
-- data & I/O: sims/data.py, sims/io.py (loading data sets), and writing the cell's rows as CSV
+- data & I/O: sims/data/datasets.py, sims/foundations/io.py (loading data sets), and writing the cell's rows as CSV
 - experiment: the rest (the experiment modules' own code: bookkeeping, metrics)
 
 "wall" is the cell without the timers, "timed" with them (the difference is their overhead).
@@ -32,16 +32,16 @@ import time
 import torch
 from threadpoolctl import threadpool_limits
 
-from sims.runner import cell_key, get_experiment, rows_to_csv
+from sims.experiments.runner import cell_key, get_experiment, rows_to_csv
 
 CATEGORIES = ("training", "features", "selection", "geometry", "data & I/O", "experiment")
 MODULE_CATEGORIES = {
-    "sims.train": "training",
-    "sims.model": "features",
-    "sims.select": "selection", "sims.simplex_qp": "selection", "sims.baselines": "selection",
-    "sims.set_greedy": "selection", "sims.published_gfs": "selection", "sims.sharded": "selection",
-    "sims.prune": "selection",
-    "sims.data": "data & I/O", "sims.io": "data & I/O",
+    "sims.nets.train": "training",
+    "sims.nets.model": "features",
+    "sims.selection.engine": "selection", "sims.selection.simplex_qp": "selection", "sims.baselines.methods": "selection",
+    "sims.selection.set_greedy": "selection", "sims.selection.published_gfs": "selection", "sims.selection.sharded": "selection",
+    "sims.pruning.prune": "selection",
+    "sims.data.datasets": "data & I/O", "sims.foundations.io": "data & I/O",
 }
 # experiment -> a substring of the keys of the cells timed by default (the last of them is
 # timed: in the presets the largest; the MNIST cells dominate the full runs)

@@ -10,10 +10,10 @@ Dask engine against N and m, and select from features larger than this machine's
 Problem: a random mean-field ReLU network (N neurons, d = 32 inputs, K = 10 outputs, float32)
 on m Gaussian inputs, target a random teacher's outputs. Features phi = a ⊗ act(X w) (m, N, K).
 
-- single: ``sims.select.select`` on the materialised features (m*N*K*4 bytes, computed once);
-- chunked: ``sims.sharded.chunked_select`` on a ``NetworkSource``: every pass recomputes act(X w)
+- single: ``sims.selection.engine.select`` on the materialised features (m*N*K*4 bytes, computed once);
+- chunked: ``sims.selection.sharded.chunked_select`` on a ``NetworkSource``: every pass recomputes act(X w)
   chunk by chunk (``--chunk-rows`` rows), features never materialised;
-- sharded: ``sims.sharded.sharded_select`` on a local Dask cluster of 2 worker processes, each
+- sharded: ``sims.selection.sharded.sharded_select`` on a local Dask cluster of 2 worker processes, each
   holding its half of the rows' hidden activations act(X w) (m/2 x N x 4 bytes).
 
 Per step: (time(n = 2 + steps) - time(n = 2)) / steps for the sweep (medians of 3 runs each;
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import torch
 
-from sims.model import forward, init_network, neuron_features
-from sims.select import select
-from sims.sharded import (ChunkBuffers, FeatureShard, LocalShards, NetworkSource, chunked_select, run_on_shards,
+from sims.nets.model import forward, init_network, neuron_features
+from sims.selection.engine import select
+from sims.selection.sharded import (ChunkBuffers, FeatureShard, LocalShards, NetworkSource, chunked_select, run_on_shards,
                           sharded_select)
 
 INPUT_DIM, OUTPUTS = 32, 10
@@ -131,7 +131,7 @@ def sweep(ms, widths, chunk_rows: int, steps: int, client, repeats: int = 3) -> 
 def plot(records: list[dict], path_stem: Path, ms, widths) -> list[Path]:
     """The scale figure (PNG and PDF at ``path_stem``) from sweep records: per-step and total time
     against N and against m, and the memory each engine holds."""
-    from sims.plots import plain_log_labels, plt, save_both
+    from sims.plotting.plots import plain_log_labels, plt, save_both
 
     figure, axes = plt.subplots(1, 3, figsize=(14, 4.6))
     styles = {"single": ("tab:blue", "o"), "chunked": ("tab:orange", "s"), "sharded": ("tab:green", "^")}

@@ -3,7 +3,7 @@
     python benchmarks/bench_select.py --threads 1      # the tables in BENCHMARKS.md (about 5 min, 4 GiB)
     python benchmarks/bench_select.py --threads 2 --load 1   # 2 threads with one core kept busy
     python benchmarks/bench_select.py --quick          # small sizes, under a minute
-    git show REV:sims/select.py > /tmp/select_REV.py
+    git show REV:sims/selection/engine.py > /tmp/select_REV.py
     python benchmarks/bench_select.py --baseline /tmp/select_REV.py   # old and new engine, interleaved
 
 Memory floor: the time of one matrix-vector product over the (N, m*K) feature matrix, i.e.
@@ -21,7 +21,7 @@ Tables:
 3. Naive reference: GFS that scores every candidate by recomputing the candidate subnetwork's
    output (the mean of its neurons) and loss from scratch, as a forward pass per candidate does.
 
-``--baseline FILE`` loads another version of sims/select.py (e.g. from ``git show``) and times it
+``--baseline FILE`` loads another version of sims/selection/engine.py (e.g. from ``git show``) and times it
 interleaved with the current engine on the same arrays, so their ratio comes from one run.
 ``--load L`` keeps L other processes spinning during the measurement (one core busy elsewhere,
 as on a shared machine). Prints markdown tables.
@@ -40,7 +40,7 @@ import time
 import numpy as np
 import torch
 
-from sims.select import select
+from sims.selection.engine import select
 
 FAST_METHODS = ("gfs", "herding", "fw", "fcfw")
 
@@ -56,7 +56,7 @@ def timed(function, repeats=1) -> float:
 
 def make_features(m: int, width: int, outputs: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """An (m, N, K) float32 view of an (N, m, K)-contiguous buffer (the layout of
-    sims.model.neuron_features) and a target (m, K): the dense mean plus noise."""
+    sims.nets.model.neuron_features) and a target (m, K): the dense mean plus noise."""
     generator = torch.Generator().manual_seed(seed)
     buffer = torch.randn(width, m, outputs, generator=generator)
     buffer += torch.randn(width, 1, outputs, generator=generator)  # neurons differ in their mean
@@ -120,7 +120,7 @@ def naive_gfs(features: np.ndarray, target: np.ndarray, n: int) -> list[int]:
 
 
 def load_baseline(path: str):
-    """``select`` of another version of sims/select.py, loaded from a file."""
+    """``select`` of another version of sims/selection/engine.py, loaded from a file."""
     spec = importlib.util.spec_from_file_location("baseline_select", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -173,7 +173,7 @@ def main() -> None:
                         help="torch intra-op threads (default: torch's choice). The GEMV is memory-bound and "
                              "one thread nearly saturates bandwidth")
     parser.add_argument("--load", type=int, default=0, help="other processes kept spinning during the measurement")
-    parser.add_argument("--baseline", metavar="FILE", help="another sims/select.py to time interleaved with this one")
+    parser.add_argument("--baseline", metavar="FILE", help="another sims/selection/engine.py to time interleaved with this one")
     parser.add_argument("--repeats", type=int, default=2, help="runs per n and engine (medians)")
     parser.add_argument("--skip", nargs="*", default=(), choices=("large", "mnist", "naive"), help="tables to leave out")
     args = parser.parse_args()

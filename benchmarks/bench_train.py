@@ -27,8 +27,8 @@ import time
 
 import torch
 
-from sims.model import init_network
-from sims.train import TrainConfig, train
+from sims.nets.model import init_network
+from sims.nets.train import TrainConfig, train
 
 
 def make_problem(m: int, d: int, width: int, outputs: int, seed: int = 0):
@@ -92,7 +92,7 @@ def main() -> None:
         function()
         return time.perf_counter() - start
 
-    # the library and the naive loop agree bitwise (the naive loop is the reference of tests/sims/test_train.py)
+    # the library and the naive loop agree bitwise (the naive loop is the reference of tests/sims/nets/test_train.py)
     result = train(model, inputs, targets, TrainConfig(lr=lr, iterations=2))
     naive_first, naive_second = naive_gd(model, inputs, targets, lr, 2)
     same = torch.equal(result.model.first_weight, naive_first) and torch.equal(result.model.second_weight, naive_second)

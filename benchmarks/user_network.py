@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sims.data import load_dataset
+from sims.data.datasets import load_dataset
 
 SHAPES = {"mlp_64_100_10": (64, 100, 10), "mlp_64_64_64_10": (64, 64, 64, 10)}
 

@@ -22,7 +22,7 @@ _LINK = re.compile(r"\]\((?:\./)?(" + "|".join(re.escape(target) for target in L
 
 def rewrite_links(text: str) -> str:
     """The markdown ``text`` with every link to one of ``LINKS`` pointed at its page, and every
-    other link to a file of the repository that is no page of the site (``sims/select.py``)
+    other link to a file of the repository that is no page of the site (``sims/selection/engine.py``)
     reduced to its text; links to anything else are left for mkdocs to check (and refuse)."""
     text = _LINK.sub(lambda match: "](" + LINKS[match.group(1)], text)
     return _FILE_LINK.sub(lambda match: match.group(1) if _repository_file(match.group(2)) else match.group(0), text)

@@ -2,10 +2,11 @@
 run the experiments.
 
 The names below are the stable public surface (``__all__``); everything else is reached through
-its module (``from sims.select import REWEIGHTED_METHODS``, ``from sims.runner import
-results_folder``). ``sims.select`` and ``sims.train`` are the functions: their modules are
-imported with ``from sims.select import ...`` / ``from sims.train import ...`` (or
-``importlib.import_module("sims.select")``), not by attribute. The distribution is called
+its module. The package is layered, each subpackage importing only the ones before it:
+``foundations`` (errors, atomic io, config constraints, extras, guards), ``selection`` (the
+engine), ``metrics``, ``nets`` (model, training), ``data``, ``baselines``, ``pruning`` (a user's
+network, the trade-off bench), ``results``, ``plotting``, ``experiments`` (records, runner, the
+six experiments), ``reporting``, ``cli``. The distribution is called
 ``gfs-toolkit`` (``pip install gfs-toolkit``; ``__version__`` is its version); its import names
 are ``sims`` and ``theory``, and ``python -m sims`` is the ``gfs`` command line.
 
@@ -20,13 +21,13 @@ True
 
 from importlib import metadata as _metadata
 
-from sims.data import Dataset, DatasetConfig, load_dataset
-from sims.errors import InputError
-from sims.model import TwoLayerNet, forward, init_network, load_model, neuron_features, save_model, subnetwork
-from sims.prune import prune_model, prune_sequential, prune_state_dict
-from sims.runner import load_results, run_experiment
-from sims.select import METHODS, Selection, SelectionRun, dense_loss, select, subnetwork_output
-from sims.train import TrainConfig, TrainResult, train
+from sims.data.datasets import Dataset, DatasetConfig, load_dataset
+from sims.foundations.errors import InputError
+from sims.nets.model import TwoLayerNet, forward, init_network, load_model, neuron_features, save_model, subnetwork
+from sims.pruning.prune import prune_model, prune_sequential, prune_state_dict
+from sims.experiments.runner import load_results, run_experiment
+from sims.selection.engine import METHODS, Selection, SelectionRun, dense_loss, select, subnetwork_output
+from sims.nets.train import TrainConfig, TrainResult, train
 
 try:
     __version__ = _metadata.version("gfs-toolkit")

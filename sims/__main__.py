@@ -2,7 +2,7 @@
 
 import sys
 
-from sims.cli import main
+from sims.cli.commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -102,7 +102,7 @@ def test_the_docs_hook_points_the_guide_links_at_site_pages():
             "[other](docs/THEORY.mdx)")
     assert hooks.rewrite_links(text) == ("[theory](THEORY.md#7-how) [b](benchmarks.md) ![f](figures/x.png) "
                                          "[r](guide.md) [other](docs/THEORY.mdx)")
-    assert hooks.rewrite_links("[the engine](sims/select.py) and [gone](sims/absent.py)") == (
+    assert hooks.rewrite_links("[the engine](sims/selection/engine.py) and [gone](sims/absent.py)") == (
         "the engine and [gone](sims/absent.py)")  # a repository file is no page; a missing one stays (and fails)
     assert hooks.on_page_content("see :class:<code>Selection</code> and :func:<code>f</code>: x", None, None, None) == (
         "see <code>Selection</code> and <code>f</code>: x")

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["sims.select", "theory.bounds", "theory.geometry"])
+@pytest.mark.parametrize("name", ["sims.selection.engine", "theory.bounds", "theory.geometry"])
 def test_examples_in_docstrings_hold(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)

@@ -79,7 +79,7 @@ def test_find_cycle_finds_one_and_accepts_a_dag():
 
 def test_the_module_import_graph_has_no_cycle():
     graph = import_graph()
-    assert "sims.runner" in graph and "theory.claims" in graph
+    assert "sims.experiments.runner" in graph and "theory.claims" in graph
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
@@ -115,7 +115,7 @@ def test_every_module_imports_alone():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["sims.runner", "sims.experiments.rates"])
+@pytest.mark.parametrize("name", ["sims.experiments.runner", "sims.experiments.rates"])
 def test_runner_and_an_experiment_import_alone_in_a_fresh_interpreter(name):
     """The two ends of the former cycle, each by a literal `python -c "import X"`."""
     result = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, cwd=ROOT)
@@ -134,9 +134,9 @@ def _public_names_defined_in(path: Path) -> set[str]:
     return {name for name in names if not name.startswith("_") and name != "__all__"}
 
 
-@pytest.mark.parametrize("name", ["sims.data", "sims.errors", "sims.experiment", "sims.flags", "sims.constraints",
-                                  "sims.guards", "sims.io", "sims.model", "sims.prune", "sims.runner",
-                                  "sims.select", "sims.train"])
+@pytest.mark.parametrize("name", ["sims.data.datasets", "sims.foundations.errors", "sims.experiments.record", "sims.cli.flags", "sims.foundations.constraints",
+                                  "sims.foundations.guards", "sims.foundations.io", "sims.nets.model", "sims.pruning.prune", "sims.experiments.runner",
+                                  "sims.selection.engine", "sims.nets.train"])
 def test_public_modules_list_their_public_names(name):
     """``__all__`` names only what exists and every public name the module defines."""
     import importlib
@@ -160,12 +160,12 @@ def test_the_public_surface_lists_only_names_that_exist(package):
 
 
 def test_sims_select_and_train_are_the_functions_whatever_was_imported_first():
-    """The submodules sims.select and sims.train share their names with the functions the package
-    re-exports: the package binds the functions, and importing a submodule first does not undo it."""
-    code = ("import sims.select, sims.train, sims.runner\nimport sims\nfrom sims.select import METHODS\n"
-            "from sims.train import TrainConfig\n"
-            "assert sims.select.__module__ == 'sims.select' and callable(sims.select), sims.select\n"
-            "assert sims.train.__module__ == 'sims.train' and callable(sims.train), sims.train\n"
+    """The package re-exports the functions select and train; their modules live in subpackages
+    (sims.selection.engine, sims.nets.train), so importing those first leaves the names bound to
+    the functions, and no module of the package is called sims.select or sims.train."""
+    code = ("import sims.selection.engine, sims.nets.train, sims.experiments.runner\nimport sims\n"
+            "from sims.selection.engine import METHODS\nfrom sims.nets.train import TrainConfig\n"
+            "assert sims.select is sims.selection.engine.select and sims.train is sims.nets.train.train\n"
             "assert sims.METHODS is METHODS and sims.TrainConfig is TrainConfig\n"
             "print(sims.__version__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -173,6 +173,7 @@ def test_sims_select_and_train_are_the_functions_whatever_was_imported_first():
     from importlib import metadata
 
     assert result.stdout.strip() == metadata.version("gfs-toolkit")
+    assert not {"sims.select", "sims.train"} & set(_modules())
 
 
 def test_python_dash_m_sims_is_the_command_line():

@@ -26,7 +26,7 @@ def _modules() -> list[str]:
 
 
 def test_mirrored_path():
-    assert mirrored("sims/select.py") == "tests/sims/test_select.py"
+    assert mirrored("sims/selection/engine.py") == "tests/sims/selection/test_engine.py"
     assert mirrored("sims/experiments/rates.py") == "tests/sims/experiments/test_rates.py"
     assert mirrored("theory/rates.py") == "tests/theory/test_rates.py"
     assert mirrored("sims/a/b/c.py") == "tests/sims/a/b/test_c.py"
@@ -34,7 +34,7 @@ def test_mirrored_path():
 
 def test_the_walk_finds_modules_at_every_depth_and_skips_package_files():
     modules = _modules()
-    assert "sims/select.py" in modules and "theory/geometry.py" in modules
+    assert "sims/selection/engine.py" in modules and "theory/geometry.py" in modules
     assert "sims/experiments/rates.py" in modules
     assert not any(module.endswith(("__init__.py", "__main__.py")) for module in modules)
 

@@ -1,5 +1,5 @@
 """The toolkit's experiments: :data:`EXPERIMENTS` maps each name to its
-:class:`sims.experiment.Experiment` record, in the order ``gfs run all`` runs them. Adding an
+:class:`sims.experiments.record.Experiment` record, in the order ``gfs run all`` runs them. Adding an
 experiment is one module with an ``EXPERIMENT`` record plus one entry here."""
 
 from sims.experiments import exponential, finetune, pretraining, rates, submodularity, tradeoff

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sims.data import Dataset
-from sims.model import TwoLayerNet, forward, init_network, neuron_features
-from sims.train import TrainConfig, train
+from sims.data.datasets import Dataset
+from sims.nets.model import TwoLayerNet, forward, init_network, neuron_features
+from sims.nets.train import TrainConfig, train
 from theory.claims import DENSE_LOSS, DIAMETER, DISTANCE_TO_G, PROJECTION_LOSS, RADIUS, VARIANCE
 
 

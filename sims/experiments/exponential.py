@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims.data import DatasetConfig, load_dataset
-from sims.constraints import check_fields, constrained
-from sims.errors import InputError
-from sims.experiment import Experiment
+from sims.data.datasets import DatasetConfig, load_dataset
+from sims.foundations.constraints import check_fields, constrained
+from sims.foundations.errors import InputError
+from sims.experiments.record import Experiment
 from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
-from sims.select import METHODS, REWEIGHTED_METHODS
+from sims.selection.engine import METHODS, REWEIGHTED_METHODS
 from theory.claims import DIAMETER, EXCESS_LOSS, LOCAL_SLOPE, PREDICTED_BOUNDARY, PROJECTION_LOSS, RADIUS
 
 
@@ -80,7 +80,7 @@ def _dense_features(config: ExponentialConfig, m: int, width: int, seed: int):
 
 
 def run_cell(config: ExponentialConfig, cell: dict) -> list[dict]:
-    from sims.select import select
+    from sims.selection.engine import select
 
     seed = cell["seed"]
     if cell["kind"] == "contraction":
@@ -126,7 +126,7 @@ def plot_contraction(rows: list[dict], config: ExponentialConfig, folder) -> lis
     """E2: semi-log excess loss against n for re-weighted greedy and GFS, with P4's bound
     (1 - r^2/D^2)^(n-1) and P3's bound dashed, and in the legend the contraction per step (or the
     log-log slope) that the report's claims measure."""
-    from sims.plots import METHOD_STYLE, constant, legend_below, plt, save_both, seed_band, select_rows
+    from sims.plotting.plots import METHOD_STYLE, constant, legend_below, plt, save_both, seed_band, select_rows
     from theory import bounds, claims
 
     contraction_rows = select_rows(rows, dataset="contraction")
@@ -173,7 +173,7 @@ def plot_contraction(rows: list[dict], config: ExponentialConfig, folder) -> lis
 
 def plot_phase_diagram(rows: list[dict], config: ExponentialConfig, folder) -> list:
     """E2: GFS's local log-log slope over (n, m) with the predicted boundary n* = (D/r)^2."""
-    from sims.plots import constant, legend_below, plt, save_both, select_rows
+    from sims.plotting.plots import constant, legend_below, plt, save_both, select_rows
 
     phase_rows = select_rows(rows, dataset="phase", metric="local_slope")
     if not phase_rows:
@@ -250,7 +250,7 @@ def memory(config: ExponentialConfig) -> list[tuple[str, float, str]]:
     dense network's GD step and its (m, N) features (float64), and the most demanding method's
     selection of n_max steps. The n_max entries come first and count the width only up to
     n_max, so a huge n_max is not blamed on the width."""
-    from sims.guards import selection_bytes, training_bytes
+    from sims.foundations.guards import selection_bytes, training_bytes
 
     def entries(m, width, n_max, names):
         def selection(over):

@@ -1,7 +1,7 @@
 """E4 `finetune`: after selecting n neurons by ``gfs`` from a pre-trained dense (mean-field)
 network, train four networks of the same width for the same full-batch GD budget:
 
-- ``finetune``: the selected subnetwork (``sims.model.subnetwork``) from its pre-trained weights;
+- ``finetune``: the selected subnetwork (``sims.nets.model.subnetwork``) from its pre-trained weights;
 - ``reinit``: a network of the same width initialised at random (fresh seed);
 - ``rewind``: lottery-ticket rewinding: the selected neurons, with the same mixing weights,
   reset to their values in the dense network's initialisation;
@@ -29,10 +29,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sims.data import DatasetConfig, load_dataset
-from sims.constraints import check_fields, constrained
-from sims.errors import InputError
-from sims.experiment import Experiment
+from sims.data.datasets import DatasetConfig, load_dataset
+from sims.foundations.constraints import check_fields, constrained
+from sims.foundations.errors import InputError
+from sims.experiments.record import Experiment
 from sims.experiments.common import (
     accuracy,
     geometric_steps,
@@ -120,7 +120,7 @@ def cells(config: FinetuneConfig) -> list[dict]:
 
 
 def _loss_and_accuracy(model, inputs, targets, labels) -> tuple[float, float | None]:
-    from sims.model import forward
+    from sims.nets.model import forward
 
     import torch
 
@@ -135,7 +135,7 @@ def starting_networks(dense_init, dense_trained, selection, seed: int) -> dict:
     dense_init: the dense network before pre-training (same neurons, same order).
     Returns {variant: TwoLayerNet}; all have the width of the gfs support.
     """
-    from sims.model import init_network, subnetwork
+    from sims.nets.model import init_network, subnetwork
 
     finetune = subnetwork(dense_trained, selection.indices, np.full(len(selection.indices), 1.0 / len(selection.indices)))
     width = finetune.width
@@ -153,9 +153,9 @@ def starting_networks(dense_init, dense_trained, selection, seed: int) -> dict:
 
 def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
     from sims.experiments.common import features_of
-    from sims.model import init_network
-    from sims.select import select
-    from sims.train import TrainConfig, TrainingDiverged, train
+    from sims.nets.model import init_network
+    from sims.selection.engine import select
+    from sims.nets.train import TrainConfig, TrainingDiverged, train
 
     problem, seed = cell["problem"], cell["seed"]
     setting = _setting(config, problem)
@@ -229,7 +229,7 @@ def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
     """Per problem: final train and test loss against n (geometric mean over seeds and the 95%
     band of the mean log, dense network as a horizontal line), and train-loss curves against GD
     step at the largest n. One legend under the panels; log axes labelled with plain numbers."""
-    from sims.plots import legend_below, plain_log_labels, plt, save_both
+    from sims.plotting.plots import legend_below, plain_log_labels, plt, save_both
 
     written = []
     for problem in config.problems:

@@ -62,10 +62,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sims.data import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_dataset
-from sims.constraints import check_fields, constrained
-from sims.errors import InputError
-from sims.experiment import Experiment
+from sims.data.datasets import DataFilesMissing, DatasetConfig, SubsetTooLarge, load_dataset
+from sims.foundations.constraints import check_fields, constrained
+from sims.foundations.errors import InputError
+from sims.experiments.record import Experiment
 from sims.experiments.common import accuracy, features_of, geometric_steps, tidy_row, unit_rms_targets
 
 SETUPS = ("ntk-teacher", "mf-teacher", "mf-teacher-p7", "rf-teacher", "mf-mnist5k", "sgd-mnist5k", "mf-mnist")
@@ -291,7 +291,7 @@ def random_subnetwork_identity(model, inputs, targets, n: int, draws: int, seed,
     ``G_ik = c^2 (act^T act)_ik (b_i . b_k)`` and ``Phi^T y``, in float64."""
     import torch
 
-    from sims.model import hidden_activations
+    from sims.nets.model import hidden_activations
     from theory.pretraining import identity_check, random_subnetwork_losses_gram
 
     with torch.no_grad():
@@ -329,9 +329,9 @@ def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
     import torch
 
     from sims.experiments.pretraining_search import Trajectory, crossing_steps, updates_to_criterion
-    from sims.model import init_network
-    from sims.select import select, subnetwork_output
-    from sims.train import TrainConfig, TrainingDiverged, train
+    from sims.nets.model import init_network
+    from sims.selection.engine import select, subnetwork_output
+    from sims.nets.train import TrainConfig, TrainingDiverged, train
     from theory import bounds
     from theory.pretraining import p6_required_size
 
@@ -358,7 +358,7 @@ def run_cell(config: PretrainingConfig, cell: dict) -> list[dict]:
 
     prediction = None
     if mode == "second":  # P8 before training: the spectrum at initialisation predicts L(u_t) and V_t
-        from sims.model import hidden_activations
+        from sims.nets.model import hidden_activations
 
         psi = hidden_activations(model, inputs).double().numpy()
         prediction = bounds.random_features_trajectory(psi, model.second_weight.double().numpy(),
@@ -569,7 +569,7 @@ def plot_t_star(rows, config: PretrainingConfig, folder) -> list:
     """T*(m) for several eps on one plot per set-up (seed mean, 95% t-interval), P7's T_B
     dashed in the same colour; an m where some seed never met eps is marked with a triangle at
     the top."""
-    from sims.plots import plt, save_both
+    from sims.plotting.plots import plt, save_both
 
     setups = _setups_with(rows, config, "pretrain_steps")
     if not setups:
@@ -626,7 +626,7 @@ def plot_subnet_curves(rows, config: PretrainingConfig, folder) -> list:
     """GFS subnetwork loss (mean form, seed mean, coarse grid) against the pre-training step,
     one line per m and one panel per set-up; the eps grid dotted: T*(eps) is where a line first
     crosses a dotted level. The dense network's loss is drawn thin."""
-    from sims.plots import plain_log_labels, plt, save_both
+    from sims.plotting.plots import plain_log_labels, plt, save_both
 
     setups = _setups_with(rows, config, "subnet_loss")
     if not setups:
@@ -661,7 +661,7 @@ def plot_certificate(rows, config: PretrainingConfig, folder) -> list:
     """P7 at its informative points (T_B finite, T* > 0): T_B against T*, log-log, one colour
     per set-up; P7 says every point lies on or above the line T_B = T*. The legend counts the
     points left out (T_B infinite, or T* = 0, which meets any T_B)."""
-    from sims.plots import plt, save_both
+    from sims.plotting.plots import plt, save_both
 
     setups = _setups_with(rows, config, "certificate_steps")
     if not setups:
@@ -702,7 +702,7 @@ def plot_identity(rows, config: PretrainingConfig, folder) -> list:
     """The random-subnetwork identity: z = (mean loss of R random subnetworks - (L(u_t) +
     V_t/(2n))) / SE at every recorded step of every cell, one colour per set-up (steps of SGD
     are epochs); the band is the check |z| <= identity_z_limit(all checks of the experiment)."""
-    from sims.plots import plt, save_both
+    from sims.plotting.plots import plt, save_both
 
     setups = _setups_with(rows, config, "identity_z")
     if not setups:
@@ -761,7 +761,7 @@ def plot_spectrum(rows, config: PretrainingConfig, folder) -> list:
     ln(k ||c_j||^2/(2m eps)) / (-2 ln(1 - eta mu_j)) steps (k of them; marked per eps: the
     slowest such direction and the largest such count). Last panel: the
     measured dense loss (points) against P8's closed form from the spectrum (lines)."""
-    from sims.plots import plt, save_both
+    from sims.plotting.plots import plt, save_both
 
     setup = "rf-teacher"
     ms = sorted({r["m"] for r in _select(rows, dataset=setup, metric="rf_mu")})
@@ -827,7 +827,7 @@ def _anatomy_points(rows, setup):
 def plot_anatomy(rows, config: PretrainingConfig, folder) -> list:
     """The log m claim taken apart: T* x (dense contraction rate at T*) against ln(L(u_0)/eps),
     one panel per set-up; slope 1 through the origin is "T* = log(residual ratio) / rate"."""
-    from sims.plots import plt, save_both
+    from sims.plotting.plots import plt, save_both
 
     setups = [s for s in _setups_with(rows, config, "contraction_rate") if _anatomy_points(rows, s)]
     if not setups:

@@ -24,8 +24,8 @@ import math
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from sims.model import TwoLayerNet
-from sims.train import TrainConfig, train
+from sims.nets.model import TwoLayerNet
+from sims.nets.train import TrainConfig, train
 
 
 class Trajectory:
@@ -33,7 +33,7 @@ class Trajectory:
 
     ``stored``: step -> model copy (must hold step 0); ``config``: the TrainConfig of the run
     (full-batch GD when some requested step is not stored; for SGD every epoch must be
-    stored); inputs and targets as given to :func:`sims.train.train`.
+    stored); inputs and targets as given to :func:`sims.nets.train.train`.
     """
 
     def __init__(self, stored: dict[int, TwoLayerNet], inputs, targets, config: TrainConfig, iterations: int):
@@ -103,7 +103,7 @@ def model_after_updates(trajectory: Trajectory, epoch: int, updates: int) -> Two
     """The SGD run's parameters after ``updates`` mini-batch updates of epoch ``epoch`` (0 ->
     the stored epoch itself; all of them -> the next epoch, bit for bit: each update is one
     full-batch GD step on its block, the same operations SGD performs on it)."""
-    from sims.train import epoch_batches
+    from sims.nets.train import epoch_batches
 
     config = trajectory.config
     if config.batch_size is None:

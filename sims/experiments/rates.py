@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from sims.data import DatasetConfig, load_dataset
-from sims.constraints import check_fields, constrained
-from sims.errors import InputError
-from sims.experiment import Experiment
+from sims.data.datasets import DatasetConfig, load_dataset
+from sims.foundations.constraints import check_fields, constrained
+from sims.foundations.errors import InputError
+from sims.experiments.record import Experiment
 from sims.experiments.common import (
     features_of,
     geometry_rows,
@@ -37,7 +37,7 @@ from sims.experiments.common import (
     tidy_row,
     train_dense,
 )
-from sims.select import METHODS
+from sims.selection.engine import METHODS
 from theory.claims import EXCESS_LOSS, PROJECTION_LOSS, TRAIN_LOSS
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
@@ -133,7 +133,7 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
         metrics = model_metrics(result.model, dataset)
         return [tidy_row(problem, "direct-gd", m, n, seed, metric, value) for metric, value in metrics.items()]
 
-    from sims.select import select
+    from sims.selection.engine import select
 
     dense = train_dense(dataset, setting["width"], setting["iterations"], config.lr, seed=seed, dtype=setting["dtype"])
     features = features_of(dense.model, dataset.train_inputs)
@@ -165,7 +165,7 @@ def _test_rows(test_features, dataset, selection, seed, problem) -> list[dict]:
     those after step n of the n_max run, for each n recorded in ``selection.path_weights``
     (for the methods whose steps do not depend on n_max, the same weights as a run to n)."""
     from sims.experiments.common import accuracy, half_mean_squared_error
-    from sims.select import subnetwork_output
+    from sims.selection.engine import subnetwork_output
 
     rows = []
     for n, weights in selection.path_weights.items():
@@ -181,7 +181,7 @@ def figures(rows: list[dict], config: RatesConfig, folder) -> list:
     """E1: one figure per problem: log-log training loss against n, every method, direct GD,
     the P2 and P3 bounds (dashed), the rate-window slopes of gfs, fw and direct GD (as in the
     report), and the bracket of measured sizes where gfs and direct GD cross."""
-    from sims.plots import (METHOD_STYLE, constant, draw_band, legend_below, plain_log_labels, plt, save_both,
+    from sims.plotting.plots import (METHOD_STYLE, constant, draw_band, legend_below, plain_log_labels, plt, save_both,
                             seed_band, select_rows)
     from theory import bounds, claims
 
@@ -332,7 +332,7 @@ def memory(config: RatesConfig) -> list[tuple[str, float, str]]:
     dense network's GD step and its (m, N) features (float64), a direct-GD network of width
     n_max, and the most demanding method's selection of n_max steps. The n_max entries come
     first and count the width only up to n_max, so a huge n_max is not blamed on the width."""
-    from sims.guards import selection_bytes, training_bytes
+    from sims.foundations.guards import selection_bytes, training_bytes
 
     def entries(m, inputs, width, outputs, n_max, names):
         def selection(over):

@@ -13,9 +13,9 @@ over all 2^N subsets (``theory.submodularity``):
 - gamma (Das & Kempe's submodularity ratio, L of any size) and gamma+ (L non-empty);
 - OPT, the best F over sets of size n;
 - achieved ratios F(result) / OPT of the toolkit's implementations: greedy = the engine's
-  ``greedy-opt``; GreeDi (``sims.set_greedy.greedi``, ``parts`` random groups, seeded by s);
+  ``greedy-opt``; GreeDi (``sims.selection.set_greedy.greedi``, ``parts`` random groups, seeded by s);
   stochastic greedy: its exact expectation (by dynamic programming over reachable sets) and the
-  mean of ``stochastic_runs`` seeded runs of ``sims.set_greedy.stochastic_greedy_opt``;
+  mean of ``stochastic_runs`` seeded runs of ``sims.selection.set_greedy.stochastic_greedy_opt``;
 - guaranteed ratios: for each method the larger of the gamma bound and the first-step gamma+
   bound (both theorems of section 8), and each of the two separately.
 
@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sims.constraints import check_fields, constrained
-from sims.errors import InputError
-from sims.experiment import Experiment
+from sims.foundations.constraints import check_fields, constrained
+from sims.foundations.errors import InputError
+from sims.experiments.record import Experiment
 from sims.experiments.common import tidy_row
 
 __all__ = ["SubmodularityConfig", "quick", "cells", "run_cell", "figures", "claims", "summary", "EXPERIMENT",
@@ -91,7 +91,7 @@ def instance(config: SubmodularityConfig, seed: int, family: str = "teacher"):
 
     import torch
 
-    from sims.model import forward, init_network, neuron_features
+    from sims.nets.model import forward, init_network, neuron_features
 
     m = config.m_values[seed % len(config.m_values)]
     network = init_network(config.input_dim, config.width, 1, seed=seed)
@@ -107,8 +107,8 @@ def instance(config: SubmodularityConfig, seed: int, family: str = "teacher"):
 
 
 def run_cell(config: SubmodularityConfig, cell: dict) -> list[dict]:
-    from sims.select import select
-    from sims.set_greedy import greedi_partition, run_set_method
+    from sims.selection.engine import select
+    from sims.selection.set_greedy import greedi_partition, run_set_method
     from theory import submodularity as sm
 
     seed, family = cell["seed"], cell["family"]
@@ -241,7 +241,7 @@ def figures(rows: list[dict], config: SubmodularityConfig, folder) -> list:
     guarantees and achieved ratios are drawn at the axes' edges), and the spread of gamma+."""
     from pathlib import Path
 
-    from sims.plots import plt, save_both
+    from sims.plotting.plots import plt, save_both
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

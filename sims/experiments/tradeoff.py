@@ -1,4 +1,4 @@
-"""E5 `tradeoff`: every registered pruning method (sims.baselines.PRUNING_METHODS) on the same
+"""E5 `tradeoff`: every registered pruning method (sims.baselines.methods.PRUNING_METHODS) on the same
 pre-trained checkpoint, at compressions N/n = 2, 4, 8, 16, 32, reported as ShrinkBench asks
 (Blalock et al. 2020): parameters, exact FLOPs of a forward pass, compression ratio, theoretical
 speed-up, loss and accuracy, intervals over seeds; and n(eps), the smallest subnetwork within eps
@@ -10,14 +10,14 @@ test split), and, when chosen, full ``mnist`` (m = mnist_m of its 60k training i
 test images; a cell whose IDX files are missing gives one ``skipped_data_missing`` row). A cell is
 (dataset, seed): train the dense width-N network by full-batch GD for T steps (keeping its step-k
 weights for imp-rewind's rewinding), then run every method at every compression
-(sims.compare.tradeoff_rows with ``finetune``, whose docstring lists the rows).
+(sims.pruning.compare.tradeoff_rows with ``finetune``, whose docstring lists the rows).
 
 Budgets after the checkpoint, stated per row (``train_steps``, ``train_flops``): every procedure
 that trains gets F = T GD steps: direct GD, RigL, SNIP and GraSP at initialisation at width n,
 IMP's three rounds together, and every one-shot criterion's fine-tuned twin ``<method>+ft``
-(sims.finetune_stage: F steps at width n from the pruned weights). At equal training FLOPs
+(sims.baselines.finetune_stage: F steps at width n from the pruned weights). At equal training FLOPs
 (F steps at width n, counted exactly), IMP's wider rounds get fewer steps (``imp-rewind@flops``)
-and a ``+ft`` narrower than n more (``gfs+ft@flops``); sims.finetune_stage.equal_flops_view.
+and a ``+ft`` narrower than n more (``gfs+ft@flops``); sims.baselines.finetune_stage.equal_flops_view.
 
 Claims, per data set and compression, on test loss, with theory.claims's verdict layer (the
 union over competitors corrected there): GFS then fine-tuning (``gfs+ft``) beats every competitor
@@ -38,16 +38,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sims.constraints import check_fields, constrained
-from sims.errors import InputError
-from sims.experiment import Experiment
+from sims.foundations.constraints import check_fields, constrained
+from sims.foundations.errors import InputError
+from sims.experiments.record import Experiment
 
 PROBLEMS = ("teacher", "mnist5k", "digits", "mnist")  # full MNIST only when chosen (and its files present)
 GFS_FAMILY = ("gfs", "gfs-norep", "gfs-published")
 
 
 def _methods():
-    from sims.baselines import PRUNING_METHODS
+    from sims.baselines.methods import PRUNING_METHODS
 
     return PRUNING_METHODS
 
@@ -90,7 +90,7 @@ def cells(config: TradeoffConfig) -> list[dict]:
 
 
 def _dataset(config: TradeoffConfig, problem: str, seed: int):
-    from sims.data import DatasetConfig, load_dataset
+    from sims.data.datasets import DatasetConfig, load_dataset
     from sims.experiments.common import unit_rms_targets
 
     if problem == "teacher":
@@ -107,12 +107,12 @@ def _dataset(config: TradeoffConfig, problem: str, seed: int):
 def run_cell(config: TradeoffConfig, cell: dict) -> list[dict]:
     import torch
 
-    from sims.baselines import REWIND_FRACTION, PruningProblem
-    from sims.compare import Split, tradeoff_rows
-    from sims.model import init_network
-    from sims.train import TrainConfig, train
+    from sims.baselines.methods import REWIND_FRACTION, PruningProblem
+    from sims.pruning.compare import Split, tradeoff_rows
+    from sims.nets.model import init_network
+    from sims.nets.train import TrainConfig, train
 
-    from sims.data import DataFilesMissing
+    from sims.data.datasets import DataFilesMissing
 
     problem_name, seed = cell["problem"], cell["seed"]
     try:
@@ -136,7 +136,7 @@ def run_cell(config: TradeoffConfig, cell: dict) -> list[dict]:
 
 
 def figures(rows: list[dict], config: TradeoffConfig, folder) -> list:
-    from sims.compare import plot_tradeoff
+    from sims.pruning.compare import plot_tradeoff
 
     written = []
     for problem in config.problems:
@@ -147,7 +147,7 @@ def figures(rows: list[dict], config: TradeoffConfig, folder) -> list:
 def competitors(config: TradeoffConfig) -> list[str]:
     """The competitors of ``gfs+ft`` at equal budgets: every configured procedure outside the GFS
     family that trains after the checkpoint (a one-shot criterion as its ``+ft`` twin)."""
-    from sims.finetune_stage import finetuned_name, is_one_shot
+    from sims.baselines.finetune_stage import finetuned_name, is_one_shot
 
     return [finetuned_name(method) if is_one_shot(method) else method
             for method in config.methods if method not in GFS_FAMILY]
@@ -155,7 +155,7 @@ def competitors(config: TradeoffConfig) -> list[str]:
 
 def one_shot_competitors(config: TradeoffConfig) -> list[str]:
     """The one-shot criteria outside the GFS family (no training after the checkpoint)."""
-    from sims.finetune_stage import is_one_shot
+    from sims.baselines.finetune_stage import is_one_shot
 
     return [method for method in config.methods if method not in GFS_FAMILY and is_one_shot(method)]
 
@@ -165,7 +165,7 @@ def claims(rows: list[dict], config: TradeoffConfig) -> list:
     FLOPs, against direct GD (equal steps), and one-shot ``gfs`` against the one-shot criteria; per
     data set ``gfs-norep`` against ``gfs-published`` (module docstring). Thin wrappers over
     theory.claims; a comparison whose methods are not configured is left out."""
-    from sims.finetune_stage import equal_flops_view
+    from sims.baselines.finetune_stage import equal_flops_view
     from theory.claims import paired_improvement, pruned_beats_direct_training, pruned_beats_strongest_competitor
 
     verdicts = []
@@ -210,9 +210,9 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
     """Markdown: per data set, method and eps, n(eps) on the compression grid and, for the greedy
     methods, along the selection path: mean [95% Student-t interval] over seeds, and how many
     seeds are censored at N (no pruned size met eps)."""
-    from sims.compare import _cell, criterion_of
+    from sims.pruning.compare import _cell, criterion_of
 
-    from sims.finetune_stage import AT_EQUAL_FLOPS
+    from sims.baselines.finetune_stage import AT_EQUAL_FLOPS
 
     lines = ["n(eps): the smallest measured n whose test accuracy is at least (1 - eps) x the dense network's "
              "(mnist5k, digits) or whose test loss is at most the dense network's + eps (teacher, unit-RMS targets); "
@@ -241,8 +241,8 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
 
 
 def summary(rows: list[dict], config: TradeoffConfig) -> list[str]:
-    """The budgets, the n(eps) table and, per data set, the trade-off table (sims.compare.tradeoff_table)."""
-    from sims.compare import tradeoff_table
+    """The budgets, the n(eps) table and, per data set, the trade-off table (sims.pruning.compare.tradeoff_table)."""
+    from sims.pruning.compare import tradeoff_table
 
     lines = [f"Budgets after the checkpoint: every procedure that trains runs F = {config.iterations} full-batch GD "
              "steps (direct-gd, rigl, snip and grasp at width n; imp-rewind's 3 rounds together, at widths from N down "

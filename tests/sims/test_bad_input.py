@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sims.cli import main
-from sims.runner import CHECKSUMS, Experiment, read_rows, register, run_experiment
+from sims.cli.commands import main
+from sims.experiments.runner import CHECKSUMS, Experiment, read_rows, register, run_experiment
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,12 @@ def test_config_refused_by_cells_leaves_no_folder(tmp_path):
 
 
 def test_failure_before_any_cell_removes_the_folders_it_made(tmp_path, monkeypatch):
-    import sims.runner
+    import sims.experiments.runner
 
     def fail(*args, **kwargs):
         raise OSError("scheduler unreachable")
 
-    monkeypatch.setattr(sims.runner, "_run_cell_isolated", fail)
+    monkeypatch.setattr(sims.experiments.runner, "_run_cell_isolated", fail)
     with pytest.raises(OSError):
         _run(tmp_path / "deep" / "out")
     assert list(tmp_path.iterdir()) == []
@@ -153,7 +153,7 @@ def _gfs(argv) -> int:
 def _gfs_model(path: Path, drop: str | None = None) -> Path:
     import torch
 
-    from sims.model import init_network, save_model
+    from sims.nets.model import init_network, save_model
 
     save_model(init_network(64, 8, 10, seed=0), path, metadata={})
     if drop is not None:
@@ -299,7 +299,7 @@ def test_readme_commands_in_order_leave_the_committed_figures_untouched(tmp_path
     shutil.copytree(root / "figures", copy / "figures")
     before = _tree(copy / "figures")
     for command in (["run", "all", "--quick"], ["figures"], ["report"]):
-        result = subprocess.run([sys.executable, "-m", "sims.cli", *command], cwd=copy, capture_output=True, text=True)
+        result = subprocess.run([sys.executable, "-m", "sims.cli.commands", *command], cwd=copy, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
     assert _tree(copy / "figures") == before
     report = copy / "results" / "quick" / "REPORT.md"
@@ -313,7 +313,7 @@ def _fixture_files(root: Path) -> None:
     """Small input files, good and bad, that the table below refers to by name."""
     import torch
 
-    from sims.model import init_network, save_model
+    from sims.nets.model import init_network, save_model
 
     np.save(root / "F.npy", np.ones((4, 6)))
     np.save(root / "Y.npy", np.ones(4))
@@ -661,7 +661,7 @@ def test_third_round_of_bad_input(tmp_path, monkeypatch, capfd, klass, arguments
     import time
     import warnings
 
-    import sims.runner
+    import sims.experiments.runner
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GFS_MNIST_DIR", str(tmp_path / "empty"))
@@ -672,8 +672,8 @@ def test_third_round_of_bad_input(tmp_path, monkeypatch, capfd, klass, arguments
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the input was refused")
 
-    monkeypatch.setattr(sims.runner, "_run_cell_isolated", no_work)
-    monkeypatch.setattr(sims.runner, "_run_on_dask", no_work)
+    monkeypatch.setattr(sims.experiments.runner, "_run_cell_isolated", no_work)
+    monkeypatch.setattr(sims.experiments.runner, "_run_on_dask", no_work)
     capfd.readouterr()
     before = _tree(tmp_path)
     started = time.monotonic()
@@ -726,7 +726,7 @@ def test_running_one_experiment_keeps_the_others_in_the_report(tmp_path, monkeyp
 
 
 def test_one_seed_numbers_are_printed_without_an_interval():
-    from sims.report import one_seed_text
+    from sims.reporting.report import one_seed_text
 
     assert one_seed_text("m=100: 14.0 [14.0, 14.0]; m=300: 2.5 [1.0, 3.0]") == \
         "m=100: 14.0 (1 seed: no interval); m=300: 2.5 [1.0, 3.0]"
@@ -739,8 +739,8 @@ def test_an_unanswered_scheduler_is_refused_within_the_connect_timeout(monkeypat
     import socket
     import time
 
-    from sims.errors import InputError
-    from sims.guards import check_scheduler
+    from sims.foundations.errors import InputError
+    from sims.foundations.guards import check_scheduler
 
     def silent(address, timeout):
         time.sleep(min(timeout, 0.2))
@@ -757,12 +757,12 @@ def test_an_unanswered_scheduler_is_refused_within_the_connect_timeout(monkeypat
                          ids=["numpy", "torch"])
 def test_a_cell_out_of_memory_is_one_line_naming_the_experiment_and_cell(tmp_path, monkeypatch, capfd, error):
     """A size no experiment declared an estimate for (rates' n_max = 10^10) still ends as promised."""
-    import sims.runner
+    import sims.experiments.runner
 
     def out_of_memory(*args, **kwargs):
         raise error
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sims.runner, "_run_cell_isolated", out_of_memory)
+    monkeypatch.setattr(sims.experiments.runner, "_run_cell_isolated", out_of_memory)
     code = _gfs(["run", "tiny-bad-input", "--out", "results", "--no-figures"])
     _assert_refused(capfd, code, 'experiment tiny-bad-input: cell {"index": 0} ran out of memory', tmp_path, {})

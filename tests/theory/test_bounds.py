@@ -113,7 +113,7 @@ def test_certificate_steps_is_the_first_step_meeting_eps():
 
 
 def _random_features_instance(m=150, d=4, width=60, k=2, seed=0):
-    from sims.model import hidden_activations, init_network
+    from sims.nets.model import hidden_activations, init_network
 
     rng = np.random.default_rng(seed)
     inputs = rng.standard_normal((m, d))
@@ -127,8 +127,8 @@ def _random_features_instance(m=150, d=4, width=60, k=2, seed=0):
 def test_p8_random_features_loss_and_variance_are_exact_at_every_step(shape):
     """The trained random-features network (sims.train, mode 'second') follows P8's closed form
     to 1e-10 relative at every step, and the neuron variance follows the b_t recursion."""
-    from sims.model import neuron_features
-    from sims.train import TrainConfig, train
+    from sims.nets.model import neuron_features
+    from sims.nets.train import TrainConfig, train
     from theory import geometry
 
     model, inputs, targets, psi = _random_features_instance(**shape)

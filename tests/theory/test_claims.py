@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sims.select import select
+from sims.selection.engine import select
 from theory import claims, geometry, inference
 
 

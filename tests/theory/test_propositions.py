@@ -1,7 +1,7 @@
 """Property tests: every proposition of docs/THEORY.md (P1-P6) on random instances.
 
 Each proposition has a check function (``_p1_violations`` ...). The property tests run
-that check on the selection engine (``sims.select.select``) over random instances drawn
+that check on the selection engine (``sims.selection.engine.select``) over random instances drawn
 by hypothesis; the ``*_rejects_*`` tests run the *same* check on deliberately broken
 algorithms (small reference implementations written here) and assert that the check
 fails, so the property tests are known to be able to fail. Each broken-variant test
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from theory import bounds, geometry
 
-from sims.select import select  # a plain import: a broken sims.select fails these tests, never skips them
+from sims.selection.engine import select  # a plain import: a broken sims.select fails these tests, never skips them
 
 from tests.helpers import REFERENCE, ROUNDING
 

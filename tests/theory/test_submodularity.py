@@ -1,5 +1,5 @@
 """theory/submodularity.py against literal computations on tiny instances: F from Wolfe's
-min-norm point (sims.simplex_qp, a different algorithm), gamma from nested loops over Python
+min-norm point (sims.selection.simplex_qp, a different algorithm), gamma from nested loops over Python
 sets, gamma = 1 on a modular function, the guarantees' algebra, and a check that catches a
 violated guarantee."""
 
@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from sims.simplex_qp import min_norm_point
+from sims.selection.simplex_qp import min_norm_point
 from theory import submodularity as sm
 from theory.claims import theorem_check
 from tests.helpers import EXACT, REFERENCE

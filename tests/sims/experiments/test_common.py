@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sims.data import Dataset
+from sims.data.datasets import Dataset
 from sims.experiments.common import (
     accuracy,
     geometric_steps,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sims.report import write_figures
-from sims.runner import get_experiment, load_results, run_experiment
+from sims.reporting.report import write_figures
+from sims.experiments.runner import get_experiment, load_results, run_experiment
 
 
 @pytest.fixture(scope="module")

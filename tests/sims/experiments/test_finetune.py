@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from sims.experiments import finetune
-from sims.runner import get_experiment
+from sims.experiments.runner import get_experiment
 from theory.claims import Verdict
 
 from tests.helpers import quiet_run

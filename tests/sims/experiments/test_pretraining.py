@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sims.experiments import pretraining
-from sims.runner import get_experiment, load_results, run_experiment
+from sims.experiments.runner import get_experiment, load_results, run_experiment
 from theory.claims import Verdict
 
 from tests.helpers import EXACT, REFERENCE, quiet_run
@@ -102,7 +102,7 @@ def test_pretraining_t_star_is_the_first_step_meeting_the_criterion_on_the_coars
 
 @pytest.mark.parametrize("scaling,outputs", [("mean-field", 1), ("ntk", 1), ("mean-field", 3)])
 def test_neuron_variance_from_hidden_matches_geometry(scaling, outputs):
-    from sims.model import hidden_activations, init_network, neuron_features
+    from sims.nets.model import hidden_activations, init_network, neuron_features
     from theory import geometry
 
     rng = np.random.default_rng(1)
@@ -286,10 +286,10 @@ def _trained_ingredients(steps=40):
     loss and V recorded during training (as run_cell records them), inputs and targets."""
     import torch
 
-    from sims.data import DatasetConfig, load_dataset
+    from sims.data.datasets import DatasetConfig, load_dataset
     from sims.experiments.common import unit_rms_targets
-    from sims.model import init_network
-    from sims.train import TrainConfig, train
+    from sims.nets.model import init_network
+    from sims.nets.train import TrainConfig, train
 
     data = unit_rms_targets(load_dataset(DatasetConfig(name="teacher", m=80, input_dim=5, teacher_width=10,
                                                        input_distribution="sphere", test_fraction=0.0, seed=0)))
@@ -330,7 +330,7 @@ def test_the_identity_holds_on_a_trained_network_and_fails_with_each_broken_ingr
 
 def test_the_identity_uses_the_networks_own_neurons():
     """The draws' losses (from the Gram matrix) equal theory.pretraining's from the features."""
-    from sims.model import neuron_features
+    from sims.nets.model import neuron_features
     from theory.pretraining import random_subnetwork_losses
 
     models, losses, variances, inputs, targets = _trained_ingredients(steps=5)

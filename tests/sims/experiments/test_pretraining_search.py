@@ -13,8 +13,8 @@ import torch
 
 from sims.experiments import pretraining
 from sims.experiments.pretraining_search import Trajectory, crossing_steps, model_after_updates, updates_to_criterion
-from sims.model import init_network
-from sims.train import TrainConfig, train
+from sims.nets.model import init_network
+from sims.nets.train import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -51,7 +51,7 @@ def test_exact_search_equals_a_step_by_step_scan():
     step as evaluating the GFS subnetwork at every one of the 60 steps, for every criterion that
     satisfies the documented assumption; for the others it still returns a genuine crossing."""
     from sims.experiments.common import features_of
-    from sims.select import select
+    from sims.selection.engine import select
 
     config = replace(pretraining.quick(), setups=("mf-teacher",), teacher_sizes=(200,), ntk_iterations=60,
                      mf_iterations=60, coarse_points=6)

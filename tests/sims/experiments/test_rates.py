@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from sims.report import write_figures, write_report
-from sims.runner import get_experiment, load_results, run_experiment
+from sims.reporting.report import write_figures, write_report
+from sims.experiments.runner import get_experiment, load_results, run_experiment
 
 from tests.helpers import REFERENCE, ROUNDING
 
@@ -78,12 +78,12 @@ def test_figures_and_report_are_written(quick_results, tmp_path):
 def test_test_metrics_describe_the_subnetworks_of_the_one_run_per_method(monkeypatch):
     """Each method runs once to n_max, recording the weights at the test sizes (the direct-GD
     widths); the test rows are those subnetworks' (whose losses the train_loss rows report:
-    tests/sims/test_select.py checks that recorded weights reproduce the run's losses)."""
+    tests/sims/selection/test_engine.py checks that recorded weights reproduce the run's losses)."""
     import importlib
 
     from sims.experiments import rates
 
-    engine = importlib.import_module("sims.select")  # the module (sims.select is the function)
+    engine = importlib.import_module("sims.selection.engine")  # the module (sims.select is the function)
 
     config = rates.RatesConfig(problems=("mnist5k",), methods=("gfs", "fw", "fcfw"), seeds=(0,), mnist_m=60,
                                mnist_width=20, mnist_iterations=3, mnist_n_max=9, grid_points=3)

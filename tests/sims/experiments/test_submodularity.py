@@ -3,8 +3,8 @@ reaches what greedy on the table reaches, the check catches a tampered row, figu
 
 import pytest
 
-from sims.report import write_figures
-from sims.runner import get_experiment, load_results, run_experiment
+from sims.reporting.report import write_figures
+from sims.experiments.runner import get_experiment, load_results, run_experiment
 from sims.experiments.submodularity import ACHIEVED, GAMMA, GAMMA_BOUND, GAMMA_PLUS, GUARANTEED, METHODS, OPTIMUM, instance
 from tests.helpers import REFERENCE, by_metric
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from sims.compare import forward_flops, parameter_count
-from sims.errors import InputError
+from sims.pruning.compare import forward_flops, parameter_count
+from sims.foundations.errors import InputError
 from sims.experiments import tradeoff
-from sims.runner import get_experiment, load_results, run_experiment
+from sims.experiments.runner import get_experiment, load_results, run_experiment
 from theory.claims import Verdict
 
 from tests.helpers import EXACT, by_metric, quiet_run
@@ -58,7 +58,7 @@ def test_every_method_at_every_compression_with_its_efficiency(quick_tradeoff):
 
 def _names(config):
     """Every method of the equal-steps view: the configured ones and the one-shot ones' +ft twins."""
-    from sims.finetune_stage import finetuned_name, is_one_shot
+    from sims.baselines.finetune_stage import finetuned_name, is_one_shot
 
     return list(config.methods) + [finetuned_name(m) for m in config.methods if is_one_shot(m)]
 
@@ -67,8 +67,8 @@ def test_equal_budgets_every_training_procedure_runs_t_steps_and_every_row_has_i
     """The issue's 'done when': per data set, seed and n, gfs+ft and >= 3 other +ft methods;
     every procedure that trains has train_steps = T; every method a train_flops row, T width-n
     steps' FLOPs for each procedure that trains at width n, at most that in the @flops rows."""
-    from sims.baselines import gd_step_flops
-    from sims.finetune_stage import FINETUNED, is_one_shot
+    from sims.baselines.methods import gd_step_flops
+    from sims.baselines.finetune_stage import FINETUNED, is_one_shot
 
     _, rows = quick_tradeoff
     config = SMALL
@@ -156,7 +156,7 @@ def test_claims_on_real_rows_ask_each_view_of_its_own_rows(tmp_path):
     testable"), each the verdict layer's answer on the rows of its view: at equal FLOPs the
     competitors' @flops rows stand in for their equal-steps rows, the ICML'20 claim is gfs+ft
     against direct-gd at that n, and the one-shot claim compares gfs with the one-shot criteria."""
-    from sims.finetune_stage import equal_flops_view
+    from sims.baselines.finetune_stage import equal_flops_view
     from theory.claims import pruned_beats_direct_training, pruned_beats_strongest_competitor
 
     config = replace(SMALL, problems=("teacher",), seeds=(0, 1, 2), compressions=(2, 4))

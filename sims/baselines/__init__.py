@@ -1,0 +1,1 @@
+"""Pruning baselines run on one pre-trained checkpoint (one registry) and the fine-tuning stage."""

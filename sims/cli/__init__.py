@@ -1,0 +1,1 @@
+"""The `gfs` command line: flags generated from config fields, and the commands."""

@@ -1,0 +1,1 @@
+"""The data sets: synthetic teachers, digits, MNIST, and their configs."""

@@ -1,0 +1,1 @@
+"""Two-layer networks: the model, its neuron features, and exact full-batch training."""

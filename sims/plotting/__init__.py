@@ -1,0 +1,1 @@
+"""What every figure shares: method styles, seed bands, axis labels, atomic saving."""

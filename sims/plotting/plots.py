@@ -1,0 +1,139 @@
+"""What every figure shares: method styles, seed bands, axis labels and atomic saving.
+
+Where a figure is drawn: an experiment's figures live in its module (``figures`` of its
+:class:`sims.experiments.record.Experiment` record), beside the rows and claims they show; this module
+holds only the pieces they share. matplotlib runs headless (Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sims.foundations.extras import require
+
+matplotlib = require("matplotlib", "drawing figures")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sims.foundations.io import atomic_write  # noqa: E402
+from sims.selection.engine import METHODS  # noqa: E402
+
+__all__ = [
+    "METHOD_STYLE", "save_figure", "plot_loss_curve", "select_rows", "seed_band", "constant", "draw_band",
+    "legend_below", "plain_log_labels", "save_both",
+]
+
+
+def save_figure(figure, path: str | Path) -> None:
+    """Save ``figure`` to ``path`` (format from the suffix) atomically and close it."""
+    path = Path(path)
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format=path.suffix.lstrip("."), dpi=130, bbox_inches="tight"))
+    plt.close(figure)
+
+
+def plot_loss_curve(losses, path: str | Path, title: str = "") -> None:
+    """Training loss against GD step on a log y-axis."""
+    losses = np.asarray(losses, dtype=np.float64)
+    figure, axis = plt.subplots(figsize=(5, 3.4))
+    axis.semilogy(np.arange(losses.shape[0]), losses, color="C0")
+    axis.set_xlabel("gradient-descent step")
+    axis.set_ylabel("training loss  0.5 mean ||f(x) - y||²")
+    axis.set_title(title)
+    axis.grid(True, which="both", alpha=0.3)
+    save_figure(figure, path)
+
+
+# ---------------------------------------------------------------- tidy-row helpers
+
+#: (colour, line style) of each selection method (from its record in sims.selection.engine.METHODS) and of
+#: direct training at the same width.
+METHOD_STYLE = {**{name: spec.style for name, spec in METHODS.items()}, "direct-gd": ("k", "--")}
+
+
+def select_rows(rows, **equal) -> list[dict]:
+    """Rows whose columns equal the given values."""
+    return [row for row in rows if all(row.get(key) == value for key, value in equal.items())]
+
+
+def seed_band(rows, *, log: bool = False, **equal):
+    """(n, centre, low, high) over seeds of the matching rows with n set, sorted by n.
+
+    Linear scale: the mean and its 95% normal interval. ``log=True`` (for log axes): the
+    geometric mean and the 95% interval of the mean of log values, so the band stays positive;
+    non-positive values are dropped. With one seed the band collapses onto the centre.
+    """
+    by_n: dict[int, list[float]] = {}
+    for row in select_rows(rows, **equal):
+        value = row["value"]
+        if row.get("n") is not None and np.isfinite(value) and (value > 0 or not log):
+            by_n.setdefault(row["n"], []).append(np.log(value) if log else value)
+    ns = np.array(sorted(by_n), dtype=float)
+    means = np.array([np.mean(by_n[n]) for n in sorted(by_n)])
+    half = np.array([1.96 * np.std(by_n[n], ddof=1) / np.sqrt(len(by_n[n])) if len(by_n[n]) > 1 else 0.0
+                     for n in sorted(by_n)])
+    if log:
+        return ns, np.exp(means), np.exp(means - half), np.exp(means + half)
+    return ns, means, means - half, means + half
+
+
+def constant(rows, metric, **equal) -> float:
+    """Mean over seeds of a geometry row (n empty), NaN if absent."""
+    values = [row["value"] for row in select_rows(rows, metric=metric, **equal) if row.get("n") is None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def draw_band(axis, ns, means, low, high, label, method):
+    """A method's curve in its style over positive means, with its seed band shaded."""
+    color, style = METHOD_STYLE.get(method, (None, "-"))
+    positive = means > 0
+    axis.plot(ns[positive], means[positive], style, color=color, label=label, lw=1.6)
+    if np.any(high > low):
+        axis.fill_between(ns[positive], np.maximum(low[positive], 1e-300), high[positive], color=color, alpha=0.2, lw=0)
+
+
+def legend_below(figure, axis, ncol: int = 4) -> None:
+    """One legend for the figure, under the axes, so it never covers a curve (the saved image's
+    tight bounding box grows to include it)."""
+    handles, labels = axis.get_legend_handles_labels()
+    figure.tight_layout()
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8,
+                  frameon=False)
+
+
+def plain_log_labels(axis, which: str = "y") -> None:
+    """Label a log axis with plain numbers (0.1, 0.2, 0.4, 20) instead of matplotlib's
+    "4×10⁰"-style labels. Minor ticks get a label only while the axis spans less than about a
+    decade and a half (then at mantissas 2, 3 and 5, or all of them below half a decade), so
+    labels never crowd."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter
+
+    target = axis.yaxis if which == "y" else axis.xaxis
+
+    def minor(value, _):
+        low, high = sorted(target.get_view_interval())
+        if low <= 0 or value <= 0:
+            return ""
+        span = math.log10(high / low)
+        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
+        if span < 0.5 or (span < 1.5 and mantissa in (2, 3, 5)):
+            return f"{value:g}"
+        return ""
+
+    target.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    target.set_minor_formatter(FuncFormatter(minor))
+
+
+def save_both(figure, folder, stem) -> list[Path]:
+    """Save a figure as PNG (README) and PDF (papers); returns both paths."""
+    folder = Path(folder)
+    paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
+    # No creation date in the PDF: the same rows give the same bytes (no churn in committed figures).
+    metadata = {"png": {}, "pdf": {"CreationDate": None}}
+    for path in paths:
+        atomic_write(path, lambda temporary, p=path: figure.savefig(temporary, format=p.suffix[1:], dpi=130,
+                                                                      bbox_inches="tight",
+                                                                      metadata=metadata[p.suffix[1:]]))
+    plt.close(figure)
+    return paths

@@ -1,0 +1,574 @@
+"""Prune a network to a physically smaller one with a selection method.
+
+Two kinds of model are accepted:
+
+- a :class:`sims.nets.model.TwoLayerNet` (:func:`prune_model`);
+- a plain PyTorch state dict of ``nn.Sequential(nn.Linear(d, N), activation, nn.Linear(N, K))``,
+  keys ``'0.weight'`` (N, d), ``'0.bias'`` (N,), ``'2.weight'`` (K, N), ``'2.bias'`` (K,), either
+  bias optional (:func:`prune_state_dict`). The answer is a state dict of the same kind with
+  fewer hidden units, which loads into ``nn.Sequential(nn.Linear(d, n'), activation,
+  nn.Linear(n', K))``; masks that leave the model as large as before are not pruning.
+
+A plain model computes W2 act(W1 x + b1) + b2. Without b2 this is the mean of the N neuron
+contributions N * W2[:, i] act(w1_i . x + b1_i), i.e. a mean-field TwoLayerNet, so the output
+bias is set aside: selection fits the target minus b2 with those contributions, and the pruned
+state dict keeps b2 unchanged, so its output is (selected mixture of contributions) + b2.
+
+Pruning a user's network (:func:`prune_network`, :func:`prune_sequential`, ``gfs prune
+--state-dict``, any depth through :mod:`sims.pruning.layerwise`) adds what a network trained elsewhere
+needs: a choice of what the selection fits (:data:`TARGETS`; by default the dense network's own
+outputs), the dense network's baseline measured on the data given (and a refusal when it is near
+chance: the inputs then do not match the model), an optional exact refit of the output layer,
+and a one-line warning when the result is no better than the output bias alone.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from sims.foundations.errors import InputError
+from sims.foundations.io import check_choice
+from sims.nets.model import ACTIVATIONS, TwoLayerNet, neuron_features, subnetwork
+from sims.selection.engine import Selection, select
+
+__all__ = [
+    "STATE_DICT_KEYS", "prune_model", "model_from_state_dict", "state_dict_from_model",
+    "prune_state_dict", "TARGETS", "REFITS", "LOADER_INPUTS", "NEAR_CHANCE", "NO_BETTER_MARGIN", "TargetConfig",
+    "prune_state_dict_cross_entropy", "network_metrics", "near_chance", "PruneReport", "prune_network",
+    "prune_sequential", "dense_baseline", "compare_references", "compare_warning",
+]
+
+STATE_DICT_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias")
+
+
+def prune_model(model: TwoLayerNet, inputs, targets, n: int, method: str = "gfs", *,
+                seed: int | None = None, sharding=None, **options) -> tuple[TwoLayerNet, Selection]:
+    """Select n neurons of ``model`` on data (inputs (m, d), targets (m, K) or (m,)) and build
+    the physically smaller network.
+
+    Returns (small_model, selection): ``small_model`` has ``selection.support_size`` <= n hidden
+    units (repeated picks are merged, zero weights dropped), the same activation and scaling,
+    and ``forward(small_model, X)`` equals ``neuron_features(model, X) @ selection.weights``
+    for every X, up to rounding. ``method``, ``seed`` and ``options`` are those of
+    :func:`sims.selection.engine.select`, which also validates them. ``sharding`` (a
+    :class:`sims.selection.sharded.ShardingConfig`) streams the features in chunks or splits them over Dask
+    workers instead of forming them at once: same picks (see :mod:`sims.selection.sharded`).
+    """
+    if sharding is None or sharding.whole_array:
+        features = neuron_features(model, inputs)  # (m, N, K), a view of a neuron-major buffer
+        selection = select(features, targets, n, method, seed=seed, **options)
+        del features
+    else:
+        from sims.selection.sharded import network_select
+
+        selection = network_select(model, inputs, targets, n, method, sharding, seed=seed, **options)
+    support = np.flatnonzero(selection.weights)
+    return subnetwork(model, support, selection.weights[support]), selection
+
+
+def model_from_state_dict(state_dict: dict, activation: str = "relu") -> tuple[TwoLayerNet, torch.Tensor]:
+    """Convert a Linear-activation-Linear state dict to (mean-field TwoLayerNet, output bias (K,)).
+
+    The network's output on X is ``forward(model, X) + output_bias``. Missing biases are zero
+    (first layer: no bias in the TwoLayerNet). Raises ValueError naming missing keys or
+    inconsistent shapes.
+    """
+    check_choice("activation", activation, ACTIVATIONS)
+    missing = [key for key in ("0.weight", "2.weight") if key not in state_dict]
+    if missing:
+        raise InputError(
+            f"state dict lacks {', '.join(missing)}; expected the keys {', '.join(STATE_DICT_KEYS)} "
+            "of nn.Sequential(nn.Linear(d, N), activation, nn.Linear(N, K)) (biases optional)"
+        )
+    unexpected = sorted(set(state_dict) - set(STATE_DICT_KEYS))
+    if unexpected:
+        raise InputError(f"state dict has unexpected keys {', '.join(unexpected)}; accepted: {', '.join(STATE_DICT_KEYS)}")
+    first_weight = state_dict["0.weight"].detach()
+    second_weight = state_dict["2.weight"].detach()
+    if first_weight.ndim != 2 or second_weight.ndim != 2 or second_weight.shape[1] != first_weight.shape[0]:
+        raise InputError(
+            f"'0.weight' must be (N, d) and '2.weight' (K, N) with the same N, got "
+            f"{tuple(first_weight.shape)} and {tuple(second_weight.shape)}"
+        )
+    width, outputs = first_weight.shape[0], second_weight.shape[0]
+    first_bias = state_dict.get("0.bias")
+    output_bias = state_dict.get("2.bias")
+    if first_bias is not None and tuple(first_bias.shape) != (width,):
+        raise InputError(f"'0.bias' must have shape ({width},), got {tuple(first_bias.shape)}")
+    if output_bias is not None and tuple(output_bias.shape) != (outputs,):
+        raise InputError(f"'2.bias' must have shape ({outputs},), got {tuple(output_bias.shape)}")
+    if output_bias is None:
+        output_bias = torch.zeros(outputs, dtype=second_weight.dtype, device=second_weight.device)
+    model = TwoLayerNet(
+        first_weight=first_weight.clone(),
+        second_weight=width * second_weight.T.clone(),  # mean-field: output = (1/N) sum_i b_i act(.)
+        first_bias=None if first_bias is None else first_bias.detach().clone(),
+        activation=activation,
+        scaling="mean-field",
+    )
+    return model, output_bias.detach().clone()
+
+
+def state_dict_from_model(model: TwoLayerNet, output_bias: torch.Tensor | None = None) -> dict:
+    """The Linear-activation-Linear state dict computing ``forward(model, X) + output_bias``.
+
+    Keys '0.weight' (N, d), '0.bias' (N,) (zeros when the model has no first bias),
+    '2.weight' (K, N), '2.bias' (K,) (zeros when ``output_bias`` is None). Any scaling works.
+    """
+    first_bias = model.first_bias
+    if first_bias is None:
+        first_bias = torch.zeros(model.width, dtype=model.dtype, device=model.device)
+    if output_bias is None:
+        output_bias = torch.zeros(model.output_dim, dtype=model.dtype, device=model.device)
+    return {
+        "0.weight": model.first_weight.detach().clone(),
+        "0.bias": first_bias.detach().clone(),
+        "2.weight": (model.output_scale * model.second_weight).T.contiguous(),
+        "2.bias": output_bias.detach().clone(),
+    }
+
+
+def prune_state_dict(state_dict: dict, inputs, targets, n: int, method: str = "gfs", *,
+                     activation: str = "relu", seed: int | None = None, sharding=None,
+                     **options) -> tuple[dict, Selection]:
+    """Prune a plain ``nn.Sequential(nn.Linear(d, N), activation, nn.Linear(N, K))`` state dict.
+
+    inputs (m, d); targets (m, K) or (m,); ``activation`` names the middle module (one of
+    sims.nets.model.ACTIVATIONS: torch's ReLU, Tanh, Sigmoid, Softplus, GELU defaults). The output
+    bias b2 is subtracted from the targets before selection and kept in the answer (see the
+    module docstring). Returns (small_state_dict, selection): the state dict has the same keys
+    and dtype with support_size <= n hidden units, and the smaller Sequential's output equals
+    ``features @ selection.weights + b2``, features being the dense model's neuron contributions.
+    """
+    model, output_bias = model_from_state_dict(state_dict, activation)
+    targets = torch.as_tensor(targets, dtype=torch.float64, device=model.device)
+    bias = output_bias.to(torch.float64)
+    if targets.ndim == 2 and targets.shape[1] == model.output_dim:
+        shifted = targets - bias
+    elif targets.ndim == 1 and model.output_dim == 1:
+        shifted = targets - bias[0]
+    else:
+        raise InputError(f"targets must have shape (m, {model.output_dim})"
+                         f"{' or (m,)' if model.output_dim == 1 else ''}, got {tuple(targets.shape)}")
+    small, selection = prune_model(model, inputs, shifted, n, method, seed=seed, sharding=sharding, **options)
+    small_state = state_dict_from_model(small, output_bias)
+    if "0.bias" not in state_dict:
+        del small_state["0.bias"]
+    if "2.bias" not in state_dict:
+        del small_state["2.bias"]
+    return small_state, selection
+
+
+# ------------------------------------------------------------------------------ a user's network
+
+#: What the selection fits on the training inputs (the output bias b is kept and never selected).
+TARGETS = {
+    "dense": "the dense network's own outputs (function matching, P2's setting; the default for a user's model)",
+    "labels": "the data set's targets (one-hot labels) with the squared loss",
+    "labels-ce": "the labels with the cross-entropy of the logits, by the published procedure "
+                 "(sims.selection.published_gfs with all candidates and the full batch; each unit at most once)",
+}
+#: Final exact refit of the output layer on the kept units: none, least squares, or ridge.
+REFITS = ("none", "least-squares", "ridge")
+
+#: What each data set's inputs are with ``--input-scaling none`` (as its loader returns them).
+LOADER_INPUTS = {
+    "digits": "scikit-learn's digits.data / 16, in [0, 1]",
+    "mnist5k": "pixel values / 255, in [0, 1]",
+    "mnist": "pixel values / 255, in [0, 1]",
+    "teacher": "x ~ N(0, I/d) (or uniform on the unit sphere)",
+}
+
+#: The dense network is "near chance" when its training accuracy is below
+#: chance + NEAR_CHANCE * (1 - chance), chance being the share of the most frequent class.
+NEAR_CHANCE = 0.2
+#: A pruned network is "no better than its output bias alone" when its training accuracy exceeds
+#: the bias's by at most this much (or, without labels, its loss against the target is no lower).
+NO_BETTER_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """What the selection on a user's network fits and how the result is finished."""
+
+    target: str | None = field(default=None, metadata={
+        "help": "what the selection fits (default: dense for a plain state dict, labels for a `gfs train` model)",
+        "choices": lambda: TARGETS})
+    refit: str = field(default="none", metadata={"help": "final exact refit of the output layer on the kept units",
+                                                 "choices": lambda: REFITS})
+    ridge: float = field(default=1e-3, metadata={
+        "help": "lambda of --refit ridge: minimises 0.5 mean ||W h + b - y||^2 + 0.5 lambda ||W||^2",
+        "range": "positive"})
+
+    def __post_init__(self):
+        if self.target is not None:
+            check_choice("target", self.target, TARGETS)
+        check_choice("refit", self.refit, REFITS)
+        if not (isinstance(self.ridge, (int, float)) and math.isfinite(self.ridge) and self.ridge > 0):
+            raise InputError(f"ridge must be a positive number, got {self.ridge!r}")
+
+
+def prune_state_dict_cross_entropy(state_dict: dict, inputs, labels, n: int, *,
+                                   activation: str = "relu") -> tuple[dict, object]:
+    """Prune a Linear-act-Linear state dict by the published GFS on the cross-entropy: n distinct
+    units chosen one at a time, each the one whose uniform mean with those already chosen has the
+    lowest cross-entropy of (mean + b2) against ``labels`` (m,) on all m examples and all
+    candidates (:func:`sims.selection.published_gfs.published_gfs`, loss "cross-entropy"). n <= N. Returns
+    (small state dict with the same keys, PublishedSelection)."""
+    from sims.selection.published_gfs import PublishedOptions, published_gfs
+
+    model, output_bias = model_from_state_dict(state_dict, activation)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    classes = model.output_dim
+    if model.output_dim < 2 or labels.min() < 0 or labels.max() >= classes:
+        raise InputError(f"target 'labels-ce' needs class labels in 0..K-1 and K >= 2 outputs (K = {classes})")
+    if not 1 <= n <= model.width:
+        raise InputError(f"n = {n} exceeds the number of units N = {model.width} (target 'labels-ce' picks each "
+                         "unit at most once)")
+    with torch.no_grad():
+        features = neuron_features(model, inputs)
+    bias = output_bias.double().cpu().numpy()
+    picked = published_gfs(features, np.eye(classes)[labels] - bias, n, PublishedOptions(loss="cross-entropy"),
+                           labels=labels, output_offset=bias)
+    support = np.sort(picked.indices)
+    small = state_dict_from_model(subnetwork(model, support, np.full(support.size, 1.0 / support.size)), output_bias)
+    for key in ("0.bias", "2.bias"):
+        if key not in state_dict:
+            del small[key]
+    return small, picked
+
+
+def _predictions(outputs: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    if outputs.shape[1] == 1:  # one output: its sign picks the first (-) or second (+) class
+        return np.where(outputs[:, 0] > 0, classes[-1], classes[0])
+    return outputs.argmax(1)
+
+
+def network_metrics(outputs, labels=None, targets=None, reference=None) -> dict[str, float]:
+    """Metrics of outputs (m, K) in float64: ``accuracy`` (argmax, or the sign for K = 1, against
+    labels (m,)), ``cross_entropy`` (K > 1), ``labels_loss`` (0.5 mean ||f - y||^2 against targets
+    (m, K)), ``target_loss`` (the same against ``reference`` (m, K), the selection's target)."""
+    outputs = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    metrics = {}
+    if labels is not None and len(labels):
+        labels = np.asarray(labels)
+        metrics["accuracy"] = float(np.mean(_predictions(outputs, np.unique(labels)) == labels))
+        if outputs.shape[1] > 1:
+            shifted = outputs - outputs.max(1, keepdims=True)
+            log_probabilities = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+            metrics["cross_entropy"] = float(-np.mean(log_probabilities[np.arange(len(labels)), labels]))
+    for name, values in (("labels_loss", targets), ("target_loss", reference)):
+        if values is not None and len(values):
+            values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+            metrics[name] = float(0.5 * np.mean(np.sum((outputs - values) ** 2, axis=1)))
+    return metrics
+
+
+def near_chance(accuracy: float, labels) -> tuple[bool, float]:
+    """(accuracy below chance + NEAR_CHANCE (1 - chance), chance), chance = the most frequent
+    class's share of ``labels``."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    chance = float(counts.max() / counts.sum())
+    return accuracy < chance + NEAR_CHANCE * (1 - chance), chance
+
+
+@dataclass(frozen=True, eq=False)
+class PruneReport:
+    """What :func:`prune_network` did and measured. target: a key of TARGETS; sizes: n per hidden
+    layer; dense_widths, widths: hidden widths before and after; dense, pruned, refit (None
+    without refit), trivial (the output bias alone): {"train_<metric>", "test_<metric>"} of
+    :func:`network_metrics`; refit_kind: a key of REFITS; warning: the one-line warning of a
+    useless result, or None."""
+
+    target: str
+    sizes: tuple
+    dense_widths: tuple
+    widths: tuple
+    dense: dict
+    pruned: dict
+    refit: dict | None
+    trivial: dict
+    refit_kind: str = "none"
+    warning: str | None = None
+
+    def lines(self, method: str = "gfs") -> list[str]:
+        """The report as printed by ``gfs prune``: the dense baseline, the pruned network, the refit."""
+        shape = "-".join(map(str, self.dense_widths))
+        out = [f"dense network (hidden widths {shape}): {_describe(self.dense)}"]
+        kept = ", ".join(f"{w} of {d}" for w, d in zip(self.widths, self.dense_widths))
+        out.append(f"{method}, target {self.target} (n = {', '.join(map(str, self.sizes))}): kept {kept} hidden units; "
+                   f"{_describe(self.pruned, self.dense)}")
+        if self.refit is not None:
+            out.append(f"after the {self.refit_kind} refit of the output layer: {_describe(self.refit, self.dense)}")
+        return out
+
+
+def _describe(metrics: dict, dense: dict | None = None) -> str:
+    parts = []
+    for split in ("train", "test"):
+        if f"{split}_accuracy" in metrics:
+            text = f"{split} accuracy {metrics[f'{split}_accuracy']:.3f}"
+            if dense and dense.get(f"{split}_accuracy"):
+                text += f" ({metrics[f'{split}_accuracy'] / dense[f'{split}_accuracy']:.1%} of dense)"
+            if f"{split}_cross_entropy" in metrics:
+                text += f", cross-entropy {metrics[f'{split}_cross_entropy']:.4g}"
+            parts.append(text)
+    if "train_labels_loss" in metrics:
+        parts.append(f"squared loss against the labels {metrics['train_labels_loss']:.4g}")
+    if dense is not None and "train_target_loss" in metrics and metrics.get("train_target_loss") != metrics.get(
+            "train_labels_loss"):
+        parts.append(f"against the target {metrics['train_target_loss']:.4g}")
+    return "; ".join(parts)
+
+
+def _split_metrics(mlp, splits: dict, reference) -> dict[str, float]:
+    from sims.pruning.layerwise import outputs
+
+    metrics = {}
+    for split, (inputs, labels, targets) in splits.items():
+        if inputs is None or len(inputs) == 0:
+            continue
+        values = outputs(mlp, inputs).double().cpu().numpy()
+        measured = network_metrics(values, labels, targets, reference if split == "train" else None)
+        metrics.update({f"{split}_{name}": value for name, value in measured.items()})
+    return metrics
+
+
+def _refit_output_layer(mlp, inputs, target: np.ndarray, ridge: float | None):
+    """mlp with its last Linear layer replaced by the least-squares (ridge: penalty 0.5 ridge ||W||^2
+    on the mean loss) fit of ``target`` (m, K) on the last hidden layer's activations; the bias,
+    if the layer has one, is fitted unpenalised."""
+    from sims.pruning.layerwise import PlainMLP, hidden
+
+    h = hidden(mlp, inputs, len(mlp.weights) - 1).double()
+    y = torch.as_tensor(target, dtype=torch.float64)
+    with_bias = mlp.biases[-1] is not None
+    h_mean, y_mean = (h.mean(0), y.mean(0)) if with_bias else (torch.zeros(h.shape[1], dtype=torch.float64),
+                                                               torch.zeros(y.shape[1], dtype=torch.float64))
+    hc, yc = h - h_mean, y - y_mean
+    if ridge is None:
+        solution = torch.linalg.lstsq(hc, yc, driver="gelsd").solution  # (n', K), minimum norm
+    else:
+        gram = hc.T @ hc / h.shape[0] + ridge * torch.eye(h.shape[1], dtype=torch.float64)
+        solution = torch.linalg.solve(gram, hc.T @ yc / h.shape[0])
+    weight = solution.T.to(mlp.dtype).contiguous()
+    bias = (y_mean - h_mean @ solution).to(mlp.dtype) if with_bias else None
+    return PlainMLP(mlp.weights[:-1] + (weight,), mlp.biases[:-1] + (bias,), mlp.activation)
+
+
+def _useless_warning(report_pruned: dict, trivial: dict, widths, sizes, target: str) -> str | None:
+    single = [l + 1 for l, (w, n) in enumerate(zip(widths, sizes)) if w == 1 and n >= 2]
+    if "train_accuracy" in report_pruned:
+        no_better = report_pruned["train_accuracy"] <= trivial["train_accuracy"] + NO_BETTER_MARGIN
+        evidence = (f"train accuracy {report_pruned['train_accuracy']:.3f}, the output bias alone "
+                    f"{trivial['train_accuracy']:.3f}")
+    else:
+        no_better = report_pruned["train_target_loss"] >= trivial["train_target_loss"]
+        evidence = (f"loss against the target {report_pruned['train_target_loss']:.4g}, the output bias alone "
+                    f"{trivial['train_target_loss']:.4g}")
+    if not (no_better or single):
+        return None
+    what = "no better than its output bias alone" if no_better else "a single unit"
+    if single:
+        what += f" (hidden layer {', '.join(map(str, single))} kept 1 unit of n = {sizes[single[0] - 1]} asked)"
+    if target == "labels":
+        cause = ("target 'labels' fits the labels with the squared loss, but this network's outputs (logits?) are on "
+                 "another scale; try target 'dense' (the network's own outputs) or 'labels-ce'")
+    else:
+        cause = ("too few units for this network, or inputs that do not match the model; try a larger n, the "
+                 "refit of the output layer, or check the input scaling")
+    return f"the pruned network is {what}: {evidence}. Likely cause: {cause}"
+
+
+def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targets=None, method: str = "gfs",
+                  activation: str = "relu", refit: str = "none", ridge: float = 1e-3, seed: int | None = None,
+                  sharding=None, test_inputs=None, test_labels=None, test_targets=None, check_chance: bool = True):
+    """Prune a user's plain MLP: an ``nn.Sequential(Linear, act, ..., Linear)`` object, its state
+    dict (``activation`` names its activation) or a :class:`sims.pruning.layerwise.PlainMLP`.
+
+    inputs (m, d): the training inputs, exactly as the model was trained on them; n: units to
+    select per hidden layer (one int, or one per layer); target: a key of :data:`TARGETS`;
+    labels (m,) int: class labels (needed by 'labels-ce' and for the accuracy checks); targets
+    (m, K): the 'labels' target (default: one-hot of ``labels``); method: a selection method of
+    sims.select (target 'labels-ce' runs the published procedure instead; gfs or gfs-norep);
+    refit: a key of :data:`REFITS` (``ridge``: its lambda), fitting the dense outputs for target
+    'dense', else the labels' targets; test_*: held-out data, only measured.
+
+    Checks: with labels, the dense network's training accuracy must not be near chance
+    (:func:`near_chance`), else an InputError says the inputs probably do not match the model.
+    Two-layer networks are pruned by :func:`prune_state_dict` (``sharding`` applies), deeper ones
+    layer by layer (:func:`sims.pruning.layerwise.prune_layerwise`). Returns (pruned PlainMLP of the same
+    depth, :class:`PruneReport`); its ``warning`` is set when the result is useless.
+    """
+    from sims.pruning.layerwise import PlainMLP, mlp_from_sequential, mlp_from_state_dict, outputs, prune_layerwise
+
+    config = TargetConfig(target=check_choice("target", target, TARGETS), refit=refit, ridge=ridge)
+    if isinstance(model, PlainMLP):
+        dense = model
+    elif isinstance(model, torch.nn.Module):
+        dense = mlp_from_sequential(model)
+    elif isinstance(model, dict):
+        dense = mlp_from_state_dict(model, activation)
+    else:
+        raise InputError(f"model must be an nn.Sequential, a state dict or a PlainMLP, got {type(model).__name__}")
+    inputs = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
+    if inputs.ndim != 2 or inputs.shape[1] != dense.input_dim:
+        raise InputError(f"inputs must have shape (m, {dense.input_dim}) for this model, got {tuple(inputs.shape)}")
+    m, classes = inputs.shape[0], dense.output_dim
+    if sharding is not None and not sharding.whole_array and len(dense.weights) > 2:
+        raise InputError("shards and chunk_rows apply to a network with one hidden layer; this one has "
+                         f"{len(dense.widths)} (its layers are pruned one at a time, each in memory)")
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.shape != (m,):
+            raise InputError(f"labels must have shape ({m},), got {labels.shape}")
+    if targets is None and labels is not None and classes > 1:
+        targets = np.eye(classes)[labels]
+    if targets is not None:
+        targets = np.asarray(targets, dtype=np.float64).reshape(m, -1)
+        if targets.shape[1] != classes:
+            raise InputError(f"targets must have shape ({m}, {classes}), got {targets.shape}")
+    if config.target == "labels" and targets is None:
+        raise InputError("target 'labels' needs labels (or targets (m, K))")
+    if config.target == "labels-ce" and (labels is None or method not in ("gfs", "gfs-norep")):
+        raise InputError("target 'labels-ce' needs labels and runs the published GFS (method gfs or gfs-norep), "
+                         f"got method {method!r}" + ("" if labels is not None else " and no labels"))
+    dense_outputs = outputs(dense, inputs).double().cpu().numpy()
+    reference = dense_outputs if config.target == "dense" else targets
+    test_targets = (np.eye(classes)[np.asarray(test_labels)] if test_targets is None and test_labels is not None
+                    and classes > 1 else test_targets)
+    splits = {"train": (inputs, labels, targets), "test": (test_inputs, test_labels, test_targets)}
+    dense_metrics = _split_metrics(dense, splits, reference)
+    if check_chance and labels is not None:
+        low, chance = near_chance(dense_metrics["train_accuracy"], labels)
+        if low:
+            raise InputError(f"the dense network's training accuracy is {dense_metrics['train_accuracy']:.3f}, near "
+                             f"chance ({chance:.3f}): the inputs probably do not match the model (give them as it was "
+                             "trained on them, e.g. the same input scaling)")
+
+    def select_piece(piece, piece_inputs, piece_target, size):
+        return prune_state_dict(piece, piece_inputs, piece_target, size, method, activation=dense.activation,
+                                seed=seed, sharding=sharding)
+
+    def select_last(piece, piece_inputs, piece_target, size):
+        if config.target == "labels-ce":
+            return prune_state_dict_cross_entropy(piece, piece_inputs, labels, size, activation=dense.activation)
+        return select_piece(piece, piece_inputs, piece_target, size)
+
+    from sims.pruning.layerwise import layer_sizes
+
+    sizes = layer_sizes(n, dense.widths)
+    pruned, _ = prune_layerwise(dense, inputs, sizes, dense_outputs if config.target == "dense" else targets,
+                                select_piece, select_last)
+    pruned_metrics = _split_metrics(pruned, splits, reference)
+    refit_metrics = None
+    final = pruned
+    if config.refit != "none":
+        final = _refit_output_layer(pruned, inputs, reference, config.ridge if config.refit == "ridge" else None)
+        refit_metrics = _split_metrics(final, splits, reference)
+    bias = dense.biases[-1]
+    constant = (np.zeros(classes) if bias is None else bias.double().cpu().numpy())
+    trivial = {}
+    for split, (split_inputs, split_labels, split_targets) in splits.items():
+        if split_inputs is not None and len(split_inputs):
+            values = np.broadcast_to(constant, (len(split_inputs), classes))
+            measured = network_metrics(values, split_labels, split_targets, reference if split == "train" else None)
+            trivial.update({f"{split}_{name}": value for name, value in measured.items()})
+    warning = _useless_warning(refit_metrics or pruned_metrics, trivial, final.widths, sizes, config.target)
+    report = PruneReport(config.target, sizes, dense.widths, final.widths, dense_metrics, pruned_metrics,
+                         refit_metrics, trivial, config.refit, warning)
+    return final, report
+
+
+def prune_sequential(model: torch.nn.Module, inputs, n, *, target: str = "dense", labels=None, method: str = "gfs",
+                     refit: str = "none", ridge: float = 1e-3, seed: int | None = None, test_inputs=None,
+                     test_labels=None, return_report: bool = False):
+    """Prune an ``nn.Sequential(Linear, act, Linear, ..., Linear)`` (any depth, act one of torch's
+    ReLU, Tanh, Sigmoid, Softplus, GELU) and get a narrower ``nn.Sequential`` of the same depth.
+
+    inputs (m, d): training inputs as the model was trained on them; n: units kept per hidden
+    layer (int or one per layer); target: "dense" (default: match the model's own outputs),
+    "labels" (squared loss against one-hot ``labels``) or "labels-ce" (cross-entropy, published
+    GFS); labels (m,) int class labels, optional for "dense" but then the checks below need them;
+    refit: "none", "least-squares" or "ridge" (``ridge`` its lambda) of the output layer.
+    The same checks as ``gfs prune --state-dict``: an InputError when the dense network's accuracy
+    on (inputs, labels) is near chance; a ``UserWarning`` (one line, with the likely cause) when
+    the result is no better than the output bias alone or keeps one unit where several were
+    asked. Returns the new nn.Sequential (the model is not modified), or (it, PruneReport) with
+    ``return_report=True``. Example::
+
+        small = prune_sequential(model, X_train, n=50, labels=y_train)
+    """
+    from sims.pruning.layerwise import sequential_of
+
+    pruned, report = prune_network(model, inputs, n, target=target, labels=labels, method=method, refit=refit,
+                                   ridge=ridge, seed=seed, test_inputs=test_inputs, test_labels=test_labels)
+    if report.warning:
+        warnings.warn(report.warning, UserWarning, stacklevel=2)
+    small = sequential_of(pruned)
+    return (small, report) if return_report else small
+
+
+# ------------------------------------------------------------------------------ gfs compare on a user's model
+
+
+def dense_baseline(train_outputs, test_outputs, dataset) -> tuple[dict, str]:
+    """The dense network's metrics ({"train_<metric>", "test_<metric>"} of :func:`network_metrics`
+    against ``dataset``'s labels and targets) and the line saying them; raises an InputError when
+    its training accuracy is near chance (:func:`near_chance`): the inputs then probably do not
+    match the model."""
+    metrics = {}
+    for split, values in (("train", train_outputs), ("test", test_outputs)):
+        labels, targets = getattr(dataset, f"{split}_labels"), getattr(dataset, f"{split}_targets")
+        if values is not None and len(values):
+            metrics.update({f"{split}_{k}": v for k, v in network_metrics(values, labels, targets).items()})
+    if dataset.train_labels is not None:
+        low, chance = near_chance(metrics["train_accuracy"], dataset.train_labels)
+        if low:
+            raise InputError(f"the dense network's training accuracy is {metrics['train_accuracy']:.3f}, near chance "
+                             f"({chance:.3f}): the inputs probably do not match the model (give them as it was trained "
+                             "on them, e.g. --input-scaling)")
+    return metrics, "dense network (the baseline): " + _describe(metrics)
+
+
+def compare_references(train_outputs, test_outputs, dataset, target: str, log=print) -> tuple[np.ndarray, np.ndarray]:
+    """What ``gfs compare`` fits and measures its losses against on a user's model: the dense
+    network's own outputs (target "dense") or the data set's targets ("labels"), as (train (m, K),
+    test (m', K)) float64. Logs the dense baseline and the target; refuses a near-chance dense
+    network and target "labels-ce" (the cross-entropy procedure is the method gfs-published)."""
+    if target == "labels-ce":
+        raise InputError("target 'labels-ce' is not a target of gfs compare; its method gfs-published is the "
+                         "published cross-entropy procedure (accepted: dense, labels)")
+    check_choice("target", target, TARGETS)
+    _, line = dense_baseline(train_outputs, test_outputs, dataset)
+    log(line)
+    if target == "dense":
+        log("target dense: every method fits the dense network's outputs on the training inputs; train_loss and "
+            "test_loss are 0.5 mean ||f - dense||^2")
+        return np.asarray(train_outputs, dtype=np.float64), np.asarray(test_outputs, dtype=np.float64)
+    log("target labels: every method fits the data set's targets with the squared loss")
+    return np.asarray(dataset.train_targets, dtype=np.float64), np.asarray(dataset.test_targets, dtype=np.float64)
+
+
+def compare_warning(rows: list[dict], train_labels, output_bias, target: str, method: str = "gfs") -> str | None:
+    """The one-line warning of :func:`prune_network` for ``gfs compare``'s rows of ``method``: a
+    compression whose pruned network's training accuracy is at most the output bias's
+    (+ NO_BETTER_MARGIN), or that kept a single unit where n >= 2 was asked. None otherwise."""
+    if train_labels is None or len(train_labels) == 0:
+        return None
+    bias = np.asarray(output_bias, dtype=np.float64).reshape(1, -1)
+    trivial = network_metrics(bias.repeat(len(train_labels), 0), train_labels)["accuracy"]
+    of = {(r["n"], r["metric"]): r["value"] for r in rows if r["method"] == method and r.get("n") is not None}
+    useless = sorted({n for n, metric in of if (metric == "train_accuracy" and of[n, metric] <= trivial + NO_BETTER_MARGIN)
+                      or (metric == "width" and of[n, metric] == 1 and n >= 2)}, reverse=True)
+    if not useless:
+        return None
+    n = useless[0]
+    pruned = {"train_accuracy": of.get((n, "train_accuracy"), float("nan"))}
+    text = _useless_warning(pruned, {"train_accuracy": trivial}, (int(of.get((n, "width"), 0)),), (n,), target)
+    return f"{method} at n = {', '.join(map(str, useless))}: " + text

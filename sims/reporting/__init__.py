@@ -1,0 +1,1 @@
+"""The Markdown/JSON report and figures, rebuilt from finished results folders."""

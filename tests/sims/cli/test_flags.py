@@ -1,0 +1,145 @@
+"""Flags generated from config dataclasses (sims.cli.flags): the parser and the dataclasses agree on
+every default, help text and type, so a default is stated once, in the dataclass field."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from sims.cli import commands as cli
+from sims.data.datasets import DatasetConfig
+from sims.cli.flags import add_config_flags, config_from_flags, flag_name, parse_number
+from sims.nets.model import NetworkConfig
+from sims.selection.engine import SelectionConfig
+from sims.nets.train import TrainConfig
+
+# (command line without the generated flags, config class, its fields that are flags, renamed flags)
+GENERATED = [
+    (["train"], DatasetConfig, cli.DATA_FIELDS, cli.DATA_RENAMES),
+    (["train"], TrainConfig, cli.TRAIN_FIELDS, {}),
+    (["train"], NetworkConfig, cli.NETWORK_FIELDS, {}),
+    (["prune", "--model", "m.pt", "-n", "2", "--out", "s.pt"], DatasetConfig, cli.DATA_FIELDS, cli.DATA_RENAMES),
+    (["prune", "--model", "m.pt", "-n", "2", "--out", "s.pt"], SelectionConfig, cli.SELECTION_FIELDS,
+     cli.SELECTION_RENAMES),
+    (["select", "--features", "F.npy", "--target", "Y.npy", "-n", "2"], SelectionConfig, cli.SELECTION_FIELDS,
+     cli.SELECTION_RENAMES),
+]
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    parser = cli.build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    return commands.choices[command]
+
+
+@pytest.mark.parametrize("argv,config_class,names,renames", GENERATED,
+                         ids=[f"{argv[0]}-{cls.__name__}" for argv, cls, _, _ in GENERATED])
+def test_parser_defaults_are_the_dataclass_defaults(argv, config_class, names, renames):
+    config = config_from_flags(config_class, cli.build_parser().parse_args(argv), names, flags=renames)
+    for field in dataclasses.fields(config_class):
+        if field.default is not dataclasses.MISSING:
+            assert getattr(config, field.name) == field.default, field.name
+
+
+@pytest.mark.parametrize("argv,config_class,names,renames", GENERATED,
+                         ids=[f"{argv[0]}-{cls.__name__}" for argv, cls, _, _ in GENERATED])
+def test_every_documented_field_is_a_flag_with_its_help(argv, config_class, names, renames):
+    documented = [field for field in dataclasses.fields(config_class) if "help" in field.metadata]
+    assert sorted(field.name for field in documented) == sorted(names)
+    actions = {option: action for action in _subparser(argv[0])._actions for option in action.option_strings}
+    for field in documented:
+        action = actions[flag_name(field.name, renames)]
+        assert action.help.startswith(field.metadata["help"])
+        if field.default is dataclasses.MISSING:
+            assert action.required
+        elif field.default not in (None, False):
+            assert "(default " in action.help
+
+
+def test_non_default_flags_reach_the_configs():
+    args = cli.build_parser().parse_args(["train", "--data", "digits", "--m", "50", "--classes", "3,8", "--download",
+                                          "--data-seed", "4", "--lr", "0.5", "--iterations", "7", "--mode", "second"])
+    data = config_from_flags(DatasetConfig, args, cli.DATA_FIELDS, flags=cli.DATA_RENAMES)
+    assert (data.name, data.m, data.classes, data.download, data.seed) == ("digits", 50, (3, 8), True, 4)
+    train = config_from_flags(TrainConfig, args, cli.TRAIN_FIELDS)
+    assert (train.lr, train.iterations, train.mode) == (0.5, 7, "second")
+
+
+def test_a_command_can_tighten_a_range():
+    """TrainConfig allows 0 iterations (E3 measures step 0); `gfs train` refuses them."""
+    assert TrainConfig(iterations=0).iterations == 0
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--iterations", "0"])
+
+
+@pytest.mark.parametrize("kind,value_range,text,expected", [
+    (int, "positive", "3", 3), (int, "non-negative", "0", 0), (float, "positive", "0.5", 0.5),
+    (float, None, "-2", -2.0), (int, None, "-2", -2),
+])
+def test_parse_number_accepts(kind, value_range, text, expected):
+    assert parse_number(kind, value_range)(text) == expected
+
+
+@pytest.mark.parametrize("kind,value_range,text", [
+    (int, "positive", "0"), (int, "positive", "2.5"), (int, "non-negative", "-1"), (float, "positive", "0"),
+    (float, "positive", "nan"), (float, "positive", "inf"), (float, "non-negative", "x"), (int, None, "x"),
+])
+def test_parse_number_refuses(kind, value_range, text):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"got {text!r}"):
+        parse_number(kind, value_range)(text)
+
+
+def test_a_field_without_default_is_a_required_flag():
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["select", "--features", "F.npy", "--target", "Y.npy"])
+    args = cli.build_parser().parse_args(["select", "--features", "F.npy", "--target", "Y.npy", "-n", "4"])
+    assert config_from_flags(SelectionConfig, args, cli.SELECTION_FIELDS, flags=cli.SELECTION_RENAMES).n == 4
+
+
+def test_a_field_without_help_cannot_become_a_flag():
+    @dataclasses.dataclass(frozen=True)
+    class Bare:
+        size: int = 3
+
+    with pytest.raises(TypeError, match="no help text"):
+        add_config_flags(argparse.ArgumentParser(), Bare, ["size"])
+
+
+def test_every_flag_of_every_command_comes_from_a_config_field():
+    """The parser has exactly the flags of cli.command_flags(), each with its field's help and
+    default: no hand-written flag remains."""
+    parser = cli.build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    flag_sets = cli.command_flags()
+    assert set(commands.choices) == set(cli.COMMANDS) == set(flag_sets)
+    for command, subparser in commands.choices.items():
+        actions = {}
+        for action in subparser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            for name in action.option_strings or [action.dest]:
+                actions[name] = action
+        declared = {}
+        for flag_set in flag_sets[command]:
+            fields = {f.name: f for f in dataclasses.fields(flag_set.config_class)}
+            for name in flag_set.names:
+                positional = fields[name].metadata.get("positional")
+                declared[name if positional else flag_name(name, flag_set.renames)] = fields[name]
+        assert set(actions) == set(declared), command
+        for flag, field in declared.items():
+            action = actions[flag]
+            assert action.help.startswith(field.metadata["help"]), (command, flag)
+            if isinstance(field.default, tuple):  # a tuple flag holds its comma-separated text
+                assert action.default == ",".join(map(str, field.default)), (command, flag)
+            elif field.default is not dataclasses.MISSING:
+                assert action.default == field.default, (command, flag)
+            else:
+                assert action.required or not action.option_strings, (command, flag)
+
+
+def test_positional_fields_round_trip():
+    args = cli.build_parser().parse_args(["run", "rates", "--workers", "2", "--no-figures"])
+    options = config_from_flags(cli.RunOptions, args, [f.name for f in dataclasses.fields(cli.RunOptions)])
+    assert (options.experiment, options.workers, options.no_figures, options.quick) == ("rates", 2, True, False)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "rates", "--workers", "0"])

@@ -1,0 +1,287 @@
+"""sims.pruning.compare: the efficiency counts against literal counting, and `gfs compare` on a plain
+nn.Sequential state dict saved by a user, with its refusals of bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import torch
+
+from sims.baselines.methods import PRUNING_METHODS
+from sims.cli.commands import main
+from sims.pruning.compare import ROW_COLUMNS, CompareConfig, forward_flops, parameter_count, tradeoff_table
+from sims.data.datasets import load_dataset
+from sims.foundations.errors import InputError
+from sims.experiments.runner import COLUMNS, read_rows
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class CountingFloat:
+    """A number that counts the arithmetic done with it (one shared counter)."""
+
+    operations = 0
+
+    def __init__(self, value):
+        self.value = value
+
+    def _binary(self, other, op):
+        CountingFloat.operations += 1
+        return CountingFloat(op(self.value, other.value if isinstance(other, CountingFloat) else other))
+
+    def __add__(self, other):
+        return self._binary(other, lambda a, b: a + b)
+
+    def __mul__(self, other):
+        return self._binary(other, lambda a, b: a * b)
+
+
+def literal_forward(x, w1, b1, w2, b2):
+    """Linear-ReLU-Linear on one example, one operation at a time."""
+    hidden = []
+    for row, bias in zip(w1, b1 or [None] * len(w1)):
+        total = row[0] * x[0]
+        for weight, value in zip(row[1:], x[1:]):
+            total = total + weight * value
+        if bias is not None:
+            total = total + bias
+        CountingFloat.operations += 1  # the activation
+        hidden.append(CountingFloat(max(total.value, 0.0)))
+    outputs = []
+    for row, bias in zip(w2, b2 or [None] * len(w2)):
+        total = row[0] * hidden[0]
+        for weight, value in zip(row[1:], hidden[1:]):
+            total = total + weight * value
+        outputs.append(total + bias if bias is not None else total)
+    return outputs
+
+
+@pytest.mark.parametrize("d, n, k, first_bias, output_bias", [(3, 4, 2, True, True), (5, 1, 3, False, False),
+                                                               (2, 6, 1, True, False)])
+def test_flops_and_parameters_are_counted_literally(d, n, k, first_bias, output_bias):
+    def values(count):
+        return [CountingFloat(0.1 * (i + 1)) for i in range(count)]
+
+    w1 = [values(d) for _ in range(n)]
+    w2 = [values(n) for _ in range(k)]
+    b1, b2 = (values(n) if first_bias else None), (values(k) if output_bias else None)
+    CountingFloat.operations = 0
+    literal_forward(values(d), w1, b1, w2, b2)
+    assert forward_flops(d, n, k, first_bias=first_bias, output_bias=output_bias) == CountingFloat.operations
+    module = torch.nn.Sequential(torch.nn.Linear(d, n, bias=first_bias), torch.nn.ReLU(),
+                                 torch.nn.Linear(n, k, bias=output_bias))
+    assert parameter_count(d, n, k, first_bias=first_bias, output_bias=output_bias) == \
+        sum(p.numel() for p in module.parameters())
+
+
+@pytest.fixture(scope="module")
+def user_model(tmp_path_factory):
+    """A user's plain nn.Sequential(Linear(64, 24), ReLU, Linear(24, 10)), trained a little with Adam."""
+    torch.manual_seed(0)
+    data = load_dataset(name="digits", m=300, input_scaling="none")
+    module = torch.nn.Sequential(torch.nn.Linear(64, 24), torch.nn.ReLU(), torch.nn.Linear(24, 10))
+    optimiser = torch.optim.Adam(module.parameters(), lr=0.01)
+    inputs, targets = torch.as_tensor(data.train_inputs, dtype=torch.float32), torch.as_tensor(data.train_targets,
+                                                                                              dtype=torch.float32)
+    for _ in range(50):
+        optimiser.zero_grad()
+        loss = ((module(inputs) - targets) ** 2).sum(1).mean()
+        loss.backward()
+        optimiser.step()
+    path = tmp_path_factory.mktemp("user") / "mlp.pt"
+    torch.save(module.state_dict(), path)
+    return path, module
+
+
+def test_gfs_compare_on_a_users_sequential(user_model, tmp_path, capsys):
+    path, module = user_model
+    out = tmp_path / "report"
+    status = main(["compare", "--model", str(path), "--data", "digits", "--m", "300", "--iterations", "20",
+                   "--finetune-steps", "15", "--compressions", "2,4", "--out", str(out)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    for name in ("tradeoff.md", "tradeoff.csv", "rows.csv", "tradeoff_digits.png", "tradeoff_digits.pdf"):
+        assert (out / name).is_file(), name
+    table = list(csv.DictReader(io.StringIO((out / "tradeoff.csv").read_text())))
+    tuned = {f"{name}+ft" for name, spec in PRUNING_METHODS.items() if not spec.trains}
+    assert {row["method"] for row in table} - {"imp-rewind@flops", "gfs+ft@flops"} == {"dense", *PRUNING_METHODS, *tuned}
+    assert "imp-rewind@flops" in {row["method"] for row in table}
+    # equal steps: every procedure that trains runs F = 15 steps after pruning; one-shot methods none
+    for row in table:  # (a fine-tune that diverged has a diverged_lr row instead)
+        if row["method"] != "dense" and not row["method"].endswith("@flops") and row["train_steps"]:
+            trains = row["method"] in tuned or PRUNING_METHODS[row["method"]].trains
+            assert float(row["train_steps"]) == (15 if trains else 0), row["method"]
+    assert {row["n"] for row in table if row["method"] == "rigl"} == {"12", "6"}
+    dense = next(row for row in table if row["method"] == "dense")
+    # the dense row is the user's own network: its accuracy, its parameter count (both biases)
+    data = load_dataset(name="digits", m=300, input_scaling="none")
+    with torch.no_grad():
+        outputs = module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).numpy()
+    assert float(dense["test_accuracy"]) == pytest.approx(float((outputs.argmax(1) == data.test_labels).mean()))
+    assert float(dense["params"]) == sum(p.numel() for p in module.parameters())
+    assert "| gfs-published |" in printed and "n(eps)" in printed
+    rows = read_rows(out / "rows.csv")  # the runner's tidy format, read back by the runner
+    assert {row["method"] for row in rows} >= {"dense", *PRUNING_METHODS, *tuned} and set(ROW_COLUMNS) == set(COLUMNS)
+    assert "F = 15 GD steps" in printed
+
+
+@pytest.mark.parametrize("argv, parameter", [
+    (["--model", "missing.pt"], "--model file 'missing.pt' does not exist"),
+    (["--methods", "gfs,nope"], "methods: unknown method(s) nope"),
+    (["--compressions", "2,x"], "compressions must be comma-separated positive integers"),
+    (["--compressions", "64"], "compressions: 64 exceeds the model's width N = 24"),
+    (["--iterations", "0"], "argument --iterations"),
+    (["--finetune-steps", "0"], "argument --finetune-steps"),
+    (["--iterations", "1", "--methods", "imp-rewind", "--compressions", "2"], "--iterations must be at least 20"),
+    (["--task", "binary", "--m", "100"], "maps 64 inputs to 10 outputs, but --data digits has 64 inputs and 1 outputs"),
+])
+def test_bad_input_is_one_line_naming_the_parameter(user_model, tmp_path, capsys, argv, parameter):
+    path, _ = user_model
+    arguments = ["compare", "--model", str(path), "--data", "digits", "--m", "300", "--out", str(tmp_path / "out")]
+    status = main(arguments + argv) if argv[0] not in ("--iterations", "--finetune-steps") or len(argv) > 2 else None
+    if status is None:
+        with pytest.raises(SystemExit) as exit_info:
+            main(arguments + argv)
+        status = exit_info.value.code
+    error = capsys.readouterr().err
+    assert status == 2 and parameter in error and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_and_table_refuse_bad_values():
+    with pytest.raises(InputError, match="methods"):
+        CompareConfig(model="m.pt", methods="")
+    with pytest.raises(InputError, match="form"):
+        tradeoff_table([], "digits", form="html")
+
+
+# ------------------------------------------------------------------ a user's classifier (issue 22)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A 64-100-10 ReLU MLP trained with Adam and cross-entropy on digits X / 16 (logits, not one-hot)."""
+    from tests.sims.pruning.test_prune import train_classifier
+
+    data = load_dataset(name="digits", input_scaling="none")
+    with torch.random.fork_rng():
+        module = train_classifier([64, 100, 10], data.train_inputs, data.train_labels)
+    path = tmp_path_factory.mktemp("classifier") / "mlp.pt"
+    torch.save(module.state_dict(), path)
+    return path, module, data
+
+
+def test_gfs_compare_on_a_cross_entropy_classifier_matches_the_dense_network(classifier, tmp_path, capsys):
+    path, module, data = classifier
+    arguments = ["compare", "--model", str(path), "--data", "digits", "--methods", "gfs", "--compressions", "2"]
+    assert main(arguments + ["--out", str(tmp_path / "dense")]) == 0
+    printed = capsys.readouterr()
+    assert "--input-scaling none (scikit-learn's digits.data / 16" in printed.out
+    with torch.no_grad():
+        dense_accuracy = float((module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).argmax(1).numpy()
+                                == data.test_labels).mean())
+    assert "dense network (the baseline): train accuracy" in printed.out and f"{dense_accuracy:.3f}" in printed.out
+    assert "warning" not in printed.err
+    table = {(row["method"], row["n"]): row for row in
+             csv.DictReader(io.StringIO((tmp_path / "dense" / "tradeoff.csv").read_text()))}
+    assert float(table["dense", "100"]["test_accuracy"]) == pytest.approx(dense_accuracy)
+    assert float(table["dense", "100"]["train_loss"]) == pytest.approx(0, abs=1e-9)  # the loss against itself
+    assert float(table["gfs", "50"]["test_accuracy"]) >= 0.9 * dense_accuracy
+    # the one-hot squared-loss target on the same model: reported as such, and warned about in one line
+    assert main(arguments + ["--target", "labels", "--out", str(tmp_path / "labels")]) == 0
+    printed = capsys.readouterr()
+    assert "target labels: every method fits the data set's targets with the squared loss" in printed.out
+    warnings = [line for line in printed.err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1 and "gfs at n = 50: the pruned network is" in warnings[0] and "target 'dense'" in warnings[0]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--target", "labels-ce"], "target 'labels-ce' is not a target of gfs compare"),
+    (["--model", "{untrained}"], "near chance"),
+])
+def test_compare_refuses_a_model_at_chance_and_labels_ce(classifier, tmp_path, capsys, argv, fragment):
+    path, _, _ = classifier
+    torch.manual_seed(3)
+    untrained = tmp_path / "untrained.pt"
+    torch.save(torch.nn.Sequential(torch.nn.Linear(64, 40), torch.nn.ReLU(), torch.nn.Linear(40, 10)).state_dict(),
+               untrained)
+    argv = [a.replace("{untrained}", str(untrained)) for a in argv]
+    status = main(["compare", "--model", str(path), "--data", "digits", "--methods", "gfs", "--out",
+                   str(tmp_path / "out"), *argv])
+    error = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert status == 2 and len(error) == 1 and fragment in error[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_procedure_that_diverges_is_run_again_at_half_the_learning_rate(monkeypatch):
+    """The same rule for every procedure that trains: halve lr while GD fails (diverges, or ends
+    above the loss it started from), at most LR_HALVINGS times, and report the rate used
+    (train_lr); after that one diverged_lr row."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from sims.baselines import methods as baselines
+    from sims.baselines.methods import PruningProblem, PruningResult, neurons_of
+    from sims.pruning.compare import LR_HALVINGS, Split, tradeoff_rows
+    from sims.nets.model import init_network
+    from sims.nets.train import TrainConfig, TrainingDiverged
+
+    tried = []
+
+    def fragile(problem, n, below, ascend=False):
+        tried.append(problem.budget.lr)
+        if problem.budget.lr > below and not ascend:
+            raise TrainingDiverged("diverged")
+        end = 2.0 if problem.budget.lr > below else 0.5  # above (failed) or below the start's 1.0
+        return PruningResult(np.arange(n), neurons_of(problem.dense, np.arange(n)), train_steps=problem.budget.iterations,
+                             train_losses=(1.0, end))
+
+    X = torch.randn(12, 3, dtype=torch.float64)
+    Y = torch.randn(12, 2, dtype=torch.float64)
+    net = init_network(3, 8, 2, seed=0)
+    problem = PruningProblem(net, net, X, Y, TrainConfig(lr=1.0, iterations=5))
+    splits = {"train": Split(X, Y.numpy()), "test": Split(X, Y.numpy())}
+    every = [2.0 ** -k for k in range(LR_HALVINGS + 1)]
+    for below, ascend, expected in ((0.3, False, [1.0, 0.5, 0.25]), (0.3, True, [1.0, 0.5, 0.25]),
+                                    (1e-3, False, every), (1e-3, True, every)):
+        tried.clear()
+        spec = replace(baselines.PRUNING_METHODS["direct-gd"], function=lambda p, n: fragile(p, n, below, ascend))
+        monkeypatch.setitem(baselines.PRUNING_METHODS, "direct-gd", spec)
+        rows = tradeoff_rows(problem, ["direct-gd"], [2], splits, dataset="d", seed=0)
+        assert tried == expected
+        lr = [r["value"] for r in rows if r["metric"] == "train_lr"]
+        diverged = [r["value"] for r in rows if r["metric"] == "diverged_lr"]
+        assert (lr, diverged) == (([0.25], []) if below == 0.3 else ([], [1.0]))
+
+
+def test_deeper_networks_are_counted_and_compared_layer_by_layer(tmp_path, capsys):
+    from sims.pruning.compare import mlp_flops, mlp_parameters
+    from tests.sims.pruning.test_prune import train_classifier
+
+    for d, n, k, first, last in [(3, 4, 2, True, True), (5, 1, 3, False, False), (2, 6, 1, True, False)]:
+        assert mlp_flops((d, n, k), biases=[first, last]) == forward_flops(d, n, k, first_bias=first, output_bias=last)
+    data = load_dataset(name="digits", input_scaling="none")
+    with torch.random.fork_rng():
+        module = train_classifier([64, 64, 64, 10], data.train_inputs, data.train_labels)
+    assert mlp_parameters((64, 64, 64, 10), biases=[True] * 3) == sum(p.numel() for p in module.parameters())
+    torch.save(module.state_dict(), tmp_path / "deep.pt")
+    arguments = ["compare", "--model", str(tmp_path / "deep.pt"), "--data", "digits", "--compressions", "2"]
+    assert main(arguments + ["--methods", "gfs", "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "hidden layers 64-64" in printed and "dense network (the baseline)" in printed
+    table = {(row["method"], row["n"]): row for row in
+             csv.DictReader(io.StringIO((tmp_path / "out" / "tradeoff.csv").read_text()))}
+    with torch.no_grad():
+        dense_accuracy = float((module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).argmax(1).numpy()
+                                == data.test_labels).mean())
+    assert float(table["dense", "128"]["test_accuracy"]) == pytest.approx(dense_accuracy)
+    assert float(table["gfs", "64"]["width"]) <= 64
+    assert float(table["gfs", "64"]["test_accuracy"]) >= 0.85 * dense_accuracy
+    assert main(arguments + ["--methods", "snip", "--out", str(tmp_path / "snip")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "layer-wise selection methods gfs, gfs-norep, magnitude, random; got snip" in error[0]
+    assert not (tmp_path / "snip").exists()
