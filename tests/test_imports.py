@@ -90,6 +90,81 @@ def test_theory_never_imports_sims():
     assert not any(offending.values()), offending
 
 
+# The layers of sims/, lowest first. A module may import from its own subpackage and the ones
+# before it, never from one after it; theory/ sits below all of them. The package's own
+# __init__ and __main__ (the public surface and `python -m sims`) sit above every layer.
+LAYERS = ("foundations", "selection", "metrics", "plotting", "nets", "data", "baselines", "pruning", "results",
+          "experiments", "reporting", "cli")
+
+
+def layer_of(module: str) -> int:
+    """Position of a module in LAYERS (theory: -1; the top package sims itself: len(LAYERS));
+    a module of sims/ outside every layer raises, so a new subpackage must be placed."""
+    parts = module.split(".")
+    if parts[0] == "theory":
+        return -1
+    if len(parts) == 1:
+        return len(LAYERS)
+    if parts[1] == "__main__":
+        return len(LAYERS)
+    if parts[1] not in LAYERS:
+        raise ValueError(f"{module} is in no layer: add its subpackage to LAYERS")
+    return LAYERS.index(parts[1])
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every edge "a -> b" of the graph from a lower layer to a higher one."""
+    return sorted(f"{source} -> {target}" for source, targets in graph.items() for target in targets
+                  if layer_of(target) > layer_of(source))
+
+
+def test_upward_imports_finds_an_edge_that_points_up_and_accepts_downward_ones():
+    assert upward_imports({"sims.nets.model": {"sims.selection.engine", "sims.foundations.io", "theory.bounds"}}) == []
+    assert upward_imports({"sims.selection.engine": {"sims.nets.model"}}) == ["sims.selection.engine -> sims.nets.model"]
+    assert upward_imports({"theory.claims": {"sims.cli.commands"}}) == ["theory.claims -> sims.cli.commands"]
+    with pytest.raises(ValueError, match="no layer"):
+        layer_of("sims.newthing.module")
+
+
+def test_every_import_of_sims_points_down_the_layers():
+    graph = import_graph()
+    assert all(layer_of(name) is not None for name in graph)
+    assert upward_imports(graph) == []
+
+
+def function_local_imports(path: Path) -> list[str]:
+    """'line: module' for every import of a project module made inside a function or method
+    (an optional third-party dependency may be imported there; the project's own modules are
+    imported at the top, where the dependency graph can be read)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for inner in ast.walk(node):
+                names = ([inner.module or ""] if isinstance(inner, ast.ImportFrom) and inner.level == 0 else
+                         [alias.name for alias in inner.names] if isinstance(inner, ast.Import) else [])
+                found += [f"{inner.lineno}: {name}" for name in names if name.split(".")[0] in PACKAGES]
+    return sorted(set(found))
+
+
+def test_function_local_imports_finds_one(tmp_path):
+    source = tmp_path / "module.py"
+    source.write_text("import numpy\n\ndef f():\n    import matplotlib\n    from sims.nets import model\n")
+    assert function_local_imports(source) == ["5: sims.nets"]
+
+
+def test_no_module_imports_the_project_inside_a_function():
+    offending = {name: function_local_imports(path) for name, path in _modules().items()}
+    assert {name: lines for name, lines in offending.items() if lines} == {}
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_every_module_is_under_the_size_limit():
+    sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
+    assert {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES} == {}
+
+
 # One fresh interpreter imports each module with no module of the project loaded before it
 # (the project's entries of sys.modules are removed between imports; third-party packages stay
 # loaded, which only saves time): the same test as `python -c "import X"` for every X.

@@ -2,39 +2,55 @@
 
 Where a figure is drawn: an experiment's figures live in its module (``figures`` of its
 :class:`sims.experiments.record.Experiment` record), beside the rows and claims they show; this module
-holds only the pieces they share. matplotlib runs headless (Agg backend)."""
+holds only the pieces they share. matplotlib runs headless (Agg backend) and is loaded on the
+first figure drawn (:func:`pyplot`), so the module imports without the ``[plots]`` extra."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from sims.foundations.extras import require
-
-matplotlib = require("matplotlib", "drawing figures")
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from sims.foundations.io import atomic_write  # noqa: E402
-from sims.selection.engine import METHODS  # noqa: E402
+from sims.foundations.io import atomic_write
+from sims.selection.engine import METHODS
 
 __all__ = [
-    "METHOD_STYLE", "save_figure", "plot_loss_curve", "select_rows", "seed_band", "constant", "draw_band",
+    "pyplot", "METHOD_STYLE", "save_figure", "plot_loss_curve", "select_rows", "seed_band", "constant", "draw_band",
     "legend_below", "plain_log_labels", "save_both",
 ]
+
+
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend. matplotlib is the ``[plots]`` extra: this
+    module imports without it, and the first figure drawn (this call) names the extra when it is
+    missing (:class:`sims.foundations.errors.InputError`)."""
+    matplotlib = require("matplotlib", "drawing figures")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+def __getattr__(name: str):
+    """``plots.plt`` (and ``from sims.plotting.plots import plt``) is :func:`pyplot`, resolved
+    on first use so that importing this module needs no matplotlib."""
+    if name == "plt":
+        return pyplot()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def save_figure(figure, path: str | Path) -> None:
     """Save ``figure`` to ``path`` (format from the suffix) atomically and close it."""
     path = Path(path)
     atomic_write(path, lambda temporary: figure.savefig(temporary, format=path.suffix.lstrip("."), dpi=130, bbox_inches="tight"))
-    plt.close(figure)
+    pyplot().close(figure)
 
 
 def plot_loss_curve(losses, path: str | Path, title: str = "") -> None:
     """Training loss against GD step on a log y-axis."""
     losses = np.asarray(losses, dtype=np.float64)
-    figure, axis = plt.subplots(figsize=(5, 3.4))
+    figure, axis = pyplot().subplots(figsize=(5, 3.4))
     axis.semilogy(np.arange(losses.shape[0]), losses, color="C0")
     axis.set_xlabel("gradient-descent step")
     axis.set_ylabel("training loss  0.5 mean ||f(x) - y||²")
@@ -135,5 +151,5 @@ def save_both(figure, folder, stem) -> list[Path]:
         atomic_write(path, lambda temporary, p=path: figure.savefig(temporary, format=p.suffix[1:], dpi=130,
                                                                       bbox_inches="tight",
                                                                       metadata=metadata[p.suffix[1:]]))
-    plt.close(figure)
+    pyplot().close(figure)
     return paths

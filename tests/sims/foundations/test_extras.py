@@ -44,8 +44,11 @@ def test_the_features_that_need_an_extra_refuse_in_one_line_without_it(monkeypat
         monkeypatch.delitem(sys.modules, name)  # restored afterwards, as every entry below
     for package in EXTRAS:
         monkeypatch.setitem(sys.modules, package, None)
+    plots = importlib.import_module("sims.plotting.plots")  # imports without matplotlib
     with pytest.raises(MissingExtra, match=r"gfs-toolkit\[plots\]"):
-        importlib.import_module("sims.plotting.plots")
+        plots.pyplot()
+    with pytest.raises(MissingExtra, match=r"gfs-toolkit\[plots\]"):
+        plots.plt  # noqa: B018  (the lazy attribute the figures use)
     with pytest.raises(MissingExtra, match=r"gfs-toolkit\[mnist\]"):
         _read_only_pool.__wrapped__("mnist5k")  # past the cache, which may hold the pool already
     model = init_network(3, 4)
