@@ -46,7 +46,7 @@ network is the mean of the kept neurons' contributions, the same convention as
 problem's budget (learning rate, T = budget.iterations, loss form).
 
 Training cost: every result carries ``train_steps`` (GD steps after the checkpoint) and
-``train_flops`` (their FLOPs, :func:`gd_step_flops` at the width each step runs at); one-shot
+``train_flops`` (their FLOPs, :func:`sims.metrics.cost.gd_step_flops` at the width each step runs at); one-shot
 criteria carry 0 and 0 (their scoring is in ``cost``, not in the training FLOPs).
 
 Adding a method: one function ``(problem, n, **options) -> PruningResult`` and one line in
@@ -63,13 +63,14 @@ import numpy as np
 import torch
 
 from sims.foundations.errors import InputError
+from sims.metrics.cost import gd_step_flops
 from sims.nets.model import ACTIVATIONS, TwoLayerNet, init_network, neuron_features, preactivations, subnetwork
 from sims.nets.train import TrainConfig, epoch_batches, loss_and_gradients, train
 
 __all__ = [
     "PruningProblem", "PruningResult", "PruningMethod", "PRUNING_METHODS", "SECOND_DERIVATIVES", "REWIND_FRACTION",
     "neuron_magnitude", "snip_scores", "grasp_scores", "taylor_scores", "activation_scores", "top_indices",
-    "neurons_of", "prune_with", "gd_step_flops", "training_flops",
+    "neurons_of", "prune_with", "training_flops",
     "snip", "grasp", "snip_checkpoint", "grasp_checkpoint", "taylor", "activation", "imp_rewind", "rigl", "direct_gd",
 ]
 
@@ -119,7 +120,7 @@ class PruningResult:
     neurons regrown, GD steps of a dense run it had to make itself). path: for greedy selection,
     the n picks in order (the size-k subnetwork is the uniform mean of path[:k]); None otherwise.
     train_steps: GD steps run after the checkpoint (0 for a one-shot criterion); train_flops:
-    their exact FLOPs (:func:`gd_step_flops` at the width each step ran at; NaN for a budget
+    their exact FLOPs (:func:`sims.metrics.cost.gd_step_flops` at the width each step ran at; NaN for a budget
     that is not full-batch GD on both layers). train_losses: the training loss where the
     training at width n started and where it ended (IMP: its last round; RigL: its whole run),
     None for a one-shot criterion."""
@@ -277,32 +278,9 @@ def _steps(budget: TrainConfig, iterations: int) -> TrainConfig:
     return replace(budget, iterations=int(iterations), checkpoints=(), target_loss=None)
 
 
-def gd_step_flops(m: int, d: int, width: int, k: int, *, first_bias: bool, loss_form: str = "mean") -> int:
-    """Exact floating-point operations of one full-batch GD step of :func:`sims.nets.train.train`
-    (mode "both") on m examples at hidden width n = ``width``, input dimension d, K = ``k``
-    outputs. A product of an (a, b) and a (b, c) matrix counts a c (2b - 1); every elementwise
-    operation, activation and activation-derivative evaluation counts one. With s the output scale:
-
-    - forward: Z = X A^T  m n (2d - 1), + bias m n, act(Z) m n, act(Z) B  m K (2n - 1), times s
-      m K, minus Y m K;
-    - loss (recorded every step): squares m K, their sum m K - 1, times 0.5 one, / m one (mean form);
-    - backward: dL/df = E / m  m K (mean form), dL/dB = H^T (dL/df)  n K (2m - 1), times s n K,
-      (dL/df) B^T  m n (2K - 1), times s m n, act'(Z) m n, times act'(Z) m n,
-      dL/dA = (dL/dZ)^T X  n d (2m - 1), dL/dbias  n (m - 1);
-    - update: a multiplication and a subtraction per parameter, 2 (n d + n K [+ n]).
-    """
-    n, mean = width, loss_form == "mean"
-    forward = m * n * (2 * d - 1) + (m * n if first_bias else 0) + m * n + m * k * (2 * n - 1) + 2 * m * k
-    loss = m * k + (m * k - 1) + 1 + (1 if mean else 0)
-    backward = ((m * k if mean else 0) + n * k * (2 * m - 1) + n * k + m * n * (2 * k - 1) + 3 * m * n
-                + n * d * (2 * m - 1) + (n * (m - 1) if first_bias else 0))
-    update = 2 * (n * d + n * k + (n if first_bias else 0))
-    return forward + loss + backward + update
-
-
 def training_flops(problem: PruningProblem, width: int, steps: int) -> float:
     """FLOPs of ``steps`` GD steps of ``problem.budget`` at hidden width ``width`` on the problem's
-    training data (:func:`gd_step_flops`); NaN when the budget is not full-batch GD on both layers."""
+    training data (:func:`sims.metrics.cost.gd_step_flops`); NaN when the budget is not full-batch GD on both layers."""
     budget = problem.budget
     if budget.mode != "both" or budget.batch_size is not None:
         return math.nan

@@ -9,12 +9,12 @@ network is reported as tidy rows (one per method, n, seed and metric):
 - ``compression``: N / width; ``param_compression``: parameters of the dense network / of the
   pruned one (Blalock et al. 2020's compression ratio); ``params``: the pruned network's
   parameter count; ``flops``: exact FLOPs of its forward pass on one example
-  (:func:`forward_flops`); ``speedup``: the dense network's FLOPs / the pruned one's (the
+  (:func:`sims.metrics.cost.forward_flops`); ``speedup``: the dense network's FLOPs / the pruned one's (the
   theoretical speed-up);
 - ``train_loss``, ``test_loss`` (mean form ``0.5 mean_j ||f(x_j) - y_j||^2``) and, for labelled
   data, ``train_accuracy``, ``test_accuracy``;
 - ``train_steps``, ``train_flops``: GD steps run after the checkpoint and their exact FLOPs at
-  the width each step runs at (:func:`sims.baselines.methods.gd_step_flops`; 0 for a one-shot criterion);
+  the width each step runs at (:func:`sims.metrics.cost.gd_step_flops`; 0 for a one-shot criterion);
 - ``cost_<counter>``: the method's other deterministic cost counters (``cost_candidate_scores``:
   candidate-example loss evaluations of a greedy selection; ``cost_regrown``: neurons RigL
   regrew; ``cost_dense_steps``: a dense run IMP made itself);
@@ -53,12 +53,14 @@ import torch
 
 from sims.baselines.methods import PRUNING_METHODS, PruningProblem, prune_with
 from sims.foundations.errors import InputError
+from sims.metrics.cost import forward_flops, mlp_flops, mlp_parameters, parameter_count
+from sims.metrics.quality import accuracy, half_mean_squared_error
 from sims.nets.model import ACTIVATIONS, TwoLayerNet, forward, init_network, neuron_features
 
 __all__ = [
-    "COMPRESSIONS", "GREEDY_PATH_METHODS", "METHOD_STYLE", "Split", "parameter_count", "forward_flops",
+    "COMPRESSIONS", "GREEDY_PATH_METHODS", "METHOD_STYLE", "Split",
     "criterion_of", "tradeoff_rows", "tradeoff_table", "plot_tradeoff", "CompareConfig", "COMPARE_FIELDS",
-    "ROW_COLUMNS", "load_state_dict", "run_compare", "LAYERWISE_METHODS", "mlp_flops", "mlp_parameters",
+    "ROW_COLUMNS", "load_state_dict", "run_compare", "LAYERWISE_METHODS",
 ]
 
 COMPRESSIONS = (2, 4, 8, 16, 32)
@@ -88,21 +90,6 @@ class Split:
     labels: np.ndarray | None = None
 
 
-def parameter_count(input_dim: int, width: int, output_dim: int, *, first_bias: bool, output_bias: bool) -> int:
-    """Parameters of Linear(d, n) - activation - Linear(n, K): n d + n [b1] + K n + K [b2]."""
-    return width * input_dim + (width if first_bias else 0) + output_dim * width + (output_dim if output_bias else 0)
-
-
-def forward_flops(input_dim: int, width: int, output_dim: int, *, first_bias: bool, output_bias: bool) -> int:
-    """Exact floating-point operations of one example's forward pass, counting every
-    multiplication, addition and activation evaluation once: first layer n d multiplications and
-    n (d - 1) additions (+ n bias additions), n activations, second layer K n multiplications and
-    K (n - 1) additions (+ K bias additions)."""
-    first = width * input_dim + width * (input_dim - 1) + (width if first_bias else 0)
-    second = output_dim * width + output_dim * (width - 1) + (output_dim if output_bias else 0)
-    return first + width + second
-
-
 def criterion_of(labelled: bool) -> tuple[str, bool]:
     """(metric, higher is better) of n(eps): test accuracy for labelled data, else test loss."""
     return ("test_accuracy", True) if labelled else ("test_loss", False)
@@ -121,8 +108,6 @@ def _row(dataset, method, m, n, seed, metric, value, eps=None) -> dict:
 
 
 def _evaluate(network: TwoLayerNet, splits: dict, output_bias) -> dict[str, float]:
-    from sims.experiments.common import accuracy, half_mean_squared_error
-
     metrics = {}
     with torch.no_grad():
         for name, split in splits.items():
@@ -137,7 +122,6 @@ def _evaluate(network: TwoLayerNet, splits: dict, output_bias) -> dict[str, floa
 
 def _path_metric(problem: PruningProblem, method: str, n_max: int, split: Split, output_bias, metric: str) -> np.ndarray:
     """The criterion metric of the size-1 .. n_max subnetworks along a greedy method's path."""
-    from sims.experiments.common import accuracy, half_mean_squared_error
     from sims.selection.published_gfs import path_outputs
 
     indices = prune_with(method, problem, n_max).path
@@ -640,30 +624,14 @@ def _run_compare(config: CompareConfig, dataset, dataset_name: str, *, target: s
 LAYERWISE_METHODS = ("gfs", "gfs-norep", "magnitude", "random")
 
 
-def mlp_flops(widths, *, biases) -> int:
-    """Exact FLOPs of one example's forward pass through Linear layers of sizes ``widths`` = (d,
-    N_1, ..., N_L, K) with an activation after each hidden layer, counted as
-    :func:`forward_flops`; ``biases``: one bool per Linear layer."""
-    total = 0
-    for l, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-        total += fan_out * fan_in + fan_out * (fan_in - 1) + (fan_out if biases[l] else 0)
-        if l < len(widths) - 2:
-            total += fan_out  # the activations
-    return total
-
-
-def mlp_parameters(widths, *, biases) -> int:
-    """Parameters of Linear layers of sizes ``widths`` = (d, N_1, ..., N_L, K)."""
-    return sum(o * i + (o if biases[l] else 0) for l, (i, o) in enumerate(zip(widths[:-1], widths[1:])))
-
-
 def _run_compare_deep(config: CompareConfig, state: dict, dataset, dataset_name: str, target: str,
                       log: Callable[[str], None]) -> dict[str, Path]:
     """``gfs compare`` on nn.Sequential(Linear, act, ..., Linear) with L >= 2 hidden layers: each
     method of :data:`LAYERWISE_METHODS` keeps max(1, N_l // c) units of every hidden layer l
     (:func:`sims.pruning.prune.prune_network`, layer by layer). Rows as for two layers, with n the units
     asked over all hidden layers, width the units kept, compression the dense hidden units / width;
-    FLOPs and parameters of the whole stack (:func:`mlp_flops`, :func:`mlp_parameters`)."""
+    FLOPs and parameters of the whole stack (:func:`sims.metrics.cost.mlp_flops`,
+    :func:`sims.metrics.cost.mlp_parameters`)."""
     from sims.foundations.io import atomic_write
     from sims.pruning.layerwise import mlp_from_state_dict, outputs
     from sims.pruning.prune import compare_references, compare_warning, prune_network
@@ -710,7 +678,7 @@ def _run_compare_deep(config: CompareConfig, state: dict, dataset, dataset_name:
             inputs, labels = getattr(dataset, f"{split}_inputs"), getattr(dataset, f"{split}_labels")
             if len(inputs):
                 produced = outputs(network, inputs).double().cpu().numpy()
-                values[f"{split}_loss"] = float(0.5 * np.mean(np.sum((produced - reference) ** 2, axis=1)))
+                values[f"{split}_loss"] = half_mean_squared_error(produced, reference)
                 if labels is not None:
                     from sims.pruning.prune import network_metrics
 

@@ -33,6 +33,7 @@ import torch
 
 from sims.foundations.errors import InputError
 from sims.foundations.io import check_choice
+from sims.metrics.quality import accuracy, cross_entropy, half_mean_squared_error
 from sims.nets.model import ACTIVATIONS, TwoLayerNet, neuron_features, subnetwork
 from sims.selection.engine import Selection, select
 
@@ -243,29 +244,22 @@ def prune_state_dict_cross_entropy(state_dict: dict, inputs, labels, n: int, *,
     return small, picked
 
 
-def _predictions(outputs: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    if outputs.shape[1] == 1:  # one output: its sign picks the first (-) or second (+) class
-        return np.where(outputs[:, 0] > 0, classes[-1], classes[0])
-    return outputs.argmax(1)
-
-
 def network_metrics(outputs, labels=None, targets=None, reference=None) -> dict[str, float]:
-    """Metrics of outputs (m, K) in float64: ``accuracy`` (argmax, or the sign for K = 1, against
-    labels (m,)), ``cross_entropy`` (K > 1), ``labels_loss`` (0.5 mean ||f - y||^2 against targets
-    (m, K)), ``target_loss`` (the same against ``reference`` (m, K), the selection's target)."""
+    """Metrics of outputs (m, K) in float64: ``accuracy`` (argmax, or for K = 1 the sign picking
+    the smallest (-) or largest (+) label, against labels (m,)), ``cross_entropy`` (K > 1),
+    ``labels_loss`` (0.5 mean ||f - y||^2 against targets (m, K)), ``target_loss`` (the same
+    against ``reference`` (m, K), the selection's target). See :mod:`sims.metrics.quality`."""
     outputs = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
     metrics = {}
     if labels is not None and len(labels):
         labels = np.asarray(labels)
-        metrics["accuracy"] = float(np.mean(_predictions(outputs, np.unique(labels)) == labels))
+        classes = np.unique(labels)
+        metrics["accuracy"] = accuracy(outputs, labels, (classes[0], classes[-1]))
         if outputs.shape[1] > 1:
-            shifted = outputs - outputs.max(1, keepdims=True)
-            log_probabilities = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
-            metrics["cross_entropy"] = float(-np.mean(log_probabilities[np.arange(len(labels)), labels]))
+            metrics["cross_entropy"] = cross_entropy(outputs, labels)
     for name, values in (("labels_loss", targets), ("target_loss", reference)):
         if values is not None and len(values):
-            values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
-            metrics[name] = float(0.5 * np.mean(np.sum((outputs - values) ** 2, axis=1)))
+            metrics[name] = half_mean_squared_error(outputs, values)
     return metrics
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from sims.baselines.methods import gd_step_flops, prune_with
+from sims.baselines.methods import prune_with
+from sims.metrics.cost import gd_step_flops
 from sims.baselines.finetune_stage import (
     base_name, equal_flops_steps, equal_flops_view, finetune, finetuned_name, flops_name, is_one_shot,
 )

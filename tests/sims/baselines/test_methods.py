@@ -16,10 +16,11 @@ import pytest
 import torch
 
 from sims.baselines.methods import (
-    PRUNING_METHODS, PruningProblem, activation_scores, gd_step_flops, grasp_scores, prune_with, snip_scores,
+    PRUNING_METHODS, PruningProblem, activation_scores, grasp_scores, prune_with, snip_scores,
     taylor_scores,
 )
 from sims.foundations.errors import InputError
+from sims.metrics.cost import gd_step_flops
 from sims.nets.model import forward, init_network
 from sims.nets.train import TrainConfig, train
 
@@ -251,29 +252,6 @@ def ref_step_flops(problem, width):
     """One GD step's FLOPs on the problem's data, tanh with bias, mean loss, written out per operation."""
     (m, d), k = problem.inputs.shape, problem.targets.shape[1]
     return gd_step_flops(m, d, width, k, first_bias=problem.dense.first_bias is not None)
-
-
-def test_gd_step_flops_counts_the_products_of_a_step_and_one_op_per_element():
-    """The five matrix products against torch's flop counter (2abc per product, which counts an
-    addition more per output than a (2b - 1) count: one per output element); the rest by hand on
-    m = d = n = K = 1."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from sims.nets.train import loss_and_gradients
-
-    m, d, n, k = 7, 3, 5, 2
-    net = init_network(d, n, k, activation="relu", bias=True, seed=0)
-    X, Y = torch.randn(m, d, dtype=torch.float64), torch.randn(m, k, dtype=torch.float64)
-    with FlopCounterMode(display=False) as counter:
-        loss_and_gradients(net, X, Y)
-    products = counter.get_total_flops() - (m * n + m * k + n * k + m * n + n * d)  # to (2b - 1) per output
-    elementwise = gd_step_flops(m, d, n, k, first_bias=True) - products
-    # + bias, act, x s, - Y; squares, sum, 0.5, /m; /m; x s (dB); x s, act', x act' (dZ); dbias; update
-    assert elementwise == (m * n + m * n + m * k + m * k + m * k + (m * k - 1) + 2 + m * k + n * k
-                           + 3 * m * n + n * (m - 1) + 2 * (n * d + n * k + n))
-    # m = d = n = K = 1, no bias, sum loss: Z 1, act 1, f 1, x s 1, - Y 1 | square 1, 0.5 1 | dB 1, x s 1,
-    # dZ 1, x s 1, act' 1, x act' 1, dA 1 | update 2 x 2
-    assert gd_step_flops(1, 1, 1, 1, first_bias=False, loss_form="sum") == 5 + 2 + 7 + 4
 
 
 def test_rigl_drops_by_magnitude_and_grows_by_output_weight_gradient():

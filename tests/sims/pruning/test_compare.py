@@ -1,5 +1,5 @@
-"""sims.pruning.compare: the efficiency counts against literal counting, and `gfs compare` on a plain
-nn.Sequential state dict saved by a user, with its refusals of bad input."""
+"""sims.pruning.compare: `gfs compare` on a plain nn.Sequential state dict saved by a user, with its
+refusals of bad input (the counts it reports are tested in tests/sims/metrics/test_cost.py)."""
 
 from __future__ import annotations
 
@@ -11,69 +11,12 @@ import torch
 
 from sims.baselines.methods import PRUNING_METHODS
 from sims.cli.commands import main
-from sims.pruning.compare import ROW_COLUMNS, CompareConfig, forward_flops, parameter_count, tradeoff_table
+from sims.pruning.compare import ROW_COLUMNS, CompareConfig, tradeoff_table
 from sims.data.datasets import load_dataset
 from sims.foundations.errors import InputError
 from sims.experiments.runner import COLUMNS, read_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class CountingFloat:
-    """A number that counts the arithmetic done with it (one shared counter)."""
-
-    operations = 0
-
-    def __init__(self, value):
-        self.value = value
-
-    def _binary(self, other, op):
-        CountingFloat.operations += 1
-        return CountingFloat(op(self.value, other.value if isinstance(other, CountingFloat) else other))
-
-    def __add__(self, other):
-        return self._binary(other, lambda a, b: a + b)
-
-    def __mul__(self, other):
-        return self._binary(other, lambda a, b: a * b)
-
-
-def literal_forward(x, w1, b1, w2, b2):
-    """Linear-ReLU-Linear on one example, one operation at a time."""
-    hidden = []
-    for row, bias in zip(w1, b1 or [None] * len(w1)):
-        total = row[0] * x[0]
-        for weight, value in zip(row[1:], x[1:]):
-            total = total + weight * value
-        if bias is not None:
-            total = total + bias
-        CountingFloat.operations += 1  # the activation
-        hidden.append(CountingFloat(max(total.value, 0.0)))
-    outputs = []
-    for row, bias in zip(w2, b2 or [None] * len(w2)):
-        total = row[0] * hidden[0]
-        for weight, value in zip(row[1:], hidden[1:]):
-            total = total + weight * value
-        outputs.append(total + bias if bias is not None else total)
-    return outputs
-
-
-@pytest.mark.parametrize("d, n, k, first_bias, output_bias", [(3, 4, 2, True, True), (5, 1, 3, False, False),
-                                                               (2, 6, 1, True, False)])
-def test_flops_and_parameters_are_counted_literally(d, n, k, first_bias, output_bias):
-    def values(count):
-        return [CountingFloat(0.1 * (i + 1)) for i in range(count)]
-
-    w1 = [values(d) for _ in range(n)]
-    w2 = [values(n) for _ in range(k)]
-    b1, b2 = (values(n) if first_bias else None), (values(k) if output_bias else None)
-    CountingFloat.operations = 0
-    literal_forward(values(d), w1, b1, w2, b2)
-    assert forward_flops(d, n, k, first_bias=first_bias, output_bias=output_bias) == CountingFloat.operations
-    module = torch.nn.Sequential(torch.nn.Linear(d, n, bias=first_bias), torch.nn.ReLU(),
-                                 torch.nn.Linear(n, k, bias=output_bias))
-    assert parameter_count(d, n, k, first_bias=first_bias, output_bias=output_bias) == \
-        sum(p.numel() for p in module.parameters())
 
 
 @pytest.fixture(scope="module")
@@ -259,15 +202,11 @@ def test_a_procedure_that_diverges_is_run_again_at_half_the_learning_rate(monkey
 
 
 def test_deeper_networks_are_counted_and_compared_layer_by_layer(tmp_path, capsys):
-    from sims.pruning.compare import mlp_flops, mlp_parameters
     from tests.sims.pruning.test_prune import train_classifier
 
-    for d, n, k, first, last in [(3, 4, 2, True, True), (5, 1, 3, False, False), (2, 6, 1, True, False)]:
-        assert mlp_flops((d, n, k), biases=[first, last]) == forward_flops(d, n, k, first_bias=first, output_bias=last)
     data = load_dataset(name="digits", input_scaling="none")
     with torch.random.fork_rng():
         module = train_classifier([64, 64, 64, 10], data.train_inputs, data.train_labels)
-    assert mlp_parameters((64, 64, 64, 10), biases=[True] * 3) == sum(p.numel() for p in module.parameters())
     torch.save(module.state_dict(), tmp_path / "deep.pt")
     arguments = ["compare", "--model", str(tmp_path / "deep.pt"), "--data", "digits", "--compressions", "2"]
     assert main(arguments + ["--methods", "gfs", "--out", str(tmp_path / "out")]) == 0
@@ -279,6 +218,7 @@ def test_deeper_networks_are_counted_and_compared_layer_by_layer(tmp_path, capsy
         dense_accuracy = float((module(torch.as_tensor(data.test_inputs, dtype=torch.float32)).argmax(1).numpy()
                                 == data.test_labels).mean())
     assert float(table["dense", "128"]["test_accuracy"]) == pytest.approx(dense_accuracy)
+    assert float(table["dense", "128"]["params"]) == sum(p.numel() for p in module.parameters())
     assert float(table["gfs", "64"]["width"]) <= 64
     assert float(table["gfs", "64"]["test_accuracy"]) >= 0.85 * dense_accuracy
     assert main(arguments + ["--methods", "snip", "--out", str(tmp_path / "snip")]) == 2
