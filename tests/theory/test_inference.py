@@ -383,3 +383,44 @@ def test_log_slope_interval_is_student_t_on_k_minus_2_degrees_of_freedom():
     half = stats.t.ppf(0.975, m.size - 2) * result.stderr
     assert fits.b_log_low[0] == pytest.approx(result.slope - half, rel=1e-9)
     assert fits.b_log_high[0] == pytest.approx(result.slope + half, rel=1e-9)
+
+
+# ---------------------------------------------------------------- the t rule under skewed seeds, Holm, the p-value
+
+
+def test_skewed_seeds_widen_the_critical_value_and_keep_the_rate():
+    """Per-seed values with sample skewness about 1.9: the rule's critical value for "held below"
+    is the 97.5% point of the t statistic simulated under the gamma family of that skewness
+    (larger than Student's 2.776), so a t statistic of -3.5 is no longer "held"; independently
+    simulated gamma data at the threshold are held at most 2.5% + 4 SE of the time."""
+    values = np.array([0.0, 0.05, 0.1, 0.15, 2.0])
+    skew = inference.sample_skewness(values)
+    assert skew == pytest.approx(stats.skew(values, bias=False))
+    c_held, c_not_held = inference._skewed_critical_values(5, round(-skew, 3), 0.025, 0.025)
+    assert c_held > stats.t.ppf(0.975, 4) and c_not_held >= stats.t.ppf(0.975, 4)
+    shifted = values - values.mean() - 3.5 * values.std(ddof=1) / math.sqrt(5)  # t statistic -3.5 below 0
+    assert str(inference.t_outcomes(shifted, 0.0, "below")) == "held"
+    assert str(inference.t_outcomes(shifted, 0.0, "below", skew=skew)) == "indistinguishable"
+    rng = np.random.default_rng(123)
+    draws = inference.standard_draws(rng, (20000, 5), skew)
+    assert abs(float(stats.skew(draws.ravel())) - skew) < 0.1
+    held = np.mean(inference.t_outcomes(draws, 0.0, "below", skew=skew) == "held")
+    assert held <= 0.025 + 4 * math.sqrt(0.025 * 0.975 / 20000)
+    plain = np.mean(inference.t_outcomes(draws, 0.0, "below") == "held")
+    assert plain > 0.05  # what the plain t rule does under such noise
+
+
+def test_holm_rejections_by_hand():
+    # sorted p: 0.001 <= 0.025/4, 0.006 <= 0.025/3, 0.013 > 0.025/2: stop (0.3 is not reached)
+    assert inference.holm_rejections([0.013, 0.001, 0.3, 0.006]).tolist() == [False, True, False, True]
+    assert inference.holm_rejections([0.012, 0.001, 0.3, 0.006]).tolist() == [True, True, False, True]
+    assert inference.holm_rejections([0.0125, 0.0126]).tolist() == [True, True]
+    assert inference.holm_rejections([0.01251, 0.0126]).tolist() == [False, False]
+
+
+def test_t_p_value_against_scipy():
+    values = np.array([0.3, 0.1, 0.5, 0.2])
+    assert inference.t_p_value(values, 0.0, "below") == pytest.approx(
+        stats.ttest_1samp(values, 0.0, alternative="greater").pvalue, rel=1e-9)
+    assert inference.t_p_value(values, 0.0, "above") == pytest.approx(
+        stats.ttest_1samp(values, 0.0, alternative="less").pvalue, rel=1e-9)
