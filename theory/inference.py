@@ -84,27 +84,29 @@ class MeanInterval:
     count: int
 
 
-def t_interval(values, level: float = LEVEL) -> MeanInterval:
-    """Student-t interval of the mean of ``values`` (one per seed); infinite with one value."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        raise ValueError(f"t_interval needs at least one value, all finite; got {v.tolist()}")
-    mean = float(v.mean())
-    if v.size == 1:
-        return MeanInterval(mean, -math.inf, math.inf, math.nan, 1)
-    sd = float(v.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2.0, v.size - 1)) * sd / math.sqrt(v.size)
-    return MeanInterval(mean, mean - half, mean + half, sd, int(v.size))
-
-
 def t_bounds(values, level: float = LEVEL):
     """(mean, low, high) of the Student-t interval along the last axis of ``values``
-    (one data set of per-seed values per row; at least 2 values each)."""
+    (one data set of per-seed values per row; at least 2 values each): mean ± t_{(1+level)/2,
+    k-1} sd / sqrt(k) with sd the sample standard deviation (ddof 1) of the k values. The one
+    definition of the seed interval: :func:`t_interval` (one data set, as a record), the
+    verdicts and the figures' bands all compute it here."""
     v = np.asarray(values, dtype=np.float64)
     k = v.shape[-1]
     mean = v.mean(axis=-1)
     half = float(stats.t.ppf(0.5 + level / 2.0, k - 1)) * v.std(axis=-1, ddof=1) / math.sqrt(k)
     return mean, mean - half, mean + half
+
+
+def t_interval(values, level: float = LEVEL) -> MeanInterval:
+    """Student-t interval (:func:`t_bounds`) of the mean of ``values`` (one per seed, any shape,
+    all finite); infinite with one value. ValueError for no value or a value not finite."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError(f"t_interval needs at least one value, all finite; got {v.tolist()}")
+    if v.size == 1:
+        return MeanInterval(float(v.mean()), -math.inf, math.inf, math.nan, 1)
+    mean, low, high = t_bounds(v, level)
+    return MeanInterval(float(mean), float(low), float(high), float(v.std(ddof=1)), int(v.size))
 
 
 def sides(low, high, threshold: float, claimed: str) -> np.ndarray:

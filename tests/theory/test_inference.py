@@ -1,5 +1,6 @@
-"""theory.inference: Student-t intervals (one and batched), the symmetric three-way rule against a
-threshold, calibration of a rule by simulation, the growth-law fits and their decision, and the
+"""theory.inference: Student-t intervals (one and batched, one definition), the symmetric three-way
+rule against a threshold (and its skew-adjusted critical values), Holm's procedure, the one-sided
+p-value, calibration of a rule by simulation, the growth-law fits and their decision, and the
 seed bootstrap's row indices."""
 
 from __future__ import annotations
@@ -50,6 +51,28 @@ def test_t_bounds_equals_t_interval_data_set_by_data_set():
             assert mean[j] == pytest.approx(iv.mean, rel=EXACT)
             assert low[j] == pytest.approx(iv.low, rel=EXACT)
             assert high[j] == pytest.approx(iv.high, rel=EXACT)
+
+
+def test_t_interval_is_t_bounds_on_one_data_set_to_the_last_bit():
+    """One definition of the seed interval: t_interval's mean, low and high are t_bounds' own
+    numbers (exact equality, not a tolerance), at any level and with 2 to 30 seeds."""
+    rng = np.random.default_rng(8)
+    for k in (2, 3, 5, 30):
+        values = rng.gamma(0.5, 2.0, k)
+        for level in (0.95, 1 - 0.05 / 3, 0.8):
+            iv = inference.t_interval(values, level=level)
+            mean, low, high = inference.t_bounds(values, level=level)
+            assert (iv.mean, iv.low, iv.high, iv.count) == (float(mean), float(low), float(high), k)
+
+
+def test_the_seed_interval_is_student_t_not_normal():
+    """Five seeds: the 95% interval's half-width is t_{0.975, 4} = 2.776 standard errors, 42% wider
+    than the normal 1.96 (so a band drawn with 1.96 is about 30% narrower than the verdicts' interval)."""
+    values = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    iv = inference.t_interval(values)
+    se = values.std(ddof=1) / math.sqrt(5)
+    assert (iv.high - iv.mean) / se == pytest.approx(2.7764451051977987, rel=1e-12)
+    assert 1 - 1.96 / ((iv.high - iv.mean) / se) == pytest.approx(0.294, abs=0.001)
 
 
 def test_t_bounds_along_the_last_axis_of_a_3d_array():
