@@ -102,9 +102,9 @@ def test_strongest_competitor_every_outcome():
     assert verdict.outcome == "did not hold"
     two_seeds = competitor_rows({"snip": [-0.5, -0.6]}, seeds=2)
     assert pruned_beats_strongest_competitor(two_seeds, competitors=("snip",),
-                                                    metric="test_loss").outcome == "not testable"
+                                             metric="test_loss").outcome == "not testable"
     assert pruned_beats_strongest_competitor(beats_all, competitors=("grasp",),
-                                                    metric="test_loss").outcome == "not testable"
+                                             metric="test_loss").outcome == "not testable"
 
 
 def test_strongest_competitor_at_a_given_size():
@@ -139,7 +139,7 @@ def test_strongest_competitor_interval_is_bonferroni_over_k_and_did_not_hold_is_
     gaps = {"snip": [-0.5, -0.6, -0.55, -0.52, -0.58], "rigl": [0.05, 0.12, -0.01, 0.08, 0.1],
             "grasp": [-0.3, -0.31, -0.29, -0.33, -0.3]}
     verdict = pruned_beats_strongest_competitor(competitor_rows(gaps, seeds=5),
-                                                       competitors=tuple(gaps), metric="test_loss")
+                                                competitors=tuple(gaps), metric="test_loss")
     rigl = np.array(gaps["rigl"])
     low, high = stats.t.interval(1 - 0.05 / 3, 4, loc=rigl.mean(), scale=stats.sem(rigl))
     assert verdict.numbers["interval_level"] == pytest.approx(1 - 0.05 / 3)
@@ -165,7 +165,7 @@ def test_strongest_competitor_ties_every_competitor_did_not_hold_at_most_4_perce
         shared = rng.normal(0, 0.05, 5)
         gaps = {name: list(shared + rng.normal(0, 0.05, 5)) for name in names}
         verdict = pruned_beats_strongest_competitor(competitor_rows(gaps, seeds=5), competitors=tuple(names),
-                                                           metric="test_loss")
+                                                    metric="test_loss")
         outcomes.append(verdict.outcome)
         reported.append(verdict.false_not_held_rate)
     assert outcomes.count("did not hold") / 600 <= 0.04

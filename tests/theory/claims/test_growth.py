@@ -1,6 +1,7 @@
 """theory.claims.growth: the growth-law verdict on T*(m): every outcome and its reason, the floor
 T* = 0, censoring at the budget, the bootstrap gate, the calibration (T* simulated as measured,
-both error rates at the boundaries) and the rows wrapper."""
+both error rates at the boundaries) and the rows wrapper; and its steps one by one: which sizes
+enter, the points with censoring, the numbers and the sentence."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 
 from theory import inference
 from theory.claims import growth as growth_module
-from theory.claims.growth import (GROWTH_CALIBRATION_RESAMPLES, GROWTH_CHANGE_GRID, growth_decisions,
-                                  growth_law_verdict, pretraining_grows_logarithmically)
+from theory.claims.growth import (GROWTH_CALIBRATION_RESAMPLES, GROWTH_CHANGE_GRID, growth_decisions, growth_design,
+                                  growth_evidence, growth_law_verdict, growth_sizes, pretraining_grows_logarithmically)
 
 from tests.theory.claims.helpers import row
 
@@ -124,7 +125,7 @@ def test_growth_law_bootstrap_gate():
         values = 10 + 1.0 * np.log(m_points) + rng.normal(0, 0.6, m_points.size)
         base = inference.growth_outcomes(inference.growth_fits(m_points, values[:, None]))[0]
         final, agreement = growth_decisions(m_points, values[:, None], groups, False, 200,
-                                                    np.random.default_rng(trial))
+                                            np.random.default_rng(trial))
         if base == "held" and 0.5 < agreement[0] < inference.BOOTSTRAP_AGREEMENT:
             assert final[0] == "indistinguishable"
             found += 1
@@ -219,3 +220,81 @@ def test_growth_law_no_growth_is_a_verdict():
     constant = growth_law_verdict("c", MS, [[7.0] * 8 for _ in MS])
     assert constant.outcome == "did not hold"
     assert inference.FLAT_FRACTION == 0.1
+
+
+# ----------------------------------------------------------------------------- the steps of the verdict
+
+
+def test_growth_sizes_leaves_out_sizes_with_too_few_seeds_and_the_floor():
+    """Kept: >= 3 seeds, above the leading all-zero sizes, in ascending m whatever the given order;
+    seeds: the fewest at a kept size."""
+    ms = [10, 20, 30, 40, 50, 60, 70]
+    t = [[0.0] * 3, [0.0] * 4, [1.0, 2.0], [3.0, 4.0, 5.0], [5.0, 6.0, 7.0], [6.0, 7.0, 8.0, 9.0], [8.0, 0.0, 10.0]]
+    for order in (slice(None), slice(None, None, -1)):
+        sizes = growth_sizes(ms[order], t[order])
+        assert sizes.why_not_testable == "" and sizes.seeds == 3
+        assert [m for m, _ in sizes.kept] == [40, 50, 60, 70] and sizes.too_few == [30.0]
+        assert sorted(sizes.floor_sizes) == [10.0, 20.0] and sizes.floor_sizes == sorted(sizes.floor_sizes)
+    assert growth_sizes(ms, t).kept[-1][1].tolist() == [8.0, 0.0, 10.0]  # a zero above the floor is a measurement
+
+
+def test_growth_sizes_says_why_not_testable_and_on_how_many_seeds():
+    ms = [10, 20, 30, 40, 50]
+    t = [[0.0] * 3, [0.0] * 4, [1.0, 2.0], [3.0, 4.0, 5.0], [5.0, 6.0, 7.0]]
+    few = growth_sizes(ms[2:], t[2:])
+    assert few.why_not_testable == "2 size(s) with >= 3 seeds; need 4 (too few seeds at m = 30)" and few.seeds == 3
+    floor = growth_sizes(ms, t)
+    assert floor.why_not_testable.startswith("2 size(s) above the floor T* = 0; need 4 (at m = 10, 20 every seed")
+    assert floor.seeds == 3 and floor.floor_sizes == [10.0, 20.0]
+    zeros = growth_sizes(ms[:4], [[0.0] * 5] * 4)
+    assert zeros.why_not_testable.startswith("T* = 0 at every size and seed") and zeros.seeds == 5
+    assert growth_sizes([], []).seeds == 0
+
+
+def test_growth_design_enters_unreached_t_star_at_the_budget_or_the_largest_finite():
+    ms = [10, 20, 30, 40]
+    sizes = growth_sizes(ms, [[1.0, 2.0, 3.0], [2.0, math.inf, 4.0], [3.0, 4.0, 5.0], [5.0, 6.0, math.inf]])
+    design = growth_design(sizes, censor_at=50.0)
+    assert design.censored and design.censored_points == 2 and design.cap == 50.0
+    assert design.values.tolist() == [1, 2, 3, 2, 50, 4, 3, 4, 5, 5, 6, 50]
+    assert design.m_points.tolist() == [10] * 3 + [20] * 3 + [30] * 3 + [40] * 3
+    assert [g.tolist() for g in design.groups] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
+    assert (design.sizes, design.seeds) == (4, 3)
+    no_budget = growth_design(sizes)
+    assert no_budget.cap == 6.0 and no_budget.values[4] == 6.0 and no_budget.values[-1] == 6.0
+    finite = growth_design(growth_sizes(ms, [[1.0, 2.0, 3.0]] * 4), censor_at=50.0)
+    assert not finite.censored and finite.censored_points == 0 and finite.cap == 50.0
+    assert math.isnan(growth_design(growth_sizes(ms, [[math.inf] * 3] * 4)).cap)
+
+
+def test_growth_evidence_numbers_in_order_and_the_sentence():
+    sizes = growth_sizes(MS, growth(lambda m: 10 + 5 * np.log(m)))
+    design = growth_design(sizes)
+    fits = inference.growth_fits(design.m_points, design.values[:, None])
+    numbers, text = growth_evidence(sizes, design, fits, "held", 0.95, 200)
+    assert list(numbers) == ["sizes", "points", "censored_points", "log_a", "log_b", "log_b_low", "log_b_high",
+                             "exponent_c", "exponent_low", "exponent_high", "bic_sqrt_minus_log",
+                             "bic_linear_minus_log", "bootstrap_agreement", "floor_sizes"]
+    assert numbers["log_b"] == float(fits.b["log"][0]) and numbers["points"] == 56 and numbers["sizes"] == 7
+    assert numbers["bootstrap_agreement"] == 0.95 and numbers["floor_sizes"] == 0
+    assert text.startswith(f"T* ≈ {numbers['log_a']:.3g} + {numbers['log_b']:.3g} ln m (b in [")
+    assert text.endswith("95% of 200 seed resamples agree; 7 sizes × ≥8 seeds") and "because" not in text
+
+
+def test_growth_evidence_says_what_was_left_out_and_why_it_did_not_hold():
+    """Clauses in order: censored points, sizes with too few seeds, floor sizes, the rule that fired."""
+    t = [[0.0] * 4, [1.0, 2.0]] + [[7.0, 7.0, 7.0, math.inf]] + [[7.0] * 4] * 4
+    sizes = growth_sizes(list(MS), t)
+    design = growth_design(sizes, censor_at=9.0)
+    fits = inference.growth_fits(design.m_points, design.values[:, None])
+    numbers, text = growth_evidence(sizes, design, fits, "did not hold", 1.0, 50)
+    assert numbers["censored_points"] == 1 and numbers["floor_sizes"] == 1 and numbers["sizes"] == 5
+    tail = text.split("5 sizes × ≥4 seeds")[1]
+    assert tail == ("; 1 T* beyond the budget entered at 9 (lower bounds); sizes with < 3 seeds left out: 250"
+                    "; sizes with T* = 0 at every seed (the floor), left out: 100"
+                    + tail[tail.index("; did not hold because T* "):])
+    flat_sizes = growth_sizes(MS, [[7.0] * 8 for _ in MS])
+    flat_design = growth_design(flat_sizes)
+    flat_fits = inference.growth_fits(flat_design.m_points, flat_design.values[:, None])
+    _, flat = growth_evidence(flat_sizes, flat_design, flat_fits, "did not hold", 1.0, 200)
+    assert flat.endswith("; did not hold because T* hardly changes (flat)")

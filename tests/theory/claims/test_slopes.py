@@ -47,7 +47,7 @@ def test_inverse_square_fit_window_is_the_last_quarter_of_n():
     tail = gfs_inverse_square_rate(rate_rows([0, 0, 0], ns=ns, make=bent(-1.0, -2.0)))
     assert tail.outcome == "held" and "fit on n in [250, 1000]" in tail.summary
     assert gfs_inverse_square_rate(rate_rows([0, 0, 0], ns=ns, make=bent(-2.0, -1.0))
-                                          ).outcome == "did not hold"
+                                   ).outcome == "did not hold"
 
 
 def test_inverse_square_false_held_rate_at_the_threshold():
@@ -77,7 +77,7 @@ def test_fast_beyond_boundary_every_outcome():
     mixed = fast_beyond_boundary(phase_rows({4: [-2.5, -1.0, -1.4]}, {4: 300}))
     assert mixed.outcome == "indistinguishable"
     early = fast_beyond_boundary(phase_rows({4: [-2.0, -2.1, -1.9], 16: [-2.0, -2.0, -2.05]},
-                                                   {4: 300, 16: 1e6}))
+                                            {4: 300, 16: 1e6}))
     assert early.numbers["fast_before_boundary"] == 1
     assert fast_beyond_boundary(phase_rows({16: [-2.0] * 3}, {16: 1e6})).outcome == "not testable"
 

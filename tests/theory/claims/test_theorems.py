@@ -68,9 +68,9 @@ def test_p2_p3_p4_checks_hold_on_real_runs_and_catch_a_violation(interior_runs):
     # Inflate the curves past each bound: the check must say violated.
     p2_ratio, p3_ratio = p2.numbers["worst_ratio"], p3.numbers["worst_ratio"]
     assert gfs_excess_bound_check(_scaled(interior_runs, "gfs", "train_loss", 1.05 / p2_ratio)
-                                         ).outcome == "violated"
+                                  ).outcome == "violated"
     assert interior_bound_check(_scaled(interior_runs, "gfs", "excess_loss", 1.05 / p3_ratio)
-                                       ).outcome == "violated"
+                                ).outcome == "violated"
     # P4 is tight at n = 1 (h_1 <= h_1); slowing fw's later steps breaks it.
     slowed = [dict(r, value=r["value"] * (1.0 if r["n"] == 1 else 1e6)) if r["method"] == "fw" else r
               for r in interior_runs]

@@ -11,7 +11,8 @@ from scipy import stats
 
 from theory.claims.slopes import fast_beyond_boundary, gfs_inverse_square_rate, tail_slopes
 from theory.claims.t_rule import t_verdict
-from theory.claims.verdict import Verdict
+from theory.claims.verdict import Verdict, combine_groups, not_testable
+from theory.inference import Calibration
 
 from tests.theory.claims.helpers import phase_rows, rate_rows
 
@@ -80,3 +81,54 @@ def pair_part(rows, group):
     values = [s[1][0] for s in slopes]
     return t_verdict("x", values, -1.5, "", {}, effect=-2.0, null="", alternative="", groups=2) \
         if verdict else None
+
+
+def test_not_testable_is_one_group_none_of_it_tested():
+    verdict = not_testable("c", "2 seeds; need 3", 2, {"x": 1.0})
+    assert (verdict.outcome, verdict.summary, verdict.seeds, verdict.numbers, verdict.kind) == (
+        "not testable", "2 seeds; need 3", 2, {"x": 1.0}, "empirical")
+    assert (verdict.groups_tested, verdict.groups_total) == (0, 1) and verdict.false_held_rate is None
+    assert not_testable("c", "why").numbers == {} and not_testable("c", "why").seeds == 0
+
+
+def test_with_calibration_carries_both_rates_the_power_and_the_design():
+    calibration = Calibration(0.02, 0.8, 100, "the truth at 0", "it is -1", false_not_held_rate=0.01,
+                              effect_of_interest=-1.0)
+    verdict = Verdict("c", "held", "s", {"a": 1.0}, seeds=3).with_calibration(calibration)
+    assert (verdict.false_held_rate, verdict.false_not_held_rate, verdict.power) == (0.02, 0.01, 0.8)
+    assert verdict.effect_of_interest == -1.0 and verdict.calibration_replicates == 100
+    assert verdict.numbers == {"a": 1.0, "calibration_replicates": 100.0}
+    assert verdict.calibration_null == "the truth at 0" and (verdict.groups_tested, verdict.groups_total) == (1, 1)
+    assert verdict.calibration_note == ("false held 2.0%; false did not hold 1.0% if the truth at 0; power 80% if "
+                                        "it is -1 (100 simulations each)")
+    no_rate = Verdict("c", "held", "s").with_calibration(Calibration(0.02, 0.8, 100, "t", "e"))
+    assert "did not hold" not in no_rate.calibration_note and no_rate.false_not_held_rate is None
+
+
+def _part(outcome, false_held, false_not_held, power, seeds=3):
+    return Verdict("c", outcome, outcome, {"x": 1.0}, seeds=seeds, false_held_rate=false_held,
+                   false_not_held_rate=false_not_held, power=power, effect_of_interest=-2.0,
+                   calibration_null="the truth at -1.5", calibration_replicates=50, calibration_note=outcome)
+
+
+def test_combine_groups_on_constructed_verdicts():
+    """Outcome: did not hold if any group did not, held if all held, else indistinguishable; false
+    held the largest, false did not hold 1 - prod(1 - r), power the product; numbers per group."""
+    held = combine_groups("c", [_part("held", 0.01, 0.02, 0.9), _part("held", 0.03, 0.01, 0.8, seeds=5)])
+    assert held.outcome == "held" and held.seeds == 3 and held.summary == "held | held"
+    assert held.false_held_rate == 0.03 and held.false_not_held_rate == pytest.approx(1 - 0.98 * 0.99)
+    assert held.power == pytest.approx(0.72) and held.effect_of_interest == -2.0
+    assert held.numbers == {"x (group 1)": 1.0, "x (group 2)": 1.0} and (held.groups_tested, held.groups_total) == (2, 2)
+    assert held.calibration_null == "each of 2 groups at its boundary: the truth at -1.5"
+    assert held.calibration_replicates == 50 and held.calibration_note == "held | held"
+    assert combine_groups("c", [_part("held", 0.01, 0.02, 0.9)]).calibration_null == "the truth at -1.5"
+    assert combine_groups("c", [_part("held", 0, 0, 1), _part("indistinguishable", 0, 0, 1)]).outcome == \
+        "indistinguishable"
+    assert combine_groups("c", [_part("indistinguishable", 0, 0, 1), _part("did not hold", 0, 0, 1),
+                                _part("held", 0, 0, 1)]).outcome == "did not hold"
+    partly = combine_groups("c", [_part("held", 0.01, 0.02, 0.9), not_testable("c", "m=6: 1 seed")])
+    assert partly.outcome == "not testable" and (partly.groups_tested, partly.groups_total) == (1, 2)
+    assert partly.summary == "1 of 2 groups testable, and the claim names all: held; m=6: 1 seed"
+    assert partly.seeds == 3 and partly.false_held_rate is None
+    empty = combine_groups("c", [])
+    assert empty.outcome == "not testable" and empty.summary.endswith("no matching rows") and empty.seeds == 0
