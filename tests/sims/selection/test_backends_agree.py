@@ -27,6 +27,7 @@ from sims.nets.model import forward, init_network, neuron_features
 from sims.selection.engine import select
 from sims.selection.sharded import EXACT_METHODS, ArraySource, NetworkSource, chunked_select, sharded_select
 from tests.helpers import REFERENCE
+from tests.sims.selection.test_sharded import dask_client  # noqa: F401  (the 2-worker cluster fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -100,18 +101,6 @@ def _cases(problems):
                 marks = [pytest.mark.xfail(strict=True, reason="picks differ after convergence (issue 24 item 1)")] if failing else []
                 cases.append(pytest.param(problem, method, backend, marks=marks, id=f"{'-'.join(map(str, problem))}-{method}-{backend}"))
     return cases
-
-
-@pytest.fixture(scope="module")
-def dask_client():
-    """A local cluster of 2 workers (threads in this process: it starts in well under a second)."""
-    from dask.distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0")
-    client = Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
 
 
 def _assert_same_selection(expected, result, dtype: str):
