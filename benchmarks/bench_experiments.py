@@ -32,7 +32,9 @@ import time
 import torch
 from threadpoolctl import threadpool_limits
 
-from sims.experiments.runner import cell_key, get_experiment, rows_to_csv
+from sims.experiments.runner import get_experiment
+from sims.results.folder import cell_key
+from sims.results.rows import rows_to_csv
 
 CATEGORIES = ("training", "features", "selection", "geometry", "data & I/O", "experiment")
 MODULE_CATEGORIES = {

@@ -25,7 +25,8 @@ from sims.data.datasets import Dataset, DatasetConfig, load_dataset
 from sims.foundations.errors import InputError
 from sims.nets.model import TwoLayerNet, forward, init_network, load_model, neuron_features, save_model, subnetwork
 from sims.pruning.prune import prune_model, prune_sequential, prune_state_dict
-from sims.experiments.runner import load_results, run_experiment
+from sims.results.rows import load_results
+from sims.experiments.runner import run_experiment
 from sims.selection.engine import METHODS, Selection, SelectionRun, dense_loss, select, subnetwork_output
 from sims.nets.train import TrainConfig, TrainResult, train
 

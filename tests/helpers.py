@@ -19,7 +19,8 @@ def by_metric(rows, metric, **equal):
 
 def quiet_run(experiment: str, config, out):
     """Run an experiment through the runner without progress output; (results folder, its rows)."""
-    from sims.experiments.runner import load_results, run_experiment
+    from sims.experiments.runner import run_experiment
+    from sims.results.rows import load_results
 
     folder = run_experiment(experiment, config, out=out, progress=False, log=lambda text: None)
     return folder, load_results(folder)

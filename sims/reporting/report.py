@@ -11,7 +11,9 @@ from pathlib import Path
 
 from sims.foundations.errors import InputError
 from sims.foundations.io import atomic_write
-from sims.experiments.runner import config_from_mapping, get_experiment, load_results
+from sims.experiments.configs import config_from_mapping
+from sims.experiments.runner import get_experiment
+from sims.results.rows import load_results
 
 __all__ = ["load_config", "load_folder", "is_quick_preset", "write_figures", "verdict_record", "family_record",
            "family_line", "write_report", "readme_lines"]

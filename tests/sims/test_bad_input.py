@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from sims.cli.commands import main
-from sims.experiments.runner import CHECKSUMS, Experiment, read_rows, register, run_experiment
+from sims.experiments.runner import Experiment, register, run_experiment
+from sims.results.folder import CHECKSUMS
+from sims.results.rows import read_rows
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 import pytest
 
 from sims.reporting.report import write_figures
-from sims.experiments.runner import get_experiment, load_results, run_experiment
+from sims.experiments.runner import get_experiment, run_experiment
+from sims.results.rows import load_results
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from sims.experiments import pretraining
-from sims.experiments.runner import get_experiment, load_results, run_experiment
+from sims.experiments.runner import get_experiment, run_experiment
+from sims.results.rows import load_results
 from theory.claims import Verdict
 
 from tests.helpers import EXACT, REFERENCE, quiet_run

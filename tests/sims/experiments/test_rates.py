@@ -5,7 +5,8 @@ import json
 import pytest
 
 from sims.reporting.report import write_figures, write_report
-from sims.experiments.runner import get_experiment, load_results, run_experiment
+from sims.experiments.runner import get_experiment, run_experiment
+from sims.results.rows import load_results
 
 from tests.helpers import REFERENCE, ROUNDING
 

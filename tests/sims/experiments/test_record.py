@@ -15,6 +15,8 @@ import pytest
 import sims.experiments.record
 from sims.experiments.record import Experiment
 from sims.experiments import EXPERIMENTS
+from sims.experiments.runner import experiments
+from sims.results.folder import cell_key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,8 +96,6 @@ def test_every_experiment_is_a_record_named_by_its_key(key):
 
 @pytest.mark.parametrize("key", list(EXPERIMENTS))
 def test_every_quick_preset_is_a_config_with_json_able_cells(key):
-    from sims.experiments.runner import cell_key
-
     experiment = EXPERIMENTS[key]
     quick = experiment.quick()
     assert isinstance(quick, experiment.config_class)
@@ -110,6 +110,4 @@ def test_every_quick_preset_is_a_config_with_json_able_cells(key):
 
 
 def test_the_runner_lists_the_toolkit_experiments_first_in_their_order():
-    from sims.experiments.runner import experiments
-
     assert list(experiments())[: len(EXPERIMENTS)] == list(EXPERIMENTS)

@@ -11,13 +11,9 @@ import time
 import pytest
 
 from sims.cli.commands import main
-from sims.experiments.runner import (
-    config_from_mapping,
-    config_hash,
-    non_default_fields,
-    read_rows,
-    run_experiment,
-)
+from sims.experiments.runner import run_experiment
+from sims.results.folder import config_hash, results_folder
+from sims.results.rows import read_rows
 
 TOY_MODULE = textwrap.dedent(
     '''
@@ -64,19 +60,6 @@ def toy(tmp_path, monkeypatch):
     module = importlib.import_module("toy_experiment")
     importlib.reload(module)
     return module
-
-
-def test_config_hash_uses_only_non_default_fields(toy):
-    default, changed = toy.ToyConfig(), toy.ToyConfig(cells=5)
-    assert non_default_fields(default) == {} and non_default_fields(changed) == {"cells": 5}
-    assert config_hash(default) != config_hash(changed)
-    assert config_hash(changed) == config_hash(toy.ToyConfig(cells=5))
-
-
-def test_config_from_mapping_rejects_unknown_keys(toy):
-    assert config_from_mapping(toy.ToyConfig, {"cells": 2}).cells == 2
-    with pytest.raises(ValueError, match="unknown config key.*valid: cells, pause, seed"):
-        config_from_mapping(toy.ToyConfig, {"cels": 2})
 
 
 def test_rerun_skips_finished_cells_and_reproduces_rows(toy, tmp_path):
@@ -185,7 +168,7 @@ def test_experiments_sharing_one_cluster_give_the_rows_of_separate_runs(tmp_path
 def test_a_refused_folder_stops_every_experiment_before_any_work(toy, tmp_path):
     """run_experiments checks every folder before submitting anything: a foreign folder for the
     second request raises, and the first request's new folders are removed again."""
-    from sims.experiments.runner import results_folder, run_experiments
+    from sims.experiments.runner import run_experiments
 
     foreign = results_folder(tmp_path / "out", "toy", toy.ToyConfig(cells=2))
     (foreign / "cells").mkdir(parents=True)
@@ -229,24 +212,6 @@ def test_unwritable_output_folder_is_reported(tmp_path, capsys):
     assert main(["run", "exponential", "--quick", "--out", str(target)]) == 2
     error = capsys.readouterr().err
     assert f"--out '{target}' cannot be" in error and ("not writable" in error or "is a file" in error)
-
-
-def test_eps_column_round_trips_and_old_files_without_it_still_load(tmp_path):
-    from sims.experiments.common import tidy_row
-    from sims.experiments.runner import rows_to_csv
-
-    plain = tidy_row("d", "gfs", 10, None, 0, "subnet_loss", 0.5, 3)
-    assert "eps" not in plain  # rows of experiments without a criterion are unchanged
-    rows = [dict(plain, experiment="e"), dict(tidy_row("d", "gfs", 10, None, 0, "pretrain_steps", float("inf"),
-                                                       eps=0.02), experiment="e")]
-    path = tmp_path / "rows.csv"
-    path.write_text(rows_to_csv(rows))
-    back = read_rows(path)
-    assert [r["eps"] for r in back] == [None, 0.02] and back[1]["value"] == float("inf")
-    old = tmp_path / "old.csv"  # a rows.csv written before the eps column existed
-    old.write_text("experiment,dataset,method,m,n,seed,metric,value,step\ne,d,gfs,10,,0,V,1.5,2\n")
-    (row,) = read_rows(old)
-    assert row["eps"] is None and row["value"] == 1.5 and row["step"] == 2 and row["n"] is None
 
 
 def test_folder_written_before_a_defaulted_field_existed_still_resumes(toy, tmp_path):

@@ -4,7 +4,8 @@ reaches what greedy on the table reaches, the check catches a tampered row, figu
 import pytest
 
 from sims.reporting.report import write_figures
-from sims.experiments.runner import get_experiment, load_results, run_experiment
+from sims.experiments.runner import get_experiment, run_experiment
+from sims.results.rows import load_results
 from sims.experiments.submodularity import ACHIEVED, GAMMA, GAMMA_BOUND, GAMMA_PLUS, GUARANTEED, METHODS, OPTIMUM, instance
 from tests.helpers import REFERENCE, by_metric
 

@@ -9,7 +9,8 @@ import pytest
 from sims.pruning.compare import forward_flops, parameter_count
 from sims.foundations.errors import InputError
 from sims.experiments import tradeoff
-from sims.experiments.runner import get_experiment, load_results, run_experiment
+from sims.experiments.runner import get_experiment, run_experiment
+from sims.results.rows import load_results
 from theory.claims import Verdict
 
 from tests.helpers import EXACT, by_metric, quiet_run

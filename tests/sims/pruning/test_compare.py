@@ -14,7 +14,8 @@ from sims.cli.commands import main
 from sims.pruning.compare import ROW_COLUMNS, CompareConfig, tradeoff_table
 from sims.data.datasets import load_dataset
 from sims.foundations.errors import InputError
-from sims.experiments.runner import COLUMNS, read_rows
+from sims.results.rows import read_rows
+from sims.results.schema import COLUMNS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,0 +1,22 @@
+"""The tidy-row schema: the columns every result row has, and the one row filter.
+
+A row is a dict with (some of) the :data:`COLUMNS`; a column it lacks is empty. Every
+experiment, ``gfs compare`` and the report read and write rows with these columns only."""
+
+from __future__ import annotations
+
+__all__ = ["COLUMNS", "INTEGER_COLUMNS", "REQUIRED_COLUMNS", "select_rows"]
+
+# ``eps`` is the criterion a row was measured against (E3's T*(eps) rows, E5's n(eps)); empty for
+# the other rows. Folders written before the column existed still load (eps None).
+COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step", "eps")
+#: Columns read back as int (or None when empty); value and eps are floats.
+INTEGER_COLUMNS = ("m", "n", "seed", "step")
+#: Columns every rows file must have.
+REQUIRED_COLUMNS = ("experiment", "method", "metric", "value")
+
+
+def select_rows(rows, **equal) -> list[dict]:
+    """The rows whose columns equal the given values, in their order (``eps=None`` keeps the rows
+    without an eps; a column a row lacks counts as None)."""
+    return [row for row in rows if all(row.get(key) == value for key, value in equal.items())]
