@@ -1,110 +1,246 @@
-"""Time the selection engine against the memory floor and against a naive reference.
+"""What a user waits for: the whole ``select`` call over (n + 1) floor passes, set-up included,
+for every feature layout, at 1 and 2 threads and at the engine's default.
 
-    python benchmarks/bench_select.py --threads 1      # the tables in BENCHMARKS.md (about 5 min, 4 GiB)
-    python benchmarks/bench_select.py --threads 2 --load 1   # 2 threads with one core kept busy
-    python benchmarks/bench_select.py --quick          # small sizes, under a minute
-    git show REV:sims/selection/engine.py > /tmp/select_REV.py
-    python benchmarks/bench_select.py --baseline /tmp/select_REV.py   # old and new engine, interleaved
+    python benchmarks/bench_select.py                  # the tables in BENCHMARKS.md (~4 min, ~1.3 GiB)
+    python benchmarks/bench_select.py --quick          # m = 1000, N = 4000, n = 20 (seconds)
+    python benchmarks/bench_select.py --layouts factored --methods gfs --threads default
+    python benchmarks/bench_select.py --full-k         # the (m, N, K) layout at m = 5000, K = 10 (3.7 GiB)
+    python benchmarks/bench_select.py --naive          # also the naive GFS reference (~25 s)
 
-Memory floor: the time of one matrix-vector product over the (N, m*K) feature matrix, i.e.
-reading the features once (median of five before and five after the methods). A method's
-per-step time is measured by differencing, (time(n = long) - time(n = short)) / (long - short)
-with medians over repeats, so one-off set-up (validation, norms) is excluded.
+Layouts, all float32, m = 5000 samples, N = 20000 neurons (400 MB each, made one at a time):
 
-Tables:
-1. m = 5000, N = 20000, K = 1 and 10 (3.7 GiB float32): gfs, herding, fw, fcfw, steps 2 -> 10.
-2. MNIST-sized rows (m = 4000, K = 10, so D = m*K = 40,000; N = 1000, the E1 mnist5k cell):
-   fw and fcfw over steps 100 -> 300, where fcfw's support grows to ~300 neurons and its extra
-   work per new neuron (a Gram column and the output, two float64 passes over the support)
-   is largest; greedy-opt at N = 100, steps 10 -> 40 (its cost is one simplex solve per
-   candidate, so it is meant for small N).
-3. Naive reference: GFS that scores every candidate by recomputing the candidate subnetwork's
-   output (the mean of its neurons) and loss from scratch, as a forward pass per candidate does.
+- ``C``: an (m, N) numpy array in C order (what ``np.save`` of a features matrix gives and
+  ``gfs select --features F.npy`` reads);
+- ``F``: the same array in Fortran order;
+- ``toolkit``: the (m', N, K) view of an (N, m', K)-contiguous buffer that
+  ``sims.nets.model.neuron_features`` returns, K = 10 and m' = m / K, so D = m' K = m and the
+  bytes equal the other layouts' (``--full-k``: m' = m, 10 times the bytes);
+- ``factored``: a two-layer network's features in factored form, hidden activations H (m, N)
+  and second layer B (N, K = 10), d = 50 inputs: ``select(Factored(H, B, c), ...)`` where the
+  engine has it (``sims.selection.sources.Factored``), else the chunked engine on the network
+  with cached activations (``chunked_select(NetworkSource(...), cache=True)``, the factored form
+  the engine had before), else the row is skipped with a note. Its floor is one pass over H.
 
-``--baseline FILE`` loads another version of sims/selection/engine.py (e.g. from ``git show``) and times it
-interleaved with the current engine on the same arrays, so their ratio comes from one run.
-``--load L`` keeps L other processes spinning during the measurement (one core busy elsewhere,
-as on a shared machine). Prints markdown tables.
+Per layout and method (gfs, herding, fw, fcfw; n = 60) and thread setting (1, 2, default):
+
+- **whole call**: seconds of ``select(features, target, n, method)``, everything included;
+  **whole / (n+1) floors**: that over (n + 1) floor passes (a norms pass and n score passes is the
+  least a method can read): the issue-27 target is <= 1.2 (gfs, herding, fw), <= 1.5 (fcfw);
+- **per step**: (whole(n) - whole(2)) / (n - 2), set-up excluded, and **step / floor**;
+- **fixed**: whole(n) - n x per step, the set-up (validation, a copy if any, the norms pass).
+
+The **floor** is one GEMV over the same array (for ``factored``: a GEMV over H, one read of H;
+the header also gives H^T R with R (m, K), the step's product, which at K = 10 does 10 times a
+GEMV's arithmetic), the fastest of torch at 1 and 2 threads, median of 5 each. The **bandwidth floor** is the
+array's bytes over the machine's read bandwidth (``torch.sum`` over the C array, the fastest of 1
+and 2 threads): the least any pass can take.
+
+Threads: if ``select`` takes ``threads=`` (the engine chooses by default), the rows pass
+``threads=1``, ``threads=2`` and nothing ("default"); otherwise the rows set torch's thread count
+(1, 2, and torch's own default). The header says which.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import multiprocessing
-import os
+import inspect
+import math
 import statistics
-import sys
 import time
 
 import numpy as np
 import torch
 
-from sims.selection.engine import select
+from sims.selection import engine
 
-FAST_METHODS = ("gfs", "herding", "fw", "fcfw")
-
-
-def timed(function, repeats=1) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+METHODS = ("gfs", "herding", "fw", "fcfw")
+LAYOUTS = ("C", "F", "toolkit", "factored")
+TARGETS = {"gfs": 1.2, "herding": 1.2, "fw": 1.2, "fcfw": 1.5}
+OUTPUTS, INPUT_DIM = 10, 50
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
 
 
-def make_features(m: int, width: int, outputs: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """An (m, N, K) float32 view of an (N, m, K)-contiguous buffer (the layout of
-    sims.nets.model.neuron_features) and a target (m, K): the dense mean plus noise."""
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def median_time(function, repeats: int = 5) -> float:
+    function()
+    return statistics.median(timed(function) for _ in range(repeats))
+
+
+def select_takes_threads() -> bool:
+    return "threads" in inspect.signature(engine.select).parameters
+
+
+def with_threads(setting, call):
+    """Run ``call(kwargs)`` at a thread setting (1, 2 or 'default'); returns its result."""
+    if select_takes_threads():
+        return call({} if setting == "default" else {"threads": setting})
+    previous = torch.get_num_threads()
+    torch.set_num_threads(TORCH_DEFAULT_THREADS if setting == "default" else setting)
+    try:
+        return call({})
+    finally:
+        torch.set_num_threads(previous)
+
+
+def at_threads(count: int, function) -> float:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        return median_time(function)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def gemv_floor(matrix: torch.Tensor) -> tuple[float, dict]:
+    """Seconds of the fastest median GEMV ``matrix @ v`` (neuron-major (N, D) view) at 1 and 2
+    threads, and each count's median."""
+    vector = torch.randn(matrix.shape[1], dtype=matrix.dtype)
+    by_count = {count: at_threads(count, lambda: torch.mv(matrix, vector)) for count in (1, 2)}
+    return min(by_count.values()), by_count
+
+
+def bandwidth(array: torch.Tensor) -> float:
+    """Bytes per second of the fastest read of ``array`` (torch.sum, 1 and 2 threads)."""
+    seconds = min(at_threads(count, lambda: torch.sum(array)) for count in (1, 2))
+    return array.numel() * array.element_size() / seconds
+
+
+# ---------------------------------------------------------------------------------------
+# Layouts: each returns (label, features for select, target, neuron-major matrix for the floor,
+# bytes read per pass, a runner(n, method, kwargs) -> Selection, note)
+
+
+def dense_problem(m: int, width: int, seed: int):
+    """An (m, N) float32 C-order numpy array (neurons differ in their mean) and a target (m,)."""
     generator = torch.Generator().manual_seed(seed)
-    buffer = torch.randn(width, m, outputs, generator=generator)
-    buffer += torch.randn(width, 1, outputs, generator=generator)  # neurons differ in their mean
-    dense = buffer.mean(0)
-    target = dense + 0.5 * torch.randn(m, outputs, generator=generator)
-    return buffer.permute(1, 0, 2), target
+    features = torch.randn(m, width, generator=generator)
+    features += torch.randn(1, width, generator=generator)
+    target = features.mean(1, dtype=torch.float64) + 0.5 * torch.randn(m, generator=generator, dtype=torch.float64)
+    return features.numpy(), target.numpy()
 
 
-def floor_gemv(features: torch.Tensor) -> float:
-    """Seconds of one GEMV over the (N, m*K) features (median of five)."""
-    width = features.shape[1]
-    matrix = features.permute(1, 0, 2).reshape(width, -1)  # a view for this layout
-    vector = torch.randn(matrix.shape[1])
-    torch.mv(matrix, vector)
-    return timed(lambda: torch.mv(matrix, vector), repeats=5)
+def layout_c(m, width, seed, full_k):
+    features, target = dense_problem(m, width, seed)
+    matrix = torch.from_numpy(features).t()
+    return "(m, N) C order", features, target, matrix, features.nbytes, None, ""
 
 
-def per_step(engines: dict, features, target, method: str, short: int, long: int, repeats: int) -> dict:
-    """{engine name: seconds per step between n = short and n = long}, the engines interleaved."""
-    times = {name: {short: [], long: []} for name in engines}
-    for _ in range(repeats):
-        for n in (short, long):
-            for name, engine in engines.items():
-                times[name][n].append(timed(lambda: engine(features, target, n, method)))
-    return {name: max(statistics.median(t[long]) - statistics.median(t[short]), 0.0) / (long - short)
-            for name, t in times.items()}
+def layout_f(m, width, seed, full_k):
+    features, target = dense_problem(m, width, seed)
+    features = np.asfortranarray(features)
+    matrix = torch.from_numpy(features).t()
+    return "(m, N) Fortran order", features, target, matrix, features.nbytes, None, ""
 
 
-def traffic_bound(method: str, features, target, short: int, long: int) -> float:
-    """The least step / floor a method can reach while keeping its float64 bits: the bytes it must
-    read per step between n = short and n = long over the bytes of one read of the features.
+def layout_toolkit(m, width, seed, full_k):
+    rows = m if full_k else max(1, m // OUTPUTS)
+    generator = torch.Generator().manual_seed(seed)
+    buffer = torch.randn(width, rows, OUTPUTS, generator=generator)
+    buffer += torch.randn(width, 1, OUTPUTS, generator=generator)
+    target = buffer.mean(0, dtype=torch.float64) + 0.5 * torch.randn(rows, OUTPUTS, generator=generator, dtype=torch.float64)
+    features = buffer.permute(1, 0, 2)
+    matrix = buffer.view(width, -1)
+    label = f"(m, N, K) toolkit, m={rows}, K={OUTPUTS}"
+    return label, features, target, matrix, buffer.numel() * 4, None, ""
 
-    gfs, herding and fw read the features once per step (bound 1). fcfw, when step k's vertex is
-    new, also reads its float64 support rows twice (the Gram column over the |S| rows, the output
-    over |S| + 1) and writes the new row: 8 D (2|S| + 2) bytes, with |S| the distinct picks
-    before step k. greedy-opt: one float64 pass over all N rows per new neuron (8 N D bytes)."""
-    if method in ("gfs", "herding", "fw"):
-        return 1.0
-    m, width, outputs = features.shape
-    dim, floor_bytes = m * outputs, width * m * outputs * features.element_size()
-    indices = select(features, target, long, method).indices
-    extra = 0.0
-    chosen = set(indices[:short].tolist())  # the support before step k: the distinct earlier picks
-    for k in range(short, long):
-        if indices[k] not in chosen:
-            extra += 8 * dim * (2 * len(chosen) + 2) if method == "fcfw" else 8 * width * dim
-            chosen.add(int(indices[k]))
-    return 1.0 + extra / ((long - short) * floor_bytes)
+
+def factored_entry():
+    """(name, make(model, inputs, targets) -> (features for select or None, runner or None)) of the
+    engine's factored network features at this commit, or (None, reason)."""
+    try:
+        from sims.selection.sources import Factored
+    except ImportError:
+        Factored = None
+    if Factored is not None:
+        try:
+            from sims.nets.features import neuron_factors
+        except ImportError:
+            neuron_factors = None
+        if neuron_factors is not None:
+            def make(model, inputs, targets):
+                hidden, second, scale = neuron_factors(model, inputs)
+                return Factored(hidden, second, scale), hidden, None
+            return "select(Factored(H, B, c))", make
+    try:
+        from sims.selection.sharded import NetworkSource, chunked_select
+    except ImportError:
+        return None, "no factored entry (sims.selection.sources.Factored) nor chunked NetworkSource at this commit"
+    from sims.nets.model import hidden_activations
+
+    def make(model, inputs, targets):
+        source = NetworkSource(model, inputs, targets)
+        hidden = hidden_activations(model, inputs)
+
+        def runner(n, method, kwargs):
+            return chunked_select(source, n, method, cache=True, **kwargs)
+        return None, hidden, runner
+    return "chunked_select(NetworkSource, cache=True) (no Factored entry at this commit)", make
+
+
+def layout_factored(m, width, seed, full_k):
+    from sims.nets.model import forward, init_network
+
+    name, make = factored_entry()
+    if name is None:
+        return None, None, None, None, None, None, make
+    model = init_network(INPUT_DIM, width, OUTPUTS, seed=seed, dtype="float32")
+    generator = torch.Generator().manual_seed(seed + 1)
+    inputs = torch.randn(m, INPUT_DIM, generator=generator, dtype=torch.float64) / math.sqrt(INPUT_DIM)
+    targets = forward(init_network(INPUT_DIM, 20, OUTPUTS, seed=seed + 2), inputs)
+    inputs = inputs.float()
+    features, hidden, runner = make(model, inputs, targets)
+    hidden = torch.as_tensor(hidden)
+    return (f"factored network, K={OUTPUTS}, d={INPUT_DIM}: {name}", features, targets, hidden, hidden.numel() * hidden.element_size(),
+            runner, "")
+
+
+BUILDERS = {"C": layout_c, "F": layout_f, "toolkit": layout_toolkit, "factored": layout_factored}
+
+
+def gemm_floor(hidden: torch.Tensor) -> float:
+    """Seconds of H^T R for R (m, K): a step's scores of the factored form in one product (2 m N K
+    flops, so on few cores it can be bound by arithmetic rather than by the read of H); the
+    fastest median at 1 and 2 threads."""
+    residual = torch.randn(hidden.shape[0], OUTPUTS, dtype=hidden.dtype)
+    return min(at_threads(count, lambda: hidden.t() @ residual) for count in (1, 2))
+
+
+def measure_layout(key, m, width, n, short, methods, settings, seed, full_k, machine_bandwidth) -> list[str]:
+    label, features, target, matrix, nbytes, runner, note = BUILDERS[key](m, width, seed, full_k)
+    if label is None:
+        return [f"| {key} | skipped: {note} |"]
+    floor, by_count = gemv_floor(matrix.t() if key == "factored" else matrix)  # factored: a GEMV over H
+    band = nbytes / machine_bandwidth
+    gemm = f"; H^T R with R (m, {OUTPUTS}): {gemm_floor(matrix) * 1e3:.1f} ms" if key == "factored" else ""
+    header = (f"\n**{label}**: {nbytes / 2**20:.0f} MiB read per pass; floor {floor * 1e3:.1f} ms "
+              f"(1 thread {by_count[1] * 1e3:.1f}, 2 threads {by_count[2] * 1e3:.1f}); bandwidth floor {band * 1e3:.1f} ms{gemm}\n")
+    lines = [header, "| method | threads | whole call | whole / (n+1) floors | target | per step | step / floor | fixed | fixed / floor |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
+    for method in methods:
+        for setting in settings:
+            def run(steps):
+                if runner is not None:
+                    return with_threads(setting, lambda kwargs: runner(steps, method, kwargs))
+                return with_threads(setting, lambda kwargs: engine.select(features, target, steps, method, **kwargs))
+            result = {}
+            whole = timed(lambda: result.update(selection=run(n)))
+            brief = timed(lambda: run(short))
+            per_step = max(whole - brief, 0.0) / (n - short)
+            fixed = whole - n * per_step
+            ratio = whole / ((n + 1) * floor)
+            verdict = "met" if ratio <= TARGETS[method] else "NOT met"
+            line = (f"| {method} | {setting} | {whole:.2f} s | **{ratio:.2f}** | <= {TARGETS[method]} ({verdict}) | "
+                    f"{per_step * 1e3:.1f} ms | {per_step / floor:.2f} | {fixed * 1e3:.0f} ms | {fixed / floor:.1f} |")
+            print(line, flush=True)
+            lines.append(line)
+    del features, matrix
+    return lines
 
 
 def naive_gfs(features: np.ndarray, target: np.ndarray, n: int) -> list[int]:
@@ -119,109 +255,50 @@ def naive_gfs(features: np.ndarray, target: np.ndarray, n: int) -> list[int]:
     return chosen
 
 
-def load_baseline(path: str):
-    """``select`` of another version of sims/selection/engine.py, loaded from a file."""
-    spec = importlib.util.spec_from_file_location("baseline_select", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module.select
-
-
-def _spin(parent: int) -> None:
-    """Keep a core busy until the benchmark's process is gone (also if it was killed)."""
-    while os.getppid() == parent:
-        for _ in range(100_000):
-            pass
-
-
-def table(rows: list[tuple], engines: dict) -> None:
-    """Print one markdown table: rows of (size label, K, features, floor s, method, {engine: s},
-    traffic bound)."""
-    header = "| size | K | features | floor: one GEMV | method | per step | step / floor | traffic bound |"
-    rule = "|---|---|---|---|---|---|---|---|"
-    if "baseline" in engines:
-        header += " baseline per step | baseline step / floor | new / baseline |"
-        rule += "---|---|---|"
-    print(header)
-    print(rule)
-    for label, outputs, size, floor, method, step, bound in rows:
-        line = (f"| {label} | {outputs} | {size} | {floor * 1e3:.1f} ms | {method} | {step['new'] * 1e3:.1f} ms | "
-                f"{step['new'] / floor:.2f} | {bound:.2f} |")
-        if "baseline" in engines:
-            old = step["baseline"]
-            line += f" {old * 1e3:.1f} ms | {old / floor:.2f} | {step['new'] / old if old else float('nan'):.2f} |"
-        print(line, flush=True)
-
-
-def run_case(engines, label, m, width, outputs, cases, repeats, seed) -> list[tuple]:
-    """cases: (method, short, long). Returns table rows; the floor is measured before and after."""
-    features, target = make_features(m, width, outputs, seed=seed)
-    size = features.numel() * 4
-    size = f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
-    before = floor_gemv(features)
-    steps = [(method, per_step(engines, features, target, method, short, long, repeats)) for method, short, long in cases]
-    floor = statistics.median([before, floor_gemv(features)])
-    bounds = [traffic_bound(method, features, target, short, long) for method, short, long in cases]
-    return [(label, outputs, size, floor, method, step, bound) for (method, step), bound in zip(steps, bounds)]
+def naive_reference(quick: bool) -> None:
+    m, width, n = (500, 1000, 20) if quick else (1000, 2000, 50)
+    features, target = dense_problem(m, width, seed=0)
+    features64, target64 = features.astype(np.float64), target
+    naive_seconds = timed(lambda: naive_gfs(features64, target64, n))
+    fast_seconds = median_time(lambda: engine.select(features64, target64, n, "gfs"), repeats=3)
+    same = naive_gfs(features64, target64, n) == engine.select(features64, target64, n, "gfs").indices.tolist()
+    print(f"\nNaive reference (float64, m={m}, N={width}, K=1, n={n}, whole call): naive {naive_seconds:.2f} s, "
+          f"gfs {fast_seconds * 1e3:.1f} ms, speed-up {naive_seconds / fast_seconds:.0f}x ({'same' if same else 'DIFFERENT'} picks)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (m=1000, N=4000; MNIST rows m=500, N=200)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's choice). The GEMV is memory-bound and "
-                             "one thread nearly saturates bandwidth")
-    parser.add_argument("--load", type=int, default=0, help="other processes kept spinning during the measurement")
-    parser.add_argument("--baseline", metavar="FILE", help="another sims/selection/engine.py to time interleaved with this one")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per n and engine (medians)")
-    parser.add_argument("--skip", nargs="*", default=(), choices=("large", "mnist", "naive"), help="tables to leave out")
+    parser.add_argument("--quick", action="store_true", help="m = 1000, N = 4000, n = 20")
+    parser.add_argument("--m", type=int, default=5000)
+    parser.add_argument("--width", type=int, default=20000, help="neurons N")
+    parser.add_argument("--n", type=int, default=60, help="subnetwork size (steps)")
+    parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=LAYOUTS)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--threads", nargs="+", default=["1", "2", "default"], help="thread settings: counts or 'default'")
+    parser.add_argument("--full-k", action="store_true", help="the toolkit layout at m = --m, K = 10 (10x the bytes)")
+    parser.add_argument("--naive", action="store_true", help="also time the naive GFS reference")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    engines = {"new": select}
-    if args.baseline:
-        engines["baseline"] = load_baseline(args.baseline)
-    spinners = [multiprocessing.Process(target=_spin, args=(os.getpid(),), daemon=True) for _ in range(args.load)]
-    for spinner in spinners:
-        spinner.start()
+    m, width, n = (1000, 4000, 20) if args.quick else (args.m, args.width, args.n)
+    settings = [value if value == "default" else int(value) for value in args.threads]
+    probe = torch.randn(m, width) if not args.quick else torch.randn(4 << 20)
+    machine_bandwidth = bandwidth(probe)
+    del probe
+    mechanism = "select(threads=...)" if select_takes_threads() else f"torch.set_num_threads (torch's default {TORCH_DEFAULT_THREADS})"
+    chosen = ""
     try:
-        m, width = (1000, 4000) if args.quick else (5000, 20000)
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.load} spinning processes, "
-              f"float32, medians of {args.repeats}")
-        print()
-        rows = []
-        if "large" not in args.skip:
-            for outputs in (1, 10):
-                rows += run_case(engines, f"m={m}, N={width}", m, width, outputs,
-                                 [(method, 2, 10) for method in FAST_METHODS], args.repeats, seed=outputs)
-        if "mnist" not in args.skip:
-            mnist_m, mnist_width, short, long = (500, 200, 20, 60) if args.quick else (4000, 1000, 100, 300)
-            rows += run_case(engines, f"MNIST m={mnist_m}, N={mnist_width}", mnist_m, mnist_width, 10,
-                             [("fw", short, long), ("fcfw", short, long)], args.repeats, seed=3)
-            small = 50 if args.quick else 100
-            rows += run_case(engines, f"MNIST m={mnist_m}, N={small}", mnist_m, small, 10,
-                             [("greedy-opt", 10, 40)], args.repeats, seed=4)
-        if rows:
-            table(rows, engines)
-    finally:
-        for spinner in spinners:
-            spinner.terminate()
-            spinner.join()
+        from sims.selection.threads import pass_threads
 
-    if "naive" in args.skip:
-        return
-    naive_m, naive_width, naive_n = (500, 1000, 20) if args.quick else (1000, 2000, 50)
-    features, target = make_features(naive_m, naive_width, 1, seed=0)
-    features64 = features[:, :, 0].double().numpy().copy()
-    target64 = target[:, 0].double().numpy()
-    naive_time = timed(lambda: naive_gfs(features64, target64, naive_n))
-    fast_time = timed(lambda: select(features64, target64, naive_n, "gfs"), repeats=3)
-    assert naive_gfs(features64, target64, naive_n) == select(features64, target64, naive_n, "gfs").indices.tolist()
-    print()
-    print(f"Naive reference (float64, m={naive_m}, N={naive_width}, K=1, n={naive_n}, whole run incl. set-up):")
-    print(f"naive {naive_time:.2f} s, gfs {fast_time * 1e3:.2f} ms, speedup {naive_time / fast_time:.0f}x "
-          f"(same indices)")
+        chosen = f"; the engine's measured pass count on this machine: {pass_threads()}"
+    except ImportError:
+        pass
+    print(f"torch {torch.__version__}, float32, m={m}, N={width}, n={n}; threads set by {mechanism}{chosen}; "
+          f"machine read bandwidth {machine_bandwidth / 2**30:.1f} GiB/s; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    for key in args.layouts:
+        measure_layout(key, m, width, n, 2, args.methods, settings, args.seed, args.full_k, machine_bandwidth)
+    if args.naive:
+        naive_reference(args.quick)
 
 
 if __name__ == "__main__":
