@@ -3,10 +3,11 @@ run the experiments.
 
 The names below are the stable public surface (``__all__``); everything else is reached through
 its module. The package is layered, each subpackage importing only the ones before it:
-``foundations`` (errors, atomic io, config constraints, extras, guards), ``selection`` (the
-engine), ``metrics``, ``nets`` (model, training), ``data``, ``baselines``, ``pruning`` (a user's
-network, the trade-off bench), ``results``, ``plotting``, ``experiments`` (records, runner, the
-six experiments), ``reporting``, ``cli``. The distribution is called
+``foundations`` (errors, atomic io, config constraints, extras, guards), ``results`` (the tidy-row
+schema, filter, reader and writer, results folders), ``selection`` (the engine), ``metrics``,
+``plotting`` (the method-style table, shared figure pieces), ``nets`` (model, training), ``data``,
+``baselines``, ``pruning`` (a user's network, the trade-off bench), ``experiments`` (records,
+configs, runner, the six experiments), ``reporting``, ``cli``. The distribution is called
 ``gfs-toolkit`` (``pip install gfs-toolkit``; ``__version__`` is its version); its import names
 are ``sims`` and ``theory``, and ``python -m sims`` is the ``gfs`` command line.
 

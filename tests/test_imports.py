@@ -93,7 +93,9 @@ def test_theory_never_imports_sims():
 # The layers of sims/, lowest first. A module may import from its own subpackage and the ones
 # before it, never from one after it; theory/ sits below all of them. The package's own
 # __init__ and __main__ (the public surface and `python -m sims`) sit above every layer.
-LAYERS = ("foundations", "selection", "metrics", "plotting", "nets", "data", "baselines", "pruning", "results",
+# results (the row schema, filter, reader and writer) sits just above foundations: plotting's seed
+# bands filter rows and pruning's `gfs compare` writes them.
+LAYERS = ("foundations", "results", "selection", "metrics", "plotting", "nets", "data", "baselines", "pruning",
           "experiments", "reporting", "cli")
 
 

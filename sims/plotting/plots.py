@@ -1,4 +1,5 @@
-"""What every figure shares: method styles, seed bands, axis labels and atomic saving.
+"""What every figure shares: seed bands, method curves in their style (the one table is
+:mod:`sims.plotting.style`), axis labels and atomic saving.
 
 Where a figure is drawn: an experiment's figures live in its module (``figures`` of its
 :class:`sims.experiments.record.Experiment` record), beside the rows and claims they show; this module
@@ -7,18 +8,22 @@ first figure drawn (:func:`pyplot`), so the module imports without the ``[plots]
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from sims.foundations.extras import require
 from sims.foundations.io import atomic_write
-from sims.selection.engine import METHODS
+from sims.plotting.style import METHOD_STYLE, method_style
+from sims.results.schema import select_rows
+from theory.inference import t_interval
 
-__all__ = [
-    "pyplot", "METHOD_STYLE", "save_figure", "plot_loss_curve", "select_rows", "seed_band", "constant", "draw_band",
-    "legend_below", "plain_log_labels", "save_both",
-]
+__all__ = ["pyplot", "save_figure", "plot_loss_curve", "seed_band", "constant", "draw_band", "legend_below",
+           "plain_log_labels", "save_both"]
+
+# METHOD_STYLE (sims.plotting.style) and select_rows (sims.results.schema) are imported above for the
+# figures that still reach them through this module; they are defined there, not here.
 
 
 def pyplot():
@@ -61,35 +66,30 @@ def plot_loss_curve(losses, path: str | Path, title: str = "") -> None:
 
 # ---------------------------------------------------------------- tidy-row helpers
 
-#: (colour, line style) of each selection method (from its record in sims.selection.engine.METHODS) and of
-#: direct training at the same width.
-METHOD_STYLE = {**{name: spec.style for name, spec in METHODS.items()}, "direct-gd": ("k", "--")}
+def seed_band(rows, *, log: bool = False, by: str = "n", **equal):
+    """(x, centre, low, high) over seeds of the matching rows (:func:`sims.results.schema.select_rows`)
+    with column ``by`` set (the subnetwork size n unless told), sorted by x.
 
-
-def select_rows(rows, **equal) -> list[dict]:
-    """Rows whose columns equal the given values."""
-    return [row for row in rows if all(row.get(key) == value for key, value in equal.items())]
-
-
-def seed_band(rows, *, log: bool = False, **equal):
-    """(n, centre, low, high) over seeds of the matching rows with n set, sorted by n.
-
-    Linear scale: the mean and its 95% normal interval. ``log=True`` (for log axes): the
-    geometric mean and the 95% interval of the mean of log values, so the band stays positive;
-    non-positive values are dropped. With one seed the band collapses onto the centre.
+    Linear scale: the mean and its 95% Student-t interval (:func:`theory.inference.t_interval`,
+    the interval the verdicts use). ``log=True`` (for log axes): the geometric mean and the 95%
+    Student-t interval of the mean of log values, so the band stays positive; non-positive
+    values are dropped. Values that are not finite are dropped. With one seed (no interval) the
+    band collapses onto the centre.
     """
-    by_n: dict[int, list[float]] = {}
+    groups: dict[float, list[float]] = {}
     for row in select_rows(rows, **equal):
         value = row["value"]
-        if row.get("n") is not None and np.isfinite(value) and (value > 0 or not log):
-            by_n.setdefault(row["n"], []).append(np.log(value) if log else value)
-    ns = np.array(sorted(by_n), dtype=float)
-    means = np.array([np.mean(by_n[n]) for n in sorted(by_n)])
-    half = np.array([1.96 * np.std(by_n[n], ddof=1) / np.sqrt(len(by_n[n])) if len(by_n[n]) > 1 else 0.0
-                     for n in sorted(by_n)])
+        if row.get(by) is not None and np.isfinite(value) and (value > 0 or not log):
+            groups.setdefault(row[by], []).append(np.log(value) if log else value)
+    xs = sorted(groups)
+    intervals = [t_interval(groups[x]) if len(groups[x]) > 1 else None for x in xs]
+    means = np.array([np.mean(groups[x]) if interval is None else interval.mean for x, interval in zip(xs, intervals)])
+    low = np.array([mean if interval is None else interval.low for mean, interval in zip(means, intervals)])
+    high = np.array([mean if interval is None else interval.high for mean, interval in zip(means, intervals)])
+    xs = np.array(xs, dtype=float)
     if log:
-        return ns, np.exp(means), np.exp(means - half), np.exp(means + half)
-    return ns, means, means - half, means + half
+        return xs, np.exp(means), np.exp(low), np.exp(high)
+    return xs, means, low, high
 
 
 def constant(rows, metric, **equal) -> float:
@@ -100,7 +100,7 @@ def constant(rows, metric, **equal) -> float:
 
 def draw_band(axis, ns, means, low, high, label, method):
     """A method's curve in its style over positive means, with its seed band shaded."""
-    color, style = METHOD_STYLE.get(method, (None, "-"))
+    color, style = method_style(method)
     positive = means > 0
     axis.plot(ns[positive], means[positive], style, color=color, label=label, lw=1.6)
     if np.any(high > low):
@@ -121,8 +121,6 @@ def plain_log_labels(axis, which: str = "y") -> None:
     "4×10⁰"-style labels. Minor ticks get a label only while the axis spans less than about a
     decade and a half (then at mantissas 2, 3 and 5, or all of them below half a decade), so
     labels never crowd."""
-    import math
-
     from matplotlib.ticker import FuncFormatter
 
     target = axis.yaxis if which == "y" else axis.xaxis

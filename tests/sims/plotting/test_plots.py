@@ -1,6 +1,6 @@
-"""sims.plotting.plots, the pieces every figure shares: row filters, seed bands (linear and log), geometry
-constants, plain log-axis labels, the legend under the axes, atomic and reproducible saving, the
-shaded band and the method styles."""
+"""sims.plotting.plots, the pieces every figure shares: seed bands (linear and log, Student t), geometry
+constants, plain log-axis labels, the legend under the axes, atomic and reproducible saving and the
+shaded band in the method's style."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
 
+from scipy import stats
+
 from sims.plotting import plots
-from sims.selection.engine import METHODS
+from sims.plotting.style import METHOD_STYLE
 
 from tests.helpers import EXACT
 
 plt = plots.plt  # pyplot as sims.plotting.plots set it up (headless Agg backend)
 
-Z95 = 1.96  # the normal 95% quantile the bands use
+T95_2, T95_1 = stats.t.ppf(0.975, 2), stats.t.ppf(0.975, 1)  # Student's 95% quantiles, 3 and 2 seeds
 
 
 def _row(n, value, seed=0, method="gfs", metric="loss", **extra):
@@ -33,23 +35,14 @@ def _close_figures():
 # ---------------------------------------------------------------- rows
 
 
-def test_select_rows_keeps_rows_whose_columns_equal_all_the_values():
-    rows = [_row(1, 1.0), _row(2, 2.0, method="fw"), _row(None, 3.0, metric="radius"), _row(2, 4.0, seed=1)]
-    assert plots.select_rows(rows) == rows
-    assert plots.select_rows(rows, method="fw") == [rows[1]]
-    assert plots.select_rows(rows, method="gfs", n=2) == [rows[3]]
-    assert plots.select_rows(rows, n=None) == [rows[2]]
-    assert plots.select_rows(rows, dataset="mnist") == []  # a column the rows lack equals None only
-    assert plots.select_rows(rows, dataset=None) == rows
-
-
-def test_seed_band_linear_is_the_mean_and_its_normal_interval_sorted_by_n():
+def test_seed_band_linear_is_the_mean_and_its_student_t_interval_sorted_by_n():
     rows = [_row(20, 5.0), _row(10, 1.0, seed=0), _row(10, 2.0, seed=1), _row(10, 3.0, seed=2),
             _row(20, 7.0, seed=1), _row(10, 100.0, method="fw"), _row(None, 9.0), _row(30, math.nan)]
     ns, centre, low, high = plots.seed_band(rows, method="gfs")
     assert ns.tolist() == [10.0, 20.0]
     # n = 10: mean 2, sd 1, three seeds; n = 20: mean 6, sd sqrt 2, two seeds
-    half = np.array([Z95 / math.sqrt(3), Z95 * math.sqrt(2) / math.sqrt(2)])
+    half = np.array([T95_2 / math.sqrt(3), T95_1 * math.sqrt(2) / math.sqrt(2)])
+    assert half[0] > 1.96 / math.sqrt(3)  # wider than the normal interval: 4.30 vs 1.96 at 3 seeds
     np.testing.assert_allclose(centre, [2.0, 6.0], rtol=EXACT)
     np.testing.assert_allclose(low, [2.0, 6.0] - half, rtol=EXACT)
     np.testing.assert_allclose(high, [2.0, 6.0] + half, rtol=EXACT)
@@ -60,10 +53,10 @@ def test_seed_band_log_is_the_geometric_mean_and_drops_non_positive_values():
             _row(8, 0.0), _row(8, -1.0, seed=1)]
     ns, centre, low, high = plots.seed_band(rows, log=True)
     assert ns.tolist() == [5.0]  # n = 8 has no positive value left
-    # logs 0 and ln 100: mean ln 10, sd ln100 / sqrt 2, half-width 1.96 sd / sqrt 2 = 1.96 ln 10
+    # logs 0 and ln 100: mean ln 10, sd ln100 / sqrt 2, half-width t_{0.975,1} sd / sqrt 2 = t ln 10
     assert centre[0] == pytest.approx(10.0, rel=EXACT)
-    assert low[0] == pytest.approx(10.0 * 10.0 ** -Z95, rel=1e-12)
-    assert high[0] == pytest.approx(10.0 * 10.0 ** Z95, rel=1e-12)
+    assert low[0] == pytest.approx(10.0 * 10.0 ** -T95_1, rel=1e-12)
+    assert high[0] == pytest.approx(10.0 * 10.0 ** T95_1, rel=1e-12)
     assert low[0] > 0
     # the linear band keeps the non-positive values: mean (1 + 100 + 0 - 3) / 4
     ns, centre, _, _ = plots.seed_band(rows)
@@ -77,6 +70,16 @@ def test_seed_band_with_one_seed_collapses_onto_the_centre(log):
     assert ns.tolist() == [4.0, 9.0]
     np.testing.assert_allclose(centre, [0.25, 2.0], rtol=EXACT)
     assert np.array_equal(low, centre) and np.array_equal(high, centre)
+
+
+def test_seed_band_groups_by_another_column_and_drops_values_that_are_not_finite():
+    rows = [_row(None, 1.0, step=3), _row(None, 3.0, seed=1, step=3), _row(None, math.inf, seed=2, step=3),
+            _row(None, 5.0, step=1), _row(2, 8.0)]
+    xs, centre, low, high = plots.seed_band(rows, by="step")
+    assert xs.tolist() == [1.0, 3.0]  # the row without a step is left out
+    np.testing.assert_allclose(centre, [5.0, 2.0], rtol=EXACT)
+    assert high[1] - centre[1] == pytest.approx(T95_1 * math.sqrt(2) / math.sqrt(2), rel=1e-12)
+    assert low[0] == high[0] == 5.0
 
 
 def test_seed_band_of_no_rows_is_empty():
@@ -156,10 +159,11 @@ def test_draw_band_uses_the_method_style_and_keeps_positive_means():
     plots.draw_band(axis, ns, means, means * 0.5, means * 2.0, "direct", "direct-gd")
     (line,) = axis.lines
     assert line.get_xdata().tolist() == [1.0, 3.0, 4.0] and line.get_ydata().tolist() == [1.0, 0.5, 0.25]
-    assert line.get_label() == "direct" and line.get_linestyle() == "--"
-    assert to_rgba(line.get_color()) == to_rgba("k")
+    colour, style = METHOD_STYLE["direct-gd"]
+    assert line.get_label() == "direct" and line.get_linestyle() == style
+    assert to_rgba(line.get_color()) == to_rgba(colour)
     (band,) = axis.collections  # shaded over the positive means
-    assert to_rgba(band.get_facecolor()[0])[:3] == to_rgba("k")[:3]
+    assert to_rgba(band.get_facecolor()[0])[:3] == to_rgba(colour)[:3]
 
 
 def test_draw_band_without_spread_draws_no_band_and_an_unknown_method_gets_a_plain_line():
@@ -168,15 +172,6 @@ def test_draw_band_without_spread_draws_no_band_and_an_unknown_method_gets_a_pla
     plots.draw_band(axis, ns, means, means, means, "one seed", "not-a-method")
     assert len(axis.lines) == 1 and len(axis.collections) == 0
     assert axis.lines[0].get_linestyle() == "-"
-
-
-def test_method_style_covers_every_selection_method_and_direct_training():
-    assert set(METHODS) | {"direct-gd"} <= set(plots.METHOD_STYLE)
-    for color, style in plots.METHOD_STYLE.values():
-        to_rgba(color)  # a colour matplotlib understands
-        assert style in ("-", "--", ":", "-.")
-    gfs_like = [plots.METHOD_STYLE[m] for m in METHODS]
-    assert len(set(gfs_like)) == len(gfs_like)  # no two selection methods look the same
 
 
 def _figure():
