@@ -4,6 +4,8 @@ Dask engine against N and m, and select from features larger than this machine's
     python benchmarks/bench_scale.py --sweep      # the scale figure: figures/selection_scale.{png,pdf}
     python benchmarks/bench_scale.py --big        # n = 100 from features >= 1.5x free memory (minutes)
     python benchmarks/bench_scale.py --quick      # both, tiny sizes, seconds (nothing written to figures/)
+    python benchmarks/bench_scale.py --efficiency # 2 Dask shards against one process (issue 27: about 2 min)
+    python benchmarks/bench_scale.py --efficiency --quick   # the same at m = 4000, N = 400 (seconds)
     python benchmarks/bench_scale.py --big --big-m 20000 --big-width 8000 --big-n 20 --chunk-rows 4000
                                                   # the big run's engine at a medium size (about a minute)
 
@@ -15,6 +17,14 @@ on m Gaussian inputs, target a random teacher's outputs. Features phi = a ⊗ ac
   chunk by chunk (``--chunk-rows`` rows), features never materialised;
 - sharded: ``sims.selection.sharded.sharded_select`` on a local Dask cluster of 2 worker processes, each
   holding its half of the rows' hidden activations act(X w) (m/2 x N x 4 bytes).
+
+**Parallel efficiency** (``--efficiency``): m = 40000, d = 50, N = 4000, K = 10, float32, gfs;
+one process (the engine's factored features, ``select(Factored(H, B, c))``, where it has them,
+else ``chunked_select(NetworkSource, cache=True)``) at 1 thread and at the default, against
+``sharded_select`` on 2 Dask worker processes (one thread each, activations cached); per step by
+differencing n = 2 and n = 2 + steps (medians of ``--repeats``); speed-up = one process / 2 shards,
+parallel efficiency = speed-up / 2; messages per step counted at the shard group's ``call`` (one
+message to every shard), also by differencing. Printed as JSON.
 
 Per step: (time(n = 2 + steps) - time(n = 2)) / steps for the sweep (medians of 3 runs each;
 set-up excluded), total: the whole n = 2 + steps run including set-up; in the big
@@ -29,6 +39,8 @@ chunk's buffers reused from chunk to chunk as the engine does.
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import json
 import math
 import statistics
@@ -37,13 +49,38 @@ from pathlib import Path
 
 import torch
 
-from sims.nets.model import forward, init_network, neuron_features
+from sims.nets.model import forward, hidden_activations, init_network, neuron_features
 from sims.selection.engine import select
-from sims.selection.sharded import (ChunkBuffers, FeatureShard, LocalShards, NetworkSource, chunked_select, run_on_shards,
-                          sharded_select)
+
+
+def _find(name: str):
+    """The engine's ``name`` at this commit: the first of the modules that has it, or None (the
+    engine's names moved between modules while it became one loop over backends)."""
+    for module in ("sims.nets.features", "sims.selection.shards", "sims.selection.sources", "sims.selection.sharded",
+                   "sims.selection.engine"):
+        try:
+            found = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _need(name: str):
+    found = _find(name)
+    if found is None:
+        raise SystemExit(f"bench_scale: {name} does not exist at this commit of the engine; this mode cannot run")
+    return found
+
+
+NetworkSource, sharded_select, chunked_select, run_on_shards = (_find(name) for name in (
+    "NetworkSource", "sharded_select", "chunked_select", "run_on_shards"))
+ChunkBuffers, FeatureShard, LocalShards = (_find(name) for name in ("ChunkBuffers", "FeatureShard", "LocalShards"))
 
 INPUT_DIM, OUTPUTS = 32, 10
 GiB = float(1 << 30)
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
 
 
 def available_bytes() -> int:
@@ -162,16 +199,18 @@ def plot(records: list[dict], path_stem: Path, ms, widths) -> list[Path]:
     return save_both(figure, path_stem.parent, path_stem.name)
 
 
-class TimedShards(LocalShards):
-    """LocalShards that add up the wall time of each kind of call."""
+class TimedShards(LocalShards or object):
+    """LocalShards that add up the wall time of each kind of message: ``call(requests)`` (a batch
+    of (name, *args), the one-loop engine) or ``call(name, *args)`` (the engine before it)."""
 
     def __init__(self, shards):
         super().__init__(shards)
         self.seconds: dict[str, float] = {}
 
-    def call(self, name, *args):
+    def call(self, *message):
         start = time.perf_counter()
-        result = super().call(name, *args)
+        result = super().call(*message)
+        name = message[0] if isinstance(message[0], str) else "+".join(request[0] for request in message[0])
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
         return result
 
@@ -187,7 +226,8 @@ def big(m: int, factor: float, n: int, chunk_rows: int, width: int | None) -> di
     start = time.perf_counter()
     selection = run_on_shards(shards, n, "gfs")
     total = time.perf_counter() - start
-    setup = shards.seconds.get("sq_norms", 0.0) + shards.seconds.get("info", 0.0)
+    # the norm pass: its own message before the one loop ("sq_norms"), else sent with step 1's request
+    setup = sum(seconds for name, seconds in shards.seconds.items() if name in ("info", "sq_norms", "norms+averaging_dots"))
     per_step = (total - setup) / n
     record = {"m": m, "N": width, "K": OUTPUTS, "d": INPUT_DIM, "n": n, "dtype": "float32",
               "nominal_feature_GiB": nominal / GiB, "free_memory_GiB": free / GiB, "ratio_to_free": nominal / free,
@@ -201,10 +241,146 @@ def big(m: int, factor: float, n: int, chunk_rows: int, width: int | None) -> di
     return record
 
 
+def _call_with(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` without the keywords it does not take (older engines)."""
+    accepted = inspect.signature(function).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        kwargs = {key: value for key, value in kwargs.items() if key in accepted}
+    return function(*args, **kwargs)
+
+
+def one_process_entry():
+    """(description, run(model, inputs, targets, n, threads) -> Selection): the engine's factored
+    network features in this process where it has them, else the chunked engine with cached
+    activations (the factored form before the one loop)."""
+    factored, factors = _find("Factored"), _find("neuron_factors")
+    if factored is not None and factors is not None:
+        def run(model, inputs, targets, n, threads):
+            hidden, second, scale = factors(model, inputs)
+            return _with_threads(select, threads, factored(hidden, second, scale), targets, n, "gfs")
+        return "select(Factored(H, B, c))", run
+
+    def run(model, inputs, targets, n, threads):
+        return _with_threads(_need("chunked_select"), threads, _need("NetworkSource")(model, inputs, targets), n, "gfs",
+                             cache=True)
+    return "chunked_select(NetworkSource, cache=True)", run
+
+
+def _with_threads(function, threads, *args, **kwargs):
+    """Call a selection entry at ``threads`` (an int, or None: the engine's default): as its
+    ``threads=`` option where it has one, else as torch's thread count (None: torch's default)."""
+    if "threads" in inspect.signature(function).parameters:
+        return function(*args, threads=threads, **kwargs)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or TORCH_DEFAULT_THREADS)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        torch.set_num_threads(previous)
+
+
+class MessageCounter:
+    """Counts the messages the driver sends to Dask shards: calls of the shard group's ``call``
+    (one message to every shard each)."""
+
+    def __init__(self):
+        self.group = _find("DaskShards")
+        self.count = 0
+
+    def __enter__(self):
+        if self.group is not None:
+            original = self.original = self.group.call
+            counter = self
+
+            def call(group, *args, **kwargs):
+                counter.count += 1
+                return original(group, *args, **kwargs)
+            self.group.call = call
+        return self
+
+    def __exit__(self, *exc):
+        if self.group is not None:
+            self.group.call = self.original
+
+
+def efficiency(m: int, dim: int, width: int, steps: int, repeats: int, workers: int = 2) -> dict:
+    """Per-step time of gfs on a network's features in one process (1 thread and the default) and
+    on ``workers`` Dask shards (one worker process each, one thread), the speed-up and the
+    parallel efficiency (speed-up / shards), messages per step; per step = (whole(2 + steps) -
+    whole(2)) / steps, medians of ``repeats``."""
+    from dask.distributed import Client
+
+    model = init_network(dim, width, OUTPUTS, seed=0, dtype="float32")
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.randn(m, dim, generator=generator, dtype=torch.float64) / math.sqrt(dim)
+    targets = forward(init_network(dim, 20, OUTPUTS, seed=2), inputs)
+    inputs = inputs.float()
+    short, long = 2, 2 + steps
+    hidden = hidden_activations(model, inputs)
+    vector = torch.randn(m)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    floor = statistics.median(timed(lambda: torch.mv(hidden.t(), vector)) for _ in range(5))
+    torch.set_num_threads(previous)
+    del hidden
+    description, run_one = one_process_entry()
+    record = {"m": m, "d": dim, "N": width, "K": OUTPUTS, "steps": f"{short} -> {long}", "one_process_entry": description,
+              "H_MiB": m * width * 4 / 2**20, "floor_gemv_over_H_1_thread_ms": floor * 1e3}
+    picks = {}
+
+    def per_step(label, run):
+        result = {}
+        times = {n: statistics.median(timed(lambda: result.update({n: run(n)})) for _ in range(repeats)) for n in (short, long)}
+        picks[label] = result[long].indices.tolist()
+        record[f"{label}_per_step_ms"] = (times[long] - times[short]) / steps * 1e3
+        record[f"{label}_whole_n{long}_s"] = times[long]
+        return (times[long] - times[short]) / steps
+
+    one = {threads: per_step(f"one_process_threads_{threads or 'default'}",
+                             lambda n: run_one(model, inputs, targets, n, threads)) for threads in (1, None)}
+    cluster = _local_cluster(workers)
+    client = Client(cluster)
+    try:
+        sharded = _need("sharded_select")
+        run_sharded = lambda n: _call_with(sharded, model, inputs, targets, n, "gfs", client=client, shards=workers,  # noqa: E731
+                                           cache=True)
+        run_sharded(short)  # warm the workers (imports, first allocation)
+        with MessageCounter() as counter:
+            sharded_step = per_step(f"{workers}_shards", run_sharded)
+            calls = counter.count
+        record[f"{workers}_shards_messages_per_step"] = ((calls / repeats) if counter.group else float("nan"))
+        with MessageCounter() as counter_short:
+            run_sharded(short)
+        with MessageCounter() as counter_long:
+            run_sharded(long)
+        if counter.group is not None:
+            record[f"{workers}_shards_messages_per_step"] = (counter_long.count - counter_short.count) / steps
+            record[f"{workers}_shards_messages_set_up"] = counter_short.count - short * record[f"{workers}_shards_messages_per_step"]
+    finally:
+        client.close()
+        cluster.close()
+    best_one = min(one.values())
+    record["speed_up_vs_default"] = one[None] / sharded_step
+    record["speed_up_vs_best_one_process"] = best_one / sharded_step
+    record["parallel_efficiency_vs_best"] = best_one / sharded_step / workers
+    record["same_picks"] = len({tuple(p) for p in picks.values()}) == 1
+    print(json.dumps(record, indent=1), flush=True)
+    return record
+
+
+def _local_cluster(workers: int):
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="time the three engines against N and m, draw the figure")
     parser.add_argument("--big", action="store_true", help="n = 100 from features >= --factor x free memory")
+    parser.add_argument("--efficiency", action="store_true",
+                        help="2 Dask shards against one process, per step, m = 40000, d = 50, N = 4000, K = 10 (about 2 min)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per n in --efficiency (medians)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes for both (seconds); figure to /tmp")
     parser.add_argument("--factor", type=float, default=1.5, help="nominal features / free memory in --big")
     parser.add_argument("--big-m", type=int, default=60000, help="samples m in --big")
@@ -227,7 +403,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     records: dict = {}
-    if args.sweep or args.quick:
+    if args.sweep or (args.quick and not args.efficiency):
         from dask.distributed import Client, LocalCluster
 
         ms, widths = ((200, 400, 800), (200, 400, 800)) if args.quick else ((1000, 2000, 4000, 8000),
@@ -243,11 +419,14 @@ def main() -> None:
         stem = Path("/tmp/selection_scale_quick") if args.quick else Path("figures/selection_scale")
         for path in plot(records["sweep"], stem, ms, widths):
             print(f"wrote {path}")
-    if args.big or args.quick:
+    if args.big or (args.quick and not args.efficiency):
         if args.quick:
             records["big"] = big(2000, 0.0, 5, 500, width=500)
         else:
             records["big"] = big(args.big_m, args.factor, args.big_n, args.chunk_rows or 4000, args.big_width)
+    if args.efficiency:
+        records["efficiency"] = (efficiency(4000, 50, 400, 4, 1) if args.quick else
+                                 efficiency(40000, 50, 4000, args.steps, args.repeats))
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1) + "\n")
 
