@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 from sims.foundations.errors import InputError
@@ -199,8 +200,6 @@ def readme_lines(document: dict) -> list[str]:
 
 def main(argv=None) -> int:
     """``python -m sims.reporting.report REPORT.json``: print the README's verdict block (:func:`readme_lines`)."""
-    import sys
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m sims.reporting.report results/REPORT.json", file=sys.stderr)
