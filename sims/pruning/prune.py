@@ -10,16 +10,18 @@ Two kinds of model are accepted:
   nn.Linear(n', K))``; masks that leave the model as large as before are not pruning.
 
 A plain model computes W2 act(W1 x + b1) + b2. Without b2 this is the mean of the N neuron
-contributions N * W2[:, i] act(w1_i . x + b1_i), i.e. a mean-field TwoLayerNet, so the output
-bias is set aside: selection fits the target minus b2 with those contributions, and the pruned
-state dict keeps b2 unchanged, so its output is (selected mixture of contributions) + b2.
+contributions N * W2[:, i] act(w1_i . x + b1_i), i.e. a mean-field TwoLayerNet
+(:mod:`sims.pruning.state_dicts` converts), so the output bias is set aside: selection fits the
+target minus b2 with those contributions, and the pruned state dict keeps b2 unchanged, so its
+output is (selected mixture of contributions) + b2.
 
 Pruning a user's network (:func:`prune_network`, :func:`prune_sequential`, ``gfs prune
 --state-dict``, any depth through :mod:`sims.pruning.layerwise`) adds what a network trained elsewhere
 needs: a choice of what the selection fits (:data:`TARGETS`; by default the dense network's own
 outputs), the dense network's baseline measured on the data given (and a refusal when it is near
 chance: the inputs then do not match the model), an optional exact refit of the output layer,
-and a one-line warning when the result is no better than the output bias alone.
+and a one-line warning when the result is no better than the output bias alone (what is
+measured and said: :mod:`sims.pruning.prune_report`).
 """
 
 from __future__ import annotations
@@ -33,18 +35,19 @@ import torch
 
 from sims.foundations.errors import InputError
 from sims.foundations.io import check_choice
-from sims.metrics.quality import accuracy, cross_entropy, half_mean_squared_error
-from sims.nets.model import ACTIVATIONS, TwoLayerNet, neuron_features, subnetwork
+from sims.nets.model import TwoLayerNet, neuron_features, subnetwork
+from sims.pruning.layerwise import (PlainMLP, hidden, layer_sizes, mlp_from_sequential, mlp_from_state_dict, outputs,
+                                    prune_layerwise, sequential_of)
+from sims.pruning.prune_report import PruneReport, near_chance, network_metrics, useless_warning
+from sims.pruning.state_dicts import model_from_state_dict, state_dict_from_model
 from sims.selection.engine import Selection, select
+from sims.selection.published_gfs import PublishedOptions, published_gfs
+from sims.selection.sharded import network_select
 
 __all__ = [
-    "STATE_DICT_KEYS", "prune_model", "model_from_state_dict", "state_dict_from_model",
-    "prune_state_dict", "TARGETS", "REFITS", "LOADER_INPUTS", "NEAR_CHANCE", "NO_BETTER_MARGIN", "TargetConfig",
-    "prune_state_dict_cross_entropy", "network_metrics", "near_chance", "PruneReport", "prune_network",
-    "prune_sequential", "dense_baseline", "compare_references", "compare_warning",
+    "prune_model", "prune_state_dict", "TARGETS", "REFITS", "LOADER_INPUTS", "TargetConfig",
+    "prune_state_dict_cross_entropy", "prune_network", "prune_sequential",
 ]
-
-STATE_DICT_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias")
 
 
 def prune_model(model: TwoLayerNet, inputs, targets, n: int, method: str = "gfs", *,
@@ -65,73 +68,9 @@ def prune_model(model: TwoLayerNet, inputs, targets, n: int, method: str = "gfs"
         selection = select(features, targets, n, method, seed=seed, **options)
         del features
     else:
-        from sims.selection.sharded import network_select
-
         selection = network_select(model, inputs, targets, n, method, sharding, seed=seed, **options)
     support = np.flatnonzero(selection.weights)
     return subnetwork(model, support, selection.weights[support]), selection
-
-
-def model_from_state_dict(state_dict: dict, activation: str = "relu") -> tuple[TwoLayerNet, torch.Tensor]:
-    """Convert a Linear-activation-Linear state dict to (mean-field TwoLayerNet, output bias (K,)).
-
-    The network's output on X is ``forward(model, X) + output_bias``. Missing biases are zero
-    (first layer: no bias in the TwoLayerNet). Raises ValueError naming missing keys or
-    inconsistent shapes.
-    """
-    check_choice("activation", activation, ACTIVATIONS)
-    missing = [key for key in ("0.weight", "2.weight") if key not in state_dict]
-    if missing:
-        raise InputError(
-            f"state dict lacks {', '.join(missing)}; expected the keys {', '.join(STATE_DICT_KEYS)} "
-            "of nn.Sequential(nn.Linear(d, N), activation, nn.Linear(N, K)) (biases optional)"
-        )
-    unexpected = sorted(set(state_dict) - set(STATE_DICT_KEYS))
-    if unexpected:
-        raise InputError(f"state dict has unexpected keys {', '.join(unexpected)}; accepted: {', '.join(STATE_DICT_KEYS)}")
-    first_weight = state_dict["0.weight"].detach()
-    second_weight = state_dict["2.weight"].detach()
-    if first_weight.ndim != 2 or second_weight.ndim != 2 or second_weight.shape[1] != first_weight.shape[0]:
-        raise InputError(
-            f"'0.weight' must be (N, d) and '2.weight' (K, N) with the same N, got "
-            f"{tuple(first_weight.shape)} and {tuple(second_weight.shape)}"
-        )
-    width, outputs = first_weight.shape[0], second_weight.shape[0]
-    first_bias = state_dict.get("0.bias")
-    output_bias = state_dict.get("2.bias")
-    if first_bias is not None and tuple(first_bias.shape) != (width,):
-        raise InputError(f"'0.bias' must have shape ({width},), got {tuple(first_bias.shape)}")
-    if output_bias is not None and tuple(output_bias.shape) != (outputs,):
-        raise InputError(f"'2.bias' must have shape ({outputs},), got {tuple(output_bias.shape)}")
-    if output_bias is None:
-        output_bias = torch.zeros(outputs, dtype=second_weight.dtype, device=second_weight.device)
-    model = TwoLayerNet(
-        first_weight=first_weight.clone(),
-        second_weight=width * second_weight.T.clone(),  # mean-field: output = (1/N) sum_i b_i act(.)
-        first_bias=None if first_bias is None else first_bias.detach().clone(),
-        activation=activation,
-        scaling="mean-field",
-    )
-    return model, output_bias.detach().clone()
-
-
-def state_dict_from_model(model: TwoLayerNet, output_bias: torch.Tensor | None = None) -> dict:
-    """The Linear-activation-Linear state dict computing ``forward(model, X) + output_bias``.
-
-    Keys '0.weight' (N, d), '0.bias' (N,) (zeros when the model has no first bias),
-    '2.weight' (K, N), '2.bias' (K,) (zeros when ``output_bias`` is None). Any scaling works.
-    """
-    first_bias = model.first_bias
-    if first_bias is None:
-        first_bias = torch.zeros(model.width, dtype=model.dtype, device=model.device)
-    if output_bias is None:
-        output_bias = torch.zeros(model.output_dim, dtype=model.dtype, device=model.device)
-    return {
-        "0.weight": model.first_weight.detach().clone(),
-        "0.bias": first_bias.detach().clone(),
-        "2.weight": (model.output_scale * model.second_weight).T.contiguous(),
-        "2.bias": output_bias.detach().clone(),
-    }
 
 
 def prune_state_dict(state_dict: dict, inputs, targets, n: int, method: str = "gfs", *,
@@ -185,12 +124,6 @@ LOADER_INPUTS = {
     "teacher": "x ~ N(0, I/d) (or uniform on the unit sphere)",
 }
 
-#: The dense network is "near chance" when its training accuracy is below
-#: chance + NEAR_CHANCE * (1 - chance), chance being the share of the most frequent class.
-NEAR_CHANCE = 0.2
-#: A pruned network is "no better than its output bias alone" when its training accuracy exceeds
-#: the bias's by at most this much (or, without labels, its loss against the target is no lower).
-NO_BETTER_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -221,8 +154,6 @@ def prune_state_dict_cross_entropy(state_dict: dict, inputs, labels, n: int, *,
     lowest cross-entropy of (mean + b2) against ``labels`` (m,) on all m examples and all
     candidates (:func:`sims.selection.published_gfs.published_gfs`, loss "cross-entropy"). n <= N. Returns
     (small state dict with the same keys, PublishedSelection)."""
-    from sims.selection.published_gfs import PublishedOptions, published_gfs
-
     model, output_bias = model_from_state_dict(state_dict, activation)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     classes = model.output_dim
@@ -244,85 +175,7 @@ def prune_state_dict_cross_entropy(state_dict: dict, inputs, labels, n: int, *,
     return small, picked
 
 
-def network_metrics(outputs, labels=None, targets=None, reference=None) -> dict[str, float]:
-    """Metrics of outputs (m, K) in float64: ``accuracy`` (argmax, or for K = 1 the sign picking
-    the smallest (-) or largest (+) label, against labels (m,)), ``cross_entropy`` (K > 1),
-    ``labels_loss`` (0.5 mean ||f - y||^2 against targets (m, K)), ``target_loss`` (the same
-    against ``reference`` (m, K), the selection's target). See :mod:`sims.metrics.quality`."""
-    outputs = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
-    metrics = {}
-    if labels is not None and len(labels):
-        labels = np.asarray(labels)
-        classes = np.unique(labels)
-        metrics["accuracy"] = accuracy(outputs, labels, (classes[0], classes[-1]))
-        if outputs.shape[1] > 1:
-            metrics["cross_entropy"] = cross_entropy(outputs, labels)
-    for name, values in (("labels_loss", targets), ("target_loss", reference)):
-        if values is not None and len(values):
-            metrics[name] = half_mean_squared_error(outputs, values)
-    return metrics
-
-
-def near_chance(accuracy: float, labels) -> tuple[bool, float]:
-    """(accuracy below chance + NEAR_CHANCE (1 - chance), chance), chance = the most frequent
-    class's share of ``labels``."""
-    _, counts = np.unique(np.asarray(labels), return_counts=True)
-    chance = float(counts.max() / counts.sum())
-    return accuracy < chance + NEAR_CHANCE * (1 - chance), chance
-
-
-@dataclass(frozen=True, eq=False)
-class PruneReport:
-    """What :func:`prune_network` did and measured. target: a key of TARGETS; sizes: n per hidden
-    layer; dense_widths, widths: hidden widths before and after; dense, pruned, refit (None
-    without refit), trivial (the output bias alone): {"train_<metric>", "test_<metric>"} of
-    :func:`network_metrics`; refit_kind: a key of REFITS; warning: the one-line warning of a
-    useless result, or None."""
-
-    target: str
-    sizes: tuple
-    dense_widths: tuple
-    widths: tuple
-    dense: dict
-    pruned: dict
-    refit: dict | None
-    trivial: dict
-    refit_kind: str = "none"
-    warning: str | None = None
-
-    def lines(self, method: str = "gfs") -> list[str]:
-        """The report as printed by ``gfs prune``: the dense baseline, the pruned network, the refit."""
-        shape = "-".join(map(str, self.dense_widths))
-        out = [f"dense network (hidden widths {shape}): {_describe(self.dense)}"]
-        kept = ", ".join(f"{w} of {d}" for w, d in zip(self.widths, self.dense_widths))
-        out.append(f"{method}, target {self.target} (n = {', '.join(map(str, self.sizes))}): kept {kept} hidden units; "
-                   f"{_describe(self.pruned, self.dense)}")
-        if self.refit is not None:
-            out.append(f"after the {self.refit_kind} refit of the output layer: {_describe(self.refit, self.dense)}")
-        return out
-
-
-def _describe(metrics: dict, dense: dict | None = None) -> str:
-    parts = []
-    for split in ("train", "test"):
-        if f"{split}_accuracy" in metrics:
-            text = f"{split} accuracy {metrics[f'{split}_accuracy']:.3f}"
-            if dense and dense.get(f"{split}_accuracy"):
-                text += f" ({metrics[f'{split}_accuracy'] / dense[f'{split}_accuracy']:.1%} of dense)"
-            if f"{split}_cross_entropy" in metrics:
-                text += f", cross-entropy {metrics[f'{split}_cross_entropy']:.4g}"
-            parts.append(text)
-    if "train_labels_loss" in metrics:
-        parts.append(f"squared loss against the labels {metrics['train_labels_loss']:.4g}")
-    if dense is not None and "train_target_loss" in metrics and metrics.get("train_target_loss") != metrics.get(
-            "train_labels_loss"):
-        parts.append(f"against the target {metrics['train_target_loss']:.4g}")
-    return "; ".join(parts)
-
-
 def _split_metrics(mlp, splits: dict, reference) -> dict[str, float]:
-    from sims.pruning.layerwise import outputs
-
     metrics = {}
     for split, (inputs, labels, targets) in splits.items():
         if inputs is None or len(inputs) == 0:
@@ -337,8 +190,6 @@ def _refit_output_layer(mlp, inputs, target: np.ndarray, ridge: float | None):
     """mlp with its last Linear layer replaced by the least-squares (ridge: penalty 0.5 ridge ||W||^2
     on the mean loss) fit of ``target`` (m, K) on the last hidden layer's activations; the bias,
     if the layer has one, is fitted unpenalised."""
-    from sims.pruning.layerwise import PlainMLP, hidden
-
     h = hidden(mlp, inputs, len(mlp.weights) - 1).double()
     y = torch.as_tensor(target, dtype=torch.float64)
     with_bias = mlp.biases[-1] is not None
@@ -353,30 +204,6 @@ def _refit_output_layer(mlp, inputs, target: np.ndarray, ridge: float | None):
     weight = solution.T.to(mlp.dtype).contiguous()
     bias = (y_mean - h_mean @ solution).to(mlp.dtype) if with_bias else None
     return PlainMLP(mlp.weights[:-1] + (weight,), mlp.biases[:-1] + (bias,), mlp.activation)
-
-
-def _useless_warning(report_pruned: dict, trivial: dict, widths, sizes, target: str) -> str | None:
-    single = [l + 1 for l, (w, n) in enumerate(zip(widths, sizes)) if w == 1 and n >= 2]
-    if "train_accuracy" in report_pruned:
-        no_better = report_pruned["train_accuracy"] <= trivial["train_accuracy"] + NO_BETTER_MARGIN
-        evidence = (f"train accuracy {report_pruned['train_accuracy']:.3f}, the output bias alone "
-                    f"{trivial['train_accuracy']:.3f}")
-    else:
-        no_better = report_pruned["train_target_loss"] >= trivial["train_target_loss"]
-        evidence = (f"loss against the target {report_pruned['train_target_loss']:.4g}, the output bias alone "
-                    f"{trivial['train_target_loss']:.4g}")
-    if not (no_better or single):
-        return None
-    what = "no better than its output bias alone" if no_better else "a single unit"
-    if single:
-        what += f" (hidden layer {', '.join(map(str, single))} kept 1 unit of n = {sizes[single[0] - 1]} asked)"
-    if target == "labels":
-        cause = ("target 'labels' fits the labels with the squared loss, but this network's outputs (logits?) are on "
-                 "another scale; try target 'dense' (the network's own outputs) or 'labels-ce'")
-    else:
-        cause = ("too few units for this network, or inputs that do not match the model; try a larger n, the "
-                 "refit of the output layer, or check the input scaling")
-    return f"the pruned network is {what}: {evidence}. Likely cause: {cause}"
 
 
 def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targets=None, method: str = "gfs",
@@ -399,8 +226,6 @@ def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targe
     layer by layer (:func:`sims.pruning.layerwise.prune_layerwise`). Returns (pruned PlainMLP of the same
     depth, :class:`PruneReport`); its ``warning`` is set when the result is useless.
     """
-    from sims.pruning.layerwise import PlainMLP, mlp_from_sequential, mlp_from_state_dict, outputs, prune_layerwise
-
     config = TargetConfig(target=check_choice("target", target, TARGETS), refit=refit, ridge=ridge)
     if isinstance(model, PlainMLP):
         dense = model
@@ -454,8 +279,6 @@ def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targe
             return prune_state_dict_cross_entropy(piece, piece_inputs, labels, size, activation=dense.activation)
         return select_piece(piece, piece_inputs, piece_target, size)
 
-    from sims.pruning.layerwise import layer_sizes
-
     sizes = layer_sizes(n, dense.widths)
     pruned, _ = prune_layerwise(dense, inputs, sizes, dense_outputs if config.target == "dense" else targets,
                                 select_piece, select_last)
@@ -473,7 +296,7 @@ def prune_network(model, inputs, n, *, target: str = "dense", labels=None, targe
             values = np.broadcast_to(constant, (len(split_inputs), classes))
             measured = network_metrics(values, split_labels, split_targets, reference if split == "train" else None)
             trivial.update({f"{split}_{name}": value for name, value in measured.items()})
-    warning = _useless_warning(refit_metrics or pruned_metrics, trivial, final.widths, sizes, config.target)
+    warning = useless_warning(refit_metrics or pruned_metrics, trivial, final.widths, sizes, config.target)
     report = PruneReport(config.target, sizes, dense.widths, final.widths, dense_metrics, pruned_metrics,
                          refit_metrics, trivial, config.refit, warning)
     return final, report
@@ -498,71 +321,9 @@ def prune_sequential(model: torch.nn.Module, inputs, n, *, target: str = "dense"
 
         small = prune_sequential(model, X_train, n=50, labels=y_train)
     """
-    from sims.pruning.layerwise import sequential_of
-
     pruned, report = prune_network(model, inputs, n, target=target, labels=labels, method=method, refit=refit,
                                    ridge=ridge, seed=seed, test_inputs=test_inputs, test_labels=test_labels)
     if report.warning:
         warnings.warn(report.warning, UserWarning, stacklevel=2)
     small = sequential_of(pruned)
     return (small, report) if return_report else small
-
-
-# ------------------------------------------------------------------------------ gfs compare on a user's model
-
-
-def dense_baseline(train_outputs, test_outputs, dataset) -> tuple[dict, str]:
-    """The dense network's metrics ({"train_<metric>", "test_<metric>"} of :func:`network_metrics`
-    against ``dataset``'s labels and targets) and the line saying them; raises an InputError when
-    its training accuracy is near chance (:func:`near_chance`): the inputs then probably do not
-    match the model."""
-    metrics = {}
-    for split, values in (("train", train_outputs), ("test", test_outputs)):
-        labels, targets = getattr(dataset, f"{split}_labels"), getattr(dataset, f"{split}_targets")
-        if values is not None and len(values):
-            metrics.update({f"{split}_{k}": v for k, v in network_metrics(values, labels, targets).items()})
-    if dataset.train_labels is not None:
-        low, chance = near_chance(metrics["train_accuracy"], dataset.train_labels)
-        if low:
-            raise InputError(f"the dense network's training accuracy is {metrics['train_accuracy']:.3f}, near chance "
-                             f"({chance:.3f}): the inputs probably do not match the model (give them as it was trained "
-                             "on them, e.g. --input-scaling)")
-    return metrics, "dense network (the baseline): " + _describe(metrics)
-
-
-def compare_references(train_outputs, test_outputs, dataset, target: str, log=print) -> tuple[np.ndarray, np.ndarray]:
-    """What ``gfs compare`` fits and measures its losses against on a user's model: the dense
-    network's own outputs (target "dense") or the data set's targets ("labels"), as (train (m, K),
-    test (m', K)) float64. Logs the dense baseline and the target; refuses a near-chance dense
-    network and target "labels-ce" (the cross-entropy procedure is the method gfs-published)."""
-    if target == "labels-ce":
-        raise InputError("target 'labels-ce' is not a target of gfs compare; its method gfs-published is the "
-                         "published cross-entropy procedure (accepted: dense, labels)")
-    check_choice("target", target, TARGETS)
-    _, line = dense_baseline(train_outputs, test_outputs, dataset)
-    log(line)
-    if target == "dense":
-        log("target dense: every method fits the dense network's outputs on the training inputs; train_loss and "
-            "test_loss are 0.5 mean ||f - dense||^2")
-        return np.asarray(train_outputs, dtype=np.float64), np.asarray(test_outputs, dtype=np.float64)
-    log("target labels: every method fits the data set's targets with the squared loss")
-    return np.asarray(dataset.train_targets, dtype=np.float64), np.asarray(dataset.test_targets, dtype=np.float64)
-
-
-def compare_warning(rows: list[dict], train_labels, output_bias, target: str, method: str = "gfs") -> str | None:
-    """The one-line warning of :func:`prune_network` for ``gfs compare``'s rows of ``method``: a
-    compression whose pruned network's training accuracy is at most the output bias's
-    (+ NO_BETTER_MARGIN), or that kept a single unit where n >= 2 was asked. None otherwise."""
-    if train_labels is None or len(train_labels) == 0:
-        return None
-    bias = np.asarray(output_bias, dtype=np.float64).reshape(1, -1)
-    trivial = network_metrics(bias.repeat(len(train_labels), 0), train_labels)["accuracy"]
-    of = {(r["n"], r["metric"]): r["value"] for r in rows if r["method"] == method and r.get("n") is not None}
-    useless = sorted({n for n, metric in of if (metric == "train_accuracy" and of[n, metric] <= trivial + NO_BETTER_MARGIN)
-                      or (metric == "width" and of[n, metric] == 1 and n >= 2)}, reverse=True)
-    if not useless:
-        return None
-    n = useless[0]
-    pruned = {"train_accuracy": of.get((n, "train_accuracy"), float("nan"))}
-    text = _useless_warning(pruned, {"train_accuracy": trivial}, (int(of.get((n, "width"), 0)),), (n,), target)
-    return f"{method} at n = {', '.join(map(str, useless))}: " + text

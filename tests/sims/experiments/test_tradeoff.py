@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from sims.pruning.compare import forward_flops, parameter_count
+from sims.metrics.cost import forward_flops, parameter_count
 from sims.foundations.errors import InputError
 from sims.experiments import tradeoff
 from sims.experiments.runner import get_experiment, run_experiment
@@ -68,7 +68,7 @@ def test_equal_budgets_every_training_procedure_runs_t_steps_and_every_row_has_i
     """The issue's 'done when': per data set, seed and n, gfs+ft and >= 3 other +ft methods;
     every procedure that trains has train_steps = T; every method a train_flops row, T width-n
     steps' FLOPs for each procedure that trains at width n, at most that in the @flops rows."""
-    from sims.baselines.methods import gd_step_flops
+    from sims.metrics.cost import gd_step_flops
     from sims.baselines.finetune_stage import FINETUNED, is_one_shot
 
     _, rows = quick_tradeoff

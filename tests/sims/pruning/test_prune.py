@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from sims.nets.model import forward, init_network, neuron_features
-from sims.pruning.prune import model_from_state_dict, prune_model, prune_state_dict, state_dict_from_model
+from sims.pruning.prune import prune_model, prune_state_dict
 from sims.selection.engine import select
 
 from tests.helpers import EXACT, REFERENCE
@@ -82,44 +82,11 @@ def test_pruned_state_dict_loads_into_a_smaller_sequential(activation, name, bia
     np.testing.assert_allclose(loss, selection.losses[-1], rtol=REFERENCE)
 
 
-def test_state_dict_round_trip_and_single_output():
-    dense = plain_network(3, 12, 1, nn.ReLU, True, seed=3)
-    X, Y = data(10, 3, 1, seed=4)
-    model, output_bias = model_from_state_dict(dense.state_dict())
-    with torch.no_grad():
-        np.testing.assert_allclose((forward(model, X) + output_bias).numpy(), dense(X).numpy(), rtol=EXACT, atol=EXACT)
-    rebuilt = plain_network(3, 12, 1, nn.ReLU, True, seed=99)
-    rebuilt.load_state_dict(state_dict_from_model(model, output_bias))
-    with torch.no_grad():
-        np.testing.assert_allclose(rebuilt(X).numpy(), dense(X).numpy(), rtol=EXACT, atol=EXACT)
-    small_state, selection = prune_state_dict(dense.state_dict(), X, Y[:, 0], 4, "gfs")  # (m,) target, K = 1
-    assert small_state["0.weight"].shape[0] == selection.support_size
-
-
 def test_float32_state_dict_stays_float32():
     dense = plain_network(3, 16, 2, nn.ReLU, True, seed=0).float()
     X, Y = data(8, 3, 2, seed=0)
     small_state, _ = prune_state_dict(dense.state_dict(), X.float(), Y, 5, "fw")
     assert all(tensor.dtype == torch.float32 for tensor in small_state.values())
-
-
-def test_bad_state_dicts_and_targets_are_rejected():
-    state = plain_network(3, 8, 2, nn.ReLU, True, seed=0).state_dict()
-    X, Y = data(6, 3, 2, seed=0)
-    with pytest.raises(ValueError, match="state dict lacks 2.weight"):
-        prune_state_dict({k: v for k, v in state.items() if k != "2.weight"}, X, Y, 2)
-    with pytest.raises(ValueError, match="unexpected keys 4.weight"):
-        prune_state_dict({**state, "4.weight": state["2.weight"]}, X, Y, 2)
-    with pytest.raises(ValueError, match="same N"):
-        prune_state_dict({**state, "2.weight": state["2.weight"][:, :5]}, X, Y, 2)
-    with pytest.raises(ValueError, match="'0.bias' must have shape"):
-        prune_state_dict({**state, "0.bias": state["0.bias"][:3]}, X, Y, 2)
-    with pytest.raises(ValueError, match="targets must have shape"):
-        prune_state_dict(state, X, Y[:, 0], 2)
-    with pytest.raises(ValueError, match="unknown activation"):
-        prune_state_dict(state, X, Y, 2, activation="swish")
-    with pytest.raises(ValueError, match="unknown method"):
-        prune_state_dict(state, X, Y, 2, "nope")
 
 
 # ------------------------------------------------------------------ a user's network (issue 22)
