@@ -256,8 +256,9 @@ def one_process_entry():
     factored, factors = _find("Factored"), _find("neuron_factors")
     if factored is not None and factors is not None:
         def run(model, inputs, targets, n, threads):
-            hidden, second, scale = factors(model, inputs)
-            return _with_threads(select, threads, factored(hidden, second, scale), targets, n, "gfs")
+            features = factors(model, inputs)  # a Factored, or (H, B, c)
+            features = factored(*features) if isinstance(features, tuple) else features
+            return _with_threads(select, threads, features, targets, n, "gfs")
         return "select(Factored(H, B, c))", run
 
     def run(model, inputs, targets, n, threads):

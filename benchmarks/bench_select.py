@@ -163,8 +163,9 @@ def factored_entry():
             neuron_factors = None
         if neuron_factors is not None:
             def make(model, inputs, targets):
-                hidden, second, scale = neuron_factors(model, inputs)
-                return Factored(hidden, second, scale), hidden, None
+                factors = neuron_factors(model, inputs)  # a Factored, or (H, B, c)
+                factors = Factored(*factors) if isinstance(factors, tuple) else factors
+                return factors, factors.hidden, None
             return "select(Factored(H, B, c))", make
     try:
         from sims.selection.sharded import NetworkSource, chunked_select
