@@ -27,7 +27,10 @@ Per layout and method (gfs, herding, fw, fcfw; n = 60) and thread setting (1, 2,
   **whole / (n+1) floors**: that over (n + 1) floor passes (a norms pass and n score passes is the
   least a method can read): the issue-27 target is <= 1.2 (gfs, herding, fw), <= 1.5 (fcfw);
 - **per step**: (whole(n) - whole(2)) / (n - 2), set-up excluded, and **step / floor**;
-- **fixed**: whole(n) - n x per step, the set-up (validation, a copy if any, the norms pass).
+- **fixed**: whole(n) - n x per step, the set-up (validation, a copy if any, the norms pass);
+- **peak extra memory**: how far the process's peak resident memory rose above its resident
+  memory before the call (Linux: /proc/self/clear_refs, VmHWM); "a copy" when it is at least half
+  the array's bytes, i.e. the call copied or converted the features.
 
 The **floor** is one GEMV over the same array (for ``factored``: a GEMV over H, one read of H;
 the header also gives H^T R with R (m, K), the step's product, which at K = 10 does 10 times a
@@ -69,6 +72,30 @@ def timed(function) -> float:
 def median_time(function, repeats: int = 5) -> float:
     function()
     return statistics.median(timed(function) for _ in range(repeats))
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_extra_bytes(function):
+    """(result of ``function()``, bytes the process's peak resident memory rose above its resident
+    memory before the call, or None where Linux's /proc/self/clear_refs is not available)."""
+    before = _status_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # reset the peak (VmHWM) to the current resident size
+    except OSError:
+        return function(), None
+    result = function()
+    peak = _status_kib("VmHWM")
+    return result, None if peak is None or before is None else max(0, peak - before) * 1024
 
 
 def select_takes_threads() -> bool:
@@ -220,8 +247,8 @@ def measure_layout(key, m, width, n, short, methods, settings, seed, full_k, mac
     gemm = f"; H^T R with R (m, {OUTPUTS}): {gemm_floor(matrix) * 1e3:.1f} ms" if key == "factored" else ""
     header = (f"\n**{label}**: {nbytes / 2**20:.0f} MiB read per pass; floor {floor * 1e3:.1f} ms "
               f"(1 thread {by_count[1] * 1e3:.1f}, 2 threads {by_count[2] * 1e3:.1f}); bandwidth floor {band * 1e3:.1f} ms{gemm}\n")
-    lines = [header, "| method | threads | whole call | whole / (n+1) floors | target | per step | step / floor | fixed | fixed / floor |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [header, "| method | threads | whole call | whole / (n+1) floors | target | per step | step / floor | fixed | fixed / floor | peak extra memory |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     for method in methods:
         for setting in settings:
@@ -229,15 +256,17 @@ def measure_layout(key, m, width, n, short, methods, settings, seed, full_k, mac
                 if runner is not None:
                     return with_threads(setting, lambda kwargs: runner(steps, method, kwargs))
                 return with_threads(setting, lambda kwargs: engine.select(features, target, steps, method, **kwargs))
-            result = {}
-            whole = timed(lambda: result.update(selection=run(n)))
+            start = time.perf_counter()
+            _, extra = peak_extra_bytes(lambda: run(n))
+            whole = time.perf_counter() - start
             brief = timed(lambda: run(short))
             per_step = max(whole - brief, 0.0) / (n - short)
             fixed = whole - n * per_step
             ratio = whole / ((n + 1) * floor)
             verdict = "met" if ratio <= TARGETS[method] else "NOT met"
+            memory = "n/a" if extra is None else f"{extra / 2**20:.0f} MiB" + (" (a copy)" if extra >= nbytes / 2 else "")
             line = (f"| {method} | {setting} | {whole:.2f} s | **{ratio:.2f}** | <= {TARGETS[method]} ({verdict}) | "
-                    f"{per_step * 1e3:.1f} ms | {per_step / floor:.2f} | {fixed * 1e3:.0f} ms | {fixed / floor:.1f} |")
+                    f"{per_step * 1e3:.1f} ms | {per_step / floor:.2f} | {fixed * 1e3:.0f} ms | {fixed / floor:.1f} | {memory} |")
             print(line, flush=True)
             lines.append(line)
     del features, matrix
