@@ -25,6 +25,11 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, QhullError
 
+from theory.arrays import as_float_array
+# The NTK Gram matrix H and lambda_0 live in theory.ntk; re-exported here for the callers that
+# still name them theory.geometry.ntk_gram (sims/experiments/pretraining/cells.py).
+from theory.ntk import min_eigenvalue, ntk_gram, ntk_gram_empirical, ntk_gram_monte_carlo
+
 __all__ = [
     "PointOutsideHull",
     "DegenerateHull",
@@ -65,23 +70,11 @@ class DegenerateHull(ValueError):
 # ----------------------------------------------------------------------------- conversion
 
 
-def _as_float_array(x, name: str) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor; converted without importing torch
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
-
-
 def _checked_features(features) -> np.ndarray:
     """The features as a float64 array of shape (m, N) or (m, N, K) with positive sizes and
     finite entries; a ValueError names what is wrong. Public functions call this once; the
     private kernels below take its result and trust it."""
-    arr = _as_float_array(features, "features")
+    arr = as_float_array(features, "features")
     if arr.ndim not in (2, 3):
         raise ValueError(f"features must have shape (m, N) or (m, N, K), got shape {arr.shape}")
     if min(arr.shape) < 1:
@@ -109,7 +102,7 @@ def function_vector(u, features_shape: tuple[int, ...], name: str = "point") -> 
 
     ``features_shape`` is the shape of the feature array the function must match.
     """
-    arr = _as_float_array(u, name)
+    arr = as_float_array(u, name)
     m = features_shape[0]
     expected = (m,) if len(features_shape) == 2 else (m, features_shape[2])
     if arr.shape != expected:
@@ -134,7 +127,7 @@ def vector_to_function(vec: np.ndarray, features_shape: tuple[int, ...]) -> np.n
 
 def squared_norm(u) -> float:
     """``||u||^2 = (1/m) sum_j ||u_j||^2`` for a function on the data, shape (m,) or (m, K)."""
-    arr = _as_float_array(u, "u")
+    arr = as_float_array(u, "u")
     if arr.ndim not in (1, 2) or arr.shape[0] < 1:
         raise ValueError(f"u must have shape (m,) or (m, K) with m >= 1, got {arr.shape}")
     return float(np.sum(arr * arr) / arr.shape[0])
@@ -142,15 +135,15 @@ def squared_norm(u) -> float:
 
 def loss(f, target) -> float:
     """``L(f) = 0.5 * (1/m) sum_j ||f(x_j) - y_j||^2`` (the loss of docs/THEORY.md)."""
-    f_arr = _as_float_array(f, "f")
-    y_arr = _as_float_array(target, "target")
+    f_arr = as_float_array(f, "f")
+    y_arr = as_float_array(target, "target")
     if f_arr.shape != y_arr.shape:
         raise ValueError(f"f has shape {f_arr.shape} but target has shape {y_arr.shape}")
     return 0.5 * squared_norm(f_arr - y_arr)
 
 
 def _check_weights(weights, n_neurons: int) -> np.ndarray:
-    p = _as_float_array(weights, "weights")
+    p = as_float_array(weights, "weights")
     if p.shape != (n_neurons,):
         raise ValueError(f"weights must have shape ({n_neurons},), got {p.shape}")
     if np.any(p < -1e-12):
@@ -456,88 +449,3 @@ def _radius_lower_bound(pts: np.ndarray, c: np.ndarray, dim: int) -> float:
             delta = max(delta, float(np.linalg.norm(p @ pts - target)))
             t_min = min(t_min, t)
     return max(0.0, t_min / math.sqrt(dim) - delta)
-
-
-# ----------------------------------------------------------------------------- NTK Gram
-
-
-def _check_inputs(x) -> np.ndarray:
-    arr = _as_float_array(x, "x")
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"x must have shape (m, d) with m, d >= 1, got {arr.shape}")
-    if np.any(np.linalg.norm(arr, axis=1) == 0):
-        raise ValueError("x has a zero row; the NTK Gram matrix needs non-zero inputs")
-    return arr
-
-
-#: Above this |cos|, the angle is taken from the half-angle form instead of arccos (see ntk_gram).
-_NEAR_PARALLEL_COS = 0.99
-
-
-def ntk_gram(x) -> np.ndarray:
-    """Closed-form infinite-width Gram matrix of Du et al. (ICLR 2019), shape (m, m).
-
-    ``H_ij = E_w[x_i.x_j 1{w.x_i >= 0, w.x_j >= 0}] = x_i.x_j (pi - theta_ij) / (2 pi)``
-    with w ~ N(0, I) and theta_ij the angle between x_i and x_j. The propositions assume
-    unit-norm rows; the formula is valid for any non-zero rows.
-
-    The angle keeps full float64 precision everywhere: ``arccos`` of the cosine where
-    |cos| <= 0.99 (there its condition number is below 8), and for (anti)parallel pairs and
-    the diagonal the half-angle form ``theta = 2 atan2(|u_i - u_j|, |u_i + u_j|)`` of the unit
-    rows u (arccos of a cosine that rounds to 1 - 2^-53 would be off by 1.5e-8). The result is
-    exactly symmetric, with ``H_ii`` exactly half the computed ``x_i.x_i``.
-    """
-    arr = _check_inputs(x)
-    dots = arr @ arr.T
-    dots = 0.5 * (dots + dots.T)  # BLAS need not return a bitwise-symmetric product
-    norms = np.linalg.norm(arr, axis=1)
-    cos = np.clip(dots / np.outer(norms, norms), -1.0, 1.0)
-    theta = np.arccos(cos)
-    rows, cols = np.nonzero(np.triu(np.abs(cos) > _NEAR_PARALLEL_COS))
-    unit = arr / norms[:, None]
-    pairs_per_block = max(1, (1 << 20) // arr.shape[1])
-    for start in range(0, len(rows), pairs_per_block):
-        i, j = rows[start:start + pairs_per_block], cols[start:start + pairs_per_block]
-        difference = np.linalg.norm(unit[i] - unit[j], axis=1)
-        total = np.linalg.norm(unit[i] + unit[j], axis=1)
-        theta[i, j] = theta[j, i] = 2.0 * np.arctan2(difference, total)
-    return dots * ((math.pi - theta) / (2.0 * math.pi))
-
-
-def ntk_gram_empirical(x, w, chunk_size: int = 4096) -> np.ndarray:
-    """Finite-width Gram matrix at first-layer weights ``w`` (shape (N, d)).
-
-    ``H_ij = (1/N) sum_r x_i.x_j 1{w_r.x_i >= 0, w_r.x_j >= 0}``: the Gram matrix of the
-    gradients of ``f(x) = N^(-1/2) sum_r a_r relu(w_r.x)`` with respect to W (a_r = +-1).
-    Accumulated over chunks of neurons so memory stays O(m * chunk_size).
-    """
-    arr = _check_inputs(x)
-    wa = _as_float_array(w, "w")
-    if wa.ndim != 2 or wa.shape[1] != arr.shape[1] or wa.shape[0] < 1:
-        raise ValueError(f"w must have shape (N, {arr.shape[1]}) with N >= 1, got {wa.shape}")
-    counts = np.zeros((arr.shape[0], arr.shape[0]))
-    for start in range(0, wa.shape[0], chunk_size):
-        act = (arr @ wa[start : start + chunk_size].T >= 0).astype(np.float64)
-        counts += act @ act.T
-    return (arr @ arr.T) * counts / wa.shape[0]
-
-
-def ntk_gram_monte_carlo(x, width: int, seed: int = 0) -> np.ndarray:
-    """Monte-Carlo estimate of :func:`ntk_gram` from a width-``width`` network at init.
-
-    Draws w_r ~ N(0, I) with ``numpy.random.default_rng(seed)``; each entry is a mean of
-    ``width`` terms bounded by |x_i.x_j|, so its error is O(width^(-1/2)).
-    """
-    if int(width) != width or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}")
-    arr = _check_inputs(x)
-    w = np.random.default_rng(seed).standard_normal((int(width), arr.shape[1]))
-    return ntk_gram_empirical(arr, w)
-
-
-def min_eigenvalue(h) -> float:
-    """lambda_0 = smallest eigenvalue of a symmetric matrix (e.g. ``ntk_gram(x)``)."""
-    arr = _as_float_array(h, "h")
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
-        raise ValueError(f"h must be a square matrix, got shape {arr.shape}")
-    return float(np.linalg.eigvalsh(0.5 * (arr + arr.T))[0])

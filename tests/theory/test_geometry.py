@@ -1,4 +1,5 @@
-"""Unit and property tests for theory.geometry: V, D, D_g, affine hull, interior radius, NTK Gram."""
+"""Unit and property tests for theory.geometry: V, D, D_g, affine hull, interior radius (the NTK Gram
+matrix is tested in tests/theory/test_ntk.py)."""
 
 from __future__ import annotations
 
@@ -152,76 +153,6 @@ def test_torch_tensors_are_accepted():
     assert geometry.neuron_variance(feats) == pytest.approx(geometry.neuron_variance(square_with_centre()))
 
 
-# ----------------------------------------------------------------------------- NTK Gram
-
-
-def test_ntk_gram_closed_form_values():
-    x = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-    h = geometry.ntk_gram(x)
-    np.testing.assert_allclose(np.diag(h), 0.5)  # pi / (2 pi)
-    assert h[0, 1] == pytest.approx(0.0)  # orthogonal
-    assert h[0, 2] == pytest.approx(0.0)  # opposite: the half-spaces do not overlap
-    x2 = np.array([[1.0, 0.0], [math.cos(1.0), math.sin(1.0)]])
-    assert geometry.ntk_gram(x2)[0, 1] == pytest.approx(math.cos(1.0) * (math.pi - 1.0) / (2 * math.pi))
-
-
-def test_ntk_gram_clips_cosines_of_duplicates():
-    x = np.array([[0.6, 0.8], [0.6, 0.8]]) * (1 + 1e-16)
-    h = geometry.ntk_gram(x)
-    assert np.all(np.isfinite(h))
-    assert geometry.min_eigenvalue(h) == pytest.approx(0.0, abs=EXACT)
-
-
-def _ntk_gram_mpmath(x, digits=40):
-    """H_ij = x_i.x_j (pi - theta_ij) / (2 pi) evaluated with `digits` decimal digits, the
-    float64 inputs taken as exact."""
-    import mpmath
-
-    with mpmath.workdps(digits):
-        rows = [[mpmath.mpf(float(v)) for v in row] for row in x]
-        norms = [mpmath.sqrt(mpmath.fsum(v * v for v in row)) for row in rows]
-        h = np.empty((len(rows), len(rows)))
-        for i, a in enumerate(rows):
-            for j, b in enumerate(rows):
-                dot = mpmath.fsum(p * q for p, q in zip(a, b))
-                cos = max(min(dot / (norms[i] * norms[j]), mpmath.mpf(1)), mpmath.mpf(-1))
-                h[i, j] = float(dot * (mpmath.pi - mpmath.acos(cos)) / (2 * mpmath.pi))
-    return h
-
-
-def test_ntk_gram_has_full_precision_on_parallel_and_antiparallel_inputs():
-    """Against a 40-digit evaluation: the diagonal, exact duplicates, pairs 1e-9 and 1e-5 rad
-    apart, an anti-parallel pair, a pair 1e-9 rad from anti-parallel and generic rows all agree
-    to 1e-15 of |x_i||x_j| (arccos of a rounded cosine misses by about 1e-9 on such pairs)."""
-    rng = np.random.default_rng(3)
-    base = rng.standard_normal(5)
-    base /= np.linalg.norm(base)
-    other = rng.standard_normal(5)
-    other -= other @ base * base
-    other /= np.linalg.norm(other)
-
-    def turned(angle):
-        return math.cos(angle) * base + math.sin(angle) * other
-
-    x = np.array([base, base.copy(), turned(1e-9), turned(1e-5), -base, turned(math.pi - 1e-9), turned(0.7),
-                  *rng.standard_normal((3, 5))]) * rng.uniform(0.5, 2.0, size=(10, 1))
-    exact = _ntk_gram_mpmath(x)
-    scale = np.outer(np.linalg.norm(x, axis=1), np.linalg.norm(x, axis=1))
-    h = geometry.ntk_gram(x)
-    assert np.max(np.abs(h - exact) / scale) <= 1e-15
-    np.testing.assert_array_equal(h, h.T)
-    np.testing.assert_allclose(np.diag(h), 0.5 * np.einsum("ij,ij->i", x, x), rtol=EXACT, atol=0)
-
-
-def test_ntk_gram_empirical_chunking_is_exact():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 3))
-    w = rng.standard_normal((1000, 3))
-    np.testing.assert_allclose(
-        geometry.ntk_gram_empirical(x, w, chunk_size=7), geometry.ntk_gram_empirical(x, w), rtol=1e-13
-    )
-
-
 # ----------------------------------------------------------------------------- bad input
 
 
@@ -239,10 +170,6 @@ def test_ntk_gram_empirical_chunking_is_exact():
         (lambda: geometry.interior_radius(np.ones((2, 3)), np.ones(2)), "all neurons coincide"),
         (lambda: geometry.interior_radius(square_with_centre(), np.zeros(3)), "shape"),
         (lambda: geometry.interior_radius(square_with_centre()), "exactly one"),
-        (lambda: geometry.ntk_gram(np.zeros((2, 2))), "zero row"),
-        (lambda: geometry.ntk_gram_monte_carlo(np.ones((2, 2)), 0), "width"),
-        (lambda: geometry.ntk_gram_empirical(np.ones((2, 2)), np.ones((3, 3))), "w must have shape"),
-        (lambda: geometry.min_eigenvalue(np.ones((2, 3))), "square"),
     ],
 )
 def test_bad_input_raises_a_clear_error(call, match):
@@ -270,13 +197,13 @@ def test_features_are_validated_once_per_call(monkeypatch, call):
     """The public functions check and convert the (possibly large) feature array once; the
     kernels they share trust it."""
     converted = []
-    original = geometry._as_float_array
+    original = geometry.as_float_array
 
     def counting(x, name):
         if name == "features":
             converted.append(name)
         return original(x, name)
 
-    monkeypatch.setattr(geometry, "_as_float_array", counting)
+    monkeypatch.setattr(geometry, "as_float_array", counting)
     call(square_with_centre())
     assert len(converted) == 1

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from theory import bounds, geometry
+from theory import bounds, geometry, ntk
 
 from sims.selection.engine import select  # a plain import: a broken sims.select fails these tests, never skips them
 
@@ -371,8 +371,8 @@ p5_instances = st.fixed_dictionaries(
 def test_p5_linear_rate_wide_small_step(spec):
     x = unit_inputs(spec["seed"], spec["m"], spec["d"])
     y = np.random.default_rng(spec["seed"] + 1).uniform(-1, 1, spec["m"])
-    h = geometry.ntk_gram(x)
-    lam0 = geometry.min_eigenvalue(h)
+    h = ntk.ntk_gram(x)
+    lam0 = ntk.min_eigenvalue(h)
     assume(lam0 > 1e-3)
     eta = 0.5 / np.linalg.eigvalsh(h)[-1]
     residuals, _, _ = ntk_gd(x, y, width=4000, eta=eta, steps=150, seed=spec["seed"])
@@ -384,8 +384,8 @@ def test_p5_check_rejects_mean_field_step_in_ntk_scaling():
     applied to the NTK network makes GD far slower than the linear rate."""
     x = unit_inputs(0, 5, 4)
     y = np.random.default_rng(1).uniform(-1, 1, 5)
-    h = geometry.ntk_gram(x)
-    lam0 = geometry.min_eigenvalue(h)
+    h = ntk.ntk_gram(x)
+    lam0 = ntk.min_eigenvalue(h)
     eta = 0.5 / np.linalg.eigvalsh(h)[-1]
     good, _, _ = ntk_gd(x, y, 2000, eta, 100, seed=0)
     bad, _, _ = ntk_gd(x, y, 2000, eta, 100, seed=0, lr_scale=1.0 / 2000)
@@ -393,8 +393,8 @@ def test_p5_check_rejects_mean_field_step_in_ntk_scaling():
     assert _p5_violations(bad, eta, lam0).size > 0
 
 
-def _mc_error(x, width, seed, gram=geometry.ntk_gram):
-    return float(np.max(np.abs(geometry.ntk_gram_monte_carlo(x, width, seed) - gram(x))))
+def _mc_error(x, width, seed, gram=ntk.ntk_gram):
+    return float(np.max(np.abs(ntk.ntk_gram_monte_carlo(x, width, seed) - gram(x))))
 
 
 @settings(max_examples=8, deadline=None, derandomize=True)
@@ -412,7 +412,7 @@ def test_gram_check_rejects_wrong_normalisation():
     x = unit_inputs(4, 6, 5)
 
     def wrong(z):
-        return 2.0 * geometry.ntk_gram(z)
+        return 2.0 * ntk.ntk_gram(z)
 
     assert _mc_error(x, 16_000, 0) <= 3.0 / math.sqrt(16_000)
     assert _mc_error(x, 16_000, 0, gram=wrong) > 3.0 / math.sqrt(16_000)
@@ -479,8 +479,8 @@ def test_p6_end_to_end_pretrain_then_prune():
     m, d, width, n, horizon = 6, 4, 200, 4000, 300
     x = unit_inputs(7, m, d)
     y = np.random.default_rng(8).uniform(-1, 1, m)
-    h = geometry.ntk_gram(x)
-    lam0 = geometry.min_eigenvalue(h)
+    h = ntk.ntk_gram(x)
+    lam0 = ntk.min_eigenvalue(h)
     eta = 0.5 / np.linalg.eigvalsh(h)[-1]
     history = []
     residuals, _, a = ntk_gd(x, y, width, eta, horizon, seed=3, history=history)
