@@ -1,15 +1,19 @@
-"""The tidy-row schema: the columns every result row has, and the one row filter.
+"""The tidy-row schema: the columns every result row has (:data:`COLUMNS`, defined in
+:mod:`theory.claims.rows`), which are integers and which required, and the one row filter.
 
 A row is a dict with (some of) the :data:`COLUMNS`; a column it lacks is empty. Every
 experiment, ``gfs compare`` and the report read and write rows with these columns only."""
 
 from __future__ import annotations
 
+from theory.claims.rows import COLUMNS
+
 __all__ = ["COLUMNS", "INTEGER_COLUMNS", "REQUIRED_COLUMNS", "select_rows"]
 
-# ``eps`` is the criterion a row was measured against (E3's T*(eps) rows, E5's n(eps)); empty for
-# the other rows. Folders written before the column existed still load (eps None).
-COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step", "eps")
+# COLUMNS is defined once, in theory.claims.rows beside the metric names (theory sits below sims and
+# the claims read the same rows). ``eps`` is the criterion a row was measured against (E3's
+# T*(eps) rows, E5's n(eps)); empty for the other rows. Folders written before the column existed
+# still load (eps None).
 #: Columns read back as int (or None when empty); value and eps are floats.
 INTEGER_COLUMNS = ("m", "n", "seed", "step")
 #: Columns every rows file must have.

@@ -18,7 +18,10 @@ __all__ = ["COLUMNS", "TRAIN_LOSS", "EXCESS_LOSS", "DENSE_LOSS", "PROJECTION_LOS
            "DISTANCE_TO_G", "LOCAL_SLOPE", "PREDICTED_BOUNDARY", "PRETRAIN_STEPS", "filter_rows", "seed_curves",
            "seed_constants"]
 
-COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value")
+#: The tidy-row schema, the one definition (sims.results.schema re-exports it for the row files):
+#: ``step`` is a GD step of a curve, ``eps`` the criterion a row was measured against; the claims
+#: read the first eight, and a column a row lacks is empty.
+COLUMNS = ("experiment", "dataset", "method", "m", "n", "seed", "metric", "value", "step", "eps")
 
 # Metric names shared with the experiments.
 TRAIN_LOSS = "train_loss"
