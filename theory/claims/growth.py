@@ -36,7 +36,7 @@ class GrowthSizes:
     """The sizes a growth law is fitted to, and those left out.
 
     kept: [(m, T* per seed)] in ascending m, each with >= MIN_SEEDS seeds, the leading floor
-    sizes removed; too_few: the sizes with fewer than MIN_SEEDS seeds (in the given order);
+    sizes removed (when not testable: the sizes examined so far); too_few: the sizes with fewer than MIN_SEEDS seeds (in the given order);
     floor_sizes: the smallest sizes where every seed has T* = 0 (ascending); seeds: the fewest
     seeds at a kept size, or, when not testable, at a size with >= MIN_SEEDS seeds (0 if none);
     why_not_testable: the reason no verdict can be given, "" when one can.
