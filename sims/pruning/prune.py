@@ -42,7 +42,7 @@ from sims.pruning.prune_report import PruneReport, near_chance, network_metrics,
 from sims.pruning.state_dicts import model_from_state_dict, state_dict_from_model
 from sims.selection.engine import Selection, select
 from sims.selection.published_gfs import PublishedOptions, published_gfs
-from sims.selection.sharded import network_select
+from sims.nets.features import network_select
 
 __all__ = [
     "prune_model", "prune_state_dict", "TARGETS", "REFITS", "LOADER_INPUTS", "TargetConfig",

@@ -33,6 +33,7 @@ import torch
 
 from sims.foundations.errors import InputError
 from sims.foundations.io import check_choice
+from sims.selection.ties import first_min
 
 __all__ = ["LOSSES", "PublishedOptions", "PUBLISHED", "EXACT", "PublishedSelection", "published_gfs",
            "path_outputs", "smallest_within_tolerance"]
@@ -145,8 +146,7 @@ def published_gfs(features, targets, n: int, options: PublishedOptions = EXACT, 
                 outputs = outputs + offset
             scores.append(_batch_losses(outputs, batch_targets, batch_labels, options.loss))
         scores = torch.cat(scores)
-        best = scores.min()
-        position = int(torch.nonzero(scores <= best + 16 * eps * float(scores.abs().max()))[0, 0])
+        position = first_min(scores, float(scores.abs().max()), eps)
         chosen = int(candidates[position])
         scored += candidates.size * rows.numel()
         remaining[chosen] = False

@@ -41,11 +41,11 @@ import torch
 
 from sims.foundations.errors import InputError
 from sims.selection.simplex_qp import min_norm_point
+from sims.selection.ties import first_min
 
 __all__ = ["SetProblem", "as_problem", "greedi_partition", "stochastic_sample_size", "greedy_on_f", "greedi",
            "stochastic_greedy_opt", "SET_METHODS", "run_set_method"]
 
-_TIE = 16 * float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,8 +164,7 @@ def greedy_on_f(problem, n: int, ground=None, *, sampler=None, on_step=None):
                 solved = min_norm_point(extended, start)
                 values[position] = 0.5 * float(solved @ extended @ solved)
                 solutions[i] = (solved, extended)
-        best = float(values.min())
-        position = int(np.flatnonzero(values <= best + _TIE * scale)[0])
+        position = first_min(values, scale, float(np.finfo(np.float64).eps))
         pick = int(candidates[position])
         if not chosen:
             chosen, weights, gram = [pick], np.ones(1), np.array([[oracle.sq[pick]]])

@@ -38,7 +38,7 @@ def test_the_features_that_need_an_extra_refuse_in_one_line_without_it(monkeypat
 
     from sims.data.datasets import _read_only_pool
     from sims.nets.model import init_network
-    from sims.selection.sharded import sharded_select
+    from sims.nets.features import sharded_select
 
     for name in [m for m in sys.modules if m == "sims.plotting.plots" or m.split(".")[0] in EXTRAS]:
         monkeypatch.delitem(sys.modules, name)  # restored afterwards, as every entry below

@@ -16,7 +16,9 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from sims.selection.engine import METHODS, Selection, _neuron_major, dense_loss, method_options, select, subnetwork_output
+from sims.selection import arrays, loops
+from sims.selection.engine import (METHODS, REWEIGHTED_METHODS, UNIFORM_PREFIX_METHODS, Selection, dense_loss,
+                                   method_options, select, subnetwork_output)
 
 from tests.helpers import EXACT, REFERENCE
 
@@ -327,12 +329,12 @@ def test_float32_features_and_torch_inputs():
 def test_neuron_major_views_are_used_without_copying():
     buffer = torch.randn(7, 5, 3)  # (N, m, K) contiguous
     view = buffer.permute(1, 0, 2)  # (m, N, K), as sims.nets.model.neuron_features returns
-    assert _neuron_major(view).data_ptr() == buffer.data_ptr()
+    assert arrays.neuron_major(view).data_ptr() == buffer.data_ptr()
     matrix = torch.randn(5, 7)  # (m, N) row-major: used as its transpose
-    assert _neuron_major(matrix).data_ptr() == matrix.data_ptr()
+    assert arrays.neuron_major(matrix).data_ptr() == matrix.data_ptr()
     single_output = torch.randn(7, 5, 1)
-    assert _neuron_major(single_output.permute(1, 0, 2)).data_ptr() == single_output.data_ptr()
-    np.testing.assert_array_equal(_neuron_major(view).numpy(), buffer.reshape(7, 15).numpy())
+    assert arrays.neuron_major(single_output.permute(1, 0, 2)).data_ptr() == single_output.data_ptr()
+    np.testing.assert_array_equal(arrays.neuron_major(view).numpy(), buffer.reshape(7, 15).numpy())
 
 
 def test_subnetwork_output_matches_weights():
@@ -392,7 +394,6 @@ def test_reweighted_methods_are_exactly_those_whose_weights_are_not_the_uniform_
     """The fact each method's record states: a method that is not re-weighted has as step-n
     weights the pick counts of indices[:n] divided by n; a re-weighted one does not (on this
     instance); UNIFORM_PREFIX_METHODS and REWEIGHTED_METHODS (P4's family) follow the records."""
-    from sims.selection.engine import REWEIGHTED_METHODS, UNIFORM_PREFIX_METHODS
 
     rng = np.random.default_rng(5)
     features, target = rng.standard_normal((6, 20)), rng.standard_normal(6) * 0.3
@@ -451,65 +452,12 @@ def test_record_steps_outside_one_to_n_are_rejected():
             select(F, Y, 2, "gfs", record_steps=bad)
 
 
-# ---------------------------------------------------------------------------------------
-# fcfw and greedy-opt: float64 products over the support in reused scratch blocks
-
-
-def _scratch_instance(dim: int, dtype, layout: str):
-    """A problem with N = 120 neurons whose phi is (N, dim) row-major ('rows') or a transposed
-    (m, N) row-major view ('columns'), and its scratch (sizes set by the caller)."""
-    engine = importlib.import_module("sims.selection.engine")  # the module (sims.select is the function)
-
-    generator = torch.Generator().manual_seed(dim)
-    buffer = torch.randn(120, dim, generator=generator, dtype=dtype) + torch.randn(120, 1, generator=generator, dtype=dtype)
-    features = buffer.t() if layout == "rows" else buffer.t().contiguous()  # (m, N)
-    problem = engine._problem(features, torch.randn(dim, generator=generator, dtype=torch.float64))
-    return problem, engine._Scratch(problem)
-
-
-@pytest.mark.parametrize("layout", ["rows", "columns"])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("dim", [6, 1001, 4097])
-def test_scratch_products_have_the_bits_of_the_plain_formulas(monkeypatch, dim, dtype, layout):
-    """The scratch computes each product block by block yet gives the bits of the formula in its
-    docstring with one BLAS call per 2**22 // D rows (here 37): what keeps fcfw's and
-    greedy-opt's picks and losses byte-identical to the unblocked engine. Calls of 37 rows cut
-    into blocks of 16 (18 rounded down to whole groups of eight) meet every kind of boundary:
-    block, call, and a call's tail of one to three rows."""
-    engine = importlib.import_module("sims.selection.engine")  # the module (sims.select is the function)
-
-    monkeypatch.setattr(engine, "_BLOCK_ELEMENTS", 37 * dim)
-    monkeypatch.setattr(engine, "_SCRATCH_BYTES", 18 * dim * 8)  # 18 rows, rounded down to 16
-    problem, scratch = _scratch_instance(dim, dtype, layout)
-    assert (scratch.call_rows, scratch.block_rows) == (37, 16)
-    phi, target = problem.phi, problem.target
-    rows = torch.from_numpy(np.random.default_rng(dim).permutation(120)[:101])
-    vector = torch.from_numpy(np.random.default_rng(1).standard_normal(dim))
-
-    expected = torch.cat([(phi[call].to(torch.float64) - target) @ vector for call in rows.split(37)])
-    assert torch.equal(scratch.centered_products(vector, rows=rows.tolist()), expected)
-    everyone = torch.arange(120).split(37)
-    expected = torch.cat([(phi[call].to(torch.float64) - target) @ vector for call in everyone])
-    assert torch.equal(scratch.centered_products(vector), expected)
-    assert scratch.centered_products(vector, rows=[]).shape == (0,)
-    centered = [phi[call].to(torch.float64) - target for call in everyone]
-    assert torch.equal(scratch.centered_sq_norms(), torch.cat([(c * c).sum(1) for c in centered]))
-    stored = phi[rows].to(torch.float64)  # fcfw's float64 copy of its support rows
-    expected = torch.cat([(stored[call] - target) @ vector for call in torch.arange(101).split(37)])
-    assert torch.equal(scratch.stored_centered_products(stored, vector), expected)
-    for count in (1, 7, 101):  # column blocks of 18 * dim // count columns
-        weights = np.random.default_rng(count).random(count)
-        expected = torch.from_numpy(weights / weights.sum()) @ phi[rows[:count]].to(torch.float64)
-        assert torch.equal(scratch.combination(rows[:count].tolist(), weights / weights.sum()), expected)
-
-
 @pytest.mark.parametrize("method", ["fcfw", "greedy-opt"])
 def test_reweighted_steps_allocate_nothing_of_support_size(method):
     """MNIST-sized rows (D = m K = 40,000, float32): no step allocates more than the scratch
     block (8 float64 rows, 2.4 MiB), where the support's (|S|, D) float64 copies and the 104-row
     blocks of centred products (12-33 MB) were re-allocated at every step. Only fcfw's store of
     its support rows grows beyond it, by doubling: at most log2(n) times in a run."""
-    engine = importlib.import_module("sims.selection.engine")  # the module (sims.select is the function)
     from torch.profiler import ProfilerActivity, profile
 
     generator = torch.Generator().manual_seed(0)
@@ -518,16 +466,15 @@ def test_reweighted_steps_allocate_nothing_of_support_size(method):
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
         result = select(buffer.permute(1, 0, 2), target, 16, method)
     assert result.support_size >= 9  # the support grew past one scratch block
-    scratch = max(engine._SCRATCH_BYTES, engine._ROW_GROUP * 40_000 * 8)
+    scratch = max(arrays.SCRATCH_BYTES, arrays.ROW_GROUP * 40_000 * 8)
     larger = [event.cpu_memory_usage for event in recorded.events() if event.cpu_memory_usage > scratch]
     assert len(larger) <= (math.log2(16) if method == "fcfw" else 0)
 
 
-def test_only_the_passes_over_all_features_use_the_callers_threads(monkeypatch):
+def test_only_the_passes_over_all_features_use_more_threads(monkeypatch):
     """Small operations (vectors of length D, products over the support, the simplex solves)
     run on one thread, torch's and numpy's BLAS alike; the GEMV over all N features runs on
-    the caller's threads; both counts are restored afterwards."""
-    engine = importlib.import_module("sims.selection.engine")  # the module (sims.select is the function)
+    ``threads`` threads; both counts are restored afterwards."""
     from threadpoolctl import threadpool_info
 
     def blas_threads():
@@ -536,7 +483,7 @@ def test_only_the_passes_over_all_features_use_the_callers_threads(monkeypatch):
     F, Y = instance(8, 30, 2, seed=4)
     buffer = torch.from_numpy(np.ascontiguousarray(F.transpose(1, 0, 2)))  # (N, m, K): phi is a view of it
     seen = {"full": set(), "support": set(), "solve": set()}
-    plain_mv, plain_solve = torch.mv, engine.min_norm_point
+    plain_mv, plain_solve = torch.mv, loops.min_norm_point
 
     def mv(matrix, vector, **kw):
         seen["full" if matrix.data_ptr() == buffer.data_ptr() else "support"].add(torch.get_num_threads())
@@ -547,12 +494,12 @@ def test_only_the_passes_over_all_features_use_the_callers_threads(monkeypatch):
         return plain_solve(*args, **kw)
 
     monkeypatch.setattr(torch, "mv", mv)
-    monkeypatch.setattr(engine, "min_norm_point", solve)
+    monkeypatch.setattr(loops, "min_norm_point", solve)
     threads, blas = torch.get_num_threads(), blas_threads()
     torch.set_num_threads(2)
     try:
         for method in ("fw", "fcfw", "greedy-opt", "gfs"):
-            select(buffer.permute(1, 0, 2), Y, 6, method)
+            select(buffer.permute(1, 0, 2), Y, 6, method, threads=2)  # an explicit count overrides
             assert torch.get_num_threads() == 2 and blas_threads() == blas
     finally:
         torch.set_num_threads(threads)
@@ -586,3 +533,23 @@ def test_dense_loss_is_the_loss_of_the_plain_mean_of_the_neurons(shape, dtype):
     uniform = subnetwork_output(features, np.full(shape[1], 1 / shape[1]))
     assert dense_loss(features, target) == pytest.approx(0.5 * np.sum((uniform - target) ** 2) / shape[0], rel=EXACT)
 
+
+
+def test_the_default_thread_count_is_the_engines_choice(monkeypatch):
+    """threads=None: the passes run on sims.selection.threads.pass_threads()'s count."""
+    engine = importlib.import_module("sims.selection.engine")
+    seen = []
+    plain_mv = torch.mv
+
+    def mv(matrix, vector, **kw):
+        seen.append(torch.get_num_threads())
+        return plain_mv(matrix, vector, **kw)
+
+    monkeypatch.setattr(engine, "resolve_threads", lambda threads: 3 if threads is None else threads)
+    monkeypatch.setattr(torch, "mv", mv)
+    F, Y = instance(8, 30, 2, seed=4)
+    select(F, Y, 3, "herding")
+    assert set(seen) == {3}
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        monkeypatch.undo()
+        select(F, Y, 3, "gfs", threads=0)

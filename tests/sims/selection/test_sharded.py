@@ -13,8 +13,9 @@ import torch
 from sims.foundations.errors import InputError
 from sims.nets.model import ACTIVATIONS, forward, hidden_activations, init_network, neuron_features
 from sims.selection.engine import select
-from sims.selection.sharded import (EXACT_METHODS, ArraySource, ChunkBuffers, FeatureShard, LocalShards, NetworkSource,
-                          chunked_select, run_on_shards, sharded_select, split_rows)
+from sims.nets.features import NetworkSource, sharded_select
+from sims.selection.sharded import (EXACT_METHODS, ArraySource, ChunkBuffers, FeatureShard, LocalShards, chunked_select,
+                                    run_on_shards, split_rows)
 from tests.helpers import REFERENCE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -135,7 +136,7 @@ def test_float32_features_use_float32_rounding_for_ties():
     model, inputs, targets = problem()
     model32 = model.to(dtype=torch.float32)
     shards = LocalShards([FeatureShard(NetworkSource(model32, inputs.float(), targets), chunk_rows=10)])
-    assert shards.call("info")[0][3] == float(np.finfo(np.float32).eps)
+    assert shards.call([("info",)])[0][2] == float(np.finfo(np.float32).eps)
     result = run_on_shards(shards, 5, "gfs")
     reference = select(neuron_features(model32, inputs.float()), targets, 5, "gfs")
     assert result.indices.tolist() == reference.indices.tolist()
@@ -154,7 +155,7 @@ def test_bad_requests_are_refused():
     model, inputs, targets = problem()
     source = NetworkSource(model, inputs, targets)
     with pytest.raises(InputError, match="cannot run on sharded features"):
-        chunked_select(source, 3, "greedy-opt")
+        chunked_select(source, 3, "backward")
     with pytest.raises(InputError, match="does not take option"):
         chunked_select(source, 3, "gfs", eps=0.1)
     with pytest.raises(InputError, match="chunk_rows"):
@@ -181,8 +182,8 @@ def test_a_failing_client_does_not_leak_the_local_cluster(monkeypatch):
     """sharded_select closes the local cluster it started when connecting a client to it fails."""
     import dask.distributed
 
+    from sims.nets import features
     from sims.selection import sharded
-    from sims.nets.model import init_network
 
     closed = []
 
@@ -200,7 +201,7 @@ def test_a_failing_client_does_not_leak_the_local_cluster(monkeypatch):
     monkeypatch.setattr(dask.distributed, "Client", refuse)
     model = init_network(3, 4, 1, seed=0)
     with pytest.raises(OSError, match="cannot connect"):
-        sharded.sharded_select(model, torch.zeros(6, 3), torch.zeros(6, 1), 2, "gfs")
+        features.sharded_select(model, torch.zeros(6, 3), torch.zeros(6, 1), 2, "gfs")
     assert closed == [True]
 
 
@@ -309,7 +310,7 @@ def test_passes_after_the_first_allocate_nothing_of_a_chunks_size(tmp_path, monk
         source, itemsize = ArraySource(memory_mapped(tmp_path, array), targets.numpy()), np.dtype(dtype).itemsize
     shard = FeatureShard(source, chunk_rows=15)  # chunks of 15, 15 and 10 rows
     threshold = 10 * 400 * itemsize  # above every (m, K), (N, K) and (N,) array of the steps
-    shard.sq_norms()
+    shard.norms()
 
     def first():
         shard.averaging_dots(1, False)
@@ -327,4 +328,4 @@ def test_passes_after_the_first_allocate_nothing_of_a_chunks_size(tmp_path, monk
         held = numpy_bytes_while_contracting(lambda: later(range(6, 10)), monkeypatch)
         assert len(held) == 5 * 3 and max(held) < threshold  # 5 passes of 3 chunks
     fresh = FeatureShard(source, chunk_rows=15)
-    assert large_tensor_allocations(fresh.sq_norms, threshold) > 0  # the test sees the buffers being made
+    assert large_tensor_allocations(fresh.norms, threshold) > 0  # the test sees the buffers being made

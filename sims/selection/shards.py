@@ -1,0 +1,200 @@
+"""A shard: a block of data rows, its features chunk by chunk, and its part of a selection's state;
+and the groups through which the driver talks to shards (in this process, or Dask actors).
+
+A :class:`FeatureShard` answers the requests of :mod:`sims.selection.backend` with float64 partial
+sums over its rows, from a source of :mod:`sims.selection.sources` (a network's factored features,
+or an array). It holds the parts of the method's state vectors on its rows (the running sum of
+the picks, the current output f, a candidate, fw's direction, the support's columns), so only
+(N,) vectors and scalars travel.
+
+Groups: :class:`LocalShards` (shards in this process: the chunked engine, and the factored
+backend in memory) and :class:`DaskShards` (one Dask actor per shard). ``call(requests)`` sends
+the whole batch as ONE message to every shard (``FeatureShard.serve``), then adds the answers in
+shard order; ``DaskShards.messages`` counts the messages sent to each actor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sims.selection.backend import sum_answers
+from sims.selection.sources import ChunkBuffers, checked_targets
+from sims.selection.threads import torch_threads
+
+__all__ = ["FeatureShard", "LocalShards", "DaskShards"]
+
+
+class FeatureShard:
+    """A block of data rows and its part of a selection's state (see the module docstring).
+
+    ``source``: a source (:class:`sims.selection.sources.Factored`,
+    :class:`~sims.selection.sources.ArraySource`, ``sims.nets.features.NetworkSource``), or a
+    zero-argument callable returning one (called here, so a Dask worker can build or load its own
+    rows). ``chunk_rows``: rows per chunk (default all rows: one chunk). ``cache``: keep every
+    chunk's hidden activations (rows x N) instead of recomputing them at every pass (for a
+    :class:`~sims.selection.sources.Factored` source they are views of its H: no copy).
+    ``threads``: torch's threads for the passes over the chunks (None: the caller's setting).
+    A chunk's temporaries live in ``buffers``, sized by the largest chunk, allocated on the first
+    pass that needs them and reused by every later one.
+    """
+
+    def __init__(self, source, chunk_rows: int | None = None, cache: bool = False, threads: int | None = None):
+        self.source = source() if callable(source) else source
+        self.target = checked_targets(self.source)  # (rows, K) float64
+        rows = self.source.rows
+        step = rows if not chunk_rows else max(1, int(chunk_rows))
+        self.chunks = [(start, min(rows, start + step)) for start in range(0, rows, step)]
+        self.cache = [self.source.hidden(a, b) for a, b in self.chunks] if cache else None
+        self.buffers = ChunkBuffers(max((stop - start for start, stop in self.chunks), default=0))
+        self.threads = threads
+        self.total = torch.zeros_like(self.target)  # running sum of picks (averaging methods)
+        self.output = torch.zeros_like(self.target)  # current subnetwork output (re-weighted methods)
+        self.pending = self.direction = None
+        self.stored: list[torch.Tensor] = []  # the support's columns (rows, K) float64, in order of entry
+
+    def serve(self, requests: list[tuple]) -> list:
+        """Answer a batch of requests in order: one message."""
+        return [getattr(self, name)(*args) for name, *args in requests]
+
+    # -- description
+    def info(self) -> tuple[int, int, float]:
+        """(rows, N, machine epsilon of the features' dtype)."""
+        return self.source.rows, self.source.width, float(torch.finfo(self.source.dtype).eps)
+
+    # -- passes over the features
+    def _hidden(self, position: int) -> torch.Tensor:
+        if self.cache is not None:
+            return self.cache[position]
+        start, stop = self.chunks[position]
+        return self.source.hidden(start, stop, self.buffers)
+
+    def _over_chunks(self, part) -> np.ndarray:
+        result = None
+        with torch_threads(self.threads or torch.get_num_threads()):
+            for position, (start, stop) in enumerate(self.chunks):
+                value = part(start, stop, self._hidden(position))
+                result = value if result is None else result + value
+        return result.numpy()
+
+    def _dots(self, vectors: torch.Tensor) -> np.ndarray:
+        return self._over_chunks(lambda a, b, hidden: self.source.dots(a, b, vectors[a:b], hidden, self.buffers))
+
+    def norms(self) -> np.ndarray:
+        result = self._over_chunks(lambda a, b, hidden: self.source.sq_norms(a, b, hidden, self.buffers))
+        self.buffers.release("squares")  # float64, used by this pass only
+        return result
+
+    def _column(self, i: int) -> torch.Tensor:
+        return self.source.columns([int(i)])[:, 0, :]  # (rows, K)
+
+    @staticmethod
+    def _sq(vector: torch.Tensor) -> float:
+        flat = vector.reshape(-1)
+        return float(flat @ flat)
+
+    # -- averaging methods
+    def add(self, pick: int, k: int) -> float:
+        self.total += self._column(pick)
+        return self._sq(self.total / k - self.target)
+
+    def averaging_dots(self, k: int, linearised: bool, candidates=None) -> np.ndarray:
+        previous = self.total / (k - 1) if k > 1 else self.total
+        output = previous if linearised else (k - 1) / k * previous
+        direction = previous - self.target if linearised else (k - 1) / k * previous - self.target
+        dots = self._dots(direction)
+        return (dots if candidates is None else dots[candidates]), self._sq(direction), self._sq(output)
+
+    # -- re-weighted methods
+    def target_dots(self) -> tuple[np.ndarray, float]:
+        return self._dots(-self.target), self._sq(self.target)
+
+    def target_sq(self) -> float:
+        return self._sq(self.target)
+
+    def start_at(self, i: int, store: bool) -> float:
+        self.output = self._column(i)
+        if store:
+            self.stored.append(self.output)
+        return self._sq(self.output - self.target)
+
+    def commit(self, accept: bool) -> None:
+        if accept:
+            self.output = self.pending
+        self.pending = None
+
+    def residual_dots(self, pending: bool = False):
+        output = self.pending if pending else self.output
+        residual = output - self.target
+        return self._dots(residual), float(residual.reshape(-1) @ output.reshape(-1)), self._sq(output)
+
+    def fw_direction(self, vertex: int) -> tuple[float, float]:
+        self.direction = self._column(vertex) - self.output
+        flat = self.direction.reshape(-1)
+        return float((self.output - self.target).reshape(-1) @ flat), float(flat @ flat)
+
+    def try_step(self, step: float) -> float:
+        self.pending = self.output + step * self.direction
+        return self._sq(self.pending - self.target)
+
+    def centred_column(self, vertex: int) -> tuple[np.ndarray, float]:
+        column = self._column(vertex)
+        q = (column - self.target).reshape(-1)
+        products = np.array([float((row - self.target).reshape(-1) @ q) for row in self.stored])
+        self.stored.append(column)
+        return products, float(q @ q)
+
+    def try_weights(self, weights: np.ndarray) -> float:
+        self.pending = sum(float(w) * row for w, row in zip(weights, self.stored))
+        return self._sq(self.pending - self.target)
+
+    def centered_sq_norms(self) -> np.ndarray:
+        """||phi_i - Y||^2 = ||phi_i||^2 - 2 <phi_i, Y> + ||Y||^2 over this shard's rows (one pass)."""
+        return self.norms() + 2 * self._dots(-self.target) + self._sq(self.target)
+
+    def centered_products(self, neuron: int) -> np.ndarray:
+        """<phi_i - Y, phi_v - Y> = <phi_i, q> - <Y, q> over this shard's rows (one pass)."""
+        q = self._column(neuron) - self.target
+        return self._dots(q) - float(self.target.reshape(-1) @ q.reshape(-1))
+
+    def try_combination(self, rows: list[int], weights: np.ndarray) -> float:
+        columns = self.source.columns(rows)  # (rows, |S|, K)
+        self.pending = torch.einsum("s,jsk->jk", torch.as_tensor(weights, dtype=torch.float64), columns)
+        return self._sq(self.pending - self.target)
+
+
+class LocalShards:
+    """Shards in this process: each answers the batch in turn; answers summed in shard order."""
+
+    def __init__(self, shards: list[FeatureShard]):
+        self.shards = shards
+
+    def call(self, requests: list[tuple]) -> list:
+        return _combine(requests, [shard.serve(requests) for shard in self.shards])
+
+
+class DaskShards:
+    """Shards living in Dask actors: ``call`` sends one message (the whole batch) to every actor,
+    then waits for all. ``messages``: messages sent to each actor so far."""
+
+    def __init__(self, actors: list):
+        self.actors = actors
+        self.messages = 0
+
+    def call(self, requests: list[tuple]) -> list:
+        futures = [actor.serve(requests) for actor in self.actors]
+        self.messages += 1
+        return _combine(requests, [future.result() for future in futures])
+
+
+def _combine(requests: list[tuple], answers: list[list]) -> list:
+    """Per request, the shards' answers added in shard order (``info``: rows added, N and eps as
+    the first shard's)."""
+    combined = []
+    for position, (name, *_) in enumerate(requests):
+        parts = [answer[position] for answer in answers]
+        if name == "info":
+            combined.append((sum(part[0] for part in parts), parts[0][1], parts[0][2]))
+        else:
+            combined.append(sum_answers(parts))
+    return combined

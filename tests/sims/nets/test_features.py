@@ -1,0 +1,83 @@
+"""A network's features in factored form give the array engine's picks for every exact method,
+also after the loss has converged, with H used as computed; the network entries (chunked, Dask)."""
+
+import numpy as np
+import pytest
+import torch
+
+from sims.nets.features import NetworkSource, network_select, neuron_factors, select_network
+from sims.nets.model import forward, init_network, neuron_features
+from sims.selection.engine import select
+from sims.selection.registry import EXACT_METHODS, METHODS
+from sims.selection.sharded import ShardingConfig
+from tests.helpers import REFERENCE
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def problem(kind="teacher", seed=1, m=40, width=60, outputs=2, dtype="float64", scaling="mean-field"):
+    model = init_network(4, width, outputs, seed=seed, bias=True, dtype=dtype, scaling=scaling)
+    inputs = torch.randn(m, 4, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64).to(model.dtype)
+    if kind == "teacher":
+        targets = forward(init_network(4, 5, outputs, seed=seed + 2), inputs.double())
+    else:  # inside the hull: the loss reaches rounding level
+        targets = neuron_features(model, inputs)[:, :3].double().mean(1)
+    return model, inputs, targets
+
+
+def assert_same(expected, result, tolerance=REFERENCE):
+    assert result.indices.tolist() == expected.indices.tolist()
+    scale = float(expected.losses[0])
+    np.testing.assert_allclose(result.losses, expected.losses, rtol=tolerance, atol=tolerance * scale)
+    np.testing.assert_allclose(result.weights, expected.weights, rtol=0, atol=tolerance)
+
+
+def test_factors_are_the_features():
+    for scaling in ("mean-field", "ntk"):
+        model, inputs, _ = problem(scaling=scaling)
+        assert torch.equal(neuron_factors(model, inputs).materialised(), neuron_features(model, inputs))
+
+
+@pytest.mark.parametrize("method", EXACT_METHODS + ("random", "magnitude"))
+@pytest.mark.parametrize("case", [("teacher", 1, 40, 60, 2, 25), ("teacher", 3, 40, 60, 2, 25, "float64", "ntk"),
+                                  ("hull", 0, 10, 8, 2, 20), ("hull", 1, 12, 6, 1, 15), ("teacher", 0, 12, 6, 1, 15)],
+                         ids=lambda c: "-".join(map(str, c)))
+def test_factored_form_picks_what_the_array_engine_picks(method, case):
+    kind, seed, m, width, outputs, n, *rest = case
+    model, inputs, targets = problem(kind, seed, m, width, outputs, *rest)
+    n = min(n, width) if method in ("gfs-norep", "random", "magnitude") else n
+    expected = select(neuron_features(model, inputs), targets, n, method, seed=3)
+    assert_same(expected, select_network(model, inputs, targets, n, method, seed=3))
+
+
+def test_the_factored_run_converges_in_the_hull_cases():
+    model, inputs, targets = problem("hull", 0, 10, 8, 2)
+    losses = select_network(model, inputs, targets, 20, "fcfw").losses
+    assert losses[-1] < 1e-25 * losses[0] and np.any(np.diff(losses) == 0)
+
+
+def test_float32_factors_and_the_methods_that_need_the_array():
+    model, inputs, targets = problem(dtype="float32")
+    for method in ("gfs", "fw"):
+        assert_same(select(neuron_features(model, inputs), targets, 20, method),
+                    select_network(model, inputs, targets, 20, method), tolerance=1e-5)
+    for method in ("backward", "greedi"):  # formed once as an array: the same numbers
+        assert not METHODS[method].any_backend
+        expected = select(neuron_features(model, inputs), targets, 5, method)
+        assert_same(expected, select_network(model, inputs, targets, 5, method), tolerance=0)
+
+
+def test_a_wrong_factorisation_is_caught():
+    model, inputs, targets = problem()
+    factored = neuron_factors(model, inputs)
+    wrong = type(factored)(factored.activations, factored.second * 0 + 1, factored.scale)
+    with pytest.raises(AssertionError):
+        assert_same(select(neuron_features(model, inputs), targets, 10, "gfs"), select(wrong, targets, 10, "gfs"))
+
+
+def test_network_select_in_chunks():
+    model, inputs, targets = problem()
+    expected = select(neuron_features(model, inputs), targets, 15, "fw")
+    assert_same(expected, network_select(model, inputs, targets, 15, "fw", ShardingConfig(chunk_rows=7)))
+    source = NetworkSource(model, inputs, targets)
+    assert source.width == 60 and source.outputs == 2 and source.scale == 1.0
