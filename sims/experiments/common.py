@@ -1,15 +1,23 @@
-"""Pieces the experiments share: size grids, the dense network a cell prunes, geometry rows,
-and the metrics of a subnetwork. Plain functions over plain data."""
+"""Pieces the experiments share: size grids, the dense network a cell prunes (from a
+``NetworkConfig`` and a ``TrainConfig``), geometry rows, and the metrics of a network (the
+accuracy and half-MSE of :mod:`sims.metrics.quality`). Plain functions over plain data."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from sims.data.datasets import Dataset
-from sims.nets.model import TwoLayerNet, forward, init_network, neuron_features
-from sims.nets.train import TrainConfig, train
+from sims.metrics.quality import accuracy, half_mean_squared_error
+from sims.nets.model import NetworkConfig, TwoLayerNet, forward, init_network, neuron_features
+from sims.nets.train import TrainConfig, TrainResult, train
+from theory import geometry
 from theory.claims import DENSE_LOSS, DIAMETER, DISTANCE_TO_G, PROJECTION_LOSS, RADIUS, VARIANCE
+
+__all__ = ["ProblemCell", "problem_cells", "tidy_row", "size_grid", "init_dense", "train_dense", "model_metrics", "features_of", "geometry_rows",
+           "geometric_steps", "unit_rms_targets"]
 
 
 def tidy_row(dataset, method, m, n, seed, metric, value, step=None, *, eps=None) -> dict:
@@ -24,6 +32,19 @@ def tidy_row(dataset, method, m, n, seed, metric, value, step=None, *, eps=None)
     return row
 
 
+@dataclass(frozen=True)
+class ProblemCell:
+    """A cell of one problem (a data set) and one seed (E4's and E5's unit of work)."""
+
+    problem: str
+    seed: int
+
+
+def problem_cells(config) -> list[ProblemCell]:
+    """A cell per problem and seed of a config with ``problems`` and ``seeds``, problem by problem."""
+    return [ProblemCell(problem, seed) for problem in config.problems for seed in config.seeds]
+
+
 def size_grid(n_max: int, points: int, n_min: int = 1) -> list[int]:
     """About ``points`` distinct integers, geometrically spaced from n_min to n_max inclusive."""
     if n_max < n_min:
@@ -32,53 +53,17 @@ def size_grid(n_max: int, points: int, n_min: int = 1) -> list[int]:
     return [int(n) for n in grid]
 
 
-def train_dense(
-    dataset: Dataset,
-    width: int,
-    iterations: int,
-    lr: float,
-    seed: int,
-    *,
-    activation: str = "relu",
-    dtype: str = "float64",
-    mode: str = "both",
-    scaling: str = "mean-field",
-    second_layer: str = "gaussian",
-    loss_form: str = "mean",
-    checkpoints: tuple[int, ...] = (),
-):
-    """Initialise (seeded) and train a network of ``width`` on the dataset's training split."""
-    model = init_network(
-        dataset.input_dim,
-        width,
-        dataset.output_dim,
-        activation=activation,
-        scaling=scaling,
-        second_layer=second_layer,
-        seed=seed,
-        dtype=dtype,
-    )
-    config = TrainConfig(lr=lr, iterations=iterations, mode=mode, loss_form=loss_form, checkpoints=checkpoints)
-    return train(model, dataset.train_inputs, dataset.train_targets, config)
+def init_dense(dataset: Dataset, network: NetworkConfig, seed: int, *, second_layer: str = "gaussian") -> TwoLayerNet:
+    """The network ``network`` describes for the dataset's input and output sizes, initialised
+    with ``seed`` (the config's own seed is not used: a cell chooses it)."""
+    return init_network(dataset.input_dim, network.width, dataset.output_dim, activation=network.activation,
+                        scaling=network.scaling, bias=network.bias, second_layer=second_layer, seed=seed,
+                        dtype=network.dtype, device=network.device)
 
 
-def half_mean_squared_error(outputs, targets) -> float:
-    """0.5 * mean_j ||outputs_j - targets_j||^2 in float64."""
-    outputs = np.asarray(outputs, dtype=np.float64).reshape(len(targets), -1)
-    targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
-    return float(0.5 * np.mean(np.sum((outputs - targets) ** 2, axis=1)))
-
-
-def accuracy(outputs, labels, classes=None) -> float:
-    """Share of correct predictions: argmax for K > 1, sign (classes[0] if < 0) for K = 1."""
-    outputs = np.asarray(outputs, dtype=np.float64)
-    outputs = outputs.reshape(outputs.shape[0], -1)
-    if outputs.shape[1] == 1:
-        classes = classes or (0, 1)
-        predicted = np.where(outputs[:, 0] > 0, classes[1], classes[0])
-    else:
-        predicted = outputs.argmax(1)
-    return float(np.mean(predicted == np.asarray(labels)))
+def train_dense(dataset: Dataset, network: NetworkConfig, training: TrainConfig, seed: int) -> TrainResult:
+    """Initialise (:func:`init_dense`, seeded) and train a network on the dataset's training split."""
+    return train(init_dense(dataset, network, seed), dataset.train_inputs, dataset.train_targets, training)
 
 
 def model_metrics(model: TwoLayerNet, dataset: Dataset, classes=None) -> dict[str, float]:
@@ -112,8 +97,6 @@ def geometry_rows(features, target, *, max_radius_dim: int) -> dict[str, float]:
     ``max_radius_dim``, 0 when g lies outside the hull; absent when not computed or when the
     neurons are too degenerate to span a hull).
     """
-    from theory import geometry
-
     features = np.asarray(features, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64).reshape(features.shape[0], -1)
     if features.ndim == 2:
@@ -148,8 +131,6 @@ def geometric_steps(iterations: int, points: int) -> list[int]:
 def unit_rms_targets(dataset: Dataset) -> Dataset:
     """The dataset with train and test targets divided by the training targets' RMS norm,
     so that 0.5 * mean ||y||^2 (the loss of the zero predictor) is exactly 0.5."""
-    from dataclasses import replace
-
     rms = float(np.sqrt(np.mean(np.sum(dataset.train_targets ** 2, axis=1))))
     if rms == 0:
         return dataset

@@ -14,34 +14,47 @@ regime, and where the fast rates live.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import replace as with_fields
 
 import numpy as np
 
 from sims.data.datasets import DatasetConfig, load_dataset
+from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
+from sims.experiments.record import Experiment
+from sims.foundations.composed import from_flat_record, nested
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
-from sims.experiments.record import Experiment
-from sims.experiments.common import features_of, geometry_rows, size_grid, tidy_row, train_dense
-from sims.selection.engine import METHODS, REWEIGHTED_METHODS
+from sims.foundations.guards import selection_bytes, training_bytes
+from sims.nets.model import NetworkConfig
+from sims.nets.train import TrainConfig
+from sims.plotting import plots
+from sims.plotting.style import METHOD_STYLE
+from sims.results.schema import select_rows
+from sims.selection.engine import METHODS, REWEIGHTED_METHODS, select
+from theory import bounds
+from theory import claims as theory_claims
 from theory.claims import DIAMETER, EXCESS_LOSS, LOCAL_SLOPE, PREDICTED_BOUNDARY, PROJECTION_LOSS, RADIUS
 
 
 @dataclass(frozen=True)
 class ExponentialConfig:
-    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
+    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``. The teacher's data
+    (``m`` and ``seed`` set per cell), one training for every dense network, and the network of
+    each kind of cell are the library's configs, nested; their keys are the flat names below
+    (``sims.foundations.composed``)."""
 
     seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
-    input_dim: int = constrained(5, value_range="positive")
-    teacher_width: int = constrained(10, value_range="positive")
-    lr: float = constrained(1.0, value_range="positive")
-    dense_iterations: int = constrained(1000, value_range="non-negative")
+    teacher: DatasetConfig = nested(DatasetConfig(name="teacher", input_dim=5, teacher_width=10),
+                                    flat={"input_dim": "input_dim", "teacher_width": "teacher_width"})
+    train: TrainConfig = nested(TrainConfig(lr=1.0, iterations=1000),
+                                flat={"lr": "lr", "iterations": "dense_iterations"})
     contraction_m: int = constrained(6, value_range="positive")
-    contraction_width: int = constrained(300, value_range="positive")
+    contraction_network: NetworkConfig = nested(NetworkConfig(width=300), flat={"width": "contraction_width"})
     contraction_n_max: int = constrained(150, value_range="positive")
     methods: tuple[str, ...] = constrained(("gfs", "herding", "fw", "fcfw", "greedy-opt"), choices=lambda: METHODS)
     phase_m: tuple[int, ...] = constrained((4, 6, 8, 12, 16, 24, 32, 48, 64, 96), value_range="positive")
-    phase_width: int = constrained(1000, value_range="positive")
+    phase_network: NetworkConfig = nested(NetworkConfig(width=1000), flat={"width": "phase_width"})
     phase_n_max: int = constrained(1000, value_range="positive")
     grid_points: int = constrained(16, value_range="positive")
     max_radius_dim: int = constrained(96, value_range="non-negative")
@@ -53,7 +66,8 @@ class ExponentialConfig:
 
 
 def quick() -> ExponentialConfig:
-    return ExponentialConfig(
+    """The preset of ``--quick``, in the config's keys."""
+    return from_flat_record(ExponentialConfig, dict(
         seeds=(0,),
         dense_iterations=300,
         contraction_width=150,
@@ -63,44 +77,51 @@ def quick() -> ExponentialConfig:
         phase_n_max=200,
         grid_points=10,
         max_radius_dim=16,
-    )
+    ))
 
 
-def cells(config: ExponentialConfig) -> list[dict]:
-    result = [{"kind": "contraction", "seed": seed} for seed in config.seeds]
-    result += [{"kind": "phase", "m": m, "seed": seed} for m in config.phase_m for seed in config.seeds]
+@dataclass(frozen=True)
+class Cell:
+    """A ``contraction`` cell (m = contraction_m, every method) or a ``phase`` cell (its m, gfs)."""
+
+    kind: str
+    seed: int
+    m: int | None = None
+
+
+def cells(config: ExponentialConfig) -> list[Cell]:
+    result = [Cell("contraction", seed) for seed in config.seeds]
+    result += [Cell("phase", seed, m) for m in config.phase_m for seed in config.seeds]
     return result
 
 
-def _dense_features(config: ExponentialConfig, m: int, width: int, seed: int):
-    data = load_dataset(DatasetConfig(name="teacher", m=m, seed=seed, input_dim=config.input_dim,
-                                      teacher_width=config.teacher_width))
-    dense = train_dense(data, width, config.dense_iterations, config.lr, seed=seed)
+def _dense_features(config: ExponentialConfig, m: int, network: NetworkConfig, seed: int):
+    data = load_dataset(replace(config.teacher, m=m, seed=seed))
+    dense = train_dense(data, network, config.train, seed)
     return features_of(dense.model, data.train_inputs), data.train_targets
 
 
-def run_cell(config: ExponentialConfig, cell: dict) -> list[dict]:
-    from sims.selection.engine import select
-
-    seed = cell["seed"]
-    if cell["kind"] == "contraction":
-        dataset, m, width, n_max = "contraction", config.contraction_m, config.contraction_width, config.contraction_n_max
+def run_cell(config: ExponentialConfig, cell: Cell) -> list[dict]:
+    seed = cell.seed
+    if cell.kind == "contraction":
+        dataset, m, network, n_max = "contraction", config.contraction_m, config.contraction_network, \
+            config.contraction_n_max
     else:
-        dataset, m, width, n_max = "phase", cell["m"], config.phase_width, config.phase_n_max
-    features, targets = _dense_features(config, m, width, seed)
+        dataset, m, network, n_max = "phase", cell.m, config.phase_network, config.phase_n_max
+    features, targets = _dense_features(config, m, network, seed)
     constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
     rows = [tidy_row(dataset, "dense", m, None, seed, name, value) for name, value in constants.items()]
     radius = constants.get(RADIUS, 0.0)
     if radius > 0:
         rows.append(tidy_row(dataset, "dense", m, None, seed, PREDICTED_BOUNDARY, (constants[DIAMETER] / radius) ** 2))
-    methods = config.methods if cell["kind"] == "contraction" else ("gfs",)
-    grid = list(range(1, n_max + 1)) if cell["kind"] == "contraction" else size_grid(n_max, 4 * config.grid_points)
+    methods = config.methods if cell.kind == "contraction" else ("gfs",)
+    grid = list(range(1, n_max + 1)) if cell.kind == "contraction" else size_grid(n_max, 4 * config.grid_points)
     for method in methods:
         losses = select(features, targets, n_max, method, seed=seed).losses
         excess = losses - constants[PROJECTION_LOSS]
         for n in grid:
             rows.append(tidy_row(dataset, method, m, n, seed, EXCESS_LOSS, excess[n - 1]))
-        if cell["kind"] == "phase":
+        if cell.kind == "phase":
             rows += [tidy_row(dataset, method, m, n, seed, LOCAL_SLOPE, slope)
                      for n, slope in local_slopes(excess, config.grid_points)]
     return rows
@@ -126,28 +147,26 @@ def plot_contraction(rows: list[dict], config: ExponentialConfig, folder) -> lis
     """E2: semi-log excess loss against n for re-weighted greedy and GFS, with P4's bound
     (1 - r^2/D^2)^(n-1) and P3's bound dashed, and in the legend the contraction per step (or the
     log-log slope) that the report's claims measure."""
-    from sims.plotting.plots import METHOD_STYLE, constant, legend_below, plt, save_both, seed_band, select_rows
-    from theory import bounds, claims
-
+    plt = plots.pyplot()
     contraction_rows = select_rows(rows, dataset="contraction")
     if not contraction_rows:
         return []
-    radius, diam = constant(contraction_rows, "r"), constant(contraction_rows, "D")
+    radius, diam = plots.constant(contraction_rows, "r"), plots.constant(contraction_rows, "D")
     figure, axis = plt.subplots(figsize=(6.6, 4.4))
     floor = 1e-26
     for method in config.methods:
-        ns, means, low, high = seed_band(contraction_rows, log=True, method=method, metric="excess_loss")
+        ns, means, low, high = plots.seed_band(contraction_rows, log=True, method=method, metric="excess_loss")
         if ns.size == 0:
             continue
         label = method
         # the numbers of the report: the exponential claim's per-seed factor (geometric mean), or
         # the mean per-seed log-log slope on the rate window for the averaging methods
         if method in REWEIGHTED_METHODS:
-            verdict = claims.reweighted_greedy_exponential(contraction_rows, method=method)
+            verdict = theory_claims.reweighted_greedy_exponential(contraction_rows, method=method)
             if "contraction (group 1)" in verdict.numbers:
                 label += f" (factor {verdict.numbers['contraction (group 1)']:.3f}/step)"
         else:
-            fitted = claims.tail_slopes(contraction_rows, method=method, floor=1e-25)
+            fitted = theory_claims.tail_slopes(contraction_rows, method=method, floor=1e-25)
             if fitted:
                 label += f" (log-log slope {np.mean([slope for slope, _, _ in fitted.values()]):.2f})"
         color, style = METHOD_STYLE.get(method, (None, "-"))
@@ -155,26 +174,25 @@ def plot_contraction(rows: list[dict], config: ExponentialConfig, folder) -> lis
         if np.any(high > low):
             axis.fill_between(ns, np.maximum(low, floor), np.maximum(high, floor), color=color, alpha=0.2, lw=0)
     if np.isfinite(radius) and radius > 0:
-        ns, means, _, _ = seed_band(contraction_rows, log=True, method="fw", metric="excess_loss")
+        ns, means, _, _ = plots.seed_band(contraction_rows, log=True, method="fw", metric="excess_loss")
         if ns.size:
             bound = bounds.reweighted_greedy_bound(ns, means[0], radius, diam)
             axis.plot(ns, np.maximum(bound, floor), "--", color="C2", lw=1,
                       label=f"P4 bound, factor 1-r²/D² = {bounds.reweighted_contraction(radius, diam):.4f}")
-            gfs_bound = bounds.gfs_interior_bound(ns, constant(contraction_rows, "D_g"), radius)
+            gfs_bound = bounds.gfs_interior_bound(ns, plots.constant(contraction_rows, "D_g"), radius)
             axis.plot(ns, gfs_bound, ":", color="C0", lw=1, label="P3 bound (GFS)")
     axis.set_yscale("log")
     axis.set_ylim(floor, None)
     axis.set(xlabel="subnetwork size n", ylabel="excess loss  L(f_n) - L(g)",
              title=f"re-weighted greedy, m = {config.contraction_m} (r = {radius:.3g}, D = {diam:.3g})")
     axis.grid(True, which="both", alpha=0.25)
-    legend_below(figure, axis, ncol=2)
-    return save_both(figure, folder, "exponential_contraction")
+    plots.legend_below(figure, axis, ncol=2)
+    return plots.save_both(figure, folder, "exponential_contraction")
 
 
 def plot_phase_diagram(rows: list[dict], config: ExponentialConfig, folder) -> list:
     """E2: GFS's local log-log slope over (n, m) with the predicted boundary n* = (D/r)^2."""
-    from sims.plotting.plots import constant, legend_below, plt, save_both, select_rows
-
+    plt = plots.pyplot()
     phase_rows = select_rows(rows, dataset="phase", metric="local_slope")
     if not phase_rows:
         return []
@@ -192,7 +210,7 @@ def plot_phase_diagram(rows: list[dict], config: ExponentialConfig, folder) -> l
     m_edges = np.arange(len(sizes) + 1) - 0.5
     mesh = axis.pcolormesh(n_edges, m_edges, grid, cmap="RdYlBu_r", vmin=-3, vmax=0, shading="flat")
     figure.colorbar(mesh, ax=axis, label="local slope d log(excess loss) / d log n")
-    boundary = [constant(select_rows(rows, dataset="phase", m=m), "predicted_boundary") for m in sizes]
+    boundary = [plots.constant(select_rows(rows, dataset="phase", m=m), "predicted_boundary") for m in sizes]
     axis.plot(boundary, np.arange(len(sizes)), "k--o", ms=4, label="predicted boundary n* = (D/r)²")
     for row_index, value in enumerate(boundary):
         if np.isfinite(value) and value > n_edges[-1]:
@@ -202,8 +220,8 @@ def plot_phase_diagram(rows: list[dict], config: ExponentialConfig, folder) -> l
     axis.set_yticks(np.arange(len(sizes)), [str(m) for m in sizes])
     axis.set(xlabel="subnetwork size n", ylabel="samples m (function-space dimension m·K, K = 1)",
              title="where GFS is fast: slope -2 (blue) vs -1 (orange)")
-    legend_below(figure, axis, ncol=1)
-    return save_both(figure, folder, "exponential_phase_diagram")
+    plots.legend_below(figure, axis, ncol=1)
+    return plots.save_both(figure, folder, "exponential_phase_diagram")
 
 
 def figures(rows: list[dict], config: ExponentialConfig, folder) -> list:
@@ -214,10 +232,6 @@ def claims(rows: list[dict], config: ExponentialConfig) -> list:
     """Theorem checks at every n (P2 for gfs, P3 for gfs and herding, P4 for the re-weighted
     methods) on the contraction and phase cells; empirical claims: each re-weighted method is
     exponential, gfs falls like 1/n², and gfs is fast wherever n exceeds (D/r)²."""
-    from dataclasses import replace as with_fields
-
-    from theory import claims as theory_claims
-
     def scoped(verdict, scope: str):
         return with_fields(verdict, claim=f"{verdict.claim} [{scope}]")
 
@@ -250,20 +264,19 @@ def memory(config: ExponentialConfig) -> list[tuple[str, float, str]]:
     dense network's GD step and its (m, N) features (float64), and the most demanding method's
     selection of n_max steps. The n_max entries come first and count the width only up to
     n_max, so a huge n_max is not blamed on the width."""
-    from sims.foundations.guards import selection_bytes, training_bytes
-
     def entries(m, width, n_max, names):
         def selection(over):
             return max(selection_bytes(n_max, over, method, m) for method in config.methods)
 
-        network = training_bytes(m, config.input_dim, width, 1, 8) + 8.0 * m * width
+        network = training_bytes(m, config.teacher.input_dim, width, 1, 8) + 8.0 * m * width
         width_name, n_name = names
         return [(n_name, selection(min(n_max, width)), f"{n_max} selection steps"),
                 (width_name, network + selection(width), f"a network of width {width} on {m} examples")]
 
-    return (entries(config.contraction_m, config.contraction_width, config.contraction_n_max,
+    return (entries(config.contraction_m, config.contraction_network.width, config.contraction_n_max,
                     ("contraction_width", "contraction_n_max"))
-            + entries(max(config.phase_m), config.phase_width, config.phase_n_max, ("phase_width", "phase_n_max")))
+            + entries(max(config.phase_m), config.phase_network.width, config.phase_n_max,
+                      ("phase_width", "phase_n_max")))
 
 
 EXPERIMENT = Experiment(

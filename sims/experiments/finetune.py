@@ -28,20 +28,21 @@ import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
 from sims.data.datasets import DatasetConfig, load_dataset
+from sims.experiments.common import (ProblemCell, features_of, geometric_steps, init_dense, problem_cells, size_grid,
+                                     tidy_row, train_dense, unit_rms_targets)
+from sims.experiments.record import Experiment
+from sims.foundations.composed import from_flat_record, nested
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
-from sims.experiments.record import Experiment
-from sims.experiments.common import (
-    accuracy,
-    geometric_steps,
-    half_mean_squared_error,
-    size_grid,
-    tidy_row,
-    train_dense,
-    unit_rms_targets,
-)
+from sims.metrics.quality import accuracy, half_mean_squared_error
+from sims.nets.model import NetworkConfig, forward, init_network, subnetwork
+from sims.nets.train import TrainConfig, TrainingDiverged, train
+from sims.plotting import plots
+from sims.selection.engine import select
+from theory.claims import Verdict, paired_improvement
 
 PROBLEMS = ("teacher", "mnist5k")
 VARIANTS = ("finetune", "reinit", "rewind", "random-finetune")
@@ -49,44 +50,52 @@ VARIANT_STYLE = {"finetune": ("C0", "-"), "reinit": ("C3", "--"), "rewind": ("C2
                  "random-finetune": ("0.5", ":"), "dense": ("k", "-")}
 
 
+def _training(iterations: int, key: str):
+    """A nested TrainConfig whose steps are the key ``key`` and whose learning rate is ``lr``."""
+    return nested(TrainConfig(lr=1.0, iterations=iterations), flat={"lr": "lr", "iterations": key})
+
+
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
+    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``. Each problem's data
+    (``seed`` set per cell), dense network, pre-training and fine-tuning budget are the library's
+    configs, nested; their keys are the flat names below (``sims.foundations.composed``; ``lr``
+    is the learning rate of every training)."""
 
     problems: tuple[str, ...] = constrained(PROBLEMS, choices=lambda: PROBLEMS)
     seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
     n_min: int = constrained(5, value_range="positive")
     n_points: int = constrained(6, value_range="positive")
     curve_points: int = constrained(20, value_range="positive")
-    lr: float = constrained(1.0, value_range="positive")
-    # synthetic teacher
-    teacher_m: int = constrained(1000, value_range="positive")
-    input_dim: int = constrained(5, value_range="positive")
-    teacher_width: int = constrained(10, value_range="positive")
-    teacher_dense_width: int = constrained(500, value_range="positive")
-    teacher_pretrain_iterations: int = constrained(1000, value_range="non-negative")
-    teacher_finetune_iterations: int = constrained(1000, value_range="non-negative")
+    # synthetic teacher: inputs on the unit sphere, targets scaled to unit RMS
+    teacher: DatasetConfig = nested(DatasetConfig(name="teacher", m=1000, input_dim=5, teacher_width=10,
+                                                  input_distribution="sphere", test_fraction=0.2),
+                                    flat={"m": "teacher_m", "input_dim": "input_dim", "teacher_width": "teacher_width"})
+    teacher_network: NetworkConfig = nested(NetworkConfig(width=500), flat={"width": "teacher_dense_width"})
+    teacher_pretrain: TrainConfig = _training(1000, "teacher_pretrain_iterations")
+    teacher_finetune: TrainConfig = _training(1000, "teacher_finetune_iterations")
     teacher_n_max: int = constrained(100, value_range="positive")
-    # MNIST 5k
-    mnist_m: int = constrained(4000, value_range="positive")
-    mnist_dense_width: int = constrained(300, value_range="positive")
-    mnist_pretrain_iterations: int = constrained(300, value_range="non-negative")
-    mnist_finetune_iterations: int = constrained(300, value_range="non-negative")
+    # MNIST 5k, float32
+    mnist: DatasetConfig = nested(DatasetConfig(name="mnist5k", m=4000, test_fraction=0.2), flat={"m": "mnist_m"})
+    mnist_network: NetworkConfig = nested(NetworkConfig(width=300, dtype="float32"),
+                                          flat={"width": "mnist_dense_width"})
+    mnist_pretrain: TrainConfig = _training(300, "mnist_pretrain_iterations")
+    mnist_finetune: TrainConfig = _training(300, "mnist_finetune_iterations")
     mnist_n_max: int = constrained(100, value_range="positive")
 
     def __post_init__(self):
         check_fields(self)
         if not self.seeds:
             raise InputError("seeds must not be empty")
-        for name in ("teacher_n_max", "mnist_n_max"):
-            width = getattr(self, name.replace("n_max", "dense_width"))
-            if not self.n_min <= getattr(self, name) <= width:
-                raise InputError(f"{name} must lie in [n_min={self.n_min}, dense width {width}], "
-                                 f"got {getattr(self, name)}")
+        for name, n_max, width in (("teacher_n_max", self.teacher_n_max, self.teacher_network.width),
+                                   ("mnist_n_max", self.mnist_n_max, self.mnist_network.width)):
+            if not self.n_min <= n_max <= width:
+                raise InputError(f"{name} must lie in [n_min={self.n_min}, dense width {width}], got {n_max}")
 
 
 def quick() -> FinetuneConfig:
-    return FinetuneConfig(
+    """The preset of ``--quick``, in the config's keys."""
+    return from_flat_record(FinetuneConfig, dict(
         seeds=(0,),
         n_min=4,
         n_points=3,
@@ -101,29 +110,33 @@ def quick() -> FinetuneConfig:
         mnist_pretrain_iterations=60,
         mnist_finetune_iterations=60,
         mnist_n_max=30,
-    )
+    ))
 
 
-def _setting(config: FinetuneConfig, problem: str) -> dict:
+@dataclass(frozen=True)
+class Problem:
+    """One problem's data (``seed`` set per cell), dense network, pre-training, fine-tuning
+    budget and largest n."""
+
+    data: DatasetConfig
+    network: NetworkConfig
+    pretrain: TrainConfig
+    finetune: TrainConfig
+    n_max: int
+
+
+def problem_plan(config: FinetuneConfig, problem: str) -> Problem:
+    """The plan of ``problem`` under ``config``."""
     if problem == "teacher":
-        data = DatasetConfig(name="teacher", m=config.teacher_m, input_dim=config.input_dim,
-                             teacher_width=config.teacher_width, input_distribution="sphere", test_fraction=0.2)
-        return dict(data=data, width=config.teacher_dense_width, pretrain=config.teacher_pretrain_iterations,
-                    budget=config.teacher_finetune_iterations, n_max=config.teacher_n_max, dtype="float64")
-    data = DatasetConfig(name="mnist5k", m=config.mnist_m, test_fraction=0.2)
-    return dict(data=data, width=config.mnist_dense_width, pretrain=config.mnist_pretrain_iterations,
-                budget=config.mnist_finetune_iterations, n_max=config.mnist_n_max, dtype="float32")
+        return Problem(config.teacher, config.teacher_network, config.teacher_pretrain, config.teacher_finetune,
+                       config.teacher_n_max)
+    return Problem(config.mnist, config.mnist_network, config.mnist_pretrain, config.mnist_finetune, config.mnist_n_max)
 
 
-def cells(config: FinetuneConfig) -> list[dict]:
-    return [{"problem": problem, "seed": seed} for problem in config.problems for seed in config.seeds]
+cells = problem_cells  # one cell per (problem, seed)
 
 
 def _loss_and_accuracy(model, inputs, targets, labels) -> tuple[float, float | None]:
-    from sims.nets.model import forward
-
-    import torch
-
     with torch.no_grad():
         outputs = forward(model, inputs).double().numpy()
     return half_mean_squared_error(outputs, targets), (accuracy(outputs, labels) if labels is not None else None)
@@ -135,8 +148,6 @@ def starting_networks(dense_init, dense_trained, selection, seed: int) -> dict:
     dense_init: the dense network before pre-training (same neurons, same order).
     Returns {variant: TwoLayerNet}; all have the width of the gfs support.
     """
-    from sims.nets.model import init_network, subnetwork
-
     finetune = subnetwork(dense_trained, selection.indices, np.full(len(selection.indices), 1.0 / len(selection.indices)))
     width = finetune.width
     rng = np.random.default_rng(seed)
@@ -151,25 +162,19 @@ def starting_networks(dense_init, dense_trained, selection, seed: int) -> dict:
     }
 
 
-def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
-    from sims.experiments.common import features_of
-    from sims.nets.model import init_network
-    from sims.selection.engine import select
-    from sims.nets.train import TrainConfig, TrainingDiverged, train
-
-    problem, seed = cell["problem"], cell["seed"]
-    setting = _setting(config, problem)
-    dataset = load_dataset(replace(setting["data"], seed=seed))
+def run_cell(config: FinetuneConfig, cell: ProblemCell) -> list[dict]:
+    problem, seed = cell.problem, cell.seed
+    plan = problem_plan(config, problem)
+    dataset = load_dataset(replace(plan.data, seed=seed))
     if problem == "teacher":
         dataset = unit_rms_targets(dataset)
     m = dataset.m
-    dense_init = init_network(dataset.input_dim, setting["width"], dataset.output_dim, seed=seed, dtype=setting["dtype"])
+    dense_init = init_dense(dataset, plan.network, seed)
     try:
-        dense = train_dense(dataset, setting["width"], setting["pretrain"], config.lr, seed=seed,
-                            dtype=setting["dtype"]).model
+        dense = train_dense(dataset, plan.network, plan.pretrain, seed).model
     except TrainingDiverged as error:
         print(f"finetune: {problem} seed={seed}: dense pre-training: {error}", file=sys.stderr)
-        return [tidy_row(problem, "dense", m, None, seed, "diverged_lr", config.lr)]
+        return [tidy_row(problem, "dense", m, None, seed, "diverged_lr", plan.pretrain.lr)]
 
     splits = {"train": (dataset.train_inputs, dataset.train_targets, dataset.train_labels),
               "test": (dataset.test_inputs, dataset.test_targets, dataset.test_labels)}
@@ -181,9 +186,9 @@ def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
             rows.append(tidy_row(problem, "dense", m, None, seed, "final_test_accuracy", acc))
 
     features = features_of(dense, dataset.train_inputs)
-    steps = geometric_steps(setting["budget"], config.curve_points)
-    budget = TrainConfig(lr=config.lr, iterations=setting["budget"], checkpoints=tuple(steps))
-    for n in size_grid(setting["n_max"], config.n_points, n_min=config.n_min):
+    steps = geometric_steps(plan.finetune.iterations, config.curve_points)
+    budget = replace(plan.finetune, checkpoints=tuple(steps))
+    for n in size_grid(plan.n_max, config.n_points, n_min=config.n_min):
         selection = select(features, dataset.train_targets, n, "gfs")
         starts = starting_networks(dense_init, dense, selection, seed=100_003 * (seed + 1) + n)
         for variant, start in starts.items():
@@ -192,7 +197,7 @@ def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
                 result = train(start, dataset.train_inputs, dataset.train_targets, budget)
             except TrainingDiverged as error:
                 print(f"finetune: {problem} seed={seed} n={n} {variant}: {error}", file=sys.stderr)
-                rows.append(tidy_row(problem, variant, m, n, seed, "diverged_lr", config.lr))
+                rows.append(tidy_row(problem, variant, m, n, seed, "diverged_lr", budget.lr))
                 continue
             for step in steps:
                 for split, data in splits.items():
@@ -209,28 +214,11 @@ def run_cell(config: FinetuneConfig, cell: dict) -> list[dict]:
 # ---------------------------------------------------------------- figures and claims
 
 
-def _log_band(rows, key: str, **equal):
-    """(x, geometric mean, low, high) over seeds of positive finite values grouped by ``key``: the
-    95% interval of the mean of log values, so a band on a log axis stays positive and does not
-    stretch the axis to 1e-300 when seeds disagree by more than their mean."""
-    groups: dict = {}
-    for row in rows:
-        if all(row.get(k) == v for k, v in equal.items()) and row.get(key) is not None \
-                and np.isfinite(row["value"]) and row["value"] > 0:
-            groups.setdefault(row[key], []).append(np.log(row["value"]))
-    xs = np.array(sorted(groups), dtype=float)
-    centre = np.array([np.mean(groups[x]) for x in sorted(groups)])
-    half = np.array([1.96 * np.std(groups[x], ddof=1) / np.sqrt(len(groups[x])) if len(groups[x]) > 1 else 0.0
-                     for x in sorted(groups)])
-    return xs, np.exp(centre), np.exp(centre - half), np.exp(centre + half)
-
-
 def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
     """Per problem: final train and test loss against n (geometric mean over seeds and the 95%
-    band of the mean log, dense network as a horizontal line), and train-loss curves against GD
+    Student-t band of the mean log, :func:`sims.plotting.plots.seed_band`; dense network as a horizontal line), and train-loss curves against GD
     step at the largest n. One legend under the panels; log axes labelled with plain numbers."""
-    from sims.plotting.plots import legend_below, plain_log_labels, plt, save_both
-
+    plt = plots.pyplot()
     written = []
     for problem in config.problems:
         problem_rows = [r for r in rows if r["dataset"] == problem]
@@ -239,7 +227,7 @@ def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
         figure, axes = plt.subplots(1, 3, figsize=(15, 4.2))
         for axis, split in zip(axes[:2], ("train", "test")):
             for variant in VARIANTS:
-                ns, mean, low, high = _log_band(problem_rows, "n", method=variant, metric=f"final_{split}_loss")
+                ns, mean, low, high = plots.seed_band(problem_rows, log=True, method=variant, metric=f"final_{split}_loss")
                 if ns.size:
                     color, style = VARIANT_STYLE[variant]
                     axis.plot(ns, mean, style, marker="o", ms=3, color=color, label=variant)
@@ -250,13 +238,13 @@ def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
             axis.set(xscale="log", yscale="log", xlabel="subnetwork size n (gfs)",
                      ylabel=f"final {split} loss after the same GD budget", title=f"{problem}: {split} loss")
             axis.grid(True, which="both", alpha=0.25)
-            plain_log_labels(axis, "y")
-            plain_log_labels(axis, "x")
+            plots.plain_log_labels(axis, "y")
+            plots.plain_log_labels(axis, "x")
         ns = sorted({r["n"] for r in problem_rows if r["metric"] == "train_loss"})
         if ns:
             n = ns[-1]
             for variant in VARIANTS:
-                steps, mean, low, high = _log_band(problem_rows, "step", method=variant, metric="train_loss", n=n)
+                steps, mean, low, high = plots.seed_band(problem_rows, log=True, by="step", method=variant, metric="train_loss", n=n)
                 if steps.size:
                     color, style = VARIANT_STYLE[variant]
                     axes[2].plot(np.maximum(steps, 0.5), mean, style, color=color)
@@ -264,9 +252,9 @@ def plot_finetune(rows, config: FinetuneConfig, folder) -> list:
             axes[2].set(xscale="log", yscale="log", xlabel="GD step (0 drawn at 0.5)", ylabel="training loss",
                         title=f"{problem}: training curves at n={n}")
             axes[2].grid(True, which="both", alpha=0.25)
-            plain_log_labels(axes[2], "y")
-        legend_below(figure, axes[0], ncol=5)
-        written += save_both(figure, folder, f"finetune_{problem}")
+            plots.plain_log_labels(axes[2], "y")
+        plots.legend_below(figure, axes[0], ncol=5)
+        written += plots.save_both(figure, folder, f"finetune_{problem}")
     return written
 
 
@@ -278,8 +266,6 @@ def claims(rows: list[dict], config: FinetuneConfig) -> list:
     """Per problem, baseline and split: fine-tuning the gfs subnetwork ends with a lower final
     loss than the baseline under the same GD budget (paired by seed, averaged over sizes; see
     theory.claims.paired_improvement). Diverged runs are listed first."""
-    from theory.claims import Verdict, paired_improvement
-
     verdicts = []
     diverged = [r for r in rows if r["metric"] == "diverged_lr"]
     if diverged:

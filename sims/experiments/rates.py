@@ -21,31 +21,40 @@ method and n; on MNIST also ``test_loss`` and ``test_accuracy``; geometry rows `
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from dataclasses import replace as with_fields
 
 import numpy as np
 import torch
 
 from sims.data.datasets import DatasetConfig, load_dataset
+from sims.experiments.common import features_of, geometry_rows, model_metrics, size_grid, tidy_row, train_dense
+from sims.experiments.record import Experiment
+from sims.foundations.composed import from_flat_record, nested
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
-from sims.experiments.record import Experiment
-from sims.experiments.common import (
-    features_of,
-    geometry_rows,
-    model_metrics,
-    size_grid,
-    tidy_row,
-    train_dense,
-)
-from sims.selection.engine import METHODS
+from sims.foundations.guards import selection_bytes, training_bytes
+from sims.metrics.quality import accuracy, half_mean_squared_error
+from sims.nets.model import NetworkConfig
+from sims.nets.train import TrainConfig
+from sims.plotting import plots
+from sims.plotting.style import METHOD_STYLE
+from sims.results.schema import select_rows
+from sims.selection.engine import METHODS, select, subnetwork_output
+from theory import bounds
+from theory import claims as theory_claims
+from theory import rates as rate_fits
 from theory.claims import EXCESS_LOSS, PROJECTION_LOSS, TRAIN_LOSS
+from theory.inference import t_interval
 
 PROBLEMS = ("teacher-interior", "teacher-large-m", "mnist5k")
 
 
 @dataclass(frozen=True)
 class RatesConfig:
-    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
+    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``. Each problem's data
+    (``m`` and ``seed`` set per cell), dense network and training are the library's configs,
+    nested; their keys are the flat names below (``sims.foundations.composed``; ``lr`` is the
+    learning rate of both trainings)."""
 
     problems: tuple[str, ...] = constrained(PROBLEMS, choices=lambda: PROBLEMS)
     methods: tuple[str, ...] = constrained(
@@ -54,20 +63,21 @@ class RatesConfig:
     )
     seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
     # synthetic teacher
-    input_dim: int = constrained(5, value_range="positive")
-    teacher_width: int = constrained(10, value_range="positive")
+    teacher: DatasetConfig = nested(DatasetConfig(name="teacher", input_dim=5, teacher_width=10),
+                                    flat={"input_dim": "input_dim", "teacher_width": "teacher_width"})
     interior_m: int = constrained(10, value_range="positive")
     large_m: int = constrained(200, value_range="positive")
-    dense_width: int = constrained(2000, value_range="positive")
-    dense_iterations: int = constrained(2000, value_range="non-negative")
+    dense_network: NetworkConfig = nested(NetworkConfig(width=2000), flat={"width": "dense_width"})
+    dense_train: TrainConfig = nested(TrainConfig(lr=1.0, iterations=2000),
+                                      flat={"lr": "lr", "iterations": "dense_iterations"})
     n_max: int = constrained(1000, value_range="positive")
-    # MNIST 5k
-    mnist_m: int = constrained(4000, value_range="positive")
-    mnist_width: int = constrained(1000, value_range="positive")
-    mnist_iterations: int = constrained(400, value_range="non-negative")
+    # MNIST 5k, float32
+    mnist: DatasetConfig = nested(DatasetConfig(name="mnist5k", m=4000), flat={"m": "mnist_m"})
+    mnist_network: NetworkConfig = nested(NetworkConfig(width=1000, dtype="float32"), flat={"width": "mnist_width"})
+    mnist_train: TrainConfig = nested(TrainConfig(lr=1.0, iterations=400),
+                                      flat={"lr": "lr", "iterations": "mnist_iterations"})
     mnist_n_max: int = constrained(300, value_range="positive")
     # shared
-    lr: float = constrained(1.0, value_range="positive")
     grid_points: int = constrained(12, value_range="positive")
     max_radius_dim: int = constrained(12, value_range="non-negative")
 
@@ -78,7 +88,8 @@ class RatesConfig:
 
 
 def quick() -> RatesConfig:
-    return RatesConfig(
+    """The preset of ``--quick``, in the config's keys."""
+    return from_flat_record(RatesConfig, dict(
         methods=("gfs", "herding", "fw", "fcfw", "random", "magnitude"),
         seeds=(0,),
         interior_m=10,
@@ -91,51 +102,66 @@ def quick() -> RatesConfig:
         mnist_iterations=100,
         mnist_n_max=60,
         grid_points=6,
-    )
+    ))
 
 
-def _problem_setting(config: RatesConfig, problem: str) -> dict:
-    """Dataset config, dense width, GD iterations and largest n of a problem."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem's data (``seed`` set per cell), dense network, training and largest n."""
+
+    data: DatasetConfig
+    network: NetworkConfig
+    train: TrainConfig
+    n_max: int
+
+
+def problem_plan(config: RatesConfig, problem: str) -> Problem:
+    """The plan of ``problem`` under ``config``."""
     if problem == "mnist5k":
-        data = DatasetConfig(name="mnist5k", m=config.mnist_m)
-        return dict(data=data, width=config.mnist_width, iterations=config.mnist_iterations, n_max=config.mnist_n_max,
-                    dtype="float32")
+        return Problem(config.mnist, config.mnist_network, config.mnist_train, config.mnist_n_max)
     m = config.interior_m if problem == "teacher-interior" else config.large_m
-    data = DatasetConfig(name="teacher", m=m, input_dim=config.input_dim, teacher_width=config.teacher_width)
-    return dict(data=data, width=config.dense_width, iterations=config.dense_iterations, n_max=config.n_max,
-                dtype="float64")
+    return Problem(replace(config.teacher, m=m), config.dense_network, config.dense_train, config.n_max)
 
 
-def direct_sizes(config: RatesConfig, setting: dict) -> list[int]:
+def direct_sizes(config: RatesConfig, plan: Problem) -> list[int]:
     """The widths n trained directly by GD (and at which test metrics are measured)."""
-    return size_grid(setting["n_max"], config.grid_points, n_min=min(10, setting["n_max"]))
+    return size_grid(plan.n_max, config.grid_points, n_min=min(10, plan.n_max))
 
 
-def cells(config: RatesConfig) -> list[dict]:
+@dataclass(frozen=True)
+class Cell:
+    """A ``select`` cell (train the dense network, run every method) or a ``direct`` cell (train
+    a width-n network by GD)."""
+
+    kind: str
+    problem: str
+    seed: int
+    n: int | None = None
+
+
+def cells(config: RatesConfig) -> list[Cell]:
     result = []
     for problem in config.problems:
-        setting = _problem_setting(config, problem)
+        plan = problem_plan(config, problem)
         for seed in config.seeds:
-            result.append({"kind": "select", "problem": problem, "seed": seed})
-            for n in direct_sizes(config, setting):
-                result.append({"kind": "direct", "problem": problem, "seed": seed, "n": n})
+            result.append(Cell("select", problem, seed))
+            for n in direct_sizes(config, plan):
+                result.append(Cell("direct", problem, seed, n))
     return result
 
 
-def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
-    setting = _problem_setting(config, cell["problem"])
-    seed = cell["seed"]
-    dataset = load_dataset(replace(setting["data"], seed=seed))
-    problem, m = cell["problem"], dataset.m
-    if cell["kind"] == "direct":
-        n = cell["n"]
-        result = train_dense(dataset, n, setting["iterations"], config.lr, seed=10_000 + seed, dtype=setting["dtype"])
+def run_cell(config: RatesConfig, cell: Cell) -> list[dict]:
+    plan = problem_plan(config, cell.problem)
+    seed = cell.seed
+    dataset = load_dataset(replace(plan.data, seed=seed))
+    problem, m = cell.problem, dataset.m
+    if cell.kind == "direct":
+        n = cell.n
+        result = train_dense(dataset, replace(plan.network, width=n), plan.train, 10_000 + seed)
         metrics = model_metrics(result.model, dataset)
         return [tidy_row(problem, "direct-gd", m, n, seed, metric, value) for metric, value in metrics.items()]
 
-    from sims.selection.engine import select
-
-    dense = train_dense(dataset, setting["width"], setting["iterations"], config.lr, seed=seed, dtype=setting["dtype"])
+    dense = train_dense(dataset, plan.network, plan.train, seed)
     features = features_of(dense.model, dataset.train_inputs)
     targets = dataset.train_targets
     constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
@@ -144,13 +170,13 @@ def run_cell(config: RatesConfig, cell: dict) -> list[dict]:
         rows.append(tidy_row(problem, "dense", m, None, seed, f"dense_{name}", value))
     # Every size that direct training uses is on the selection grid too, so the two curves are
     # compared (and their crossover bracketed) only at sizes where both were measured.
-    grid = sorted(set(size_grid(setting["n_max"], 40)) | set(direct_sizes(config, setting)))
+    grid = sorted(set(size_grid(plan.n_max, 40)) | set(direct_sizes(config, plan)))
     labelled = dataset.train_labels is not None
     # converted once here rather than by each of the ~100 subnetwork_output calls (the same values)
     test_features = features_of(dense.model, dataset.test_inputs).to(torch.float64) if labelled else None
-    test_sizes = direct_sizes(config, setting) if labelled else []
+    test_sizes = direct_sizes(config, plan) if labelled else []
     for method in config.methods:
-        selection = select(features, targets, setting["n_max"], method, seed=seed, record_steps=test_sizes)
+        selection = select(features, targets, plan.n_max, method, seed=seed, record_steps=test_sizes)
         for n in grid:
             loss = selection.losses[n - 1]
             rows.append(tidy_row(problem, method, m, n, seed, TRAIN_LOSS, loss))
@@ -164,9 +190,6 @@ def _test_rows(test_features, dataset, selection, seed, problem) -> list[dict]:
     """Test loss and accuracy of the subnetworks whose training loss the train_loss rows report:
     those after step n of the n_max run, for each n recorded in ``selection.path_weights``
     (for the methods whose steps do not depend on n_max, the same weights as a run to n)."""
-    from sims.experiments.common import accuracy, half_mean_squared_error
-    from sims.selection.engine import subnetwork_output
-
     rows = []
     for n, weights in selection.path_weights.items():
         outputs = subnetwork_output(test_features, weights)
@@ -181,10 +204,7 @@ def figures(rows: list[dict], config: RatesConfig, folder) -> list:
     """E1: one figure per problem: log-log training loss against n, every method, direct GD,
     the P2 and P3 bounds (dashed), the rate-window slopes of gfs, fw and direct GD (as in the
     report), and the bracket of measured sizes where gfs and direct GD cross."""
-    from sims.plotting.plots import (METHOD_STYLE, constant, draw_band, legend_below, plain_log_labels, plt, save_both,
-                            seed_band, select_rows)
-    from theory import bounds, claims
-
+    plt = plots.pyplot()
     written = []
     for problem in config.problems:
         problem_rows = select_rows(rows, dataset=problem)
@@ -194,7 +214,7 @@ def figures(rows: list[dict], config: RatesConfig, folder) -> list:
         figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6.4, 4.4))
         axis = axes[0] if has_accuracy else axes
         for method in (*config.methods, "direct-gd"):
-            ns, means, low, high = seed_band(problem_rows, log=True, method=method, metric="train_loss")
+            ns, means, low, high = plots.seed_band(problem_rows, log=True, method=method, metric="train_loss")
             if ns.size == 0:
                 continue
             label = method
@@ -202,18 +222,19 @@ def figures(rows: list[dict], config: RatesConfig, folder) -> list:
                 # the slope the claims and the report's table use: per-seed fits on n >= n_max/4 of
                 # the excess loss (of the training loss itself for direct GD), averaged over seeds
                 metric = "train_loss" if method == "direct-gd" else "excess_loss"
-                fitted = claims.tail_slopes(problem_rows, method=method, metric=metric, floor=1e-25)
+                fitted = theory_claims.tail_slopes(problem_rows, method=method, metric=metric, floor=1e-25)
                 # a loss at float64 rounding level (direct GD interpolating few samples) has no rate
-                rounding = method == "direct-gd" and bool(np.any(means[ns >= ns[-1] / claims.RATE_WINDOW] < 1e-12))
+                tail = ns >= ns[-1] / theory_claims.RATE_WINDOW
+                rounding = method == "direct-gd" and bool(np.any(means[tail] < 1e-12))
                 if fitted and not rounding:
                     n_low = min(window for _, window, _ in fitted.values())
                     label += (f" (slope {np.mean([slope for slope, _, _ in fitted.values()]):.2f}"
                               f" on n ≥ {n_low:.0f})")
-            draw_band(axis, ns, means, low, high, label, method)
-        ns, _, _, _ = seed_band(problem_rows, method="gfs", metric="train_loss")
+            plots.draw_band(axis, ns, means, low, high, label, method)
+        ns, _, _, _ = plots.seed_band(problem_rows, method="gfs", metric="train_loss")
         if ns.size:
-            variance, dense_loss = constant(problem_rows, "V"), constant(problem_rows, "dense_loss")
-            lg, dg, radius = constant(problem_rows, "L_g"), constant(problem_rows, "D_g"), constant(problem_rows, "r")
+            variance, dense_loss = plots.constant(problem_rows, "V"), plots.constant(problem_rows, "dense_loss")
+            lg, dg, radius = plots.constant(problem_rows, "L_g"), plots.constant(problem_rows, "D_g"), plots.constant(problem_rows, "r")
             grid = np.geomspace(ns[0], ns[-1], 60)
             axis.plot(grid, dense_loss + bounds.gfs_excess_bound(grid, variance), "--", color="C0", lw=1, alpha=0.7,
                       label="P2 bound (GFS)")
@@ -221,13 +242,13 @@ def figures(rows: list[dict], config: RatesConfig, folder) -> list:
                 axis.plot(grid, lg + bounds.gfs_interior_bound(grid, dg, radius), "--", color="C3", lw=1, alpha=0.7,
                           label=f"P3 bound (r={radius:.2g})")
             axis.axhline(dense_loss, color="k", lw=0.8, alpha=0.6, label=f"dense network ({dense_loss:.3g})")
-            verdict = claims.pruned_beats_direct_training(problem_rows)
+            verdict = theory_claims.pruned_beats_direct_training(problem_rows)
             if "crossover_low" in verdict.numbers:  # bracketed between two sizes both methods measured
                 low_n, high_n = verdict.numbers["crossover_low"], verdict.numbers["crossover_high"]
                 axis.axvspan(low_n, high_n, color="k", alpha=0.08, lw=0)
                 axis.text(high_n, 0.02, f"gfs and direct GD cross in [{low_n:.0f}, {high_n:.0f}] ", ha="right",
                           va="bottom", fontsize=8, transform=axis.get_xaxis_transform())
-        dimension = constant(problem_rows, "dimension")
+        dimension = plots.constant(problem_rows, "dimension")
         measured = [row["value"] for row in problem_rows if row["metric"] == "train_loss" and row["value"] > 0]
         high = axis.get_ylim()[1]
         # float-floor plateaus (1e-30) would flatten the rest
@@ -238,19 +259,19 @@ def figures(rows: list[dict], config: RatesConfig, folder) -> list:
         axis.grid(True, which="both", alpha=0.25)
         if has_accuracy:
             for method in (*config.methods, "direct-gd"):
-                ns, means, low, high = seed_band(problem_rows, method=method, metric="test_accuracy")
+                ns, means, low, high = plots.seed_band(problem_rows, method=method, metric="test_accuracy")
                 if ns.size:
                     color, style = METHOD_STYLE.get(method, (None, "-"))
                     axes[1].plot(ns, means, style, marker="o", ms=3, color=color, label=method)
                     axes[1].fill_between(ns, low, high, color=color, alpha=0.2, lw=0)
-            dense_accuracy = constant(problem_rows, "dense_test_accuracy")
+            dense_accuracy = plots.constant(problem_rows, "dense_test_accuracy")
             axes[1].axhline(dense_accuracy, color="k", lw=0.8)
             axes[1].set(xscale="log", xlabel="subnetwork size n", ylabel="test accuracy",
                         title=f"{problem}: test accuracy (dense network {dense_accuracy:.3f}, black line)")
             axes[1].grid(True, which="both", alpha=0.25)
-            plain_log_labels(axes[1], "x")
-        legend_below(figure, axis, ncol=4 if has_accuracy else 3)  # same colours in both panels
-        written += save_both(figure, folder, f"rates_{problem}")
+            plots.plain_log_labels(axes[1], "x")
+        plots.legend_below(figure, axis, ncol=4 if has_accuracy else 3)  # same colours in both panels
+        written += plots.save_both(figure, folder, f"rates_{problem}")
     return written
 
 
@@ -259,10 +280,6 @@ def claims(rows: list[dict], config: RatesConfig) -> list:
     herding and P4 for fw and fcfw, at every n) and the empirical claims (pruned vs direct
     training; the 1/n² rate of gfs and the exponential rate of fw and fcfw where the target is
     interior), each scoped to its problem in the claim text."""
-    from dataclasses import replace as with_fields
-
-    from theory import claims as theory_claims
-
     def scoped(verdict, scope: str):
         return with_fields(verdict, claim=f"{verdict.claim} [{scope}]")
 
@@ -294,10 +311,6 @@ def summary(rows: list[dict], config: RatesConfig) -> list[str]:
     same window as the rate claims (n >= n_max/4), as the mean of the per-seed slopes with its
     Student-t 95% interval over seeds, and the law (c/n, c/n², c log n/n, c e^(-an)) that fits
     the seed-mean curve on that window best by BIC."""
-    from theory import claims as theory_claims
-    from theory import rates as rate_fits
-    from theory.inference import t_interval
-
     lines = ["Fitted rates of the excess loss L(f_n) - L(g) on n ≥ n_max/4 (the window of the rate claims): "
              "mean of the per-seed log-log slopes [Student-t 95% interval over seeds], and the best law of the "
              "seed-mean curve by BIC (margin over the runner-up).", "",
@@ -332,8 +345,6 @@ def memory(config: RatesConfig) -> list[tuple[str, float, str]]:
     dense network's GD step and its (m, N) features (float64), a direct-GD network of width
     n_max, and the most demanding method's selection of n_max steps. The n_max entries come
     first and count the width only up to n_max, so a huge n_max is not blamed on the width."""
-    from sims.foundations.guards import selection_bytes, training_bytes
-
     def entries(m, inputs, width, outputs, n_max, names):
         def selection(over):
             return max(selection_bytes(n_max, over, method, m * outputs) for method in config.methods)
@@ -347,10 +358,10 @@ def memory(config: RatesConfig) -> list[tuple[str, float, str]]:
 
     found = []
     if any(problem.startswith("teacher") for problem in config.problems):
-        found += entries(max(config.interior_m, config.large_m), config.input_dim, config.dense_width, 1,
-                         config.n_max, ("dense_width", "n_max"))
+        found += entries(max(config.interior_m, config.large_m), config.teacher.input_dim, config.dense_network.width,
+                         1, config.n_max, ("dense_width", "n_max"))
     if "mnist5k" in config.problems:
-        found += entries(config.mnist_m, 784, config.mnist_width, 10, config.mnist_n_max,
+        found += entries(config.mnist.m, 784, config.mnist_network.width, 10, config.mnist_n_max,
                          ("mnist_width", "mnist_n_max"))
     return found
 

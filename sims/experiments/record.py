@@ -17,9 +17,13 @@ __all__ = ["Experiment"]
 class Experiment:
     """An experiment.
 
-    config_class: a frozen dataclass whose defaults are the full-scale run.
+    config_class: a frozen dataclass whose defaults are the full-scale run; it may nest the
+        library's configs (``sims.foundations.composed``): it is stored, hashed and read from
+        TOML as its flat record.
     quick: () -> config, the small preset behind ``--quick``.
-    cells: config -> list of JSON-able dicts, the independent units of work.
+    cells: config -> list of cells, the independent units of work: typed records (frozen
+        dataclasses, whose JSON record ``sims.foundations.composed.cell_record`` names the
+        cell's file) or JSON-able dicts.
     run_cell: (config, cell) -> list of tidy row dicts (columns in ``sims.experiments.runner.COLUMNS``;
         "experiment" is filled in by the runner). Must be deterministic given (config, cell).
     figures: (rows, config, folder) -> list of written figure paths (PNG and PDF).

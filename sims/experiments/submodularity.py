@@ -26,15 +26,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+import torch
 
+from sims.experiments.common import tidy_row
+from sims.experiments.record import Experiment
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
-from sims.experiments.record import Experiment
-from sims.experiments.common import tidy_row
+from sims.nets.model import forward, init_network, neuron_features
+from sims.plotting import plots
+from sims.selection.engine import select
+from sims.selection.set_greedy import greedi_partition, run_set_method
+from theory import submodularity as sm
+from theory.claims import theorem_check
 
-__all__ = ["SubmodularityConfig", "quick", "cells", "run_cell", "figures", "claims", "summary", "EXPERIMENT",
+__all__ = ["SubmodularityConfig", "quick", "Cell", "cells", "run_cell", "figures", "claims", "summary", "EXPERIMENT",
            "METHODS", "FAMILIES", "instance", "GAMMA", "GAMMA_PLUS", "OPTIMUM", "ACHIEVED", "GUARANTEED", "GAMMA_BOUND", "FIRST_STEP_BOUND",
            "RUN_MEAN"]
 
@@ -81,18 +89,20 @@ def quick() -> SubmodularityConfig:
     return SubmodularityConfig(instances=5, width=7, sizes=(2, 3), stochastic_runs=3)
 
 
-def cells(config: SubmodularityConfig) -> list[dict]:
-    return [{"family": family, "seed": seed} for family in config.families for seed in range(config.instances)]
+@dataclass(frozen=True)
+class Cell:
+    """One instance: its family and its seed (the instance's number)."""
+
+    family: str
+    seed: int
+
+
+def cells(config: SubmodularityConfig) -> list[Cell]:
+    return [Cell(family, seed) for family in config.families for seed in range(config.instances)]
 
 
 def instance(config: SubmodularityConfig, seed: int, family: str = "teacher"):
     """(features (m, N, 1) float64, target (m, 1), m) of instance ``seed`` of ``family``."""
-    from dataclasses import replace
-
-    import torch
-
-    from sims.nets.model import forward, init_network, neuron_features
-
     m = config.m_values[seed % len(config.m_values)]
     network = init_network(config.input_dim, config.width, 1, seed=seed)
     teacher = init_network(config.input_dim, config.teacher_width, 1, seed=20_000 + seed)
@@ -106,12 +116,8 @@ def instance(config: SubmodularityConfig, seed: int, family: str = "teacher"):
     return neuron_features(network, inputs).contiguous(), scale * forward(teacher, inputs), m
 
 
-def run_cell(config: SubmodularityConfig, cell: dict) -> list[dict]:
-    from sims.selection.engine import select
-    from sims.selection.set_greedy import greedi_partition, run_set_method
-    from theory import submodularity as sm
-
-    seed, family = cell["seed"], cell["family"]
+def run_cell(config: SubmodularityConfig, cell: Cell) -> list[dict]:
+    seed, family = cell.seed, cell.family
     features, target, m = instance(config, seed, family)
     phi = features.permute(1, 0, 2).reshape(config.width, -1).numpy()
     table = sm.set_function_table(phi, target.numpy().reshape(-1), m)
@@ -170,8 +176,6 @@ def _values(rows, method, metric, family=None):
 def claims(rows: list[dict], config: SubmodularityConfig) -> list:
     """One theorem check per method: guaranteed ratio <= achieved ratio on every instance and n
     where a guarantee applies (F(S*) > 0)."""
-    from theory.claims import theorem_check
-
     names = {
         "greedy": "greedy on F (greedy-opt) reaches its guaranteed share of OPT: max(1 − e^(−γ), first-step γ+ bound)",
         "stochastic-greedy": "stochastic greedy on F reaches its guaranteed share of OPT in expectation: "
@@ -239,10 +243,7 @@ def summary(rows: list[dict], config: SubmodularityConfig) -> list[str]:
 def figures(rows: list[dict], config: SubmodularityConfig, folder) -> list:
     """submodularity_guarantees: achieved against guaranteed ratio per method (negative, i.e. vacuous,
     guarantees and achieved ratios are drawn at the axes' edges), and the spread of gamma+."""
-    from pathlib import Path
-
-    from sims.plotting.plots import plt, save_both
-
+    plt = plots.pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     figure, axes = plt.subplots(1, 4, figsize=(15, 3.8))
@@ -274,7 +275,7 @@ def figures(rows: list[dict], config: SubmodularityConfig, folder) -> list:
     axes[3].set_title("submodularity ratio γ+")
     axes[3].legend(fontsize=7)
     figure.tight_layout()
-    return save_both(figure, folder, "submodularity_guarantees")
+    return plots.save_both(figure, folder, "submodularity_guarantees")
 
 
 EXPERIMENT = Experiment(

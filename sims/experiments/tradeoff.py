@@ -36,25 +36,37 @@ import math
 import sys
 from dataclasses import dataclass, replace
 
-import numpy as np
+import torch
 
+from sims.baselines.finetune_stage import AT_EQUAL_FLOPS, equal_flops_view, finetuned_name, is_one_shot
+from sims.baselines.methods import PRUNING_METHODS, REWIND_FRACTION, PruningProblem
+from sims.data.datasets import DataFilesMissing, DatasetConfig, load_dataset
+from sims.experiments.common import ProblemCell, init_dense, problem_cells, unit_rms_targets
+from sims.experiments.record import Experiment
+from sims.foundations.composed import from_flat_record, nested
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
-from sims.experiments.record import Experiment
+from sims.nets.model import NetworkConfig
+from sims.nets.train import TrainConfig, train
+from sims.pruning.tradeoff import Split, tradeoff_rows
+from sims.pruning.tradeoff_report import interval_cell, plot_tradeoff, tradeoff_table
+from theory.claims import paired_improvement, pruned_beats_direct_training, pruned_beats_strongest_competitor
 
 PROBLEMS = ("teacher", "mnist5k", "digits", "mnist")  # full MNIST only when chosen (and its files present)
 GFS_FAMILY = ("gfs", "gfs-norep", "gfs-published")
 
 
 def _methods():
-    from sims.baselines.methods import PRUNING_METHODS
-
     return PRUNING_METHODS
 
 
 @dataclass(frozen=True)
 class TradeoffConfig:
-    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``."""
+    """Full-scale defaults; ``quick()`` gives the preset of ``--quick``. The dense network (its
+    floating type set per data set: float32 on MNIST), its training (T steps: the checkpoint's,
+    and F, the budget after it) and each data set (``seed`` set per cell; ``mnist`` serves mnist5k
+    and full MNIST) are the library's configs, nested; their keys are the flat names below
+    (``sims.foundations.composed``)."""
 
     problems: tuple[str, ...] = constrained(PROBLEMS[:3], choices=lambda: PROBLEMS)
     methods: tuple[str, ...] = constrained(
@@ -63,58 +75,44 @@ class TradeoffConfig:
     seeds: tuple[int, ...] = constrained((0, 1, 2, 3, 4), value_range="non-negative")
     compressions: tuple[int, ...] = constrained((2, 4, 8, 16, 32), value_range="positive")
     tolerances: tuple[float, ...] = constrained((0.02, 0.05), value_range="non-negative")
-    width: int = constrained(256, value_range="positive")
-    iterations: int = constrained(200, value_range="positive")  # T: the checkpoint's steps and F, the budget after it
-    lr: float = constrained(1.0, value_range="positive")
-    teacher_m: int = constrained(1000, value_range="positive")
-    input_dim: int = constrained(5, value_range="positive")
-    teacher_width: int = constrained(10, value_range="positive")
-    mnist_m: int = constrained(2000, value_range="positive")  # mnist5k and full MNIST
-    digits_m: int = constrained(1400, value_range="positive")
+    network: NetworkConfig = nested(NetworkConfig(width=256), flat={"width": "width"})
+    train: TrainConfig = nested(TrainConfig(lr=1.0, iterations=200), flat={"lr": "lr", "iterations": "iterations"})
+    teacher: DatasetConfig = nested(DatasetConfig(name="teacher", m=1000, input_dim=5, teacher_width=10,
+                                                  input_distribution="sphere", test_fraction=0.2),
+                                    flat={"m": "teacher_m", "input_dim": "input_dim", "teacher_width": "teacher_width"})
+    mnist: DatasetConfig = nested(DatasetConfig(name="mnist5k", m=2000, test_fraction=0.2), flat={"m": "mnist_m"})
+    digits: DatasetConfig = nested(DatasetConfig(name="digits", m=1400, test_fraction=0.2), flat={"m": "digits_m"})
 
     def __post_init__(self):
         check_fields(self)
         if not self.seeds:
             raise InputError("seeds must not be empty")
-        if max(self.compressions) > self.width:
-            raise InputError(f"compressions must not exceed the dense width {self.width}, got {max(self.compressions)}")
+        if self.train.iterations < 1:
+            raise InputError(f"iterations must be a positive integer, got {self.train.iterations!r}")
+        if max(self.compressions) > self.network.width:
+            raise InputError(f"compressions must not exceed the dense width {self.network.width}, "
+                             f"got {max(self.compressions)}")
 
 
 def quick() -> TradeoffConfig:
-    return TradeoffConfig(seeds=(0,), compressions=(2, 4, 8), width=16, iterations=20, teacher_m=100, mnist_m=200,
-                          digits_m=200)
+    """The preset of ``--quick``, in the config's keys."""
+    return from_flat_record(TradeoffConfig, dict(seeds=(0,), compressions=(2, 4, 8), width=16, iterations=20,
+                                                 teacher_m=100, mnist_m=200, digits_m=200))
 
 
-def cells(config: TradeoffConfig) -> list[dict]:
-    return [{"problem": problem, "seed": seed} for problem in config.problems for seed in config.seeds]
+cells = problem_cells  # one cell per (data set, seed)
 
 
 def _dataset(config: TradeoffConfig, problem: str, seed: int):
-    from sims.data.datasets import DatasetConfig, load_dataset
-    from sims.experiments.common import unit_rms_targets
-
+    """The data set of a cell (teacher targets scaled to unit RMS) and its network's floating type."""
     if problem == "teacher":
-        data = DatasetConfig(name="teacher", m=config.teacher_m, input_dim=config.input_dim,
-                             teacher_width=config.teacher_width, input_distribution="sphere", test_fraction=0.2, seed=seed)
-        return unit_rms_targets(load_dataset(data)), "float64"
-    m = config.mnist_m if problem == "mnist5k" else config.digits_m
-    if problem == "mnist":
-        m = config.mnist_m
-    return load_dataset(DatasetConfig(name=problem, m=m, test_fraction=0.2, seed=seed)), \
-        ("float32" if problem.startswith("mnist") else "float64")
+        return unit_rms_targets(load_dataset(replace(config.teacher, seed=seed))), "float64"
+    data = config.digits if problem == "digits" else replace(config.mnist, name=problem)
+    return load_dataset(replace(data, seed=seed)), ("float32" if problem.startswith("mnist") else "float64")
 
 
-def run_cell(config: TradeoffConfig, cell: dict) -> list[dict]:
-    import torch
-
-    from sims.baselines.methods import REWIND_FRACTION, PruningProblem
-    from sims.pruning.compare import Split, tradeoff_rows
-    from sims.nets.model import init_network
-    from sims.nets.train import TrainConfig, train
-
-    from sims.data.datasets import DataFilesMissing
-
-    problem_name, seed = cell["problem"], cell["seed"]
+def run_cell(config: TradeoffConfig, cell: ProblemCell) -> list[dict]:
+    problem_name, seed = cell.problem, cell.seed
     try:
         dataset, dtype = _dataset(config, problem_name, seed)
     except DataFilesMissing as error:  # full MNIST without its IDX files: one note row, no failure
@@ -123,9 +121,9 @@ def run_cell(config: TradeoffConfig, cell: dict) -> list[dict]:
                  "metric": "skipped_data_missing", "value": math.nan, "step": None}]
     inputs = torch.as_tensor(dataset.train_inputs, dtype=getattr(torch, dtype))
     targets = torch.as_tensor(dataset.train_targets, dtype=inputs.dtype)
-    init = init_network(dataset.input_dim, config.width, dataset.output_dim, seed=seed, dtype=dtype)
-    budget = TrainConfig(lr=config.lr, iterations=config.iterations)
-    rewind_step = int(round(REWIND_FRACTION * config.iterations))  # imp-rewind's rewind point
+    init = init_dense(dataset, replace(config.network, dtype=dtype), seed)
+    budget = config.train
+    rewind_step = int(round(REWIND_FRACTION * budget.iterations))  # imp-rewind's rewind point
     dense = train(init, inputs, targets, replace(budget, checkpoints=(rewind_step,)))
     problem = PruningProblem(init, dense.model, inputs, targets, budget, seed=seed, checkpoints=dense.checkpoints)
     splits = {"train": Split(inputs, dataset.train_targets, dataset.train_labels),
@@ -136,8 +134,6 @@ def run_cell(config: TradeoffConfig, cell: dict) -> list[dict]:
 
 
 def figures(rows: list[dict], config: TradeoffConfig, folder) -> list:
-    from sims.pruning.compare import plot_tradeoff
-
     written = []
     for problem in config.problems:
         written += plot_tradeoff(rows, problem, folder)
@@ -147,16 +143,12 @@ def figures(rows: list[dict], config: TradeoffConfig, folder) -> list:
 def competitors(config: TradeoffConfig) -> list[str]:
     """The competitors of ``gfs+ft`` at equal budgets: every configured procedure outside the GFS
     family that trains after the checkpoint (a one-shot criterion as its ``+ft`` twin)."""
-    from sims.baselines.finetune_stage import finetuned_name, is_one_shot
-
     return [finetuned_name(method) if is_one_shot(method) else method
             for method in config.methods if method not in GFS_FAMILY]
 
 
 def one_shot_competitors(config: TradeoffConfig) -> list[str]:
     """The one-shot criteria outside the GFS family (no training after the checkpoint)."""
-    from sims.baselines.finetune_stage import is_one_shot
-
     return [method for method in config.methods if method not in GFS_FAMILY and is_one_shot(method)]
 
 
@@ -165,9 +157,6 @@ def claims(rows: list[dict], config: TradeoffConfig) -> list:
     FLOPs, against direct GD (equal steps), and one-shot ``gfs`` against the one-shot criteria; per
     data set ``gfs-norep`` against ``gfs-published`` (module docstring). Thin wrappers over
     theory.claims; a comparison whose methods are not configured is left out."""
-    from sims.baselines.finetune_stage import equal_flops_view
-    from theory.claims import paired_improvement, pruned_beats_direct_training, pruned_beats_strongest_competitor
-
     verdicts = []
     at_flops = equal_flops_view(rows)
     tuned = "gfs+ft"
@@ -175,7 +164,7 @@ def claims(rows: list[dict], config: TradeoffConfig) -> list:
         if "gfs" not in config.methods:
             break
         for compression in config.compressions:
-            n = config.width // compression
+            n = config.network.width // compression
             scope = f"{problem}, compression {compression}, test loss"
             if competitors(config):
                 for view, view_rows in (("equal training steps", rows), ("equal training FLOPs", at_flops)):
@@ -201,24 +190,19 @@ def claims(rows: list[dict], config: TradeoffConfig) -> list:
 
 
 def _scoped(verdict, scope: str):
-    from dataclasses import replace as with_fields
-
-    return with_fields(verdict, claim=f"{verdict.claim} [{scope}]")
+    return replace(verdict, claim=f"{verdict.claim} [{scope}]")
 
 
 def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
     """Markdown: per data set, method and eps, n(eps) on the compression grid and, for the greedy
     methods, along the selection path: mean [95% Student-t interval] over seeds, and how many
     seeds are censored at N (no pruned size met eps)."""
-    from sims.pruning.compare import _cell, criterion_of
-
-    from sims.baselines.finetune_stage import AT_EQUAL_FLOPS
-
+    width = config.network.width
     lines = ["n(eps): the smallest measured n whose test accuracy is at least (1 - eps) x the dense network's "
              "(mnist5k, digits) or whose test loss is at most the dense network's + eps (teacher, unit-RMS targets); "
-             f"the dense width {config.width} when no compression meets it. Grid: n in "
-             f"{{{', '.join(str(config.width // c) for c in sorted(config.compressions))}}}; path: every n up to "
-             f"{config.width // min(config.compressions)} along the selection path. Mean [95% interval] over seeds; "
+             f"the dense width {width} when no compression meets it. Grid: n in "
+             f"{{{', '.join(str(width // c) for c in sorted(config.compressions))}}}; path: every n up to "
+             f"{width // min(config.compressions)} along the selection path. Mean [95% interval] over seeds; "
              "'(k of s at N)': k seeds where no pruned size met eps, counted at N, the largest value n(eps) can "
              "take, so the mean is an upper bound and the interval not a proper one.", "",
              "| data set | method | " + " | ".join(f"n(eps={eps:g}) grid | path" for eps in config.tolerances) + " |",
@@ -232,8 +216,8 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
                 for metric in ("n_eps", "n_eps_path"):
                     values = [r["value"] for r in rows if r["dataset"] == problem and r["method"] == method
                               and r["metric"] == metric and r.get("eps") is not None and abs(r["eps"] - eps) < 1e-12]
-                    censored = sum(1 for value in values if value >= config.width)  # no pruned size met eps
-                    cell = _cell(values) if values else "–"
+                    censored = sum(1 for value in values if value >= width)  # no pruned size met eps
+                    cell = interval_cell(values) if values else "–"
                     cells_.append(f"{cell} ({censored} of {len(values)} at N)" if censored else cell)
             if any(cell != "–" for cell in cells_):
                 lines.append(f"| {problem} | {method} | " + " | ".join(cells_) + " |")
@@ -242,10 +226,8 @@ def n_eps_table(rows: list[dict], config: TradeoffConfig) -> list[str]:
 
 def summary(rows: list[dict], config: TradeoffConfig) -> list[str]:
     """The budgets, the n(eps) table and, per data set, the trade-off table (sims.pruning.compare.tradeoff_table)."""
-    from sims.pruning.compare import tradeoff_table
-
-    lines = [f"Budgets after the checkpoint: every procedure that trains runs F = {config.iterations} full-batch GD "
-             "steps (direct-gd, rigl, snip and grasp at width n; imp-rewind's 3 rounds together, at widths from N down "
+    lines = [f"Budgets after the checkpoint: every procedure that trains runs F = {config.train.iterations} full-batch "
+             "GD steps (direct-gd, rigl, snip and grasp at width n; imp-rewind's 3 rounds together, at widths from N down "
              "to n; every one-shot method's '+ft' twin at its pruned width). At equal training FLOPs (F steps at "
              "width n, forward and backward counted exactly: column train_flops) imp-rewind's wider rounds get fewer "
              "steps ('imp-rewind@flops') and a '+ft' narrower than n (GFS with replacement) more ('gfs+ft@flops'); "

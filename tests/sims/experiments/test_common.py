@@ -1,17 +1,17 @@
-"""sims.experiments.common: the pieces the experiments share, tested directly."""
+"""sims.experiments.common: the pieces the experiments share, tested directly (and the accuracy
+and half-MSE of sims.metrics.quality, which they use)."""
 
 import numpy as np
 import pytest
+import torch
 
-from sims.data.datasets import Dataset
-from sims.experiments.common import (
-    accuracy,
-    geometric_steps,
-    half_mean_squared_error,
-    size_grid,
-    tidy_row,
-    unit_rms_targets,
-)
+from sims.data.datasets import Dataset, DatasetConfig, load_dataset
+from sims.experiments.common import (ProblemCell, geometric_steps, init_dense, problem_cells, size_grid, tidy_row,
+                                     train_dense, unit_rms_targets)
+from sims.foundations.composed import cell_record
+from sims.metrics.quality import accuracy, half_mean_squared_error
+from sims.nets.model import NetworkConfig, init_network
+from sims.nets.train import TrainConfig, train
 
 
 def test_tidy_row_has_the_runner_columns_and_eps_only_when_given():
@@ -60,3 +60,28 @@ def test_unit_rms_targets_make_the_zero_predictor_lose_one_half():
     assert half_mean_squared_error(np.zeros((20, 2)), scaled.train_targets) == pytest.approx(0.5)
     ratio = dataset.test_targets / scaled.test_targets
     assert np.allclose(ratio, ratio.flat[0])  # the test targets get the same factor
+
+
+def test_init_dense_and_train_dense_take_the_network_and_training_configs():
+    data = load_dataset(DatasetConfig(name="teacher", m=20, seed=1))
+    network = NetworkConfig(width=7, scaling="ntk", dtype="float32", seed=99)  # the config's own seed is not used
+    model = init_dense(data, network, seed=3, second_layer="sign")
+    reference = init_network(data.input_dim, 7, data.output_dim, scaling="ntk", second_layer="sign", seed=3,
+                             dtype="float32")
+    assert torch.equal(model.first_weight, reference.first_weight) and torch.equal(model.second_weight,
+                                                                                    reference.second_weight)
+    assert init_dense(data, network, seed=4).first_weight.ne(model.first_weight).any()
+    training = TrainConfig(lr=0.5, iterations=5, mode="first")
+    trained = train_dense(data, network, training, seed=3)
+    expected = train(init_dense(data, network, seed=3), data.train_inputs, data.train_targets, training)
+    assert torch.equal(trained.model.first_weight, expected.model.first_weight)
+    assert np.array_equal(trained.losses, expected.losses) and len(trained.losses) == 6
+
+
+def test_problem_cells_go_problem_by_problem_and_are_typed():
+    class Config:
+        problems, seeds = ("teacher", "digits"), (3, 1)
+
+    assert problem_cells(Config()) == [ProblemCell("teacher", 3), ProblemCell("teacher", 1), ProblemCell("digits", 3),
+                                       ProblemCell("digits", 1)]
+    assert cell_record(ProblemCell("teacher", 3)) == {"problem": "teacher", "seed": 3}

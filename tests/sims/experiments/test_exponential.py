@@ -5,6 +5,7 @@ import pytest
 from sims.reporting.report import write_figures
 from sims.experiments.runner import get_experiment, run_experiment
 from sims.results.rows import load_results
+from tests.sims.experiments.committed import check_stored_as_before
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,8 @@ def test_exponential_figures_are_written(quick_results, tmp_path):
     paths = write_figures(folders.values(), tmp_path / "figures")
     assert {"exponential_contraction.png", "exponential_phase_diagram.png"} <= {p.name for p in paths}
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_the_composed_config_is_stored_as_before():
+    """config.json of the committed run, its folder's hash and the quick run's hash: unchanged by the nesting."""
+    check_stored_as_before("exponential")

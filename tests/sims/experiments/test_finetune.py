@@ -8,10 +8,12 @@ import pytest
 
 from sims.experiments import finetune
 from sims.experiments.runner import get_experiment
+from sims.foundations.composed import with_keys
 from theory.claims import Verdict
 
 from tests.helpers import quiet_run
 from tests.helpers import by_metric as _by_metric
+from tests.sims.experiments.committed import check_stored_as_before
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -31,7 +33,7 @@ def test_finetune_quick_rows(quick_finetune):
             assert len({r["n"] for r in final}) == config.n_points
             curve = _by_metric(rows, "train_loss", dataset=problem, method=variant)
             assert curve and all(r["step"] is not None for r in curve)
-            assert max(r["step"] for r in curve) == finetune._setting(config, problem)["budget"]
+            assert max(r["step"] for r in curve) == finetune.problem_plan(config, problem).finetune.iterations
         assert _by_metric(rows, "final_test_accuracy", dataset="mnist5k", method="finetune")
         # every variant of one n trains a network of the same width
         for n in {r["n"] for r in _by_metric(rows, "width", dataset=problem)}:
@@ -85,7 +87,7 @@ def test_finetune_verdict_follows_the_numbers():
 
 
 def test_finetune_divergence_is_reported(capsys):
-    config = replace(finetune.quick(), problems=("teacher",), lr=1e4, teacher_pretrain_iterations=20)
+    config = with_keys(finetune.quick(), problems=("teacher",), lr=1e4, teacher_pretrain_iterations=20)
     rows = finetune.run_cell(config, finetune.cells(config)[0])
     assert _by_metric(rows, "diverged_lr") and "lr=10000" in capsys.readouterr().err
     verdicts = finetune.claims(rows, config)
@@ -96,4 +98,9 @@ def test_finetune_config_rejects_bad_input():
     with pytest.raises(ValueError, match="unknown problem"):
         finetune.FinetuneConfig(problems=("cifar",))
     with pytest.raises(ValueError, match="teacher_n_max"):
-        finetune.FinetuneConfig(teacher_n_max=10_000)
+        with_keys(finetune.FinetuneConfig(), teacher_n_max=10_000)
+
+
+def test_the_composed_config_is_stored_as_before():
+    """config.json of the committed run, its folder's hash and the quick run's hash: unchanged by the nesting."""
+    check_stored_as_before("finetune")

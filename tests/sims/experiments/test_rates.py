@@ -6,9 +6,11 @@ import pytest
 
 from sims.reporting.report import write_figures, write_report
 from sims.experiments.runner import get_experiment, run_experiment
+from sims.foundations.composed import from_flat_record
 from sims.results.rows import load_results
 
 from tests.helpers import REFERENCE, ROUNDING
+from tests.sims.experiments.committed import check_stored_as_before
 
 
 @pytest.fixture(scope="module")
@@ -80,25 +82,27 @@ def test_test_metrics_describe_the_subnetworks_of_the_one_run_per_method(monkeyp
     """Each method runs once to n_max, recording the weights at the test sizes (the direct-GD
     widths); the test rows are those subnetworks' (whose losses the train_loss rows report:
     tests/sims/selection/test_engine.py checks that recorded weights reproduce the run's losses)."""
-    import importlib
-
     from sims.experiments import rates
 
-    engine = importlib.import_module("sims.selection.engine")  # the module (sims.select is the function)
-
-    config = rates.RatesConfig(problems=("mnist5k",), methods=("gfs", "fw", "fcfw"), seeds=(0,), mnist_m=60,
-                               mnist_width=20, mnist_iterations=3, mnist_n_max=9, grid_points=3)
-    calls, original = [], engine.select
+    config = from_flat_record(rates.RatesConfig, dict(problems=("mnist5k",), methods=("gfs", "fw", "fcfw"), seeds=(0,),
+                                                      mnist_m=60, mnist_width=20, mnist_iterations=3, mnist_n_max=9,
+                                                      grid_points=3))
+    calls, original = [], rates.select
 
     def counting(features, target, n, method, **keywords):
         selection = original(features, target, n, method, **keywords)
         calls.append((method, n, sorted(keywords.get("record_steps", ()))))
         return selection
 
-    monkeypatch.setattr(engine, "select", counting)
-    rows = rates.run_cell(config, {"kind": "select", "problem": "mnist5k", "seed": 0})
-    sizes = rates.direct_sizes(config, rates._problem_setting(config, "mnist5k"))
+    monkeypatch.setattr(rates, "select", counting)  # the engine's select, as E1 calls it
+    rows = rates.run_cell(config, rates.Cell("select", "mnist5k", 0))
+    sizes = rates.direct_sizes(config, rates.problem_plan(config, "mnist5k"))
     assert calls == [(method, 9, sizes) for method in config.methods]
     for method in config.methods:
         tested = sorted(r["n"] for r in rows if r["method"] == method and r["metric"] == "test_loss")
         assert tested == sizes
+
+
+def test_the_composed_config_is_stored_as_before():
+    """config.json of the committed run, its folder's hash and the quick run's hash: unchanged by the nesting."""
+    check_stored_as_before("rates")

@@ -16,6 +16,7 @@ import sims.experiments.record
 from sims.experiments.record import Experiment
 from sims.experiments import EXPERIMENTS
 from sims.experiments.runner import experiments
+from sims.foundations.composed import cell_record
 from sims.results.folder import cell_key
 
 
@@ -95,7 +96,7 @@ def test_every_experiment_is_a_record_named_by_its_key(key):
 
 
 @pytest.mark.parametrize("key", list(EXPERIMENTS))
-def test_every_quick_preset_is_a_config_with_json_able_cells(key):
+def test_every_quick_preset_is_a_config_with_typed_json_able_cells(key):
     experiment = EXPERIMENTS[key]
     quick = experiment.quick()
     assert isinstance(quick, experiment.config_class)
@@ -103,8 +104,10 @@ def test_every_quick_preset_is_a_config_with_json_able_cells(key):
     cells = experiment.cells(quick)
     assert isinstance(cells, list) and cells
     for cell in cells:
-        assert isinstance(cell, dict) and cell
-        assert json.loads(json.dumps(cell, allow_nan=False)) == cell  # JSON-able, and survives the round trip
+        assert dataclasses.is_dataclass(cell) and type(cell).__dataclass_params__.frozen  # a typed record
+        record = cell_record(cell)
+        assert isinstance(record, dict) and record
+        assert json.loads(json.dumps(record, allow_nan=False)) == record  # JSON-able, and survives the round trip
     assert len({cell_key(cell) for cell in cells}) == len(cells)  # the runner keys cells: no two alike
     assert cells == experiment.cells(quick)  # deterministic given the config
 

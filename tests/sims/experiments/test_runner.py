@@ -12,6 +12,7 @@ import pytest
 
 from sims.cli.commands import main
 from sims.experiments.runner import run_experiment
+from sims.foundations.composed import from_flat_record
 from sims.results.folder import config_hash, results_folder
 from sims.results.rows import read_rows
 
@@ -129,9 +130,9 @@ def test_killed_run_resumes_to_identical_rows(toy, tmp_path):
 def test_dask_workers_give_identical_rows(tmp_path):
     from sims.experiments.exponential import ExponentialConfig
 
-    config = ExponentialConfig(seeds=(0, 1), dense_iterations=50, contraction_width=60, contraction_n_max=20,
-                               methods=("gfs", "fw"), phase_m=(4,), phase_width=80, phase_n_max=40, grid_points=4,
-                               max_radius_dim=8)
+    config = from_flat_record(ExponentialConfig, dict(
+        seeds=(0, 1), dense_iterations=50, contraction_width=60, contraction_n_max=20, methods=("gfs", "fw"),
+        phase_m=(4,), phase_width=80, phase_n_max=40, grid_points=4, max_radius_dim=8))
     serial = run_experiment("exponential", config, out=tmp_path / "serial", progress=False, log=lambda _: None)
     parallel = run_experiment("exponential", config, out=tmp_path / "parallel", workers=2, progress=False,
                               log=lambda _: None)
@@ -148,9 +149,9 @@ def test_experiments_sharing_one_cluster_give_the_rows_of_separate_runs(tmp_path
     from sims.experiments.runner import run_experiments
 
     requests = [
-        ("exponential", ExponentialConfig(seeds=(0, 1), dense_iterations=30, contraction_width=40,
-                                          contraction_n_max=10, methods=("gfs", "fw"), phase_m=(4,), phase_width=50,
-                                          phase_n_max=20, grid_points=4, max_radius_dim=8)),
+        ("exponential", from_flat_record(ExponentialConfig, dict(
+            seeds=(0, 1), dense_iterations=30, contraction_width=40, contraction_n_max=10, methods=("gfs", "fw"),
+            phase_m=(4,), phase_width=50, phase_n_max=20, grid_points=4, max_radius_dim=8))),
         ("submodularity", SubmodularityConfig(instances=3, sizes=(2,), m_values=(3,))),
     ]
     lines = []

@@ -8,6 +8,7 @@ from sims.experiments.runner import get_experiment, run_experiment
 from sims.results.rows import load_results
 from sims.experiments.submodularity import ACHIEVED, GAMMA, GAMMA_BOUND, GAMMA_PLUS, GUARANTEED, METHODS, OPTIMUM, instance
 from tests.helpers import REFERENCE, by_metric
+from tests.sims.experiments.committed import check_stored_as_before
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +80,8 @@ def test_figure_is_written(quick_results, tmp_path):
     paths = write_figures([folder], tmp_path / "figures")
     assert {p.name for p in paths} == {"submodularity_guarantees.png", "submodularity_guarantees.pdf"}
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_the_composed_config_is_stored_as_before():
+    """config.json of the committed run, its folder's hash and the quick run's hash: unchanged by the nesting."""
+    check_stored_as_before("submodularity")

@@ -10,10 +10,12 @@ from sims.metrics.cost import forward_flops, parameter_count
 from sims.foundations.errors import InputError
 from sims.experiments import tradeoff
 from sims.experiments.runner import get_experiment, run_experiment
+from sims.foundations.composed import with_keys
 from sims.results.rows import load_results
 from theory.claims import Verdict
 
 from tests.helpers import EXACT, by_metric, quiet_run
+from tests.sims.experiments.committed import check_stored_as_before
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,11 +34,11 @@ def test_every_method_at_every_compression_with_its_efficiency(quick_tradeoff):
     config = SMALL
     for problem in config.problems:
         dense_flops = by_metric(rows, "flops", dataset=problem, method="dense")[0]["value"]
-        assert dense_flops == forward_flops(_input_dim(problem), config.width, _outputs(problem),
+        assert dense_flops == forward_flops(_input_dim(problem), config.network.width, _outputs(problem),
                                             first_bias=False, output_bias=False)
         for method in _names(config):
             for compression in config.compressions:
-                n = config.width // compression
+                n = config.network.width // compression
                 width = by_metric(rows, "width", dataset=problem, method=method, n=n)[0]["value"]
                 assert 1 <= width <= n
                 flops = by_metric(rows, "flops", dataset=problem, method=method, n=n)[0]["value"]
@@ -48,11 +50,12 @@ def test_every_method_at_every_compression_with_its_efficiency(quick_tradeoff):
                 assert params == parameter_count(_input_dim(problem), int(width), _outputs(problem), first_bias=False,
                                                  output_bias=False)
                 assert by_metric(rows, "compression", dataset=problem, method=method, n=n)[0]["value"] == \
-                    pytest.approx(config.width / width, rel=EXACT)
+                    pytest.approx(config.network.width / width, rel=EXACT)
                 assert by_metric(rows, "test_loss", dataset=problem, method=method, n=n)
             for eps in config.tolerances:
                 n_eps = [r for r in by_metric(rows, "n_eps", dataset=problem, method=method) if r["eps"] == eps]
-                assert len(n_eps) == 1 and n_eps[0]["value"] in {config.width // c for c in config.compressions} | {config.width}
+                width = config.network.width
+                assert len(n_eps) == 1 and n_eps[0]["value"] in {width // c for c in config.compressions} | {width}
         assert by_metric(rows, "test_accuracy", dataset="digits", method="gfs")
         assert by_metric(rows, "n_eps_path", dataset=problem, method="gfs-published")
 
@@ -77,27 +80,27 @@ def test_equal_budgets_every_training_procedure_runs_t_steps_and_every_row_has_i
         m = by_metric(rows, "train_loss", dataset=problem, method="dense")[0]["m"]
         for seed in config.seeds:
             for compression in config.compressions:
-                n = config.width // compression
+                n = config.network.width // compression
                 here = [r for r in rows if r["dataset"] == problem and r["seed"] == seed and r["n"] == n]
                 steps = {r["method"]: r["value"] for r in here if r["metric"] == "train_steps"}
                 flops = {r["method"]: r["value"] for r in here if r["metric"] == "train_flops"}
                 tuned = [name for name in steps if name.endswith(FINETUNED)]
                 assert "gfs+ft" in tuned and len(tuned) >= 4
                 assert set(flops) == set(steps) and set(steps) >= set(_names(config))
-                budget = config.iterations * gd_step_flops(m, _input_dim(problem), n, _outputs(problem),
+                budget = config.train.iterations * gd_step_flops(m, _input_dim(problem), n, _outputs(problem),
                                                            first_bias=False)
                 for name in _names(config):
                     if is_one_shot(name):
                         assert steps[name] == 0 and flops[name] == 0, name
                         continue
-                    assert steps[name] == config.iterations, name
+                    assert steps[name] == config.train.iterations, name
                     width = by_metric(here, "width", method=name)[0]["value"]
                     if width == n and name != "imp-rewind":
                         assert flops[name] == budget, name
                 assert flops["imp-rewind"] > budget  # its first rounds run wider than n
                 for name in [name for name in steps if name.endswith("@flops")]:
                     assert flops[name] <= budget and flops[name] != flops[name[:-len("@flops")]], name
-                assert "imp-rewind@flops" in steps and steps["imp-rewind@flops"] < config.iterations
+                assert "imp-rewind@flops" in steps and steps["imp-rewind@flops"] < config.train.iterations
 
 
 def _input_dim(problem):
@@ -147,7 +150,7 @@ def test_full_mnist_without_its_files_is_a_note_not_a_failure(tmp_path, monkeypa
 
 def test_config_refuses_compressions_beyond_the_width():
     with pytest.raises(InputError, match="compressions"):
-        tradeoff.TradeoffConfig(width=16, compressions=(2, 32))
+        with_keys(tradeoff.TradeoffConfig(), width=16, compressions=(2, 32))
     with pytest.raises(InputError, match="methods"):
         tradeoff.TradeoffConfig(methods=("gfs", "nope"))
 
@@ -167,7 +170,7 @@ def test_claims_on_real_rows_ask_each_view_of_its_own_rows(tmp_path):
     assert len(verdicts) == 4 * len(config.compressions) + 1
     view = equal_flops_view(rows)
     for index, compression in enumerate(config.compressions):
-        n = config.width // compression
+        n = config.network.width // compression
         steps, flops, direct, one_shot = verdicts[4 * index:4 * index + 4]
         assert all(v.outcome != "not testable" and v.seeds == 3 for v in (steps, flops, direct, one_shot))
         assert "equal training steps" in steps.claim and "equal training FLOPs" in flops.claim
@@ -193,8 +196,13 @@ def test_n_eps_table_counts_the_seeds_censored_at_n():
     config = replace(SMALL, problems=("teacher",), methods=("gfs", "snip"), tolerances=(0.02,))
     rows = [{"dataset": "teacher", "method": method, "metric": "n_eps", "eps": 0.02, "seed": seed, "n": None,
              "value": float(value)}
-            for method, values in (("gfs", (4, config.width, config.width)), ("snip", (4, 8, 8)))
+            for method, values in (("gfs", (4, config.network.width, config.network.width)), ("snip", (4, 8, 8)))
             for seed, value in enumerate(values)]
     lines = tradeoff.n_eps_table(rows, config)
     gfs, snip = (next(line for line in lines if line.startswith(f"| teacher | {m} |")) for m in ("gfs", "snip"))
     assert "(2 of 3 at N)" in gfs and "at N)" not in snip
+
+
+def test_the_composed_config_is_stored_as_before():
+    """config.json of the committed run, its folder's hash and the quick run's hash: unchanged by the nesting."""
+    check_stored_as_before("tradeoff")

@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Callable, Sequence
 
 from sims.nets.model import TwoLayerNet
-from sims.nets.train import TrainConfig, train
+from sims.nets.train import TrainConfig, epoch_batches, train
 
 
 class Trajectory:
@@ -103,8 +103,6 @@ def model_after_updates(trajectory: Trajectory, epoch: int, updates: int) -> Two
     """The SGD run's parameters after ``updates`` mini-batch updates of epoch ``epoch`` (0 ->
     the stored epoch itself; all of them -> the next epoch, bit for bit: each update is one
     full-batch GD step on its block, the same operations SGD performs on it)."""
-    from sims.nets.train import epoch_batches
-
     config = trajectory.config
     if config.batch_size is None:
         raise ValueError("model_after_updates needs an SGD trajectory (batch_size set)")

@@ -1,4 +1,4 @@
-"""sims.experiments.pretraining_search: the trajectory kept cheaply (stored steps, bit-for-bit
+"""sims.experiments.pretraining.search: the trajectory kept cheaply (stored steps, bit-for-bit
 replay of GD in between, its cache and refusals) and the coarse-then-bisection search for the
 first and the stable crossing step, against a step-by-step scan."""
 
@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from sims.experiments import pretraining
-from sims.experiments.pretraining_search import Trajectory, crossing_steps, model_after_updates, updates_to_criterion
+from sims.experiments.common import features_of, geometric_steps
+from sims.experiments.pretraining import quick, setup_plan
+from sims.experiments.pretraining.cells import _load
+from sims.experiments.pretraining.search import Trajectory, crossing_steps, model_after_updates, updates_to_criterion
+from sims.foundations.composed import with_keys
 from sims.nets.model import init_network
 from sims.nets.train import TrainConfig, train
+from sims.selection.engine import select
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -50,13 +54,9 @@ def test_exact_search_equals_a_step_by_step_scan():
     """On a small mean-field cell: the coarse pass plus bisection gives the same T* and stable
     step as evaluating the GFS subnetwork at every one of the 60 steps, for every criterion that
     satisfies the documented assumption; for the others it still returns a genuine crossing."""
-    from sims.experiments.common import features_of
-    from sims.selection.engine import select
-
-    config = replace(pretraining.quick(), setups=("mf-teacher",), teacher_sizes=(200,), ntk_iterations=60,
-                     mf_iterations=60, coarse_points=6)
-    setting = pretraining._setting(config, "mf-teacher")
-    dataset, *_ = pretraining._load(setting, 200, 0)
+    config = with_keys(quick(), setups=("mf-teacher",), teacher_sizes=(200,), ntk_iterations=60, mf_iterations=60,
+                       coarse_points=6)
+    dataset, *_ = _load(setup_plan(config, "mf-teacher"), 200, 0)
     inputs = torch.as_tensor(dataset.train_inputs)
     model = init_network(dataset.input_dim, 40, 1, seed=0)
     train_config = TrainConfig(lr=0.2, iterations=60)
@@ -67,7 +67,7 @@ def test_exact_search_equals_a_step_by_step_scan():
                               "gfs").losses[-1]) for t in range(61)}
     for t in (7, 33, 59):  # replaying GD from a stored step reproduces the run bit for bit
         assert torch.equal(sparse.model_at(t).first_weight, every_step.checkpoints[t].first_weight)
-    coarse = pretraining.geometric_steps(60, 8)
+    coarse = geometric_steps(60, 8)
     exact, between = 0, 0
     for threshold in np.quantile(list(losses.values()), np.linspace(0.02, 0.98, 25)):
         meets = lambda t: losses[t] <= threshold  # noqa: E731
