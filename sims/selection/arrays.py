@@ -353,7 +353,21 @@ def array_rows(features, target, threads: int = 1) -> ArrayRows:
     outputs = features.shape[2] if features.ndim == 3 else 1
     target = check_target(target, m, outputs, tuple(features.shape), features.device)
     phi = neuron_major(features)
-    norms = torch.linalg.vector_norm(phi, dim=1)  # one pass, no temporary copy
-    if not bool(torch.isfinite(norms).all()):
+    sq_norms = _sq_norms(phi)
+    if not bool(torch.isfinite(sq_norms).all()):
         raise InputError("features contain NaN or inf (or values too large to square); only finite values are accepted")
-    return ArrayRows(phi=phi, target=target, m=m, sq_norms=norms.to(torch.float64) ** 2, threads=threads)
+    return ArrayRows(phi=phi, target=target, m=m, sq_norms=sq_norms, threads=threads)
+
+
+def _sq_norms(phi: torch.Tensor) -> torch.Tensor:
+    """||phi_i||^2 for every row of phi (N, D), float64 (N,): one pass, no temporary copy.
+
+    Rows of unit stride (neuron-major, a Fortran-order (m, N) array): torch's norm along them.
+    Columns of unit stride (a C-order (m, N) array, phi its transpose): torch's reduction across
+    rows reads such a matrix at a fraction of the memory's speed (~0.4 s for 160 MB here, ten
+    passes' worth), so numpy's einsum sums the squares row after row of the (m, N) array instead,
+    at the speed of one pass (accumulated in the array's dtype, as torch's norm is)."""
+    if phi.stride(1) == 1 or phi.shape[1] == 1 or phi.device.type != "cpu":
+        return torch.linalg.vector_norm(phi, dim=1).to(torch.float64) ** 2
+    array = phi.t().numpy()  # (m, N), C order: a view
+    return torch.from_numpy(np.einsum("ji,ji->i", array, array)).to(torch.float64)

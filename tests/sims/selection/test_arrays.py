@@ -58,3 +58,32 @@ def test_scratch_products_have_the_bits_of_the_plain_formulas(monkeypatch, dim, 
         assert torch.equal(scratch.combination(rows[:count].tolist(), weights / weights.sum()), expected)
 
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+def test_an_m_by_n_array_is_used_without_a_copy_in_either_order(tmp_path, dtype, order, kind):
+    """(m, N) float32/float64 in C or Fortran order, numpy, torch or memory-mapped: phi is a view
+    of the caller's memory, and the norms (taken along the array's contiguous axis either way)
+    are the float64 sums of squares to the dtype's rounding."""
+    array = np.asarray(np.random.default_rng(0).standard_normal((50, 30)), dtype=dtype, order=order)
+    if kind == "memmap":
+        np.save(tmp_path / "f.npy", array)
+        array = np.load(tmp_path / "f.npy", mmap_mode="r")
+    given = torch.from_numpy(np.asarray(array)) if kind == "torch" else array
+    rows = arrays.array_rows(given, np.zeros(50))
+    assert np.shares_memory(rows.phi.numpy(), np.asarray(array))
+    expected = (np.asarray(array, dtype=np.float64) ** 2).sum(0)
+    np.testing.assert_allclose(rows.sq_norms.numpy(), expected, rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+def test_the_toolkits_m_n_k_layout_is_a_view_and_other_layouts_are_copied_once():
+    buffer = torch.randn(30, 50, 3)  # (N, m, K), what neuron_features permutes
+    assert arrays.array_rows(buffer.permute(1, 0, 2), torch.zeros(50, 3)).phi.data_ptr() == buffer.data_ptr()
+    c_order = buffer.permute(1, 0, 2).contiguous()  # (m, N, K) C order: copied into neuron-major order
+    rows = arrays.array_rows(c_order, torch.zeros(50, 3))
+    assert not np.shares_memory(rows.phi.numpy(), c_order.numpy())
+    assert torch.equal(rows.phi, buffer.reshape(30, 150))
+    with pytest.raises(InputError, match="features must hold real numbers"):
+        arrays.array_rows(np.zeros((3, 4), dtype=complex), np.zeros(3))
