@@ -32,9 +32,10 @@ from sims.pruning.layerwise import mlp_from_state_dict, outputs
 from sims.pruning.prune import TARGETS, prune_network
 from sims.pruning.prune_report import NO_BETTER_MARGIN, describe_metrics, near_chance, network_metrics, useless_warning
 from sims.pruning.state_dicts import check_model_matches_data, load_state_dict, model_from_state_dict
-from sims.pruning.tradeoff import Split, criterion_of, meets, tradeoff_row, tradeoff_rows
+from sims.pruning.tradeoff import Split, criterion_of, meets, tradeoff_rows
 from sims.pruning.tradeoff_report import plot_tradeoff, tradeoff_table
 from sims.results.rows import rows_to_csv
+from sims.results.schema import tidy_row
 
 __all__ = [
     "FINETUNE_STEPS", "CompareConfig", "COMPARE_FIELDS", "LAYERWISE_METHODS", "run_compare",
@@ -289,7 +290,7 @@ def _run_compare_deep(config: CompareConfig, state: dict, dataset, dataset_name:
         return values
 
     dense_metrics = metrics_of(mlp)
-    rows = [tradeoff_row(dataset_name, "dense", m, dense_units, config.seed, k, v) for k, v in dense_metrics.items()]
+    rows = [tidy_row(dataset_name, "dense", m, dense_units, config.seed, k, v) for k, v in dense_metrics.items()]
     for method in methods:
         measured = {}
         for c in sorted(set(compressions)):
@@ -299,10 +300,10 @@ def _run_compare_deep(config: CompareConfig, state: dict, dataset, dataset_name:
                                       check_chance=False)
             values = metrics_of(pruned)
             measured[sum(sizes)] = values[criterion]
-            rows += [tradeoff_row(dataset_name, method, m, sum(sizes), config.seed, k, v) for k, v in values.items()]
+            rows += [tidy_row(dataset_name, method, m, sum(sizes), config.seed, k, v) for k, v in values.items()]
         met = [n for n in measured if meets(measured[n], dense_metrics[criterion], config.tolerance, higher)]
-        rows.append(tradeoff_row(dataset_name, method, m, None, config.seed, "n_eps", min(met) if met else dense_units,
-                         config.tolerance))
+        rows.append(tidy_row(dataset_name, method, m, None, config.seed, "n_eps", min(met) if met else dense_units,
+                             eps=config.tolerance))
     note = (f"\nn is the number of hidden units asked over all {len(mlp.widths)} hidden layers (N_l / c per layer), "
             f"width the units kept; n(eps), eps = {config.tolerance:g} ({criterion} within eps of the dense "
             "network's): " + ", ".join(f"{r['method']} {int(r['value'])}" for r in rows if r["metric"] == "n_eps")

@@ -54,10 +54,10 @@ from sims.metrics.cost import forward_flops, parameter_count
 from sims.metrics.quality import accuracy, half_mean_squared_error
 from sims.nets.model import TwoLayerNet, forward, neuron_features
 from sims.nets.train import TrainingDiverged
+from sims.results.schema import tidy_row
 from sims.selection.published_gfs import path_outputs
 
-__all__ = ["COMPRESSIONS", "LR_HALVINGS", "GREEDY_PATH_METHODS", "Split", "criterion_of", "meets", "tradeoff_row",
-           "tradeoff_rows"]
+__all__ = ["COMPRESSIONS", "LR_HALVINGS", "GREEDY_PATH_METHODS", "Split", "criterion_of", "meets", "tradeoff_rows"]
 
 COMPRESSIONS = (2, 4, 8, 16, 32)
 #: A procedure whose GD failed is run again at half the learning rate at most this many times (to lr / 64).
@@ -85,15 +85,6 @@ def meets(value: float, dense: float, eps: float, higher: bool) -> bool:
     """Whether ``value`` is within eps of the dense network's: >= (1 - eps) dense when higher is
     better, else <= dense + eps (the rule of n(eps))."""
     return value >= (1 - eps) * dense if higher else value <= dense + eps
-
-
-def tradeoff_row(dataset, method, m, n, seed, metric, value, eps=None) -> dict:
-    """One tidy row of the bench (the runner's columns but "experiment"; step None; eps only when given)."""
-    row = {"dataset": dataset, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
-           "value": float(value), "step": None}
-    if eps is not None:
-        row["eps"] = float(eps)
-    return row
 
 
 def _evaluate(network: TwoLayerNet, splits: dict, output_bias) -> dict[str, float]:
@@ -154,7 +145,7 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
 
     rows = []
     dense_metrics = {**efficiency(width), **_evaluate(dense, splits, bias)}
-    rows += [tradeoff_row(dataset, "dense", m, width, seed, name, value) for name, value in dense_metrics.items()]
+    rows += [tidy_row(dataset, "dense", m, width, seed, name, value) for name, value in dense_metrics.items()]
     labelled = splits["test"].labels is not None
     criterion, higher = criterion_of(labelled)
     evaluation = "test" if splits["test"].inputs.shape[0] else "train"
@@ -177,15 +168,15 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
                 break
             lr /= 2
         else:
-            rows.append(tradeoff_row(dataset, name, m, n, seed, "diverged_lr", target.budget.lr))
+            rows.append(tidy_row(dataset, name, m, n, seed, "diverged_lr", target.budget.lr))
             return None
         metrics = {**efficiency(result.network.width), **_evaluate(result.network, splits, bias),
                    "train_steps": result.train_steps, "train_flops": result.train_flops}
         if result.train_steps:
             metrics["train_lr"] = lr
         measured.setdefault(name, {})[n] = metrics[criterion]
-        rows.extend(tradeoff_row(dataset, name, m, n, seed, metric, value) for metric, value in metrics.items())
-        rows.extend(tradeoff_row(dataset, name, m, n, seed, f"cost_{counter}", value) for counter, value in result.cost.items())
+        rows.extend(tidy_row(dataset, name, m, n, seed, metric, value) for metric, value in metrics.items())
+        rows.extend(tidy_row(dataset, name, m, n, seed, f"cost_{counter}", value) for counter, value in result.cost.items())
         return result
 
     for method in methods:
@@ -214,10 +205,11 @@ def tradeoff_rows(problem: PruningProblem, methods, compressions, splits: dict, 
                 continue
             for eps in tolerances:
                 met = [n for n in measured.get(name, {}) if meets(measured[name][n], dense_metrics[criterion], eps, higher)]
-                rows.append(tradeoff_row(dataset, name, m, None, seed, "n_eps", min(met) if met else width, eps))
+                rows.append(tidy_row(dataset, name, m, None, seed, "n_eps", min(met) if met else width, eps=eps))
         if method in GREEDY_PATH_METHODS and sizes:
             path = _path_metric(problem, method, sizes[0], splits[evaluation], bias, criterion)
             for eps in tolerances:
                 hits = [i + 1 for i, value in enumerate(path) if meets(value, dense_metrics[criterion], eps, higher)]
-                rows.append(tradeoff_row(dataset, method, m, None, seed, "n_eps_path", hits[0] if hits else width, eps))
+                rows.append(tidy_row(dataset, method, m, None, seed, "n_eps_path", hits[0] if hits else width,
+                                         eps=eps))
     return rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from theory.claims.rows import COLUMNS
 
-__all__ = ["COLUMNS", "INTEGER_COLUMNS", "REQUIRED_COLUMNS", "select_rows"]
+__all__ = ["COLUMNS", "INTEGER_COLUMNS", "REQUIRED_COLUMNS", "tidy_row", "select_rows"]
 
 # COLUMNS is defined once, in theory.claims.rows beside the metric names (theory sits below sims and
 # the claims read the same rows). ``eps`` is the criterion a row was measured against (E3's
@@ -18,6 +18,17 @@ __all__ = ["COLUMNS", "INTEGER_COLUMNS", "REQUIRED_COLUMNS", "select_rows"]
 INTEGER_COLUMNS = ("m", "n", "seed", "step")
 #: Columns every rows file must have.
 REQUIRED_COLUMNS = ("experiment", "method", "metric", "value")
+
+
+def tidy_row(dataset, method, m, n, seed, metric, value, step=None, *, eps=None) -> dict:
+    """One tidy result row: the :data:`COLUMNS` but "experiment" (filled in by whoever writes the
+    rows), value as a float. ``eps``: the criterion the value was measured against (E3's T*(eps),
+    E5's n(eps)); the key is only present when given, so rows without a criterion lack it."""
+    row = {"dataset": dataset, "method": method, "m": m, "n": n, "seed": seed, "metric": metric,
+           "value": float(value), "step": step}
+    if eps is not None:
+        row["eps"] = float(eps)
+    return row
 
 
 def select_rows(rows, **equal) -> list[dict]:

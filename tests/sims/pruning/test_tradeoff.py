@@ -16,7 +16,7 @@ from sims.metrics.cost import forward_flops, parameter_count
 from sims.metrics.quality import half_mean_squared_error
 from sims.nets.model import forward, init_network
 from sims.nets.train import TrainConfig, TrainingDiverged
-from sims.pruning.tradeoff import LR_HALVINGS, Split, criterion_of, meets, tradeoff_row, tradeoff_rows
+from sims.pruning.tradeoff import LR_HALVINGS, Split, criterion_of, meets, tradeoff_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -25,12 +25,6 @@ def test_n_eps_criterion_and_rule():
     assert criterion_of(True) == ("test_accuracy", True) and criterion_of(False) == ("test_loss", False)
     assert meets(0.98, 1.0, 0.02, True) and not meets(0.9799, 1.0, 0.02, True)
     assert meets(0.12, 0.1, 0.02, False) and not meets(0.1201, 0.1, 0.02, False)
-
-
-def test_a_row_has_the_runner_columns_but_experiment_and_eps_only_when_given():
-    assert tradeoff_row("d", "gfs", 10, 4, 0, "flops", 3) == {
-        "dataset": "d", "method": "gfs", "m": 10, "n": 4, "seed": 0, "metric": "flops", "value": 3.0, "step": None}
-    assert tradeoff_row("d", "gfs", 10, None, 0, "n_eps", 4, 0.02)["eps"] == 0.02
 
 
 def test_rows_of_a_one_shot_method_are_its_pruned_networks_metrics():

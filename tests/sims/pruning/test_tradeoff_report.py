@@ -7,17 +7,17 @@ import pytest
 from scipy import stats
 
 from sims.foundations.errors import InputError
-from sims.pruning.tradeoff import tradeoff_row
 from sims.pruning.tradeoff_report import interval_cell, plot_tradeoff, tradeoff_table
+from sims.results.schema import tidy_row
 
 
 def _rows():
-    rows = [tradeoff_row("d", "dense", 10, 8, seed, metric, value) for seed in (0, 1)
+    rows = [tidy_row("d", "dense", 10, 8, seed, metric, value) for seed in (0, 1)
             for metric, value in (("width", 8), ("test_accuracy", 0.9))]
-    rows += [tradeoff_row("d", "gfs", 10, 4, seed, metric, value) for seed, accuracy in ((0, 0.8), (1, 0.7))
+    rows += [tidy_row("d", "gfs", 10, 4, seed, metric, value) for seed, accuracy in ((0, 0.8), (1, 0.7))
              for metric, value in (("width", 4), ("test_accuracy", accuracy))]
-    rows.append(tradeoff_row("d", "gfs", 10, None, 0, "n_eps", 4, 0.02))
-    rows.append(tradeoff_row("other", "gfs", 10, 4, 0, "width", 2))
+    rows.append(tidy_row("d", "gfs", 10, None, 0, "n_eps", 4, eps=0.02))
+    rows.append(tidy_row("other", "gfs", 10, 4, 0, "width", 2))
     return rows
 
 
