@@ -38,8 +38,8 @@ METHOD_STYLE = {
     "snip-checkpoint": ("salmon", ":"),
     "grasp-checkpoint": ("goldenrod", ":"),
     # iterative pruning: dash-dotted
-    "imp-rewind": ("sienna", "-."),
-    "rigl": ("magenta", "-."),
+    "imp-rewind": ("navy", "-."),
+    "rigl": ("limegreen", "-."),
     # direct training at the pruned width
     "direct-gd": ("0.3", "--"),
 }
