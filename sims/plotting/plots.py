@@ -15,15 +15,12 @@ import numpy as np
 
 from sims.foundations.extras import require
 from sims.foundations.io import atomic_write
-from sims.plotting.style import METHOD_STYLE, method_style
+from sims.plotting.style import method_style
 from sims.results.schema import select_rows
 from theory.inference import t_interval
 
 __all__ = ["pyplot", "save_figure", "plot_loss_curve", "seed_band", "constant", "draw_band", "legend_below",
            "plain_log_labels", "save_both"]
-
-# METHOD_STYLE (sims.plotting.style) and select_rows (sims.results.schema) are imported above for the
-# figures that still reach them through this module; they are defined there, not here.
 
 
 def pyplot():
