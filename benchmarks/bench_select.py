@@ -35,8 +35,8 @@ Per layout and method (gfs, herding, fw, fcfw; n = 60) and thread setting (1, 2,
 The **floor** is one GEMV over the same array (for ``factored``: a GEMV over H, one read of H;
 the header also gives H^T R with R (m, K), the step's product, which at K = 10 does 10 times a
 GEMV's arithmetic), the fastest of torch at 1 and 2 threads, median of 5 each. The **bandwidth floor** is the
-array's bytes over the machine's read bandwidth (``torch.sum`` over the C array, the fastest of 1
-and 2 threads): the least any pass can take.
+array's bytes over the machine's read bandwidth (the fastest of ``torch.sum`` and a GEMV over a
+contiguous (N, m) float32 array, at 1 and 2 threads): the least any pass can take.
 
 Threads: if ``select`` takes ``threads=`` (the engine chooses by default), the rows pass
 ``threads=1``, ``threads=2`` and nothing ("default"); otherwise the rows set torch's thread count
@@ -132,8 +132,11 @@ def gemv_floor(matrix: torch.Tensor) -> tuple[float, dict]:
 
 
 def bandwidth(array: torch.Tensor) -> float:
-    """Bytes per second of the fastest read of ``array`` (torch.sum, 1 and 2 threads)."""
-    seconds = min(at_threads(count, lambda: torch.sum(array)) for count in (1, 2))
+    """Bytes per second of the fastest read of the contiguous ``array`` (torch.sum and a GEMV over
+    its rows, each at 1 and 2 threads, median of 5)."""
+    vector = torch.randn(array.shape[1], dtype=array.dtype)
+    reads = (lambda: torch.sum(array), lambda: torch.mv(array, vector))
+    seconds = min(at_threads(count, read) for count in (1, 2) for read in reads)
     return array.numel() * array.element_size() / seconds
 
 
@@ -192,7 +195,9 @@ def factored_entry():
             def make(model, inputs, targets):
                 factors = neuron_factors(model, inputs)  # a Factored, or (H, B, c)
                 factors = Factored(*factors) if isinstance(factors, tuple) else factors
-                return factors, factors.hidden, None
+                hidden = getattr(factors, "activations", None)  # the field's name in a6b04da
+                hidden = factors.hidden(0, factors.rows) if hidden is None else hidden
+                return factors, hidden, None
             return "select(Factored(H, B, c))", make
     try:
         from sims.selection.sharded import NetworkSource, chunked_select
@@ -311,7 +316,7 @@ def main() -> None:
     args = parser.parse_args()
     m, width, n = (1000, 4000, 20) if args.quick else (args.m, args.width, args.n)
     settings = [value if value == "default" else int(value) for value in args.threads]
-    probe = torch.randn(m, width) if not args.quick else torch.randn(4 << 20)
+    probe = torch.randn(width, m)
     machine_bandwidth = bandwidth(probe)
     del probe
     mechanism = "select(threads=...)" if select_takes_threads() else f"torch.set_num_threads (torch's default {TORCH_DEFAULT_THREADS})"
