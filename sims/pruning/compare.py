@@ -42,7 +42,7 @@ __all__ = [
     "dense_baseline", "compare_references", "compare_warning",
 ]
 
-#: F of ``gfs compare``: E5's budget after the checkpoint (sims.experiments.tradeoff.TradeoffConfig().iterations).
+#: F of ``gfs compare``: E5's budget after the checkpoint (sims.experiments.tradeoff.TradeoffConfig().train.iterations).
 FINETUNE_STEPS = 200
 #: The methods ``gfs compare`` runs layer by layer on a network with two or more hidden layers:
 #: selection on each layer's unit contributions (sims.pruning.layerwise), no training.
