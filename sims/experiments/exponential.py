@@ -14,7 +14,7 @@ regime, and where the fast rates live.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from dataclasses import replace as with_fields
 
 import numpy as np
@@ -81,18 +81,25 @@ def quick() -> ExponentialConfig:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """A ``contraction`` cell (m = contraction_m, every method) or a ``phase`` cell (its m, gfs)."""
+class ContractionCell:
+    """m = contraction_m samples, every method at every n up to contraction_n_max."""
 
-    kind: str
     seed: int
-    m: int | None = None
+    kind: str = field(default="contraction", init=False)
 
 
-def cells(config: ExponentialConfig) -> list[Cell]:
-    result = [Cell("contraction", seed) for seed in config.seeds]
-    result += [Cell("phase", seed, m) for m in config.phase_m for seed in config.seeds]
-    return result
+@dataclass(frozen=True)
+class PhaseCell:
+    """One m of the phase diagram: gfs on a size grid, its local slopes and the constants r, D."""
+
+    m: int
+    seed: int
+    kind: str = field(default="phase", init=False)
+
+
+def cells(config: ExponentialConfig) -> list[ContractionCell | PhaseCell]:
+    return [ContractionCell(seed) for seed in config.seeds] + [PhaseCell(m, seed) for m in config.phase_m
+                                                               for seed in config.seeds]
 
 
 def _dense_features(config: ExponentialConfig, m: int, network: NetworkConfig, seed: int):
@@ -101,9 +108,9 @@ def _dense_features(config: ExponentialConfig, m: int, network: NetworkConfig, s
     return features_of(dense.model, data.train_inputs), data.train_targets
 
 
-def run_cell(config: ExponentialConfig, cell: Cell) -> list[dict]:
-    seed = cell.seed
-    if cell.kind == "contraction":
+def run_cell(config: ExponentialConfig, cell: ContractionCell | PhaseCell) -> list[dict]:
+    seed, contraction = cell.seed, isinstance(cell, ContractionCell)
+    if contraction:
         dataset, m, network, n_max = "contraction", config.contraction_m, config.contraction_network, \
             config.contraction_n_max
     else:
@@ -114,14 +121,14 @@ def run_cell(config: ExponentialConfig, cell: Cell) -> list[dict]:
     radius = constants.get(RADIUS, 0.0)
     if radius > 0:
         rows.append(tidy_row(dataset, "dense", m, None, seed, PREDICTED_BOUNDARY, (constants[DIAMETER] / radius) ** 2))
-    methods = config.methods if cell.kind == "contraction" else ("gfs",)
-    grid = list(range(1, n_max + 1)) if cell.kind == "contraction" else size_grid(n_max, 4 * config.grid_points)
+    methods = config.methods if contraction else ("gfs",)
+    grid = list(range(1, n_max + 1)) if contraction else size_grid(n_max, 4 * config.grid_points)
     for method in methods:
         losses = select(features, targets, n_max, method, seed=seed).losses
         excess = losses - constants[PROJECTION_LOSS]
         for n in grid:
             rows.append(tidy_row(dataset, method, m, n, seed, EXCESS_LOSS, excess[n - 1]))
-        if cell.kind == "phase":
+        if not contraction:
             rows += [tidy_row(dataset, method, m, n, seed, LOCAL_SLOPE, slope)
                      for n, slope in local_slopes(excess, config.grid_points)]
     return rows

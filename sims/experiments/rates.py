@@ -20,7 +20,7 @@ method and n; on MNIST also ``test_loss`` and ``test_accuracy``; geometry rows `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from dataclasses import replace as with_fields
 
 import numpy as np
@@ -129,33 +129,40 @@ def direct_sizes(config: RatesConfig, plan: Problem) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """A ``select`` cell (train the dense network, run every method) or a ``direct`` cell (train
-    a width-n network by GD)."""
+class SelectCell:
+    """Train the problem's dense network and run every method on its neurons."""
 
-    kind: str
     problem: str
     seed: int
-    n: int | None = None
+    kind: str = field(default="select", init=False)
 
 
-def cells(config: RatesConfig) -> list[Cell]:
+@dataclass(frozen=True)
+class DirectCell:
+    """Train a network of width n directly by GD, for the dense network's budget."""
+
+    problem: str
+    seed: int
+    n: int
+    kind: str = field(default="direct", init=False)
+
+
+def cells(config: RatesConfig) -> list[SelectCell | DirectCell]:
     result = []
     for problem in config.problems:
         plan = problem_plan(config, problem)
         for seed in config.seeds:
-            result.append(Cell("select", problem, seed))
-            for n in direct_sizes(config, plan):
-                result.append(Cell("direct", problem, seed, n))
+            result.append(SelectCell(problem, seed))
+            result += [DirectCell(problem, seed, n) for n in direct_sizes(config, plan)]
     return result
 
 
-def run_cell(config: RatesConfig, cell: Cell) -> list[dict]:
+def run_cell(config: RatesConfig, cell: SelectCell | DirectCell) -> list[dict]:
     plan = problem_plan(config, cell.problem)
     seed = cell.seed
     dataset = load_dataset(replace(plan.data, seed=seed))
     problem, m = cell.problem, dataset.m
-    if cell.kind == "direct":
+    if isinstance(cell, DirectCell):
         n = cell.n
         result = train_dense(dataset, replace(plan.network, width=n), plan.train, 10_000 + seed)
         metrics = model_metrics(result.model, dataset)

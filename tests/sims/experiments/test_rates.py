@@ -95,7 +95,7 @@ def test_test_metrics_describe_the_subnetworks_of_the_one_run_per_method(monkeyp
         return selection
 
     monkeypatch.setattr(rates, "select", counting)  # the engine's select, as E1 calls it
-    rows = rates.run_cell(config, rates.Cell("select", "mnist5k", 0))
+    rows = rates.run_cell(config, rates.SelectCell("mnist5k", 0))
     sizes = rates.direct_sizes(config, rates.problem_plan(config, "mnist5k"))
     assert calls == [(method, 9, sizes) for method in config.methods]
     for method in config.methods:
