@@ -42,7 +42,7 @@ MODULE_CATEGORIES = {
     "sims.nets.model": "features",
     "sims.selection.engine": "selection", "sims.selection.simplex_qp": "selection", "sims.baselines.methods": "selection",
     "sims.selection.set_greedy": "selection", "sims.selection.published_gfs": "selection", "sims.selection.sharded": "selection",
-    "sims.pruning.prune": "selection",
+    "sims.pruning.prune": "selection", "sims.baselines.scores": "selection",
     "sims.data.datasets": "data & I/O", "sims.foundations.io": "data & I/O",
 }
 # experiment -> a substring of the keys of the cells timed by default (the last of them is
