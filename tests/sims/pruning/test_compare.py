@@ -185,3 +185,16 @@ def test_deeper_networks_are_counted_and_compared_layer_by_layer(tmp_path, capsy
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "layer-wise selection methods gfs, gfs-norep, magnitude, random; got snip" in error[0]
     assert not (tmp_path / "snip").exists()
+
+
+@pytest.mark.parametrize("hidden", [[16], [16, 16]], ids=["two-layer", "layer-wise"])
+def test_an_out_that_is_a_file_is_refused_alike_on_both_paths(tmp_path, capsys, hidden):
+    widths = [64, *hidden, 10]
+    layers = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    torch.save(torch.nn.Sequential(*layers[:-1]).state_dict(), tmp_path / "model.pt")
+    (tmp_path / "taken").write_text("a file")
+    assert main(["compare", "--model", str(tmp_path / "model.pt"), "--data", "digits", "--methods", "gfs",
+                 "--compressions", "2", "--out", str(tmp_path / "taken")]) == 2
+    assert capsys.readouterr().err == f"gfs compare: error: out {str(tmp_path / 'taken')!r} is a file; give a folder\n"
