@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+from threadpoolctl import threadpool_limits
+
 from sims.data.datasets import MNIST_FILES, DataFilesMissing, mnist_directory
 from sims.experiments import EXPERIMENTS
 from sims.experiments.configs import MAX_CELLS, config_from_mapping
@@ -76,9 +79,6 @@ def _run_cell_isolated(experiment_name: str, config, cell: dict) -> tuple[list[d
     reductions happen in the same order however the work is spread: identical rows whatever
     the worker count. Returns the rows and the cell's cost, ``{"wall_seconds", "cpu_seconds"}``
     (CPU time of the process running it, user plus system)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     wall, cpu = time.perf_counter(), time.process_time()
