@@ -1,1 +1,1 @@
-"""What every figure shares: method styles, seed bands, axis labels, atomic saving."""
+"""What every figure shares: the one method-style table (style), seed bands, axis labels, atomic saving (plots)."""
