@@ -32,8 +32,9 @@ def neuron_factors(model: TwoLayerNet, inputs) -> Factored:
     """The network's features on ``inputs`` (m, d) in factored form: ``Factored(H, B, c)`` with
     H = act(X A^T + bias) (m, N) in the model's dtype (``sims.nets.model.hidden_activations``),
     B the second layer (N, K) and c the neuron scale. Memory m*N entries, K times less than
-    ``neuron_features``' (m, N, K)."""
-    return Factored(hidden_activations(model, inputs), model.second_weight, float(model.neuron_scale))
+    ``neuron_features``' (m, N, K). Computed without autograd bookkeeping (the features are data)."""
+    with torch.no_grad():
+        return Factored(hidden_activations(model, inputs), model.second_weight.detach(), float(model.neuron_scale))
 
 
 def select_network(model: TwoLayerNet, inputs, targets, n: int, method: str = "gfs", **options) -> Selection:
