@@ -41,7 +41,7 @@ from sims.selection.engine import EXACT_METHODS, Selection, run_selection
 from sims.selection.registry import check_request
 from sims.selection.shards import DaskShards, FeatureShard, LocalShards
 from sims.selection.sources import ArraySource, ChunkBuffers
-from sims.selection.threads import one_thread
+from sims.selection.threads import one_thread, resolve_threads
 
 __all__ = ["EXACT_METHODS", "ShardingConfig", "ChunkBuffers", "ArraySource", "FeatureShard", "LocalShards",
            "DaskShards", "run_on_shards", "chunked_select", "select_on_shards", "start_dask_shards", "split_rows",
@@ -86,7 +86,7 @@ def check_chunk_rows(chunk_rows) -> None:
 
 
 def chunked_select(source, n: int, method: str = "gfs", *, chunk_rows: int | None = None, cache: bool = False,
-                   seed: int | None = None, **options) -> Selection:
+                   seed: int | None = None, threads: int | None = None, **options) -> Selection:
     """Exact selection in this process, streaming the features in chunks of ``chunk_rows`` data rows.
 
     ``source``: a source of :mod:`sims.selection.sources` (a network's features computed on the
@@ -95,12 +95,13 @@ def chunked_select(source, n: int, method: str = "gfs", *, chunk_rows: int | Non
     buffers of one chunk, reused by every pass (a network: Z = X A^T, chunk_rows x N, and act(Z)
     unless it overwrites Z; an array: the chunk of chunk_rows x N x K features as read, a
     converted copy if its dtype is not float32/64, and a neuron-major copy for the contraction;
-    the first pass also float64 squares of one chunk), plus O(mK + N). Torch's threads: the
-    caller's, for the passes; one for the rest.
+    the first pass also float64 squares of one chunk), plus O(mK + N). ``threads``: torch's
+    threads for the passes over the chunks (None: the engine's choice,
+    :func:`sims.selection.threads.pass_threads`); one for the rest.
     """
     check_chunk_rows(chunk_rows)
     check_request(n, method, options, seed, in_memory=False)
-    shard = FeatureShard(source, chunk_rows, cache)
+    shard = FeatureShard(source, chunk_rows, cache, resolve_threads(threads))
     return run_on_shards(LocalShards([shard]), n, method, seed=seed, **options)
 
 
