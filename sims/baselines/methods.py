@@ -68,6 +68,7 @@ from sims.foundations.errors import InputError
 from sims.baselines.scores import (activation_scores, grasp_scores, neuron_magnitude, snip_scores, taylor_scores,
                                    top_indices)
 from sims.metrics.cost import gd_step_flops
+from sims.nets.features import neuron_factors
 from sims.nets.model import ACTIVATIONS, TwoLayerNet, init_network, neuron_features, preactivations, subnetwork
 from sims.nets.train import TrainConfig, train
 from sims.selection.engine import select
@@ -368,9 +369,8 @@ def direct_gd(problem: PruningProblem, n: int) -> PruningResult:
 def _selected(method: str) -> Callable[..., PruningResult]:
     def run(problem: PruningProblem, n: int) -> PruningResult:
         _check_n(problem, n, method)
-        with torch.no_grad():
-            features = neuron_features(problem.dense, problem.inputs)
-        selection = select(features, problem.targets, n, method, seed=problem.seed)
+        factored = neuron_factors(problem.dense, problem.inputs)  # H and the second layer, not (m, N, K)
+        selection = select(factored, problem.targets, n, method, seed=problem.seed)
         support = np.flatnonzero(selection.weights)
         path = selection.indices if method.startswith("gfs") else None
         return PruningResult(support.astype(np.int64), subnetwork(problem.dense, support, selection.weights[support]),

@@ -26,6 +26,7 @@ from sims.foundations.composed import from_flat_record, nested
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
 from sims.foundations.guards import selection_bytes, training_bytes
+from sims.nets.features import neuron_factors
 from sims.nets.model import NetworkConfig
 from sims.nets.train import TrainConfig
 from sims.plotting import plots
@@ -105,7 +106,8 @@ def cells(config: ExponentialConfig) -> list[ContractionCell | PhaseCell]:
 def _dense_features(config: ExponentialConfig, m: int, network: NetworkConfig, seed: int):
     data = load_dataset(replace(config.teacher, m=m, seed=seed))
     dense = train_dense(data, network, config.train, seed)
-    return features_of(dense.model, data.train_inputs), data.train_targets
+    factored = neuron_factors(dense.model, data.train_inputs)  # what selection reads: H, not (m, N, K)
+    return features_of(dense.model, data.train_inputs), data.train_targets, factored
 
 
 def run_cell(config: ExponentialConfig, cell: ContractionCell | PhaseCell) -> list[dict]:
@@ -115,7 +117,7 @@ def run_cell(config: ExponentialConfig, cell: ContractionCell | PhaseCell) -> li
             config.contraction_n_max
     else:
         dataset, m, network, n_max = "phase", cell.m, config.phase_network, config.phase_n_max
-    features, targets = _dense_features(config, m, network, seed)
+    features, targets, factored = _dense_features(config, m, network, seed)
     constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
     rows = [tidy_row(dataset, "dense", m, None, seed, name, value) for name, value in constants.items()]
     radius = constants.get(RADIUS, 0.0)
@@ -124,7 +126,7 @@ def run_cell(config: ExponentialConfig, cell: ContractionCell | PhaseCell) -> li
     methods = config.methods if contraction else ("gfs",)
     grid = list(range(1, n_max + 1)) if contraction else size_grid(n_max, 4 * config.grid_points)
     for method in methods:
-        losses = select(features, targets, n_max, method, seed=seed).losses
+        losses = select(factored, targets, n_max, method, seed=seed).losses
         excess = losses - constants[PROJECTION_LOSS]
         for n in grid:
             rows.append(tidy_row(dataset, method, m, n, seed, EXCESS_LOSS, excess[n - 1]))

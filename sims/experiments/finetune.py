@@ -31,13 +31,14 @@ import numpy as np
 import torch
 
 from sims.data.datasets import DatasetConfig, load_dataset
-from sims.experiments.common import (ProblemCell, features_of, geometric_steps, init_dense, problem_cells, size_grid,
+from sims.experiments.common import (ProblemCell, geometric_steps, init_dense, problem_cells, size_grid,
                                      tidy_row, train_dense, unit_rms_targets)
 from sims.experiments.record import Experiment
 from sims.foundations.composed import from_flat_record, nested
 from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
 from sims.metrics.quality import accuracy, half_mean_squared_error
+from sims.nets.features import neuron_factors
 from sims.nets.model import NetworkConfig, forward, init_network, subnetwork
 from sims.nets.train import TrainConfig, TrainingDiverged, train
 from sims.plotting import plots
@@ -185,11 +186,11 @@ def run_cell(config: FinetuneConfig, cell: ProblemCell) -> list[dict]:
         if acc is not None and split == "test":
             rows.append(tidy_row(problem, "dense", m, None, seed, "final_test_accuracy", acc))
 
-    features = features_of(dense, dataset.train_inputs)
+    factored = neuron_factors(dense, dataset.train_inputs)  # H and the second layer, not (m, N, K)
     steps = geometric_steps(plan.finetune.iterations, config.curve_points)
     budget = replace(plan.finetune, checkpoints=tuple(steps))
     for n in size_grid(plan.n_max, config.n_points, n_min=config.n_min):
-        selection = select(features, dataset.train_targets, n, "gfs")
+        selection = select(factored, dataset.train_targets, n, "gfs")
         starts = starting_networks(dense_init, dense, selection, seed=100_003 * (seed + 1) + n)
         for variant, start in starts.items():
             rows.append(tidy_row(problem, variant, m, n, seed, "width", start.width))

@@ -34,6 +34,7 @@ from sims.foundations.constraints import check_fields, constrained
 from sims.foundations.errors import InputError
 from sims.foundations.guards import selection_bytes, training_bytes
 from sims.metrics.quality import accuracy, half_mean_squared_error
+from sims.nets.features import neuron_factors
 from sims.nets.model import NetworkConfig
 from sims.nets.train import TrainConfig
 from sims.plotting import plots
@@ -170,6 +171,7 @@ def run_cell(config: RatesConfig, cell: SelectCell | DirectCell) -> list[dict]:
 
     dense = train_dense(dataset, plan.network, plan.train, seed)
     features = features_of(dense.model, dataset.train_inputs)
+    factored = neuron_factors(dense.model, dataset.train_inputs)  # what selection reads: H, not (m, N, K)
     targets = dataset.train_targets
     constants = geometry_rows(features, targets, max_radius_dim=config.max_radius_dim)
     rows = [tidy_row(problem, "dense", m, None, seed, name, value) for name, value in constants.items()]
@@ -183,7 +185,7 @@ def run_cell(config: RatesConfig, cell: SelectCell | DirectCell) -> list[dict]:
     test_features = features_of(dense.model, dataset.test_inputs).to(torch.float64) if labelled else None
     test_sizes = direct_sizes(config, plan) if labelled else []
     for method in config.methods:
-        selection = select(features, targets, plan.n_max, method, seed=seed, record_steps=test_sizes)
+        selection = select(factored, targets, plan.n_max, method, seed=seed, record_steps=test_sizes)
         for n in grid:
             loss = selection.losses[n - 1]
             rows.append(tidy_row(problem, method, m, n, seed, TRAIN_LOSS, loss))

@@ -42,7 +42,7 @@ from sims.pruning.prune_report import PruneReport, near_chance, network_metrics,
 from sims.pruning.state_dicts import model_from_state_dict, state_dict_from_model
 from sims.selection.engine import Selection, select
 from sims.selection.published_gfs import PublishedOptions, published_gfs
-from sims.nets.features import network_select
+from sims.nets.features import network_select, neuron_factors
 
 __all__ = [
     "prune_model", "prune_state_dict", "TARGETS", "REFITS", "LOADER_INPUTS", "TargetConfig",
@@ -64,9 +64,8 @@ def prune_model(model: TwoLayerNet, inputs, targets, n: int, method: str = "gfs"
     workers instead of forming them at once: same picks (see :mod:`sims.selection.sharded`).
     """
     if sharding is None or sharding.whole_array:
-        features = neuron_features(model, inputs)  # (m, N, K), a view of a neuron-major buffer
-        selection = select(features, targets, n, method, seed=seed, **options)
-        del features
+        # factored form: H (m x N) and the second layer, never the (m, N, K) array
+        selection = select(neuron_factors(model, inputs), targets, n, method, seed=seed, **options)
     else:
         selection = network_select(model, inputs, targets, n, method, sharding, seed=seed, **options)
     support = np.flatnonzero(selection.weights)

@@ -19,6 +19,7 @@ from sims.experiments.common import features_of, geometric_steps, tidy_row, unit
 from sims.experiments.pretraining.config import PretrainingConfig, Setup, dense_learning_rate, setup_plan, setup_seeds
 from sims.experiments.pretraining.search import Trajectory, crossing_steps, updates_to_criterion
 from sims.metrics.quality import accuracy
+from sims.nets.features import neuron_factors
 from sims.nets.model import hidden_activations, init_network
 from sims.nets.train import TrainingDiverged, train
 from sims.selection.engine import select, subnetwork_output
@@ -185,7 +186,7 @@ def run_cell(config: PretrainingConfig, cell: Cell) -> list[dict]:
 
     def subnet_of(current) -> tuple[float, float | None]:
         features = features_of(current, inputs)
-        selection = select(features, dataset.train_targets, n, "gfs")
+        selection = select(neuron_factors(current, inputs), dataset.train_targets, n, "gfs")
         acc = None if labels is None else accuracy(subnetwork_output(features, selection.weights), labels)
         return float(selection.losses[-1]), acc
 

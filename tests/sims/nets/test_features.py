@@ -7,6 +7,7 @@ import torch
 
 from sims.nets.features import NetworkSource, network_select, neuron_factors, select_network
 from sims.nets.model import forward, init_network, neuron_features
+from sims.selection import engine
 from sims.selection.engine import select
 from sims.selection.registry import EXACT_METHODS, METHODS
 from sims.selection.sharded import ShardingConfig
@@ -42,7 +43,8 @@ def test_factors_are_the_features():
 @pytest.mark.parametrize("case", [("teacher", 1, 40, 60, 2, 25), ("teacher", 3, 40, 60, 2, 25, "float64", "ntk"),
                                   ("hull", 0, 10, 8, 2, 20), ("hull", 1, 12, 6, 1, 15), ("teacher", 0, 12, 6, 1, 15)],
                          ids=lambda c: "-".join(map(str, c)))
-def test_factored_form_picks_what_the_array_engine_picks(method, case):
+def test_factored_form_picks_what_the_array_engine_picks(method, case, monkeypatch):
+    monkeypatch.setattr(engine, "_SMALL_SINGLE_OUTPUT", 0)  # K = 1 too on the factored backend
     kind, seed, m, width, outputs, n, *rest = case
     model, inputs, targets = problem(kind, seed, m, width, outputs, *rest)
     n = min(n, width) if method in ("gfs-norep", "random", "magnitude") else n
@@ -81,3 +83,12 @@ def test_network_select_in_chunks():
     assert_same(expected, network_select(model, inputs, targets, 15, "fw", ShardingConfig(chunk_rows=7)))
     source = NetworkSource(model, inputs, targets)
     assert source.width == 60 and source.outputs == 2 and source.scale == 1.0
+
+
+def test_a_small_single_output_network_goes_the_array_way_bit_for_bit():
+    model, inputs, targets = problem("teacher", 0, 12, 6, 1)
+    for method in ("gfs", "fcfw"):
+        expected = select(neuron_features(model, inputs), targets, 10, method)
+        result = select_network(model, inputs, targets, 10, method)
+        assert_same(expected, result, tolerance=0)
+        assert np.array_equal(result.losses, expected.losses) and result.messages == expected.messages
