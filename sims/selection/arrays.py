@@ -117,9 +117,10 @@ class ArrayRows:
         total = torch.zeros_like(self.target) if self.total is None else self.total
         previous = total / (k - 1) if k > 1 else total
         phi = self.phi if candidates is None else self.phi[torch.as_tensor(candidates, device=self.phi.device)]
-        output = previous if linearised else (k - 1) / k * previous
-        direction = previous - self.target if linearised else (k - 1) / k * previous - self.target
-        return self.pass_over(phi, direction).cpu().numpy(), float(direction @ direction), float(output @ output)
+        if not linearised:
+            return self.pass_over(phi, (k - 1) / k * previous - self.target).cpu().numpy(), None, None
+        direction = previous - self.target
+        return self.pass_over(phi, direction).cpu().numpy(), float(direction @ direction), float(previous @ previous)
 
     def target_dots(self) -> tuple[np.ndarray, float]:
         return self.dots(-self.target).cpu().numpy(), float(self.target @ self.target)

@@ -13,7 +13,8 @@ Requests (the backend methods of the same names):
 - ``add(pick, k)``: the running sum += phi_pick; returns ||sum / k - Y||^2.
 - ``averaging_dots(k, linearised, candidates)``: (<phi_i, r> for the candidates (None: all),
   ||r||^2, ||g||^2), where r = g - Y is the direction of step k: g = (k-1)/k f_{k-1} (gfs) or
-  f_{k-1} (herding).
+  f_{k-1} (herding); the two norms (the tie rule's scale of linear scores) only when
+  ``linearised``, else None.
 - ``target_dots()``: (<phi_i, -Y> (N,), ||Y||^2); ``target_sq()``: ||Y||^2.
 - ``start_at(i, store)``: f = phi_i (``store``: it becomes support row 0); returns ||f - Y||^2.
 - ``commit(accept)``: the candidate output becomes f when ``accept``; dropped either way.

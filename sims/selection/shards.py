@@ -51,7 +51,19 @@ class FeatureShard:
         self.total = torch.zeros_like(self.target)  # running sum of picks (averaging methods)
         self.output = torch.zeros_like(self.target)  # current subnetwork output (re-weighted methods)
         self.pending = self.direction = None
-        self.stored: list[torch.Tensor] = []  # the support's columns (rows, K) float64, in order of entry
+        # the stored support (fcfw): phi_j - Y on these rows, one flattened row per neuron in order
+        # of entry, in a (capacity, rows * K) float64 tensor that doubles when full
+        self.centred = torch.zeros((0, self.target.numel()), dtype=torch.float64)
+        self.stored_neurons: list[int] = []
+        # A factored source's state vectors carry their products with every neuron, (N,) float64,
+        # kept up to date from the picks' Gram columns (one matrix-vector product a pick), so no
+        # request needs a K-wide pass: <phi_i, total>, <phi_i, f>, of the candidate and direction.
+        self.factored = hasattr(self.source, "neuron_products")
+        self.grams: dict[int, np.ndarray] = {}
+        self.target_products = None
+        self.total_products = np.zeros(self.source.width)
+        self.mean_norms = None  # (k, ||total / k - Y||^2, ||total / k||^2) of the last addition
+        self.output_products = self.pending_products = self.direction_products = None
 
     def serve(self, requests: list[tuple]) -> list:
         """Answer a batch of requests in order: one message."""
@@ -80,6 +92,29 @@ class FeatureShard:
     def _dots(self, vectors: torch.Tensor) -> np.ndarray:
         return self._over_chunks(lambda a, b, hidden: self.source.dots(a, b, vectors[a:b], hidden, self.buffers))
 
+    def _gram(self, neuron: int) -> np.ndarray:
+        """<phi_i, phi_neuron> over this shard's rows, (N,) float64: one pass of one matrix-vector
+        product (factored sources), kept for the picks met again (at most one (N,) vector per
+        distinct pick)."""
+        neuron = int(neuron)
+        if neuron not in self.grams:
+            self.grams[neuron] = self._over_chunks(
+                lambda a, b, hidden: self.source.neuron_products(a, b, neuron, hidden, self.buffers))
+        return self.grams[neuron]
+
+    def _target_products(self) -> np.ndarray:
+        """<phi_i, Y> over this shard's rows, (N,) float64 (one pass, the first time)."""
+        if self.target_products is None:
+            self.target_products = self._dots(self.target)
+        return self.target_products
+
+    def _residual_products(self, products, output: torch.Tensor) -> np.ndarray:
+        """<phi_i, output - Y> (N,): from the output's kept products (a factored source, no pass),
+        or one pass over the features."""
+        if products is None:
+            return self._dots(output - self.target)
+        return products - self._target_products()
+
     def norms(self) -> np.ndarray:
         result = self._over_chunks(lambda a, b, hidden: self.source.sq_norms(a, b, hidden, self.buffers))
         self.buffers.release("squares")  # float64, used by this pass only
@@ -96,70 +131,107 @@ class FeatureShard:
     # -- averaging methods
     def add(self, pick: int, k: int) -> float:
         self.total += self._column(pick)
-        return self._sq(self.total / k - self.target)
+        if self.factored:
+            self.total_products = self.total_products + self._gram(pick)
+        mean = self.total / k
+        residual = mean - self.target
+        self.mean_norms = (k, self._sq(residual), self._sq(mean))
+        return self.mean_norms[1]
 
-    def averaging_dots(self, k: int, linearised: bool, candidates=None) -> np.ndarray:
-        previous = self.total / (k - 1) if k > 1 else self.total
-        output = previous if linearised else (k - 1) / k * previous
-        direction = previous - self.target if linearised else (k - 1) / k * previous - self.target
-        dots = self._dots(direction)
-        return (dots if candidates is None else dots[candidates]), self._sq(direction), self._sq(output)
+    def averaging_dots(self, k: int, linearised: bool, candidates=None):
+        if linearised:  # herding's direction f_{k-1} - Y: the residual of the last addition
+            sq_direction, sq_output = (self._sq(self.target), 0.0) if k == 1 else self.mean_norms[1:]
+        if self.factored:  # <phi_i, total> / (k - 1) or / k, less <phi_i, Y>: no pass
+            share = (1 / (k - 1) if linearised else 1 / k) if k > 1 else 0.0
+            dots = share * self.total_products - self._target_products()
+        else:
+            previous = self.total / (k - 1) if k > 1 else self.total
+            dots = self._dots(previous - self.target if linearised else (k - 1) / k * previous - self.target)
+        dots = dots if candidates is None else dots[candidates]
+        return (dots, sq_direction, sq_output) if linearised else (dots, None, None)
 
     # -- re-weighted methods
     def target_dots(self) -> tuple[np.ndarray, float]:
-        return self._dots(-self.target), self._sq(self.target)
+        return -self._target_products(), self._sq(self.target)
 
     def target_sq(self) -> float:
         return self._sq(self.target)
 
     def start_at(self, i: int, store: bool) -> float:
         self.output = self._column(i)
+        self.output_products = self._gram(i) if self.factored else None
         if store:
-            self.stored.append(self.output)
+            self._store(self.output - self.target, i)
         return self._sq(self.output - self.target)
 
     def commit(self, accept: bool) -> None:
         if accept:
-            self.output = self.pending
-        self.pending = None
+            self.output, self.output_products = self.pending, self.pending_products
+        self.pending = self.pending_products = None
 
     def residual_dots(self, pending: bool = False):
-        output = self.pending if pending else self.output
+        output, products = (self.pending, self.pending_products) if pending else (self.output, self.output_products)
         residual = output - self.target
-        return self._dots(residual), float(residual.reshape(-1) @ output.reshape(-1)), self._sq(output)
+        return (self._residual_products(products, output), float(residual.reshape(-1) @ output.reshape(-1)),
+                self._sq(output))
 
     def fw_direction(self, vertex: int) -> tuple[float, float]:
         self.direction = self._column(vertex) - self.output
+        if self.factored:
+            self.direction_products = self._gram(vertex) - self.output_products
         flat = self.direction.reshape(-1)
         return float((self.output - self.target).reshape(-1) @ flat), float(flat @ flat)
 
     def try_step(self, step: float) -> float:
         self.pending = self.output + step * self.direction
+        if self.factored:
+            self.pending_products = self.output_products + step * self.direction_products
         return self._sq(self.pending - self.target)
 
+    def _store(self, centred: torch.Tensor, neuron: int) -> None:
+        """Append phi_neuron - Y (rows, K) to the stored support."""
+        count = len(self.stored_neurons)
+        if count == self.centred.shape[0]:
+            grown = torch.empty((max(8, 2 * count), self.centred.shape[1]), dtype=torch.float64)
+            grown[:count] = self.centred
+            self.centred = grown
+        self.centred[count] = centred.reshape(-1)
+        self.stored_neurons.append(int(neuron))
+
     def centred_column(self, vertex: int) -> tuple[np.ndarray, float]:
-        column = self._column(vertex)
-        q = (column - self.target).reshape(-1)
-        products = np.array([float((row - self.target).reshape(-1) @ q) for row in self.stored])
-        self.stored.append(column)
+        q = (self._column(vertex) - self.target).reshape(-1)
+        products = (self.centred[:len(self.stored_neurons)] @ q).numpy()
+        self._store(q, vertex)
         return products, float(q @ q)
 
     def try_weights(self, weights: np.ndarray) -> float:
-        self.pending = sum(float(w) * row for w, row in zip(weights, self.stored))
-        return self._sq(self.pending - self.target)
+        """The candidate sum_j w_j phi_{S_j} over the stored support, as Y + sum_j w_j (phi_j - Y)
+        (the weights sum to 1): its residual is the one product, its loss that residual's."""
+        residual = torch.as_tensor(weights, dtype=torch.float64) @ self.centred[:len(self.stored_neurons)]
+        residual = residual.reshape(self.target.shape)
+        self.pending = self.target + residual
+        if self.factored:
+            self.pending_products = np.asarray(weights) @ np.stack([self._gram(i) for i in self.stored_neurons])
+        return self._sq(residual)
 
     def centered_sq_norms(self) -> np.ndarray:
-        """||phi_i - Y||^2 = ||phi_i||^2 - 2 <phi_i, Y> + ||Y||^2 over this shard's rows (one pass)."""
-        return self.norms() + 2 * self._dots(-self.target) + self._sq(self.target)
+        """||phi_i - Y||^2 = ||phi_i||^2 - 2 <phi_i, Y> + ||Y||^2 over this shard's rows (two passes)."""
+        return self.norms() - 2 * self._target_products() + self._sq(self.target)
 
     def centered_products(self, neuron: int) -> np.ndarray:
-        """<phi_i - Y, phi_v - Y> = <phi_i, q> - <Y, q> over this shard's rows (one pass)."""
+        """<phi_i - Y, phi_v - Y> = <phi_i, phi_v> - <phi_i, Y> - <Y, phi_v - Y> over this shard's
+        rows (one pass, for the factored sources none when v was met before)."""
         q = self._column(neuron) - self.target
-        return self._dots(q) - float(self.target.reshape(-1) @ q.reshape(-1))
+        across = float(self.target.reshape(-1) @ q.reshape(-1))
+        if self.factored:
+            return self._gram(neuron) - self._target_products() - across
+        return self._dots(q) - across
 
     def try_combination(self, rows: list[int], weights: np.ndarray) -> float:
         columns = self.source.columns(rows)  # (rows, |S|, K)
         self.pending = torch.einsum("s,jsk->jk", torch.as_tensor(weights, dtype=torch.float64), columns)
+        if self.factored:
+            self.pending_products = sum(float(w) * self._gram(i) for w, i in zip(weights, rows))
         return self._sq(self.pending - self.target)
 
 
