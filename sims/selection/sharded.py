@@ -117,7 +117,11 @@ def start_dask_shards(client, factories: list[Callable[[], object]], *, chunk_ro
                       cache: bool = True) -> DaskShards:
     """One :class:`FeatureShard` actor per factory (a picklable zero-argument callable returning a
     source, run on the worker), placed round-robin on the client's workers."""
-    workers = sorted(client.scheduler_info()["workers"])
+    # asked of the scheduler each time: client.scheduler_info() returns a cache that a periodic
+    # update can leave without per-worker entries (seen as an empty worker list, 1 run in ~6)
+    workers = sorted(client.nthreads())
+    if not workers:
+        raise InputError("the Dask cluster has no workers to hold the shards")
     futures = [client.submit(FeatureShard, factory, chunk_rows, cache, 1, actor=True, pure=False,
                              workers=[workers[position % len(workers)]])
                for position, factory in enumerate(factories)]

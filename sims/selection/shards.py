@@ -7,6 +7,19 @@ or an array). It holds the parts of the method's state vectors on its rows (the 
 the picks, the current output f, a candidate, fw's direction, the support's columns), so only
 (N,) vectors and scalars travel.
 
+A **factored** source (a network's H and B: :class:`~sims.selection.sources.Factored`,
+``sims.nets.features.NetworkSource``) never asks for a K-wide pass after the first step. Every
+state vector is a linear combination of picked neurons' columns, so its inner products with all
+neurons, (N,) float64, follow from the picks' Gram columns <phi_i, phi_v> = c^2 (H^T h_v)_i
+(B_i . B_v), one matrix-vector product over H each (the shard keeps them, one per distinct pick):
+a step reads H once. The scores <phi_i, f - Y> are then <phi_i, f> - <phi_i, Y>, rounded to
+order eps max_i ||phi_i|| (sum_j w_j ||phi_j|| + ||Y||) (f = sum_j w_j phi_j), where the direct
+pass rounds to eps max_i ||phi_i|| (||f - Y|| + ||f||), the tie rule's scale
+(:mod:`sims.selection.ties`): the two differ only where the picks nearly cancel (||f|| much below
+their norms), and the backends pick alike on every case of
+``tests/sims/selection/test_backends_agree.py``, past convergence included. Losses are still
+computed from the explicit residual on the rows.
+
 Groups: :class:`LocalShards` (shards in this process: the chunked engine, and the factored
 backend in memory) and :class:`DaskShards` (one Dask actor per shard). ``call(requests)`` sends
 the whole batch as ONE message to every shard (``FeatureShard.serve``), then adds the answers in

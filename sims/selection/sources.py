@@ -71,11 +71,16 @@ def _squares(block: torch.Tensor, buffers: ChunkBuffers) -> torch.Tensor:
     return squares.mul_(squares)
 
 
+def _neuron_major(block: torch.Tensor) -> bool:
+    """True for a 2-D block stored neuron by neuron (Fortran order, not also C-contiguous)."""
+    return block.ndim == 2 and not block.is_contiguous() and block.T.is_contiguous()
+
+
 def _check_finite(block: torch.Tensor, start: int, stop: int, name: str = "features") -> None:
     """InputError unless every entry of ``block`` (data rows start..stop-1) is finite. min and
     max propagate NaN, so both are finite exactly when every entry is (and nothing of the
     block's size is allocated, as isfinite would)."""
-    low, high = torch.aminmax(block)
+    low, high = torch.aminmax(block.T if _neuron_major(block) else block)  # reduced in memory order
     if not (math.isfinite(low) and math.isfinite(high)):
         raise InputError(f"{name} contain NaN or inf (data rows {start}..{stop - 1}); only finite values "
                          "are accepted")
@@ -106,18 +111,24 @@ class FactoredSums:
         return products * (self._second @ self._second[int(neuron)]) * self.scale ** 2
 
     def _hidden_column(self, hidden: torch.Tensor, start: int, stop: int, neuron: int) -> torch.Tensor:
-        """hidden[:, neuron] as a contiguous (rows,) tensor."""
-        return torch.index_select(hidden, 1, torch.tensor([neuron], device=hidden.device))[:, 0]
+        """hidden[:, neuron] as a contiguous (rows,) tensor (a view when hidden is neuron-major)."""
+        return hidden[:, neuron].contiguous()
 
     def sq_norms(self, start: int, stop: int, hidden=None, buffers: ChunkBuffers | None = None) -> torch.Tensor:
         """||phi_i||^2 summed over the chunk's rows, float64 (N,): c^2 ||H[:, i]||^2 ||B[i]||^2, the
         squares of H in float64 blocks of at most 2**22 entries."""
         hidden = self.hidden(start, stop, buffers) if hidden is None else hidden
-        block_rows = max(1, NORM_BLOCK_ELEMENTS // max(1, self.width))
-        scratch = ChunkBuffers(min(block_rows, hidden.shape[0]))
-        total = torch.zeros(self.width, dtype=torch.float64, device=hidden.device)
-        for first in range(0, hidden.shape[0], block_rows):
-            total += _squares(hidden[first:first + block_rows], scratch).sum(0)
+        if _neuron_major(hidden):  # blocks of neurons, each a contiguous run of memory
+            block = max(1, NORM_BLOCK_ELEMENTS // max(1, hidden.shape[0]))
+            scratch = ChunkBuffers(min(block, self.width))
+            total = torch.cat([_squares(hidden.T[first:first + block], scratch).sum(1)
+                               for first in range(0, self.width, block)])
+        else:
+            block = max(1, NORM_BLOCK_ELEMENTS // max(1, self.width))
+            scratch = ChunkBuffers(min(block, hidden.shape[0]))
+            total = torch.zeros(self.width, dtype=torch.float64, device=hidden.device)
+            for first in range(0, hidden.shape[0], block):
+                total += _squares(hidden[first:first + block], scratch).sum(0)
         return total * (self._second * self._second).sum(1) * self.scale ** 2
 
 

@@ -30,8 +30,9 @@ def test_hidden_activations_are_used_without_a_copy(tmp_path, dtype, order, kind
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_factored_sums_are_the_plain_formulas(dtype):
-    hidden, second, scale = factors(dtype)
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_factored_sums_are_the_plain_formulas(dtype, order):
+    hidden, second, scale = factors(dtype, order)
     source = Factored(hidden, second, scale)
     features = torch.from_numpy(hidden).double().unsqueeze(2) * torch.from_numpy(second).unsqueeze(0) * scale
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
@@ -40,6 +41,12 @@ def test_factored_sums_are_the_plain_formulas(dtype):
                                rtol=tolerance, atol=tolerance)
     torch.testing.assert_close(source.sq_norms(0, 30), (features ** 2).sum((0, 2)), rtol=tolerance, atol=0)
     torch.testing.assert_close(source.columns([3, 1]), features[:, [3, 1]], rtol=tolerance, atol=tolerance)
+    for neuron in (7, 0, 7):  # a pick's Gram column <phi_i, phi_v>, also when its column was the last gathered
+        torch.testing.assert_close(source.neuron_products(0, 30, neuron),
+                                   torch.einsum("jik,jk->i", features, features[:, neuron]), rtol=tolerance, atol=tolerance)
+        torch.testing.assert_close(source.columns([neuron]), features[:, [neuron]], rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(source.neuron_products(10, 30, 4),
+                               torch.einsum("jik,jk->i", features[10:], features[10:, 4]), rtol=tolerance, atol=tolerance)
     torch.testing.assert_close(source.materialised().double(), features, rtol=tolerance, atol=tolerance)
 
 
@@ -51,10 +58,11 @@ def test_bad_factors_are_refused_naming_the_parameter():
         Factored(hidden, second[:5])
     with pytest.raises(InputError, match="scale must be a finite number"):
         Factored(hidden, second, float("nan"))
-    bad = hidden.copy()
-    bad[4, 2] = np.nan
-    with pytest.raises(InputError, match=r"activations contain NaN or inf \(data rows 0\.\.29\)"):
-        Factored(bad, second).hidden(0, 30)
+    for order in ("C", "F"):
+        bad = hidden.copy(order=order)
+        bad[4, 2] = np.nan
+        with pytest.raises(InputError, match=r"activations contain NaN or inf \(data rows 0\.\.29\)"):
+            Factored(bad, second).hidden(0, 30)
     with pytest.raises(InputError, match=r"target must have shape \(30, 3\)"):
         checked_targets(Factored(hidden, second, targets=np.zeros(30)))
 
