@@ -15,6 +15,8 @@ Layouts, all float32, m = 5000 samples, N = 20000 neurons (400 MB each, made one
 - ``toolkit``: the (m', N, K) view of an (N, m', K)-contiguous buffer that
   ``sims.nets.model.neuron_features`` returns, K = 10 and m' = m / K, so D = m' K = m and the
   bytes equal the other layouts' (``--full-k``: m' = m, 10 times the bytes);
+- ``user-k``: the toolkit layout's numbers as a user's own (m', N, K) array in C order, which
+  ``select`` copies once into neuron-major order (the one layout it copies; counted here);
 - ``factored``: a two-layer network's features in factored form, hidden activations H (m, N)
   and second layer B (N, K = 10), d = 50 inputs: ``select(Factored(H, B, c), ...)`` where the
   engine has it (``sims.selection.sources.Factored``), else the chunked engine on the network
@@ -33,8 +35,9 @@ Per layout and method (gfs, herding, fw, fcfw; n = 60) and thread setting (1, 2,
   the array's bytes, i.e. the call copied or converted the features.
 
 The **floor** is one GEMV over the same array (for ``factored``: a GEMV over H, one read of H;
-the header also gives H^T R with R (m, K), the step's product, which at K = 10 does 10 times a
-GEMV's arithmetic), the fastest of torch at 1 and 2 threads, median of 5 each. The **bandwidth floor** is the
+the header also gives H^T R with R (m, K), the product a step needed before the engine kept
+its scores from the picks' Gram columns, which at K = 10 does 10 times a GEMV's arithmetic), the
+fastest of torch at 1 and 2 threads, median of 5 each. The **bandwidth floor** is the
 array's bytes over the machine's read bandwidth (the fastest of ``torch.sum`` and a GEMV over a
 contiguous (N, m) float32 array, at 1 and 2 threads): the least any pass can take.
 
@@ -57,7 +60,7 @@ import torch
 from sims.selection import engine
 
 METHODS = ("gfs", "herding", "fw", "fcfw")
-LAYOUTS = ("C", "F", "toolkit", "factored")
+LAYOUTS = ("C", "F", "toolkit", "user-k", "factored")
 TARGETS = {"gfs": 1.2, "herding": 1.2, "fw": 1.2, "fcfw": 1.5}
 OUTPUTS, INPUT_DIM = 10, 50
 TORCH_DEFAULT_THREADS = torch.get_num_threads()
@@ -179,6 +182,17 @@ def layout_toolkit(m, width, seed, full_k):
     return label, features, target, matrix, buffer.numel() * 4, None, ""
 
 
+def layout_user_k(m, width, seed, full_k):
+    """A user's own (m', N, K) float32 array in C order (e.g. ``np.save`` of a features tensor):
+    the engine copies it once into neuron-major order (its docstring says so); the copy is
+    counted here, in the fixed cost and the peak extra memory."""
+    label, features, target, matrix, nbytes, runner, note = layout_toolkit(m, width, seed, full_k)
+    features = np.ascontiguousarray(features.numpy())
+    flat = torch.from_numpy(features).view(features.shape[0], -1)
+    return (label.replace("toolkit", "C order (a user's)"), features, target, flat, nbytes, runner,
+            "copied once into neuron-major order (stated in select's docstring)")
+
+
 def factored_entry():
     """(name, make(model, inputs, targets) -> (features for select or None, runner or None)) of the
     engine's factored network features at this commit, or (None, reason)."""
@@ -232,7 +246,7 @@ def layout_factored(m, width, seed, full_k):
             runner, "")
 
 
-BUILDERS = {"C": layout_c, "F": layout_f, "toolkit": layout_toolkit, "factored": layout_factored}
+BUILDERS = {"C": layout_c, "F": layout_f, "toolkit": layout_toolkit, "user-k": layout_user_k, "factored": layout_factored}
 
 
 def gemm_floor(hidden: torch.Tensor) -> float:
@@ -251,7 +265,8 @@ def measure_layout(key, m, width, n, short, methods, settings, seed, full_k, mac
     band = nbytes / machine_bandwidth
     gemm = f"; H^T R with R (m, {OUTPUTS}): {gemm_floor(matrix) * 1e3:.1f} ms" if key == "factored" else ""
     header = (f"\n**{label}**: {nbytes / 2**20:.0f} MiB read per pass; floor {floor * 1e3:.1f} ms "
-              f"(1 thread {by_count[1] * 1e3:.1f}, 2 threads {by_count[2] * 1e3:.1f}); bandwidth floor {band * 1e3:.1f} ms{gemm}\n")
+              f"(1 thread {by_count[1] * 1e3:.1f}, 2 threads {by_count[2] * 1e3:.1f}); bandwidth floor {band * 1e3:.1f} ms{gemm}"
+              f"{'; ' + note if note else ''}\n")
     lines = [header, "| method | threads | whole call | whole / (n+1) floors | target | per step | step / floor | fixed | fixed / floor | peak extra memory |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
