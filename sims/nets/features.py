@@ -55,6 +55,8 @@ class NetworkSource(FactoredSums):
     inputs: torch.Tensor
     targets: torch.Tensor
 
+    computes_hidden = True  # hidden() makes fresh activations (a shard may keep them in any layout)
+
     def __post_init__(self):
         object.__setattr__(self, "_second", self.model.second_weight.to(torch.float64))
 

@@ -46,7 +46,9 @@ class FeatureShard:
     zero-argument callable returning one (called here, so a Dask worker can build or load its own
     rows). ``chunk_rows``: rows per chunk (default all rows: one chunk). ``cache``: keep every
     chunk's hidden activations (rows x N) instead of recomputing them at every pass (for a
-    :class:`~sims.selection.sources.Factored` source they are views of its H: no copy).
+    :class:`~sims.selection.sources.Factored` source they are views of its H: no copy; a source
+    that computes them, a network's, has them kept neuron by neuron, so that a pick's column is
+    one contiguous run of memory rather than one cache miss a row).
     ``threads``: torch's threads for the passes over the chunks (None: the caller's setting).
     A chunk's temporaries live in ``buffers``, sized by the largest chunk, allocated on the first
     pass that needs them and reused by every later one.
@@ -58,7 +60,7 @@ class FeatureShard:
         rows = self.source.rows
         step = rows if not chunk_rows else max(1, int(chunk_rows))
         self.chunks = [(start, min(rows, start + step)) for start in range(0, rows, step)]
-        self.cache = [self.source.hidden(a, b) for a, b in self.chunks] if cache else None
+        self.cache = [self._kept(self.source.hidden(a, b)) for a, b in self.chunks] if cache else None
         self.buffers = ChunkBuffers(max((stop - start for start, stop in self.chunks), default=0))
         self.threads = threads
         self.total = torch.zeros_like(self.target)  # running sum of picks (averaging methods)
@@ -88,6 +90,14 @@ class FeatureShard:
         return self.source.rows, self.source.width, float(torch.finfo(self.source.dtype).eps)
 
     # -- passes over the features
+    def _kept(self, block: torch.Tensor) -> torch.Tensor:
+        """A chunk's hidden activations as cached: given ones as they are, computed ones
+        (``source.computes_hidden``) copied into neuron-major order (a (rows, N) view of an
+        (N, rows) buffer; same values)."""
+        if getattr(self.source, "computes_hidden", False) and block.ndim == 2:
+            return block.T.contiguous().T
+        return block
+
     def _hidden(self, position: int) -> torch.Tensor:
         if self.cache is not None:
             return self.cache[position]

@@ -92,3 +92,25 @@ def test_a_small_single_output_network_goes_the_array_way_bit_for_bit():
         result = select_network(model, inputs, targets, 10, method)
         assert_same(expected, result, tolerance=0)
         assert np.array_equal(result.losses, expected.losses) and result.messages == expected.messages
+
+
+def test_a_shard_keeps_a_networks_activations_neuron_major_with_the_same_answers():
+    """Cached activations of a network (computed, not given) are kept neuron by neuron, so a
+    pick's column is contiguous; every answer equals the uncached shard's, which recomputes
+    them in the network's own (row-major) layout at every pass."""
+    from sims.selection.shards import FeatureShard
+
+    model = init_network(4, 12, 3, seed=5, bias=True)
+    inputs = torch.randn(30, 4, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    targets = torch.randn(30, 3, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    source = NetworkSource(model, inputs, targets)
+    cached, plain = FeatureShard(source, 7, cache=True), FeatureShard(source, 7)
+    assert all(chunk.T.is_contiguous() and not chunk.is_contiguous() for chunk in cached.cache)
+    batch = [("norms",), ("target_dots",), ("add", 4, 1), ("averaging_dots", 2, True, None), ("add", 9, 2),
+             ("averaging_dots", 3, False, None), ("centered_products", 2)]
+    for got, expected in zip(cached.serve(batch), plain.serve(batch)):
+        for a, b in zip(*(x if isinstance(x, tuple) else (x,) for x in (got, expected)), strict=True):
+            if b is None:
+                assert a is None
+            else:
+                np.testing.assert_allclose(a, b, rtol=REFERENCE, atol=REFERENCE)
