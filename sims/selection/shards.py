@@ -62,6 +62,7 @@ class FeatureShard:
         self.chunks = [(start, min(rows, start + step)) for start in range(0, rows, step)]
         self.cache = [self._kept(self.source.hidden(a, b)) for a, b in self.chunks] if cache else None
         self.buffers = ChunkBuffers(max((stop - start for start, stop in self.chunks), default=0))
+        self.state_buffers: dict[str, torch.Tensor] = {}
         self.threads = threads
         self.total = torch.zeros_like(self.target)  # running sum of picks (averaging methods)
         self.output = torch.zeros_like(self.target)  # current subnetwork output (re-weighted methods)
@@ -90,6 +91,12 @@ class FeatureShard:
         return self.source.rows, self.source.width, float(torch.finfo(self.source.dtype).eps)
 
     # -- passes over the features
+    def _state(self, name: str) -> torch.Tensor:
+        """A (rows, K) float64 buffer ``name``, allocated once and reused by every step."""
+        if name not in self.state_buffers:
+            self.state_buffers[name] = torch.empty_like(self.target)
+        return self.state_buffers[name]
+
     def _kept(self, block: torch.Tensor) -> torch.Tensor:
         """A chunk's hidden activations as cached: given ones as they are, computed ones
         (``source.computes_hidden``) copied into neuron-major order (a (rows, N) view of an
@@ -156,8 +163,10 @@ class FeatureShard:
         self.total += self._column(pick)
         if self.factored:
             self.total_products = self.total_products + self._gram(pick)
-        mean = self.total / k
-        residual = mean - self.target
+        # into buffers reused from step to step (a fresh (rows, K) temporary per step costs page
+        # faults); the same operations, so the same bits, as total / k - Y
+        mean = torch.div(self.total, k, out=self._state("mean"))
+        residual = torch.sub(mean, self.target, out=self._state("residual"))
         self.mean_norms = (k, self._sq(residual), self._sq(mean))
         return self.mean_norms[1]
 
