@@ -109,6 +109,15 @@ class NetworkSource(FactoredSums):
             values = values * model.neuron_scale
         return values.to(torch.float64)
 
+    def column_from(self, activations: torch.Tensor, neuron: int) -> torch.Tensor:
+        """phi[:, neuron, :] as float64 (rows, K) from the neuron's activations on all rows
+        ((rows,) in the model's dtype, e.g. a column of a shard's cached chunks), by the formula
+        of :meth:`columns`."""
+        values = activations.unsqueeze(1) * self.model.second_weight[int(neuron)]
+        if self.model.scaling != "mean-field":
+            values = values * self.model.neuron_scale
+        return values.to(torch.float64)
+
 
 def network_inputs(model: TwoLayerNet, inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs (m, d) in the model's dtype, targets (m, K) float64), checked against the network."""

@@ -151,7 +151,12 @@ class FeatureShard:
         return result
 
     def _column(self, i: int) -> torch.Tensor:
-        return self.source.columns([int(i)])[:, 0, :]  # (rows, K)
+        """phi[:, i, :] on this shard's rows, float64 (rows, K): from the kept neuron-major
+        activations where the shard computed them (a slice), else from the source."""
+        if self.cache is not None and getattr(self.source, "computes_hidden", False):
+            activations = torch.cat([chunk[:, int(i)] for chunk in self.cache])
+            return self.source.column_from(activations, int(i))
+        return self.source.columns([int(i)])[:, 0, :]
 
     @staticmethod
     def _sq(vector: torch.Tensor) -> float:

@@ -114,3 +114,20 @@ def test_a_shard_keeps_a_networks_activations_neuron_major_with_the_same_answers
                 assert a is None
             else:
                 np.testing.assert_allclose(a, b, rtol=REFERENCE, atol=REFERENCE)
+
+
+@pytest.mark.parametrize("scaling", ["mean-field", "ntk"])
+def test_a_column_from_the_activations_is_the_sources_column(scaling):
+    """NetworkSource.column_from (a shard's cached activations) and NetworkSource.columns (the
+    network recomputed for the neuron) give the same phi[:, i, :], for either neuron scaling."""
+    from sims.nets.model import hidden_activations
+
+    model = init_network(4, 9, 2, seed=8, bias=True, scaling=scaling)
+    inputs = torch.randn(25, 4, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    source = NetworkSource(model, inputs, torch.zeros(25, 2, dtype=torch.float64))
+    activations = hidden_activations(model, inputs)
+    for neuron in (0, 5, 8):
+        torch.testing.assert_close(source.column_from(activations[:, neuron], neuron), source.columns([neuron])[:, 0],
+                                   rtol=REFERENCE, atol=REFERENCE)
+        torch.testing.assert_close(source.column_from(activations[:, neuron], neuron),
+                                   neuron_features(model, inputs)[:, neuron].double(), rtol=REFERENCE, atol=REFERENCE)
