@@ -341,6 +341,7 @@ def efficiency(m: int, dim: int, width: int, steps: int, repeats: int, workers: 
                              lambda n: run_one(model, inputs, targets, n, threads)) for threads in (1, None)}
     cluster = _local_cluster(workers)
     client = Client(cluster)
+    client.wait_for_workers(workers)  # else a late worker's shard is placed on the other one
     try:
         sharded = _need("sharded_select")
         run_sharded = lambda n: _call_with(sharded, model, inputs, targets, n, "gfs", client=client, shards=workers,  # noqa: E731
@@ -415,6 +416,7 @@ def main() -> None:
                                                                             (2000, 4000, 8000, 16000))
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
+        client.wait_for_workers(2)
         try:
             records["sweep"] = sweep(ms, widths, args.chunk_rows or (100 if args.quick else 1000),
                                      2 if args.quick else args.steps, client, repeats=1 if args.quick else 3)

@@ -165,5 +165,8 @@ def select_on_shards(factories: list[Callable[[], object]], n: int, method: str 
         else:
             cluster = resources.enter_context(_local_cluster(workers, processes))
             client = resources.enter_context(Client(cluster))
+            # every worker registered before the shards are placed: one that is still starting
+            # would leave its shards to the others, which then run them one after the other
+            client.wait_for_workers(workers)
         group = start_dask_shards(client, factories, chunk_rows=chunk_rows, cache=cache)
         return run_on_shards(group, n, method, seed=seed, **options)

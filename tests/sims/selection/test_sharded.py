@@ -54,6 +54,7 @@ def dask_client():
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0")
     client = Client(cluster)
+    client.wait_for_workers(2)
     yield client
     client.close()
     cluster.close()
