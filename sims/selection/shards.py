@@ -11,8 +11,8 @@ A **factored** source (a network's H and B: :class:`~sims.selection.sources.Fact
 ``sims.nets.features.NetworkSource``) never asks for a K-wide pass after the first step. Every
 state vector is a linear combination of picked neurons' columns, so its inner products with all
 neurons, (N,) float64, follow from the picks' Gram columns <phi_i, phi_v> = c^2 (H^T h_v)_i
-(B_i . B_v), one matrix-vector product over H each (the shard keeps them, one per distinct pick):
-a step reads H once. The scores <phi_i, f - Y> are then <phi_i, f> - <phi_i, Y>, rounded to
+(B_i . B_v), one matrix-vector product over H each (kept only for a re-weighted method's
+support): a step reads H once. The scores <phi_i, f - Y> are then <phi_i, f> - <phi_i, Y>, rounded to
 order eps max_i ||phi_i|| (sum_j w_j ||phi_j|| + ||Y||) (f = sum_j w_j phi_j), where the direct
 pass rounds to eps max_i ||phi_i|| (||f - Y|| + ||f||), the tie rule's scale
 (:mod:`sims.selection.ties`): the two differ only where the picks nearly cancel (||f|| much below
@@ -122,15 +122,18 @@ class FeatureShard:
     def _dots(self, vectors: torch.Tensor) -> np.ndarray:
         return self._over_chunks(lambda a, b, hidden: self.source.dots(a, b, vectors[a:b], hidden, self.buffers))
 
-    def _gram(self, neuron: int) -> np.ndarray:
+    def _gram(self, neuron: int, keep: bool = False) -> np.ndarray:
         """<phi_i, phi_neuron> over this shard's rows, (N,) float64: one pass of one matrix-vector
-        product (factored sources), kept for the picks met again (at most one (N,) vector per
-        distinct pick)."""
+        product (factored sources). ``keep``: hold it for later requests, as the re-weighted
+        methods do for their support (one (N,) vector per support neuron, as much as their
+        driver's own state); the averaging methods and fw's direction use theirs once."""
         neuron = int(neuron)
-        if neuron not in self.grams:
-            self.grams[neuron] = self._over_chunks(
-                lambda a, b, hidden: self.source.neuron_products(a, b, neuron, hidden, self.buffers))
-        return self.grams[neuron]
+        gram = self.grams.get(neuron)
+        if gram is None:
+            gram = self._over_chunks(lambda a, b, hidden: self.source.neuron_products(a, b, neuron, hidden, self.buffers))
+            if keep:
+                self.grams[neuron] = gram
+        return gram
 
     def _target_products(self) -> np.ndarray:
         """<phi_i, Y> over this shard's rows, (N,) float64 (one pass, the first time)."""
@@ -196,7 +199,7 @@ class FeatureShard:
 
     def start_at(self, i: int, store: bool) -> float:
         self.output = self._column(i)
-        self.output_products = self._gram(i) if self.factored else None
+        self.output_products = self._gram(i, keep=True) if self.factored else None
         if store:
             self._store(self.output - self.target, i)
         return self._sq(self.output - self.target)
@@ -248,7 +251,7 @@ class FeatureShard:
         residual = residual.reshape(self.target.shape)
         self.pending = self.target + residual
         if self.factored:
-            self.pending_products = np.asarray(weights) @ np.stack([self._gram(i) for i in self.stored_neurons])
+            self.pending_products = np.asarray(weights) @ np.stack([self._gram(i, keep=True) for i in self.stored_neurons])
         return self._sq(residual)
 
     def centered_sq_norms(self) -> np.ndarray:
@@ -261,14 +264,14 @@ class FeatureShard:
         q = self._column(neuron) - self.target
         across = float(self.target.reshape(-1) @ q.reshape(-1))
         if self.factored:
-            return self._gram(neuron) - self._target_products() - across
+            return self._gram(neuron, keep=True) - self._target_products() - across
         return self._dots(q) - across
 
     def try_combination(self, rows: list[int], weights: np.ndarray) -> float:
         columns = self.source.columns(rows)  # (rows, |S|, K)
         self.pending = torch.einsum("s,jsk->jk", torch.as_tensor(weights, dtype=torch.float64), columns)
         if self.factored:
-            self.pending_products = sum(float(w) * self._gram(i) for w, i in zip(weights, rows))
+            self.pending_products = sum(float(w) * self._gram(i, keep=True) for w, i in zip(weights, rows))
         return self._sq(self.pending - self.target)
 
 
