@@ -282,11 +282,12 @@ def _with_threads(function, threads, *args, **kwargs):
 
 class MessageCounter:
     """Counts the messages the driver sends to Dask shards: calls of the shard group's ``call``
-    (one message to every shard each)."""
+    (one message to every shard each), and times each (``seconds``: send to the last answer)."""
 
     def __init__(self):
         self.group = _find("DaskShards")
         self.count = 0
+        self.seconds = []
 
     def __enter__(self):
         if self.group is not None:
@@ -295,7 +296,10 @@ class MessageCounter:
 
             def call(group, *args, **kwargs):
                 counter.count += 1
-                return original(group, *args, **kwargs)
+                start = time.perf_counter()
+                answers = original(group, *args, **kwargs)
+                counter.seconds.append(time.perf_counter() - start)
+                return answers
             self.group.call = call
         return self
 
@@ -350,6 +354,9 @@ def efficiency(m: int, dim: int, width: int, steps: int, repeats: int, workers: 
         with MessageCounter() as counter:
             sharded_step = per_step(f"{workers}_shards", run_sharded)
             calls = counter.count
+        # each step is one message: its median, timed at the driver, is a step's time without the
+        # set-up (building the shards' activations) that the difference of two whole runs carries
+        record[f"{workers}_shards_median_message_ms"] = statistics.median(counter.seconds) * 1e3 if counter.seconds else float("nan")
         record[f"{workers}_shards_messages_per_step"] = ((calls / repeats) if counter.group else float("nan"))
         with MessageCounter() as counter_short:
             run_sharded(short)
@@ -364,6 +371,8 @@ def efficiency(m: int, dim: int, width: int, steps: int, repeats: int, workers: 
     best_one = min(one.values())
     # strong scaling: one worker's core against two (the issue's 1.6 is parallel efficiency 80%);
     # the default may already use both cores in one process, which shards cannot beat
+    if counter.seconds:
+        record["speed_up_vs_one_thread_by_messages"] = one[1] / statistics.median(counter.seconds)
     record["speed_up_vs_one_thread"] = one[1] / sharded_step
     record["parallel_efficiency_vs_one_thread"] = one[1] / sharded_step / workers
     record["speed_up_vs_default"] = one[None] / sharded_step
