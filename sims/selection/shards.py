@@ -8,17 +8,21 @@ the picks, the current output f, a candidate, fw's direction, the support's colu
 (N,) vectors and scalars travel.
 
 A **factored** source (a network's H and B: :class:`~sims.selection.sources.Factored`,
-``sims.nets.features.NetworkSource``) never asks for a K-wide pass after the first step. Every
-state vector is a linear combination of picked neurons' columns, so its inner products with all
-neurons, (N,) float64, follow from the picks' Gram columns <phi_i, phi_v> = c^2 (H^T h_v)_i
-(B_i . B_v), one matrix-vector product over H each (kept only for a re-weighted method's
-support): a step reads H once. The scores <phi_i, f - Y> are then <phi_i, f> - <phi_i, Y>, rounded to
-order eps max_i ||phi_i|| (sum_j w_j ||phi_j|| + ||Y||) (f = sum_j w_j phi_j), where the direct
-pass rounds to eps max_i ||phi_i|| (||f - Y|| + ||f||), the tie rule's scale
-(:mod:`sims.selection.ties`): the two differ only where the picks nearly cancel (||f|| much below
-their norms), and the backends pick alike on every case of
-``tests/sims/selection/test_backends_agree.py``, past convergence included. Losses are still
-computed from the explicit residual on the rows.
+``sims.nets.features.NetworkSource``) gives gfs's exact averaging score (gfs, gfs-norep,
+stochastic-gfs) without a K-wide pass: the running sum of the picks is a sum of neurons, so its
+inner products with all neurons follow from the picks' Gram columns <phi_i, phi_v> = c^2
+(H^T h_v)_i (B_i . B_v), one matrix-vector product over H each, and a step reads H once. The
+score ||phi_i||^2 + 2 <phi_i, total> - 2k <phi_i, Y> then rounds to order 2k eps max ||phi||
+(mean norm of the picks), against the direct pass's 2k eps max ||phi|| ||total/k - Y||: both are
+at most a relative 2k eps of the score's scale (max ||phi||^2 + 2k max |dot|), so a pick can
+differ from the direct pass's only among candidates that close, and an averaging step is never
+refused (the full suite's gfs picks were the same on both).
+The linear scores of herding, fw, fcfw and greedy-opt are computed directly, one pass over
+f - Y: their tie scale is max ||phi|| (||f - Y|| + ||f||), and where the picks nearly cancel
+(||f|| far below their norms, e.g. neurons in opposite pairs and a small target) differenced
+products would be rounding noise on that scale, and fcfw or fw, which keep f when no candidate
+improves it, would stall (a float32 case in tests/sims/selection/test_shards.py). Losses are
+always computed from the explicit residual on the rows.
 
 Groups: :class:`LocalShards` (shards in this process: the chunked engine, and the factored
 backend in memory) and :class:`DaskShards` (one Dask actor per shard). ``call(requests)`` sends
@@ -71,15 +75,14 @@ class FeatureShard:
         # of entry, in a (capacity, rows * K) float64 tensor that doubles when full
         self.centred = torch.zeros((0, self.target.numel()), dtype=torch.float64)
         self.stored_neurons: list[int] = []
-        # A factored source's state vectors carry their products with every neuron, (N,) float64,
-        # kept up to date from the picks' Gram columns (one matrix-vector product a pick), so no
-        # request needs a K-wide pass: <phi_i, total>, <phi_i, f>, of the candidate and direction.
+        # gfs's exact averaging score on a factored source: <phi_i, total> (N,) float64, kept up to
+        # date from the picks' Gram columns (one matrix-vector product a pick) once a step has
+        # asked for that score (module docstring)
         self.factored = hasattr(self.source, "neuron_products")
-        self.grams: dict[int, np.ndarray] = {}
+        self.track_total = False
         self.target_products = None
         self.total_products = np.zeros(self.source.width)
         self.mean_norms = None  # (k, ||total / k - Y||^2, ||total / k||^2) of the last addition
-        self.output_products = self.pending_products = self.direction_products = None
 
     def serve(self, requests: list[tuple]) -> list:
         """Answer a batch of requests in order: one message."""
@@ -122,31 +125,17 @@ class FeatureShard:
     def _dots(self, vectors: torch.Tensor) -> np.ndarray:
         return self._over_chunks(lambda a, b, hidden: self.source.dots(a, b, vectors[a:b], hidden, self.buffers))
 
-    def _gram(self, neuron: int, keep: bool = False) -> np.ndarray:
+    def _gram(self, neuron: int) -> np.ndarray:
         """<phi_i, phi_neuron> over this shard's rows, (N,) float64: one pass of one matrix-vector
-        product (factored sources). ``keep``: hold it for later requests, as the re-weighted
-        methods do for their support (one (N,) vector per support neuron, as much as their
-        driver's own state); the averaging methods and fw's direction use theirs once."""
+        product (factored sources)."""
         neuron = int(neuron)
-        gram = self.grams.get(neuron)
-        if gram is None:
-            gram = self._over_chunks(lambda a, b, hidden: self.source.neuron_products(a, b, neuron, hidden, self.buffers))
-            if keep:
-                self.grams[neuron] = gram
-        return gram
+        return self._over_chunks(lambda a, b, hidden: self.source.neuron_products(a, b, neuron, hidden, self.buffers))
 
     def _target_products(self) -> np.ndarray:
         """<phi_i, Y> over this shard's rows, (N,) float64 (one pass, the first time)."""
         if self.target_products is None:
             self.target_products = self._dots(self.target)
         return self.target_products
-
-    def _residual_products(self, products, output: torch.Tensor) -> np.ndarray:
-        """<phi_i, output - Y> (N,): from the output's kept products (a factored source, no pass),
-        or one pass over the features."""
-        if products is None:
-            return self._dots(output - self.target)
-        return products - self._target_products()
 
     def norms(self) -> np.ndarray:
         result = self._over_chunks(lambda a, b, hidden: self.source.sq_norms(a, b, hidden, self.buffers))
@@ -169,7 +158,7 @@ class FeatureShard:
     # -- averaging methods
     def add(self, pick: int, k: int) -> float:
         self.total += self._column(pick)
-        if self.factored:
+        if self.track_total:
             self.total_products = self.total_products + self._gram(pick)
         # into buffers reused from step to step (a fresh (rows, K) temporary per step costs page
         # faults); the same operations, so the same bits, as total / k - Y
@@ -181,9 +170,11 @@ class FeatureShard:
     def averaging_dots(self, k: int, linearised: bool, candidates=None):
         if linearised:  # herding's direction f_{k-1} - Y: the residual of the last addition
             sq_direction, sq_output = (self._sq(self.target), 0.0) if k == 1 else self.mean_norms[1:]
-        if self.factored:  # <phi_i, total> / (k - 1) or / k, less <phi_i, Y>: no pass
-            share = (1 / (k - 1) if linearised else 1 / k) if k > 1 else 0.0
-            dots = share * self.total_products - self._target_products()
+        if self.factored and not linearised:  # <phi_i, total> / k - <phi_i, Y>: no pass
+            if not self.track_total:  # the loops ask from step 1 on, before any pick is added
+                self.track_total = True
+                self.total_products = self._dots(self.total) if bool(self.total.any()) else self.total_products
+            dots = (1 / k if k > 1 else 0.0) * self.total_products - self._target_products()
         else:
             previous = self.total / (k - 1) if k > 1 else self.total
             dots = self._dots(previous - self.target if linearised else (k - 1) / k * previous - self.target)
@@ -199,33 +190,27 @@ class FeatureShard:
 
     def start_at(self, i: int, store: bool) -> float:
         self.output = self._column(i)
-        self.output_products = self._gram(i, keep=True) if self.factored else None
         if store:
             self._store(self.output - self.target, i)
         return self._sq(self.output - self.target)
 
     def commit(self, accept: bool) -> None:
         if accept:
-            self.output, self.output_products = self.pending, self.pending_products
-        self.pending = self.pending_products = None
+            self.output = self.pending
+        self.pending = None
 
     def residual_dots(self, pending: bool = False):
-        output, products = (self.pending, self.pending_products) if pending else (self.output, self.output_products)
+        output = self.pending if pending else self.output
         residual = output - self.target
-        return (self._residual_products(products, output), float(residual.reshape(-1) @ output.reshape(-1)),
-                self._sq(output))
+        return self._dots(residual), float(residual.reshape(-1) @ output.reshape(-1)), self._sq(output)
 
     def fw_direction(self, vertex: int) -> tuple[float, float]:
         self.direction = self._column(vertex) - self.output
-        if self.factored:
-            self.direction_products = self._gram(vertex) - self.output_products
         flat = self.direction.reshape(-1)
         return float((self.output - self.target).reshape(-1) @ flat), float(flat @ flat)
 
     def try_step(self, step: float) -> float:
         self.pending = self.output + step * self.direction
-        if self.factored:
-            self.pending_products = self.output_products + step * self.direction_products
         return self._sq(self.pending - self.target)
 
     def _store(self, centred: torch.Tensor, neuron: int) -> None:
@@ -250,8 +235,6 @@ class FeatureShard:
         residual = torch.as_tensor(weights, dtype=torch.float64) @ self.centred[:len(self.stored_neurons)]
         residual = residual.reshape(self.target.shape)
         self.pending = self.target + residual
-        if self.factored:
-            self.pending_products = np.asarray(weights) @ np.stack([self._gram(i, keep=True) for i in self.stored_neurons])
         return self._sq(residual)
 
     def centered_sq_norms(self) -> np.ndarray:
@@ -259,19 +242,13 @@ class FeatureShard:
         return self.norms() - 2 * self._target_products() + self._sq(self.target)
 
     def centered_products(self, neuron: int) -> np.ndarray:
-        """<phi_i - Y, phi_v - Y> = <phi_i, phi_v> - <phi_i, Y> - <Y, phi_v - Y> over this shard's
-        rows (one pass, for the factored sources none when v was met before)."""
+        """<phi_i - Y, phi_v - Y> = <phi_i, q> - <Y, q>, q = phi_v - Y, over this shard's rows (one pass)."""
         q = self._column(neuron) - self.target
-        across = float(self.target.reshape(-1) @ q.reshape(-1))
-        if self.factored:
-            return self._gram(neuron, keep=True) - self._target_products() - across
-        return self._dots(q) - across
+        return self._dots(q) - float(self.target.reshape(-1) @ q.reshape(-1))
 
     def try_combination(self, rows: list[int], weights: np.ndarray) -> float:
         columns = self.source.columns(rows)  # (rows, |S|, K)
         self.pending = torch.einsum("s,jsk->jk", torch.as_tensor(weights, dtype=torch.float64), columns)
-        if self.factored:
-            self.pending_products = sum(float(w) * self._gram(i, keep=True) for w, i in zip(weights, rows))
         return self._sq(self.pending - self.target)
 
 
