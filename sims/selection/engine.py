@@ -23,8 +23,9 @@ The engine is four parts, each written once:
 Speed. A step of gfs, herding and fw reads the features once: all N candidate scores come from
 one pass <phi_i, r> plus the precomputed squared norms ||phi_i||^2, because for every method the
 candidate loss is a constant plus a linear function of phi_i plus (for gfs) its norm. On a
-network's factored features the pass is the pick's Gram column, one matrix-vector product over
-the hidden activations H (:mod:`sims.selection.shards`), not the K-wide product H^T R. Reported
+network's factored features, gfs's pass is the pick's Gram column, one matrix-vector product over
+the hidden activations H, not the K-wide product H^T R; the linear scores of the other methods
+take the K-wide product (:mod:`sims.selection.shards` says why). Reported
 losses are computed from the explicit float64 residual of the chosen subnetwork (O(D) per step),
 never by expanding the square, so tiny losses stay accurate.
 
