@@ -82,7 +82,6 @@ class FeatureShard:
         self.track_total = False
         self.target_products = None
         self.total_products = np.zeros(self.source.width)
-        self.mean_norms = None  # (k, ||total / k - Y||^2, ||total / k||^2) of the last addition
 
     def serve(self, requests: list[tuple]) -> list:
         """Answer a batch of requests in order: one message."""
@@ -164,12 +163,12 @@ class FeatureShard:
         # faults); the same operations, so the same bits, as total / k - Y
         mean = torch.div(self.total, k, out=self._state("mean"))
         residual = torch.sub(mean, self.target, out=self._state("residual"))
-        self.mean_norms = (k, self._sq(residual), self._sq(mean))
-        return self.mean_norms[1]
+        return self._sq(residual)
 
     def averaging_dots(self, k: int, linearised: bool, candidates=None):
-        if linearised:  # herding's direction f_{k-1} - Y: the residual of the last addition
-            sq_direction, sq_output = (self._sq(self.target), 0.0) if k == 1 else self.mean_norms[1:]
+        if linearised:  # herding's direction f_{k-1} - Y: the residual the last addition left in its buffer
+            sq_direction, sq_output = ((self._sq(self.target), 0.0) if k == 1 else
+                                       (self._sq(self._state("residual")), self._sq(self._state("mean"))))
         if self.factored and not linearised:  # <phi_i, total> / k - <phi_i, Y>: no pass
             if not self.track_total:  # the loops ask from step 1 on, before any pick is added
                 self.track_total = True

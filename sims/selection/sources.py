@@ -206,13 +206,12 @@ class Factored(FactoredSums):
 
     def columns(self, indices) -> torch.Tensor:
         """phi[:, indices, :] on all rows, float64 (rows, len, K)."""
-        if len(indices) == 1:
-            picked = self._hidden_column(self._hidden, 0, self.rows, int(indices[0])).unsqueeze(1).to(torch.float64)
-            index = torch.as_tensor(indices, dtype=torch.long, device=self._hidden.device)
-            return picked.unsqueeze(2) * self._second[index].unsqueeze(0) * self.scale
         index = torch.as_tensor(indices, dtype=torch.long, device=self._hidden.device)
-        picked = torch.index_select(self._hidden, 1, index).to(torch.float64)
-        return picked.unsqueeze(2) * self._second[index].unsqueeze(0) * self.scale
+        if len(indices) == 1:  # a pick's column: the one its Gram column's pass gathers too
+            picked = self._hidden_column(self._hidden, 0, self.rows, int(indices[0])).unsqueeze(1)
+        else:
+            picked = torch.index_select(self._hidden, 1, index)
+        return picked.to(torch.float64).unsqueeze(2) * self._second[index].unsqueeze(0) * self.scale
 
     def materialised(self) -> torch.Tensor:
         """The (m, N, K) features as a permuted view of an (N, m, K) buffer (what the methods that

@@ -350,3 +350,17 @@ def test_passes_after_the_first_allocate_nothing_of_a_chunks_size(tmp_path, monk
         assert len(held) == 5 * 3 and max(held) < threshold  # 5 passes of 3 chunks
     fresh = FeatureShard(source, chunk_rows=15)
     assert large_tensor_allocations(fresh.norms, threshold) > 0  # the test sees the buffers being made
+
+
+def test_a_cluster_without_workers_is_refused_by_name():
+    """start_dask_shards asks the scheduler for its workers; none is an InputError, not a
+    division by zero while placing the shards."""
+    from sims.foundations.errors import InputError
+    from sims.selection.sharded import start_dask_shards
+
+    class NoWorkers:
+        def nthreads(self):
+            return {}
+
+    with pytest.raises(InputError, match="no workers"):
+        start_dask_shards(NoWorkers(), [lambda: None])
