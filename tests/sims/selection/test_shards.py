@@ -44,6 +44,38 @@ def test_every_request_answers_as_the_in_memory_array_backend(kind, chunk_rows):
                     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("in_loop", [True, False])
+def test_a_dask_worker_gets_the_same_answers_in_its_event_loop_or_in_a_thread(in_loop, monkeypatch):
+    """serve_on_worker is a coroutine (Dask then runs it in the worker's event loop: no thread
+    hand-off); kept activations above INLINE_PASS_BYTES, or none kept, move it to a thread. Either
+    way a batch gets serve's answers."""
+    import asyncio
+    import inspect
+    import threading
+
+    import sims.selection.shards as shards
+
+    assert inspect.iscoroutinefunction(FeatureShard.serve_on_worker)
+    if not in_loop:
+        monkeypatch.setattr(shards, "INLINE_PASS_BYTES", 24 * 10 * 8 - 1)  # one byte less than pair()'s H
+    source, _, _ = pair()
+    served, twin = FeatureShard(source, cache=True), FeatureShard(source, cache=True)
+    assert served.serves_in_loop is in_loop and FeatureShard(source, cache=False).serves_in_loop is False
+    threads = []
+    original = served.serve
+    served.serve = lambda requests: threads.append(threading.get_ident()) or original(requests)
+
+    async def answer(batch):
+        return await served.serve_on_worker(batch), threading.get_ident()
+
+    for batch in BATCHES:
+        got, loop_thread = asyncio.run(answer(batch))
+        assert (threads[-1] == loop_thread) is in_loop
+        for a, b in zip(got, twin.serve(batch), strict=True):
+            for x, y in zip(*(v if isinstance(v, tuple) else (v,) for v in (a, b)), strict=True):
+                assert (x is None and y is None) or np.array_equal(x, y)
+
+
 def test_a_wrong_answer_is_seen():
     source, features, target = pair()
     shard, rows = FeatureShard(source), array_rows(features, target[::-1].copy())
@@ -71,7 +103,7 @@ def test_dask_shards_send_one_message_per_actor_per_batch():
         def __init__(self, shard):
             self.shard, self.received = shard, 0
 
-        def serve(self, requests):
+        def serve_on_worker(self, requests):
             self.received += 1
             return Future(self.shard.serve(requests))
 
