@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from sims.cli.arguments import check_folder_writable, check_report_path
+from sims.cli.drawing import FigureDrawing
 from sims.experiments.configs import config_from_mapping
 from sims.experiments.runner import check_results_folder, experiments, get_experiment, run_experiments
 from sims.foundations.errors import InputError
 from sims.foundations.guards import check_scheduler, check_workers
 from sims.foundations.io import remove_stale_temporaries
-from sims.reporting.report import is_quick_preset, load_config, write_figures, write_report
+from sims.reporting.report import is_quick_preset, load_config, write_report
 
 __all__ = ["FULL_RESULTS", "QUICK_RESULTS", "COMMITTED_FIGURES", "command_run", "command_figures", "command_report"]
 
@@ -65,10 +66,27 @@ def command_run(args) -> None:
     if not args.no_figures:  # refused before any cell is computed, not after
         check_folder_writable("--figures", Path(args.figures))
         check_report_path("--out", report_path)
-    folders = run_experiments(requests, out=args.out, workers=args.workers, scheduler=args.scheduler)
-    if not args.no_figures:
-        _write_figures(folders, Path(args.figures))
-        _write_report(_report_folders(args.out, folders), report_path, Path(args.figures))
+        _check_figures_folder(Path(args.figures), [is_quick_preset(get_experiment(name), config)
+                                                   for name, config in requests], [name for name, _ in requests])
+    if args.no_figures:
+        run_experiments(requests, out=args.out, workers=args.workers, scheduler=args.scheduler)
+        return
+    figures = Path(args.figures)
+    drawing = _start_drawing(figures, len(requests) > 1, f"figures go to {figures}/ as each experiment finishes")
+    try:
+        if args.workers == 1 and not args.scheduler:  # one after the other: each one's figures drawn during the next
+            folders = []
+            for request in requests:
+                folders += run_experiments([request], out=args.out)
+                drawing.add(folders[-1])
+        else:
+            folders = run_experiments(requests, out=args.out, workers=args.workers, scheduler=args.scheduler)
+            for folder in folders:
+                drawing.add(folder)
+        drawing.finish()
+    finally:
+        drawing.close()
+    _write_report(_report_folders(args.out, folders), report_path, figures)
 
 
 def _report_folders(out: str, folders: list[Path]) -> list[Path]:
@@ -108,17 +126,31 @@ def _figures_folder(out: str, figures: str | None) -> str:
     return COMMITTED_FIGURES if same_root else str(Path(out) / "figures")
 
 
-def _write_figures(folders, figures_folder: Path) -> None:
-    if figures_folder.resolve() == Path(COMMITTED_FIGURES).resolve():
-        quick = [str(folder) for folder in folders if is_quick_preset(*load_config(folder))]
-        if quick:
-            raise InputError(f"--figures {str(figures_folder)!r} holds the committed full-scale figures; the quick "
-                             f"results {', '.join(quick)} write theirs to <results>/figures (omit --figures)")
+def _check_figures_folder(figures_folder: Path, quick: list[bool], names: list[str]) -> None:
+    """InputError when quick results (``quick[i]`` for the results ``names[i]``) would draw into the
+    committed full-scale figures."""
+    if figures_folder.resolve() == Path(COMMITTED_FIGURES).resolve() and any(quick):
+        listed = ", ".join(name for name, is_quick in zip(names, quick) if is_quick)
+        raise InputError(f"--figures {str(figures_folder)!r} holds the committed full-scale figures; the quick "
+                         f"results {listed} write theirs to <results>/figures (omit --figures)")
+
+
+def _start_drawing(figures_folder: Path, helper: bool, announce: str) -> FigureDrawing:
     remove_stale_temporaries(figures_folder)  # leftovers of writes killed mid-way
-    for folder in folders:
-        print(f"{Path(folder).name}: writing figures to {figures_folder}/ ...", flush=True)
-        for path in write_figures([folder], figures_folder):
-            print(f"wrote {path}", flush=True)
+    print(announce, flush=True)
+    return FigureDrawing(figures_folder, log=lambda line: print(line, flush=True), helper=helper)
+
+
+def _write_figures(folders, figures_folder: Path) -> None:
+    _check_figures_folder(figures_folder, [is_quick_preset(*load_config(folder)) for folder in folders],
+                          [str(folder) for folder in folders])
+    drawing = _start_drawing(figures_folder, len(folders) > 1, f"writing figures to {figures_folder}/ ...")
+    try:
+        for folder in folders:
+            drawing.add(folder)
+        drawing.finish()
+    finally:
+        drawing.close()
 
 
 def _write_report(folders, report_path: Path, figures_folder: Path) -> None:
