@@ -24,6 +24,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable
 
+from sims.foundations.errors import InputError
+from sims.plotting.plots import pyplot
 from sims.reporting.report import load_config, write_figures
 
 __all__ = ["FigureDrawing"]
@@ -31,9 +33,13 @@ __all__ = ["FigureDrawing"]
 
 def _start_helper() -> None:
     """The helper leaves Ctrl-C to the command (which reports it in one line and stops the
-    helper), and imports the figure code while the command still computes."""
+    helper), and loads matplotlib while the command still computes (the figure code came with
+    this module)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import sims.reporting.report  # noqa: F401
+    try:
+        pyplot()
+    except InputError:  # no [plots] extra: the first figure drawn says so, in the command's process
+        pass
 
 
 def _draw(folder: str, figures_folder: str) -> list[Path]:
