@@ -1,17 +1,20 @@
-"""Figures drawn by two processes: this one and a helper started before the experiments run.
+"""Figures drawn by two processes: this one and a helper process.
 
 Drawing is most of the quick demo's time (13.5 of its 27 s on a 2-core machine) and runs on one
-core. :class:`FigureDrawing` starts a helper process at once (a spawned one: forking a process
-that holds torch's or Dask's threads is unsafe), so that the helper's imports (about 2 s) overlap
-the experiments; each finished results folder is handed over as soon as it is added, and the
-helper draws it while this process computes the next experiment; when this process has nothing
-else to do (:meth:`FigureDrawing.finish`), it draws the folders the helper has not started.
+core. :class:`FigureDrawing` draws results folders in a spawned helper process (forking a process
+that holds torch's or Dask's threads is unsafe) and in this one. Started before the experiments
+run (``start_now``), the helper's imports (about 2 s) overlap them, and it draws each finished
+folder as soon as it is added, while this process computes the next experiment; when this
+process has nothing else to do (:meth:`FigureDrawing.finish`), it draws the folders the helper
+has not started.
 
-The figures are the files one process drawing the folders in order writes: each folder's figures
-are drawn whole by one process, from the rows on disk, and written atomically, and a folder waits
-while an earlier folder of the same experiment (whose figures have the same names) is not drawn,
-so the later one's figures are the ones left. An experiment registered at run time (by a script
-or a test) is unknown to a new process: its folders are drawn in this one.
+The figures are the files one process drawing the folders in order writes: each folder's
+figures are drawn whole by one process, from the rows on disk, and written atomically, and a
+folder waits while an earlier folder drawn by the same figures function (same file names) is not
+drawn, so the later one's figures are the ones left. Only this process draws an experiment that
+is not one of the toolkit's own (one registered at run time, unknown to a new process), and any
+folder the helper fails on: errors surface here, at ``finish``, after the experiments ran. The helper ignores Ctrl-C (the command reports it in one line and stops the
+helper) and exits when this process is gone.
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable
 
+from sims.experiments import EXPERIMENTS
 from sims.foundations.errors import InputError
 from sims.plotting.plots import pyplot
 from sims.reporting.report import load_config, write_figures
@@ -31,14 +38,21 @@ from sims.reporting.report import load_config, write_figures
 __all__ = ["FigureDrawing"]
 
 
-def _start_helper() -> None:
-    """The helper leaves Ctrl-C to the command (which reports it in one line and stops the
-    helper), and loads matplotlib while the command still computes (the figure code came with
-    this module)."""
+def _start_helper(parent: int) -> None:
+    """In the helper, first: leave Ctrl-C to the command, exit when the command's process is gone
+    (killed, so that it could not stop the helper), and load matplotlib while the command still
+    computes (the figure code came with this module)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def exit_with_parent():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     try:
         pyplot()
-    except InputError:  # no [plots] extra: the first figure drawn says so, in the command's process
+    except InputError:  # no [plots] extra: the command checked before it started
         pass
 
 
@@ -46,8 +60,19 @@ def _draw(folder: str, figures_folder: str) -> list[Path]:
     return write_figures([folder], figures_folder)
 
 
-def _usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def _helper_possible() -> bool:
+    """Two usable CPUs, and a main module a spawned process can import again (not a script read
+    from stdin or typed in an interpreter)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    importable = getattr(main, "__spec__", None) is not None or (main_file is not None and Path(main_file).is_file())
+    return cpus > 1 and importable
+
+
+def _figures_key(figures) -> tuple[str, str]:
+    """What a folder's figure files are named by: the experiment's figures function."""
+    return getattr(figures, "__module__", ""), getattr(figures, "__qualname__", repr(figures))
 
 
 class FigureDrawing:
@@ -56,60 +81,68 @@ class FigureDrawing:
     ``add(folder)`` queues a finished folder (the helper takes it at once when idle); ``finish()``
     draws what is left, here and in the helper, and returns every written path in the order the
     folders were added; ``close()`` stops the helper (``finish`` does; call it when stopping early).
-    ``log`` gets a line per folder as its figures are drawn, then one per file. With
-    ``helper=False``, or one usable CPU, everything is drawn here, at ``finish``.
+    ``log`` gets a line per folder as its figures are drawn, then one per file. ``start_now``:
+    start the helper at once (its imports overlap what this process does next), else at the first
+    folder. With ``helper=False``, one usable CPU, or a main module a new process cannot import,
+    everything is drawn here, at ``finish``.
     """
 
-    def __init__(self, figures_folder: Path, log: Callable[[str], None] = print, helper: bool = True):
+    def __init__(self, figures_folder: Path, log: Callable[[str], None] = print, helper: bool = True,
+                 start_now: bool = True):
         self.figures_folder, self.log = Path(figures_folder), log
-        self.pending: list[tuple[str, str, bool]] = []  # (folder, experiment, a new process knows it), in order
-        self.running: tuple[str, str, Future] | None = None  # the helper's folder, its experiment
+        # (folder, figures key, the helper may draw it), in the order added
+        self.pending: list[tuple[str, tuple, bool]] = []
+        self.running: tuple[str, tuple, Future] | None = None  # the helper's folder and its key
         self.written: dict[str, list[Path]] = {}
         self.order: list[str] = []
         self.pool = None
-        if helper and _usable_cpus() > 1:
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_start_helper)
-            self.pool.submit(int)  # start the helper (and its imports) now, not at the first folder
+        self.helper = helper and _helper_possible()
+        if self.helper and start_now:
+            self._start()
+
+    def _start(self) -> None:
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_start_helper, initargs=(os.getpid(),))
+        self.pool.submit(int)  # start the helper (and its imports) now, not at the first folder
 
     def add(self, folder) -> None:
         experiment, _ = load_config(folder)
-        # the helper draws with the experiment's figures function as a new process imports it
-        known = getattr(experiment.figures, "__module__", "").startswith("sims.")
+        toolkit = EXPERIMENTS.get(experiment.name) is experiment  # what a new process finds by that name
         self.order.append(str(folder))
-        self.pending.append((str(folder), experiment.name, known))
+        self.pending.append((str(folder), _figures_key(experiment.figures), toolkit))
+        if self.helper and self.pool is None and toolkit:
+            self._start()
         self._feed()
 
     def _ready(self, position: int) -> bool:
-        """Whether pending folder ``position`` may be drawn now: no earlier folder of its
-        experiment is pending, or being drawn by the helper."""
-        folder, experiment, _ = self.pending[position]
-        earlier = {name for _, name, _ in self.pending[:position]}
-        return experiment not in earlier and (self.running is None or self.running[1] != experiment)
+        """Whether pending folder ``position`` may be drawn now: no earlier folder with its figure
+        names is pending, or being drawn by the helper."""
+        _, key, _ = self.pending[position]
+        earlier = {other for _, other, _ in self.pending[:position]}
+        return key not in earlier and (self.running is None or self.running[1] != key)
 
     def _feed(self) -> None:
-        """Collect the helper's finished folder, and hand it the first ready one it can draw."""
+        """Collect the helper's finished folder, and hand it the first ready one it may draw."""
         if self.running is not None and self.running[2].done():
-            folder, _, future = self.running
+            folder, key, future = self.running
             self.running = None
             try:
-                paths, where = future.result(), "in the helper process"
-            except BrokenProcessPool:  # the helper died (killed, out of memory): this process goes on alone
-                self.close()
-                paths, where = _draw(folder, str(self.figures_folder)), "in this process (the helper stopped)"
-            self._record(folder, paths, where)
+                self._record(folder, future.result(), "in the helper process")
+            except Exception:  # its error, or the helper died: drawn again here, where an error recurs at finish
+                self.pending.insert(0, (folder, key, False))
         if self.pool is None or self.running is not None:
             return
-        position = next((p for p, (_, _, known) in enumerate(self.pending) if known and self._ready(p)), None)
+        position = next((p for p, (_, _, allowed) in enumerate(self.pending) if allowed and self._ready(p)), None)
         if position is None:
             return
-        folder, experiment, _ = self.pending[position]
+        folder, key, _ = self.pending[position]
         try:
             future = self.pool.submit(_draw, folder, str(self.figures_folder))
-        except BrokenProcessPool:  # seen dead before the hand-over: the folder stays for this process
+        except BrokenProcessPool:  # the helper died (killed, out of memory): this process goes on alone
             self.close()
             return
-        self.running = (self.pending.pop(position)[0], experiment, future)
+        del self.pending[position]
+        self.running = (folder, key, future)
 
     def _record(self, folder: str, paths: list[Path], where: str) -> None:
         self.written[folder] = paths
@@ -118,6 +151,9 @@ class FigureDrawing:
             self.log(f"wrote {path}")
 
     def finish(self) -> list[Path]:
+        """Draw every folder not drawn yet; then raise the first error a folder's drawing raised
+        here, if any (the other folders are drawn all the same)."""
+        errors = []
         try:
             while self.pending or self.running is not None:
                 self._feed()
@@ -125,11 +161,16 @@ class FigureDrawing:
                 position = next((p for p in reversed(range(len(self.pending))) if self._ready(p)), None)
                 if position is not None:
                     folder = self.pending.pop(position)[0]
-                    self._record(folder, _draw(folder, str(self.figures_folder)), "in this process")
+                    try:
+                        self._record(folder, _draw(folder, str(self.figures_folder)), "in this process")
+                    except Exception as error:  # the next folders are drawn first
+                        errors.append(error)
                 elif self.running is not None:
                     wait([self.running[2]])  # nothing this process may draw now: wait for the helper
         finally:
             self.close()
+        if errors:
+            raise errors[0]
         return [path for folder in self.order for path in self.written.get(folder, [])]
 
     def close(self) -> None:
@@ -141,3 +182,4 @@ class FigureDrawing:
                     process.terminate()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+        self.helper = False

@@ -12,6 +12,7 @@ from sims.cli.drawing import FigureDrawing
 from sims.experiments.configs import config_from_mapping
 from sims.experiments.runner import check_results_folder, experiments, get_experiment, run_experiments
 from sims.foundations.errors import InputError
+from sims.foundations.extras import require
 from sims.foundations.guards import check_scheduler, check_workers
 from sims.foundations.io import remove_stale_temporaries
 from sims.reporting.report import is_quick_preset, load_config, write_report
@@ -68,13 +69,16 @@ def command_run(args) -> None:
         check_report_path("--out", report_path)
         _check_figures_folder(Path(args.figures), [is_quick_preset(get_experiment(name), config)
                                                    for name, config in requests], [name for name, _ in requests])
+        require("matplotlib", "drawing figures (or run with --no-figures)")
     if args.no_figures:
         run_experiments(requests, out=args.out, workers=args.workers, scheduler=args.scheduler)
         return
     figures = Path(args.figures)
-    drawing = _start_drawing(figures, len(requests) > 1, f"figures go to {figures}/ as each experiment finishes")
+    one_by_one = args.workers == 1 and not args.scheduler  # each one's figures drawn while the next runs
+    drawing = _start_drawing(figures, len(requests) > 1, f"figures go to {figures}/ as each experiment finishes",
+                             start_now=one_by_one)
     try:
-        if args.workers == 1 and not args.scheduler:  # one after the other: each one's figures drawn during the next
+        if one_by_one:
             folders = []
             for request in requests:
                 folders += run_experiments([request], out=args.out)
@@ -135,10 +139,11 @@ def _check_figures_folder(figures_folder: Path, quick: list[bool], names: list[s
                          f"results {listed} write theirs to <results>/figures (omit --figures)")
 
 
-def _start_drawing(figures_folder: Path, helper: bool, announce: str) -> FigureDrawing:
+def _start_drawing(figures_folder: Path, helper: bool, announce: str, start_now: bool = False) -> FigureDrawing:
     remove_stale_temporaries(figures_folder)  # leftovers of writes killed mid-way
     print(announce, flush=True)
-    return FigureDrawing(figures_folder, log=lambda line: print(line, flush=True), helper=helper)
+    return FigureDrawing(figures_folder, log=lambda line: print(line, flush=True), helper=helper,
+                         start_now=start_now)
 
 
 def _write_figures(folders, figures_folder: Path) -> None:
@@ -192,6 +197,7 @@ def command_figures(args) -> None:
     """Regenerate figures from finished results (see :func:`_result_folders` for which)."""
     folders = _result_folders(args)
     check_folder_writable("--figures", Path(args.figures))
+    require("matplotlib", "drawing figures")
     _write_figures(folders, Path(args.figures))
 
 

@@ -26,13 +26,17 @@ always computed from the explicit residual on the rows.
 
 Groups: :class:`LocalShards` (shards in this process: the chunked engine, and the factored
 backend in memory) and :class:`DaskShards` (one Dask actor per shard). ``call(requests)`` sends
-the whole batch as ONE message to every shard (``FeatureShard.serve``), then adds the answers in
-shard order; ``DaskShards.messages`` counts the messages sent to each actor.
+the whole batch as ONE message to every shard (``FeatureShard.serve``; a Dask actor's
+``FeatureShard.serve_on_worker``, which runs it in the worker's event loop where that is safe),
+then adds the answers in shard order; ``DaskShards.messages`` counts the messages sent to each
+actor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -47,6 +51,14 @@ __all__ = ["FeatureShard", "LocalShards", "DaskShards", "INLINE_PASS_BYTES"]
 # a pass over 2 GiB takes about 0.1-0.2 s on one core, far inside the 3 s after which Dask
 # reports a blocked event loop
 INLINE_PASS_BYTES = 2 << 30
+_SERVING_THREAD: list[ThreadPoolExecutor] = []
+
+
+def _serving_thread() -> ThreadPoolExecutor:
+    """This process's one thread for the shards that do not serve in the event loop."""
+    if not _SERVING_THREAD:
+        _SERVING_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="feature-shard"))
+    return _SERVING_THREAD[0]
 
 
 class FeatureShard:
@@ -98,15 +110,20 @@ class FeatureShard:
 
     async def serve_on_worker(self, requests: list[tuple]) -> list:
         """:meth:`serve` as a Dask actor's coroutine. A Dask worker runs a coroutine method in its
-        event loop, without the hand-off to the actor thread and back that a plain method costs (a
-        2-shard gfs step on issue 27's network: 22.6-23.7 ms a message against 26.3 ms on a
-        2-core machine, where the two threads of each worker compete for one core). Kept
-        activations of at most ``INLINE_PASS_BYTES`` are read in the loop; a shard with more, or
-        one that computes or reads its features at every pass, serves in a thread, so that a long
-        pass does not keep its worker from answering the scheduler's heartbeats."""
-        if self.serves_in_loop:
+        event loop, without the hand-off to its actor thread and back that a plain method costs (a
+        2-shard gfs step on issue 27's network on a 2-core machine, where each worker's two
+        threads compete for one core: 24.2-25.2 ms a message against 26.0-27.3 ms,
+        ``benchmarks/bench_shard_message.py``). It serves in the loop only where the worker has a
+        process of its own (its loop runs in the process's main thread; the workers of a
+        threads-only cluster share one loop, which would run their shards one after the other)
+        and the message's work is a pass over kept activations of at most ``INLINE_PASS_BYTES``
+        (plus O(rows K) vectors and, for fcfw, the stored support); otherwise in a thread of its
+        own, one message at a time per process as in Dask's actor thread, so that a long pass (a
+        large shard, or features computed or read at every pass) does not keep the worker from
+        its heartbeats."""
+        if self.serves_in_loop and threading.current_thread() is threading.main_thread():
             return self.serve(requests)
-        return await asyncio.get_running_loop().run_in_executor(None, self.serve, requests)
+        return await asyncio.get_running_loop().run_in_executor(_serving_thread(), self.serve, requests)
 
     # -- description
     def info(self) -> tuple[int, int, float]:

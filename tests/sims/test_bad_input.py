@@ -768,3 +768,17 @@ def test_a_cell_out_of_memory_is_one_line_naming_the_experiment_and_cell(tmp_pat
     monkeypatch.setattr(sims.experiments.runner, "_run_cell_isolated", out_of_memory)
     code = _gfs(["run", "tiny-bad-input", "--out", "results", "--no-figures"])
     _assert_refused(capfd, code, 'experiment tiny-bad-input: cell {"index": 0} ran out of memory', tmp_path, {})
+
+
+def test_a_run_that_draws_figures_without_matplotlib_is_refused_before_any_cell(tmp_path, monkeypatch, capsys):
+    """Without the [plots] extra, `gfs run` (figures on) stops before computing anything, in one
+    line naming the extra; with --no-figures it runs."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import of a None entry raises ModuleNotFoundError
+    out = tmp_path / "results"
+    assert _gfs(["run", "tiny-bad-input", "--out", out]) == 2
+    error = capsys.readouterr().err
+    assert "gfs-toolkit[plots]" in error and "--no-figures" in error and len(error.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+    assert _gfs(["run", "tiny-bad-input", "--out", out, "--no-figures"]) == 0

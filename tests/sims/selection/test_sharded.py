@@ -77,7 +77,7 @@ def test_sharded_on_two_dask_workers_equals_the_engine(dask_client, method):
 
 
 def test_each_step_is_one_message_per_dask_actor(dask_client):
-    """Counted at the shard group, whose every call sends one serve() (the batch) to each actor."""
+    """Counted at the shard group, whose every call sends one serve_on_worker (the batch) to each actor."""
     model, inputs, targets = problem()
     inputs, targets = network_inputs(model, inputs, targets)
     factories = [functools.partial(NetworkSource, model, inputs[a:b].clone(), targets[a:b].clone())

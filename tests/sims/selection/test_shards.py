@@ -44,11 +44,12 @@ def test_every_request_answers_as_the_in_memory_array_backend(kind, chunk_rows):
                     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("in_loop", [True, False])
-def test_a_dask_worker_gets_the_same_answers_in_its_event_loop_or_in_a_thread(in_loop, monkeypatch):
+@pytest.mark.parametrize("small, main_thread", [(True, True), (False, True), (True, False)])
+def test_a_dask_worker_gets_the_same_answers_in_its_event_loop_or_in_a_thread(small, main_thread, monkeypatch):
     """serve_on_worker is a coroutine (Dask then runs it in the worker's event loop: no thread
-    hand-off); kept activations above INLINE_PASS_BYTES, or none kept, move it to a thread. Either
-    way a batch gets serve's answers."""
+    hand-off) and serves in that loop only when the loop runs in the main thread (a worker process
+    of its own) and the kept activations are at most INLINE_PASS_BYTES; otherwise in the
+    process's one serving thread. Either way a batch gets serve's answers."""
     import asyncio
     import inspect
     import threading
@@ -56,11 +57,11 @@ def test_a_dask_worker_gets_the_same_answers_in_its_event_loop_or_in_a_thread(in
     import sims.selection.shards as shards
 
     assert inspect.iscoroutinefunction(FeatureShard.serve_on_worker)
-    if not in_loop:
+    if not small:
         monkeypatch.setattr(shards, "INLINE_PASS_BYTES", 24 * 10 * 8 - 1)  # one byte less than pair()'s H
     source, _, _ = pair()
     served, twin = FeatureShard(source, cache=True), FeatureShard(source, cache=True)
-    assert served.serves_in_loop is in_loop and FeatureShard(source, cache=False).serves_in_loop is False
+    assert served.serves_in_loop is small and FeatureShard(source, cache=False).serves_in_loop is False
     threads = []
     original = served.serve
     served.serve = lambda requests: threads.append(threading.get_ident()) or original(requests)
@@ -68,12 +69,22 @@ def test_a_dask_worker_gets_the_same_answers_in_its_event_loop_or_in_a_thread(in
     async def answer(batch):
         return await served.serve_on_worker(batch), threading.get_ident()
 
+    def in_a_loop(batch):
+        if main_thread:
+            return asyncio.run(answer(batch))
+        result = []
+        worker = threading.Thread(target=lambda: result.append(asyncio.run(answer(batch))))
+        worker.start()
+        worker.join()
+        return result[0]
+
     for batch in BATCHES:
-        got, loop_thread = asyncio.run(answer(batch))
-        assert (threads[-1] == loop_thread) is in_loop
+        got, loop_thread = in_a_loop(batch)
+        assert (threads[-1] == loop_thread) is (small and main_thread)
         for a, b in zip(got, twin.serve(batch), strict=True):
             for x, y in zip(*(v if isinstance(v, tuple) else (v,) for v in (a, b)), strict=True):
                 assert (x is None and y is None) or np.array_equal(x, y)
+    assert len(set(threads)) == 1  # one loop thread, or the one serving thread
 
 
 def test_a_wrong_answer_is_seen():
