@@ -55,10 +55,17 @@ _SERVING_THREAD: list[ThreadPoolExecutor] = []
 
 
 def _serving_thread() -> ThreadPoolExecutor:
-    """This process's one thread for the shards that do not serve in the event loop."""
-    if not _SERVING_THREAD:
-        _SERVING_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="feature-shard"))
-    return _SERVING_THREAD[0]
+    """Where a shard serves when not in the event loop: its Dask worker's actor thread (one
+    message at a time per worker, as for a plain actor method), or, outside a worker, one thread
+    of this process's own."""
+    try:
+        from distributed import get_worker  # the [parallel] extra, present wherever a worker runs
+
+        return get_worker().executors["actor"]
+    except (ImportError, ValueError, KeyError):  # no worker here (ValueError), or no actor thread
+        if not _SERVING_THREAD:
+            _SERVING_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="feature-shard"))
+        return _SERVING_THREAD[0]
 
 
 class FeatureShard:
@@ -117,10 +124,10 @@ class FeatureShard:
         process of its own (its loop runs in the process's main thread; the workers of a
         threads-only cluster share one loop, which would run their shards one after the other)
         and the message's work is a pass over kept activations of at most ``INLINE_PASS_BYTES``
-        (plus O(rows K) vectors and, for fcfw, the stored support); otherwise in a thread of its
-        own, one message at a time per process as in Dask's actor thread, so that a long pass (a
-        large shard, or features computed or read at every pass) does not keep the worker from
-        its heartbeats."""
+        (plus O(rows K) vectors and, for fcfw, the stored support); otherwise in the worker's
+        actor thread (one message at a time per worker, as for a plain method), so that a long
+        pass (a large shard, or features computed or read at every pass) does not keep the worker
+        from its heartbeats."""
         if self.serves_in_loop and threading.current_thread() is threading.main_thread():
             return self.serve(requests)
         return await asyncio.get_running_loop().run_in_executor(_serving_thread(), self.serve, requests)

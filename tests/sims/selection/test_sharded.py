@@ -15,8 +15,8 @@ from sims.foundations.errors import InputError
 from sims.nets.model import ACTIVATIONS, forward, hidden_activations, init_network, neuron_features
 from sims.selection.engine import select
 from sims.nets.features import NetworkSource, network_inputs, sharded_select
-from sims.selection.sharded import (EXACT_METHODS, ArraySource, ChunkBuffers, FeatureShard, LocalShards, chunked_select,
-                                    run_on_shards, split_rows, start_dask_shards)
+from sims.selection.sharded import (EXACT_METHODS, ArraySource, ChunkBuffers, DaskShards, FeatureShard, LocalShards,
+                                    chunked_select, run_on_shards, split_rows, start_dask_shards)
 from tests.helpers import REFERENCE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -364,3 +364,51 @@ def test_a_cluster_without_workers_is_refused_by_name():
 
     with pytest.raises(InputError, match="no workers"):
         start_dask_shards(NoWorkers(), [lambda: None])
+
+
+class ThreadRecordingShard(FeatureShard):
+    """A shard that keeps the name of the thread each message was served in."""
+
+    def serve(self, requests):
+        import threading
+
+        self.served_in = [*getattr(self, "served_in", []), threading.current_thread().name]
+        return super().serve(requests)
+
+    def threads_served_in(self) -> list[str]:
+        return self.served_in
+
+
+def test_shards_of_a_threads_only_cluster_serve_in_their_workers_actor_threads(dask_client):
+    """The fixture's workers share this process's one event loop (not its main thread): serving
+    there would run the shards one after the other, so each serves in its worker's actor thread."""
+    model, inputs, targets = problem()
+    inputs, targets = network_inputs(model, inputs, targets)
+    workers = sorted(dask_client.nthreads())
+    actors = [dask_client.submit(ThreadRecordingShard, functools.partial(NetworkSource, model, inputs[a:b], targets[a:b]),
+                                 None, True, 1, actor=True, pure=False, workers=[worker]).result()
+              for worker, (a, b) in zip(workers, split_rows(inputs.shape[0], 2))]
+    group = DaskShards(actors)
+    group.call([("norms",), ("target_dots",)])
+    group.call([("averaging_dots", 1, False, None)])
+    names = [actor.threads_served_in().result() for actor in actors]
+    assert all(len(served) == 2 and all("Dask-Actor-Threads" in name for name in served) for served in names)
+    assert len({name for served in names for name in served}) == 2  # each worker its own thread: side by side
+
+
+def test_two_worker_processes_serve_in_their_event_loops_and_pick_as_the_engine():
+    """Worker processes of their own (the default of select_on_shards): the shards serve in the
+    event loop, and the picks are the engine's."""
+    from dask.distributed import Client, LocalCluster
+
+    model, inputs, targets = problem()
+    reference = select(neuron_features(model, inputs), targets, N_STEPS, "gfs")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        client.wait_for_workers(2)
+        shard = client.submit(ThreadRecordingShard, functools.partial(NetworkSource, model,
+                                                                      *network_inputs(model, inputs, targets)),
+                              None, True, 1, actor=True, pure=False).result()
+        DaskShards([shard]).call([("norms",)])
+        assert shard.threads_served_in().result() == ["MainThread"]
+        assert_same(reference, sharded_select(model, inputs, targets, N_STEPS, "gfs", client=client, shards=2))
