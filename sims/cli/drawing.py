@@ -35,7 +35,7 @@ from sims.foundations.errors import InputError
 from sims.plotting.plots import pyplot
 from sims.reporting.report import load_config, write_figures
 
-__all__ = ["FigureDrawing"]
+__all__ = ["FigureDrawing", "launched_as_gfs"]
 
 
 def _start_helper(parent: int) -> None:
@@ -68,6 +68,21 @@ def _helper_possible() -> bool:
     main_file = getattr(main, "__file__", None)
     importable = getattr(main, "__spec__", None) is not None or (main_file is not None and Path(main_file).is_file())
     return cpus > 1 and importable
+
+
+def launched_as_gfs() -> bool:
+    """True when this process is the gfs command itself (``python -m sims``, or the ``gfs``
+    console script): a main module that a new process imports without running anything. A
+    script of a user's may run its commands at import, which a spawned helper would repeat."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None:
+        return spec.name == "sims.__main__"
+    path = Path(getattr(main, "__file__", None) or "")
+    try:
+        return path.name == "gfs" and "sims.cli.commands" in path.read_text(errors="replace")[:4096]
+    except OSError:
+        return False
 
 
 def _figures_key(figures) -> tuple[str, str]:
@@ -164,14 +179,22 @@ class FigureDrawing:
                     try:
                         self._record(folder, _draw(folder, str(self.figures_folder)), "in this process")
                     except Exception as error:  # the next folders are drawn first
-                        errors.append(error)
-                elif self.running is not None:
-                    wait([self.running[2]])  # nothing this process may draw now: wait for the helper
+                        errors.append((self.order.index(folder), error))
+                elif self.running is not None:  # nothing this process may draw now: wait for the helper
+                    if not wait([self.running[2]], timeout=1.0).done and not self._helper_alive():
+                        folder, key, _ = self.running  # a future its dead helper will never finish
+                        self.running = None
+                        self.close()
+                        self.pending.insert(0, (folder, key, False))
         finally:
             self.close()
         if errors:
-            raise errors[0]
+            raise min(errors, key=lambda entry: entry[0])[1]  # the first folder's, in the order added
         return [path for folder in self.order for path in self.written.get(folder, [])]
+
+    def _helper_alive(self) -> bool:
+        processes = (getattr(self.pool, "_processes", None) or {}) if self.pool is not None else {}
+        return any(process.is_alive() for process in processes.values())
 
     def close(self) -> None:
         """Stop the helper; at once when it is still drawing (an error or Ctrl-C here): what it

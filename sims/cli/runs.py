@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sims.cli.arguments import check_folder_writable, check_report_path
-from sims.cli.drawing import FigureDrawing
+from sims.cli.drawing import FigureDrawing, launched_as_gfs
 from sims.experiments.configs import config_from_mapping
 from sims.experiments.runner import check_results_folder, experiments, get_experiment, run_experiments
 from sims.foundations.errors import InputError
@@ -140,9 +140,11 @@ def _check_figures_folder(figures_folder: Path, quick: list[bool], names: list[s
 
 
 def _start_drawing(figures_folder: Path, helper: bool, announce: str, start_now: bool = False) -> FigureDrawing:
+    """A FigureDrawing into ``figures_folder``, with a helper process for several folders when
+    this process is the gfs command (not a script calling it, which a helper would re-run)."""
     remove_stale_temporaries(figures_folder)  # leftovers of writes killed mid-way
     print(announce, flush=True)
-    return FigureDrawing(figures_folder, log=lambda line: print(line, flush=True), helper=helper,
+    return FigureDrawing(figures_folder, log=lambda line: print(line, flush=True), helper=helper and launched_as_gfs(),
                          start_now=start_now)
 
 

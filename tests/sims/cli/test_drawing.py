@@ -116,3 +116,57 @@ def test_close_stops_a_helper_that_is_still_drawing(folders, tmp_path):
     assert drawing.pool is None and helpers and not any(process.is_alive() for process in helpers)
     # stopped, not waited for: the helper was still starting, so it wrote no figure
     assert not list((tmp_path / "figures").glob("*.p*"))
+
+
+def test_a_helper_dead_with_its_folder_unfinished_is_not_waited_for(folders, tmp_path):
+    """A future its dead helper will never finish (the pool missed the death): finish notices
+    the helper is gone and draws the folder here."""
+    from concurrent.futures import Future
+
+    from sims.cli.drawing import _figures_key
+
+    drawing = FigureDrawing(tmp_path / "figures", log=lambda _: None)
+    drawing.pool.submit(int).result()
+    for process in drawing.pool._processes.values():
+        process.kill()
+        process.join()
+    folder = str(folders[0])
+    drawing.order.append(folder)
+    drawing.running = (folder, _figures_key(get_experiment("exponential").figures), Future())
+    assert [path.name for path in drawing.finish()] == [path.name for path in write_figures([folder], tmp_path / "x")]
+
+
+def test_of_two_failing_folders_the_first_added_names_the_error(folders, tmp_path):
+    damaged = []  # exponential's and submodularity's: this process draws the later-added one first
+    for position, source in enumerate(folders[:2]):
+        copy = tmp_path / f"copy{position}" / source.name
+        shutil.copytree(source, copy)
+        rows = next(copy.glob("rows.csv*"))
+        rows.write_bytes(rows.read_bytes()[: len(rows.read_bytes()) // 2])
+        damaged.append(copy)
+    drawing = FigureDrawing(tmp_path / "figures", log=lambda _: None, helper=False)
+    for folder in damaged:
+        drawing.add(folder)
+    with pytest.raises(InputError, match="copy0"):
+        drawing.finish()
+
+
+def test_only_the_gfs_command_itself_gets_a_helper(tmp_path, monkeypatch):
+    """A spawned helper imports the main module again: only the toolkit's entry points are known
+    to run nothing at import (a user's script may run its commands there)."""
+    import sys
+    import types
+    from importlib.machinery import ModuleSpec
+
+    from sims.cli.drawing import launched_as_gfs
+
+    assert not launched_as_gfs()  # pytest
+    monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=ModuleSpec("sims.__main__", None)))
+    assert launched_as_gfs()
+    console_script = tmp_path / "gfs"
+    console_script.write_text("import sys\nfrom sims.cli.commands import main\nif __name__ == '__main__':\n    sys.exit(main())\n")
+    script = tmp_path / "my_script.py"
+    script.write_text("from sims.cli.commands import main\nmain(['run', 'all', '--quick'])\n")
+    for path, expected in ((console_script, True), (script, False)):
+        monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=None, __file__=str(path)))
+        assert launched_as_gfs() is expected
