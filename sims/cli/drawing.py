@@ -172,8 +172,9 @@ class FigureDrawing:
         try:
             while self.pending or self.running is not None:
                 self._feed()
-                # this process draws from the end, the helper takes from the front
-                position = next((p for p in reversed(range(len(self.pending))) if self._ready(p)), None)
+                # beside a helper (which takes from the front) this process draws from the end; alone, in order
+                order = range(len(self.pending)) if self.pool is None else reversed(range(len(self.pending)))
+                position = next((p for p in order if self._ready(p)), None)
                 if position is not None:
                     folder = self.pending.pop(position)[0]
                     try:

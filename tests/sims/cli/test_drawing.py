@@ -137,14 +137,14 @@ def test_a_helper_dead_with_its_folder_unfinished_is_not_waited_for(folders, tmp
 
 
 def test_of_two_failing_folders_the_first_added_names_the_error(folders, tmp_path):
-    damaged = []  # exponential's and submodularity's: this process draws the later-added one first
+    damaged = []  # exponential's (the helper's, then redrawn here) and submodularity's (drawn here first)
     for position, source in enumerate(folders[:2]):
         copy = tmp_path / f"copy{position}" / source.name
         shutil.copytree(source, copy)
         rows = next(copy.glob("rows.csv*"))
         rows.write_bytes(rows.read_bytes()[: len(rows.read_bytes()) // 2])
         damaged.append(copy)
-    drawing = FigureDrawing(tmp_path / "figures", log=lambda _: None, helper=False)
+    drawing = FigureDrawing(tmp_path / "figures", log=lambda _: None)  # the helper fails on the first
     for folder in damaged:
         drawing.add(folder)
     with pytest.raises(InputError, match="copy0"):
