@@ -13,8 +13,10 @@ figures are drawn whole by one process, from the rows on disk, and written atomi
 folder waits while an earlier folder drawn by the same figures function (same file names) is not
 drawn, so the later one's figures are the ones left. Only this process draws an experiment that
 is not one of the toolkit's own (one registered at run time, unknown to a new process), and any
-folder the helper fails on: errors surface here, at ``finish``, after the experiments ran. The helper ignores Ctrl-C (the command reports it in one line and stops the
-helper) and exits when this process is gone.
+folder the helper fails on: errors surface here, at ``finish``, after the experiments ran. The
+helper ignores Ctrl-C (the command reports it in one line and stops the helper) and exits when
+this process is gone. Only the gfs command itself starts a helper (``launched_as_gfs``): a new
+process imports the main module again, and a user's script may run its commands at import.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class FigureDrawing:
 
     ``add(folder)`` queues a finished folder (the helper takes it at once when idle); ``finish()``
     draws what is left, here and in the helper, and returns every written path in the order the
-    folders were added; ``close()`` stops the helper (``finish`` does; call it when stopping early).
+    folders were added; ``close()`` stops the helper (``finish`` does, and so does leaving a
+    ``with`` block, for a caller stopped early).
     ``log`` gets a line per folder as its figures are drawn, then one per file. ``start_now``:
     start the helper at once (its imports overlap what this process does next), else at the first
     folder. With ``helper=False``, one usable CPU, or a main module a new process cannot import,
@@ -114,6 +117,12 @@ class FigureDrawing:
         self.helper = helper and _helper_possible()
         if self.helper and start_now:
             self._start()
+
+    def __enter__(self) -> "FigureDrawing":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _start(self) -> None:
         self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),

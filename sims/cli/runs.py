@@ -67,17 +67,16 @@ def command_run(args) -> None:
     if not args.no_figures:  # refused before any cell is computed, not after
         check_folder_writable("--figures", Path(args.figures))
         check_report_path("--out", report_path)
-        _check_figures_folder(Path(args.figures), [is_quick_preset(get_experiment(name), config)
-                                                   for name, config in requests], [name for name, _ in requests])
+        _check_figures_folder(Path(args.figures), [name for name, config in requests
+                                                   if is_quick_preset(get_experiment(name), config)])
         require("matplotlib", "drawing figures (or run with --no-figures)")
     if args.no_figures:
         run_experiments(requests, out=args.out, workers=args.workers, scheduler=args.scheduler)
         return
     figures = Path(args.figures)
     one_by_one = args.workers == 1 and not args.scheduler  # each one's figures drawn while the next runs
-    drawing = _start_drawing(figures, len(requests) > 1, f"figures go to {figures}/ as each experiment finishes",
-                             start_now=one_by_one)
-    try:
+    with _start_drawing(figures, len(requests) > 1, f"figures go to {figures}/ as each experiment finishes",
+                        start_now=one_by_one) as drawing:
         if one_by_one:
             folders = []
             for request in requests:
@@ -88,8 +87,6 @@ def command_run(args) -> None:
             for folder in folders:
                 drawing.add(folder)
         drawing.finish()
-    finally:
-        drawing.close()
     _write_report(_report_folders(args.out, folders), report_path, figures)
 
 
@@ -130,13 +127,12 @@ def _figures_folder(out: str, figures: str | None) -> str:
     return COMMITTED_FIGURES if same_root else str(Path(out) / "figures")
 
 
-def _check_figures_folder(figures_folder: Path, quick: list[bool], names: list[str]) -> None:
-    """InputError when quick results (``quick[i]`` for the results ``names[i]``) would draw into the
-    committed full-scale figures."""
-    if figures_folder.resolve() == Path(COMMITTED_FIGURES).resolve() and any(quick):
-        listed = ", ".join(name for name, is_quick in zip(names, quick) if is_quick)
+def _check_figures_folder(figures_folder: Path, quick_results: list[str]) -> None:
+    """InputError when quick results (named in ``quick_results``) would draw into the committed
+    full-scale figures."""
+    if quick_results and figures_folder.resolve() == Path(COMMITTED_FIGURES).resolve():
         raise InputError(f"--figures {str(figures_folder)!r} holds the committed full-scale figures; the quick "
-                         f"results {listed} write theirs to <results>/figures (omit --figures)")
+                         f"results {', '.join(quick_results)} write theirs to <results>/figures (omit --figures)")
 
 
 def _start_drawing(figures_folder: Path, helper: bool, announce: str, start_now: bool = False) -> FigureDrawing:
@@ -149,15 +145,12 @@ def _start_drawing(figures_folder: Path, helper: bool, announce: str, start_now:
 
 
 def _write_figures(folders, figures_folder: Path) -> None:
-    _check_figures_folder(figures_folder, [is_quick_preset(*load_config(folder)) for folder in folders],
-                          [str(folder) for folder in folders])
-    drawing = _start_drawing(figures_folder, len(folders) > 1, f"writing figures to {figures_folder}/ ...")
-    try:
+    quick = [str(folder) for folder in folders if is_quick_preset(*load_config(folder))]
+    _check_figures_folder(figures_folder, quick)
+    with _start_drawing(figures_folder, len(folders) > 1, f"writing figures to {figures_folder}/ ...") as drawing:
         for folder in folders:
             drawing.add(folder)
         drawing.finish()
-    finally:
-        drawing.close()
 
 
 def _write_report(folders, report_path: Path, figures_folder: Path) -> None:

@@ -35,6 +35,7 @@ actor.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,7 +52,11 @@ __all__ = ["FeatureShard", "LocalShards", "DaskShards", "INLINE_PASS_BYTES"]
 # a pass over 2 GiB takes about 0.1-0.2 s on one core, far inside the 3 s after which Dask
 # reports a blocked event loop
 INLINE_PASS_BYTES = 2 << 30
-_SERVING_THREAD: list[ThreadPoolExecutor] = []
+
+
+@functools.cache
+def _own_serving_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="feature-shard")
 
 
 def _serving_thread() -> ThreadPoolExecutor:
@@ -63,9 +68,7 @@ def _serving_thread() -> ThreadPoolExecutor:
 
         return get_worker().executors["actor"]
     except (ImportError, ValueError, KeyError):  # no worker here (ValueError), or no actor thread
-        if not _SERVING_THREAD:
-            _SERVING_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="feature-shard"))
-        return _SERVING_THREAD[0]
+        return _own_serving_thread()
 
 
 class FeatureShard:
